@@ -1,0 +1,133 @@
+// Hart (vCPU) state, laid out at a fixed address in host memory.
+//
+// A vCPU is data, not a thread: a pCPU's scheduler loop points `hart` at a
+// vCPU's block and runs it for a slice, so any pCPU can run any vCPU and
+// save/restore or migration is a copy of this block.
+//
+//   +0x0000 +-------------------------------+
+//           | x[32]  u64   integer registers|
+//   +0x0100 | f[32]  u64   FP registers     |  NaN-boxed singles
+//   +0x0200 | pc, priv, fcsr, CSRs ...      |  offsets below
+//   +0x0310 | pmpcfg[8], pmpaddr[64]        |
+//   +0x0600 | statistics counters           |
+//   +0x1000 +-------------------------------+ TLB
+//           | software TLB: 3 x 256 entries |  fetch | load | store
+//           |   entry = tag u64, addend u32 |  (see mmu/tlb.ts)
+//   +0x4000 +-------------------------------+
+
+/** Address of the vCPU this pCPU instance is running (per-thread wasm global). */
+export let hart: usize = 0;
+
+export function setHart(addr: usize): void {
+  hart = addr;
+}
+
+export const H_X: u32 = 0x000;
+export const H_F: u32 = 0x100;
+export const H_PC: u32 = 0x200;
+export const H_PRIV: u32 = 0x208;
+export const H_FCSR: u32 = 0x20c;
+export const H_MSTATUS: u32 = 0x210;
+export const H_MISA: u32 = 0x218;
+export const H_MEDELEG: u32 = 0x220;
+export const H_MIDELEG: u32 = 0x228;
+export const H_MIE: u32 = 0x230;
+export const H_MIP: u32 = 0x238;
+export const H_MTVEC: u32 = 0x240;
+export const H_STVEC: u32 = 0x248;
+export const H_MSCRATCH: u32 = 0x250;
+export const H_SSCRATCH: u32 = 0x258;
+export const H_MEPC: u32 = 0x260;
+export const H_SEPC: u32 = 0x268;
+export const H_MCAUSE: u32 = 0x270;
+export const H_SCAUSE: u32 = 0x278;
+export const H_MTVAL: u32 = 0x280;
+export const H_STVAL: u32 = 0x288;
+export const H_SATP: u32 = 0x290;
+export const H_MENVCFG: u32 = 0x298;
+export const H_SENVCFG: u32 = 0x2a0;
+export const H_MCOUNTEREN: u32 = 0x2a8;
+export const H_SCOUNTEREN: u32 = 0x2ac;
+export const H_MCOUNTINHIBIT: u32 = 0x2b0;
+export const H_HARTID: u32 = 0x2b4;
+export const H_INSTRET: u32 = 0x2b8; // instructions retired by this hart
+export const H_CYCLE_DELTA: u32 = 0x2c0; // mcycle = instret + delta (mcycle is writable)
+export const H_INSTRET_DELTA: u32 = 0x2c8; // minstret = instret + delta
+export const H_MTIMECMP: u32 = 0x2d0; // ACLINT mtimer comparator of this hart
+export const H_STIMECMP: u32 = 0x2d8;
+export const H_RESV_ADDR: u32 = 0x2e0; // LR/SC reservation (physical address), all ones = none
+export const H_RESV_VALUE: u32 = 0x2e8;
+export const H_WFI: u32 = 0x2f0; // 1 while stalled in WFI
+export const H_STATE: u32 = 0x2f4; // vCPU run state, see VcpuState
+export const H_FETCH_KEY: u32 = 0x2f8; // TLB key of instruction fetches
+export const H_DATA_KEY: u32 = 0x2fc; // TLB key of loads and stores (MPRV-aware)
+export const H_PARTITION: u32 = 0x300; // owning partition's address
+export const H_EXIT: u32 = 0x304; // why the last run() returned, see Exit
+export const H_EXIT_ARG: u32 = 0x308; // u64 argument of the exit
+export const H_PMPCFG: u32 = 0x310; // 8 x u64 (pmpcfg0, 2, ... 14 on RV64)
+export const H_PMPADDR: u32 = 0x350; // 64 x u64
+export const H_MSIP: u32 = 0x550; // ACLINT mswi pending bit
+export const H_EXT_IRQ: u32 = 0x554; // external interrupt lines from the PLIC: MEIP|SEIP bits, set by devices
+
+// Statistics (u64 each), read by the host for --stats and the playground.
+export const H_STAT_TLB_LOOKUPS: u32 = 0x600;
+export const H_STAT_TLB_MISSES: u32 = 0x608;
+export const H_STAT_WALKS: u32 = 0x610;
+export const H_STAT_WALK_REFS: u32 = 0x618;
+export const H_STAT_TRAPS: u32 = 0x620;
+export const H_STAT_INTERRUPTS: u32 = 0x628;
+export const H_STAT_MMIO: u32 = 0x630;
+export const H_STAT_TLB_FLUSHES: u32 = 0x638;
+
+export const H_TLB: u32 = 0x1000;
+
+/** Why run() returned to its caller. */
+export namespace Exit {
+  export const BUDGET: u32 = 0; // slice used up
+  export const WFI: u32 = 1; // waiting for an interrupt
+  export const HALT: u32 = 2; // the board asked to stop (finisher, HTIF, SRST)
+  export const HOST: u32 = 3; // a device model wants the host's attention
+}
+
+export namespace VcpuState {
+  export const STOPPED: u32 = 0;
+  export const RUNNABLE: u32 = 1;
+}
+
+// ---- register accessors ---------------------------------------------------
+
+@inline export function getX(r: u32): u64 {
+  return load<u64>(hart + (r << 3));
+}
+/** x0 is hardwired to zero: write, then re-zero (cheaper than a branch). */
+@inline export function setX(r: u32, v: u64): void {
+  store<u64>(hart + (r << 3), v);
+  store<u64>(hart, 0);
+}
+@inline export function getF(r: u32): u64 {
+  return load<u64>(hart + (r << 3), H_F);
+}
+@inline export function setF(r: u32, v: u64): void {
+  store<u64>(hart + (r << 3), v, H_F);
+}
+@inline export function getPc(): u64 {
+  return load<u64>(hart, H_PC);
+}
+@inline export function setPc(v: u64): void {
+  store<u64>(hart, v, H_PC);
+}
+@inline export function getPriv(): u32 {
+  return load<u32>(hart, H_PRIV);
+}
+@inline export function hartGet64(off: u32): u64 {
+  return load<u64>(hart + off);
+}
+@inline export function hartSet64(off: u32, v: u64): void {
+  store<u64>(hart + off, v);
+}
+@inline export function hartGet32(off: u32): u32 {
+  return load<u32>(hart + off);
+}
+@inline export function hartSet32(off: u32, v: u32): void {
+  store<u32>(hart + off, v);
+}

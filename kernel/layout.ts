@@ -1,0 +1,46 @@
+// Host physical memory layout.
+//
+// The hypervisor owns one shared WebAssembly.Memory: it *is* host physical
+// memory. Every pCPU thread instantiates the kernel module over it, so
+// everything below lives at fixed addresses and nothing is allocated after
+// start-up. Per-thread state (which vCPU is running here) lives in wasm
+// globals, which are per instance.
+//
+//   0x0000_0000 +--------------------------------+
+//               | kernel static data (read-only) |  AS data segments, re-applied
+//               |                                |  by every instance
+//   0x0010_0000 +--------------------------------+ HV_GLOBALS
+//               | hypervisor globals (4 KiB)     |  layout version, counters
+//   0x0010_1000 +--------------------------------+ PARTITIONS
+//               | partition table                |  MAX_PARTITIONS x PART_SIZE
+//   0x0020_0000 +--------------------------------+ VCPUS
+//               | vCPU array                     |  MAX_VCPUS x VCPU_SIZE
+//               |   each: hart state + soft TLB  |  (see cpu/hart.ts)
+//   0x0120_0000 +--------------------------------+ FRAME_POOL
+//               | frame pool                     |  guest RAM and, later,
+//               |   ...                          |  G-stage / shadow tables
+//   memory end  +--------------------------------+  (grows on demand, <= 4 GiB)
+
+export const KERNEL_DATA_END: u32 = 0x0010_0000;
+
+export const HV_GLOBALS: u32 = 0x0010_0000;
+export const HV_GLOBALS_SIZE: u32 = 0x1000;
+
+export const PARTITIONS: u32 = 0x0010_1000;
+export const PART_SIZE: u32 = 256;
+export const MAX_PARTITIONS: u32 = 256;
+
+export const VCPUS: u32 = 0x0020_0000;
+/** Power of two so a vCPU index turns into an address with a shift. */
+export const VCPU_SIZE_LOG2: u32 = 14;
+export const VCPU_SIZE: u32 = 1 << VCPU_SIZE_LOG2;
+export const MAX_VCPUS: u32 = 1024;
+
+export const FRAME_POOL: u32 = VCPUS + MAX_VCPUS * VCPU_SIZE; // 0x0120_0000
+
+export const PAGE_SHIFT: u32 = 12;
+export const PAGE_SIZE: u32 = 1 << PAGE_SHIFT;
+
+@inline export function vcpuAddr(index: u32): usize {
+  return <usize>(VCPUS + (index << VCPU_SIZE_LOG2));
+}

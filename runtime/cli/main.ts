@@ -1,0 +1,41 @@
+// `hv`: the command-line entry point. Each subcommand lives in its own file
+// and is loaded on demand; they all return the process exit status.
+import { EXIT_USAGE, InputError, UsageError } from './errors.ts';
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  run: { summary: 'run a guest ELF on the virt board', load: async () => (await import('./run.ts')).runCommand },
+  conformance: {
+    summary: 'run every ELF in a directory (riscv-tests) and tabulate',
+    load: async () => (await import('./conformance.ts')).conformanceCommand,
+  },
+  vhd: { summary: 'create, inspect, check and convert VHD disks', load: async () => (await import('./vhd.ts')).vhdCommand },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
+  return `usage: hv <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun 'hv <command> --help' for a command's options.`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help') {
+    process.stdout.write(usage() + '\n');
+    return name === undefined ? EXIT_USAGE : 0;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    process.stderr.write(`hv: unknown command '${name}'\n${usage()}\n`);
+    return EXIT_USAGE;
+  }
+  try {
+    return await (await cmd.load())(rest);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof InputError) {
+      process.stderr.write(`hv ${name}: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+}
