@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('./conformance.ts')).conformanceCommand,
   },
   vhd: { summary: 'create, inspect, check and convert VHD disks', load: async () => (await import('./vhd.ts')).vhdCommand },
+  dtb: { summary: "write the virt board's device tree blob", load: async () => (await import('./dtb.ts')).dtbCommand },
 };
 
 function usage(): string {
