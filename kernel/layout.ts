@@ -13,6 +13,9 @@
 //               | hypervisor globals (4 KiB)     |  layout version, counters
 //   0x0010_1000 +--------------------------------+ PARTITIONS
 //               | partition table                |  MAX_PARTITIONS x PART_SIZE
+//   0x0014_0000 +--------------------------------+ RVC_TABLE
+//               | compressed-instruction table   |  65536 x u32: each 16-bit
+//               |                                |  encoding's 32-bit expansion
 //   0x0020_0000 +--------------------------------+ VCPUS
 //               | vCPU array                     |  MAX_VCPUS x VCPU_SIZE
 //               |   each: hart state + soft TLB  |  (see cpu/hart.ts)
@@ -29,6 +32,9 @@ export const HV_GLOBALS_SIZE: u32 = 0x1000;
 export const PARTITIONS: u32 = 0x0010_1000;
 export const PART_SIZE: u32 = 256;
 export const MAX_PARTITIONS: u32 = 256;
+
+export const RVC_TABLE: u32 = 0x0014_0000;
+export const RVC_TABLE_SIZE: u32 = 0x4_0000;
 
 export const VCPUS: u32 = 0x0020_0000;
 /** Power of two so a vCPU index turns into an address with a shift. */

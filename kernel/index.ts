@@ -1,0 +1,109 @@
+// The kernel's export surface: what the TypeScript host may call. Every pCPU
+// thread instantiates this module over the one shared memory; nothing here
+// allocates, and all state is in host memory or per-instance globals.
+import { FRAME_POOL, KERNEL_DATA_END, MAX_PARTITIONS, MAX_VCPUS, RVC_TABLE, VCPU_SIZE, vcpuAddr } from './layout';
+import {
+  hart, setHart, H_HARTID, H_INSTRET, H_MISA, H_MSTATUS, H_MTIMECMP, H_PARTITION, H_PC, H_PRIV, H_RESV_ADDR,
+  H_STATE, H_WFI, H_X, H_F, H_EXT_IRQ, H_MSIP, H_STAT_TLB_MISSES, H_STAT_TLB_LOOKUPS, H_STAT_WALKS,
+  H_STAT_WALK_REFS, H_STAT_TRAPS, H_STAT_INTERRUPTS, H_STAT_MMIO, H_STAT_TLB_FLUSHES, H_EXIT, VcpuState,
+} from './cpu/hart';
+import { MISA_VALUE, MS_XLEN_FIXED, PRIV_M } from './cpu/defs';
+import { run } from './cpu/exec';
+import { buildRvcTable } from './cpu/rvc';
+import { wakeupPending } from './cpu/interrupts';
+import { partitionAddr, P_FIRST_VCPU, P_NVCPUS, P_RAM_GPA, P_RAM_HOST, P_RAM_SIZE, P_WATCH_GPA, P_TOHOST_GPA, P_ID, NO_WATCH } from './mm/partition';
+import { tlbFlushAll } from './mmu/tlb';
+
+export { mmioFault } from './platform/mmio';
+/** From inside an mmio callback: make the running vCPU return to the host after this instruction. */
+export { requestExit as hostRequestExit } from './cpu/exception';
+
+// Layout facts the host needs (its typed views are tested against these).
+export const LAYOUT_VCPU_SIZE = VCPU_SIZE;
+export const LAYOUT_FRAME_POOL = FRAME_POOL;
+export const LAYOUT_MAX_VCPUS = MAX_VCPUS;
+export const LAYOUT_MAX_PARTITIONS = MAX_PARTITIONS;
+export const LAYOUT_RVC_TABLE = RVC_TABLE;
+export const OFF_X = H_X;
+export const OFF_F = H_F;
+export const OFF_PC = H_PC;
+export const OFF_PRIV = H_PRIV;
+export const OFF_INSTRET = H_INSTRET;
+export const OFF_WFI = H_WFI;
+export const OFF_EXT_IRQ = H_EXT_IRQ;
+export const OFF_MSIP = H_MSIP;
+export const OFF_MTIMECMP = H_MTIMECMP;
+export const OFF_EXIT = H_EXIT;
+export const OFF_STAT_TLB_LOOKUPS = H_STAT_TLB_LOOKUPS;
+export const OFF_STAT_TLB_MISSES = H_STAT_TLB_MISSES;
+export const OFF_STAT_WALKS = H_STAT_WALKS;
+export const OFF_STAT_WALK_REFS = H_STAT_WALK_REFS;
+export const OFF_STAT_TRAPS = H_STAT_TRAPS;
+export const OFF_STAT_INTERRUPTS = H_STAT_INTERRUPTS;
+export const OFF_STAT_MMIO = H_STAT_MMIO;
+export const OFF_STAT_TLB_FLUSHES = H_STAT_TLB_FLUSHES;
+
+/** Once per host, before any vCPU runs: checks the layout and fills shared tables. */
+export function hostInit(): void {
+  if (__heap_base > KERNEL_DATA_END) abort('kernel static data overlaps the hypervisor globals');
+  buildRvcTable();
+}
+
+export function partitionInit(id: u32, ramGpa: u64, ramSize: u64, ramHost: u32, firstVcpu: u32, nvcpus: u32): usize {
+  const p = partitionAddr(id);
+  memory.fill(p, 0, 256);
+  store<u32>(p, id, P_ID);
+  store<u64>(p, ramGpa, P_RAM_GPA);
+  store<u64>(p, ramSize, P_RAM_SIZE);
+  store<u32>(p, ramHost, P_RAM_HOST);
+  store<u32>(p, firstVcpu, P_FIRST_VCPU);
+  store<u32>(p, nvcpus, P_NVCPUS);
+  store<u64>(p, NO_WATCH, P_WATCH_GPA);
+  return p;
+}
+
+/** HTIF: stores to `tohost` (a guest-physical address, 0 = none) return to the host. */
+export function partitionSetTohost(id: u32, tohost: u64): void {
+  const p = partitionAddr(id);
+  store<u64>(p, tohost, P_TOHOST_GPA);
+  store<u64>(p, tohost ? tohost & ~<u64>0xfff : NO_WATCH, P_WATCH_GPA);
+}
+
+/** Resets vCPU `index` to the state of a hart leaving reset (M-mode at `pc`). */
+export function vcpuReset(index: u32, partition: u32, hartid: u32, pc: u64): usize {
+  const v = vcpuAddr(index);
+  memory.fill(v, 0, VCPU_SIZE);
+  store<u32>(v, <u32>partitionAddr(partition), H_PARTITION);
+  store<u32>(v, hartid, H_HARTID);
+  store<u64>(v, pc, H_PC);
+  store<u32>(v, PRIV_M, H_PRIV);
+  store<u64>(v, MS_XLEN_FIXED, H_MSTATUS);
+  store<u64>(v, MISA_VALUE, H_MISA);
+  store<u64>(v, ~<u64>0, H_MTIMECMP);
+  store<u64>(v, ~<u64>0, H_RESV_ADDR);
+  store<u32>(v, VcpuState.RUNNABLE, H_STATE);
+  return v;
+}
+
+/** Runs vCPU `index` on this pCPU for up to `budget` instructions; returns the Exit reason. */
+export function vcpuRun(index: u32, budget: u32): u32 {
+  setHart(vcpuAddr(index));
+  return run(budget);
+}
+
+/** Would vCPU `index`, stalled in WFI, wake now? */
+export function vcpuWakeup(index: u32): bool {
+  setHart(vcpuAddr(index));
+  return wakeupPending();
+}
+
+/** The vCPU this instance is running (valid during mmio callbacks). */
+export function currentVcpu(): u32 {
+  return <u32>((hart - vcpuAddr(0)) / VCPU_SIZE);
+}
+
+/** After the host rewrote guest memory or page tables behind the vCPU's back. */
+export function vcpuFlushTlb(index: u32): void {
+  setHart(vcpuAddr(index));
+  tlbFlushAll();
+}

@@ -1,0 +1,34 @@
+// Partition descriptor: what the kernel needs to know about a partition's
+// guest-physical address space and its vCPUs.
+//
+//   +0x00 id u32            +0x04 flags u32
+//   +0x08 ram_gpa u64        guest-physical base of RAM (0x8000_0000 on virt)
+//   +0x10 ram_size u64
+//   +0x18 ram_host u32       host address of guest RAM (contiguous for now;
+//   +0x1c nvcpus u32         G-stage tables replace this with issue 4)
+//   +0x20 first_vcpu u32     index of vCPU 0 in the vCPU array
+//   +0x24 halted u32         set when the board asked to stop
+//   +0x28 watch_gpa u64      page whose stores trap to the host (HTIF tohost)
+//   +0x30 tohost_gpa u64     HTIF tohost address, 0 = none
+//   +0x38 mtime_offset u64   guest mtime = host clock + offset (mtime writes)
+//   +0x40 exit_code u32
+import { PARTITIONS, PART_SIZE } from '../layout';
+
+export const P_ID: u32 = 0x00;
+export const P_FLAGS: u32 = 0x04;
+export const P_RAM_GPA: u32 = 0x08;
+export const P_RAM_SIZE: u32 = 0x10;
+export const P_RAM_HOST: u32 = 0x18;
+export const P_NVCPUS: u32 = 0x1c;
+export const P_FIRST_VCPU: u32 = 0x20;
+export const P_HALTED: u32 = 0x24;
+export const P_WATCH_GPA: u32 = 0x28;
+export const P_TOHOST_GPA: u32 = 0x30;
+export const P_MTIME_OFFSET: u32 = 0x38;
+export const P_EXIT_CODE: u32 = 0x40;
+
+export const NO_WATCH: u64 = 0xffff_ffff_ffff_f000;
+
+@inline export function partitionAddr(id: u32): usize {
+  return <usize>(PARTITIONS + id * PART_SIZE);
+}

@@ -1,0 +1,224 @@
+// Guest memory accesses: the TLB fast path (inline at every access site) and
+// the slow path that walks, checks PMP, fills the TLB, splits misaligned
+// accesses and falls through to MMIO.
+import { hart, H_MSTATUS, H_PARTITION, H_PRIV, H_STAT_TLB_MISSES } from '../cpu/hart';
+import { Cause, MS_MPP, MS_MPP_SHIFT, MS_MPRV, MS_MXR, MS_SUM, PRIV_M } from '../cpu/defs';
+import { excPending, raise, requestExit } from '../cpu/exception';
+import { gpaToHost, gpaPageWatched } from '../mm/gpa';
+import { P_TOHOST_GPA } from '../mm/partition';
+import { mmioLoad, mmioStore, mmioValue } from '../platform/mmio';
+import { pmpAllows } from './pmp';
+import { ACC_FETCH, ACC_LOAD, ACC_STORE, dataKey, fetchKey, setKeys, tlbEntry, tlbFill } from './tlb';
+import { accessFault, translate, walkFault } from './walk';
+
+/** Effective privilege of loads and stores (MPRV-aware), per thread. */
+export let dataPriv: u32 = PRIV_M;
+
+/**
+ * Recomputes the TLB keys and the data privilege from priv and mstatus.
+ * Call after anything that changes priv, MPRV, MPP, SUM or MXR.
+ */
+export function updateKeys(): void {
+  const priv = load<u32>(hart, H_PRIV);
+  const ms = load<u64>(hart, H_MSTATUS);
+  dataPriv = priv == PRIV_M && ms & MS_MPRV ? <u32>((ms & MS_MPP) >> MS_MPP_SHIFT) : priv;
+  const sumMxr: u64 = (ms & MS_SUM ? 4 : 0) | (ms & MS_MXR ? 8 : 0);
+  setKeys(1 + <u64>priv, 1 + <u64>dataPriv + sumMxr);
+}
+
+// ---- fast paths -------------------------------------------------------------
+
+@inline export function ldFast<T>(va: u64): T {
+  const e = tlbEntry(ACC_LOAD, va);
+  if (load<u64>(e) == ((va & (~<u64>0xfff | (sizeof<T>() - 1))) | dataKey)) {
+    return load<T>(<usize>(<u32>va + load<u32>(e, 8)));
+  }
+  return <T>loadSlow(va, <u32>sizeof<T>());
+}
+
+@inline export function stFast<T>(va: u64, v: T): void {
+  const e = tlbEntry(ACC_STORE, va);
+  if (load<u64>(e) == ((va & (~<u64>0xfff | (sizeof<T>() - 1))) | dataKey)) {
+    store<T>(<usize>(<u32>va + load<u32>(e, 8)), v);
+    return;
+  }
+  storeSlow(va, <u32>sizeof<T>(), <u64>v);
+}
+
+// ---- slow paths -------------------------------------------------------------
+
+@inline function countMiss(): void {
+  store<u64>(hart, load<u64>(hart, H_STAT_TLB_MISSES) + 1, H_STAT_TLB_MISSES);
+}
+
+/**
+ * Translates one page-bounded access and returns its host address, filling
+ * the TLB when the whole page may be cached; returns -1 for MMIO (with the
+ * physical address in `slowPa`) and -2 after raising a fault.
+ */
+export let slowPa: u64 = 0;
+
+function translateData(va: u64, size: u32, acc: u32, priv: u32, key: u64): i64 {
+  countMiss();
+  const pa = translate(va, acc, priv);
+  if (walkFault) {
+    raise(walkFault, va);
+    return -2;
+  }
+  if (!pmpAllows(pa, size, acc, priv)) {
+    raise(accessFault(acc), va);
+    return -2;
+  }
+  const host = gpaToHost(pa);
+  if (host < 0) {
+    slowPa = pa;
+    return -1;
+  }
+  const page = pa & ~<u64>0xfff;
+  if (pmpAllows(page, 4096, acc, priv) && !(acc == ACC_STORE && gpaPageWatched(page))) {
+    tlbFill(acc, va, key, <u32>host & ~0xfff);
+  }
+  return host;
+}
+
+/** Loads `size` bytes, zero-extended; raises and returns 0 on a fault. */
+export function loadSlow(va: u64, size: u32): u64 {
+  if (va & (size - 1)) return loadMisaligned(va, size);
+  const host = translateData(va, size, ACC_LOAD, dataPriv, dataKey);
+  if (host >= 0) {
+    if (size == 1) return load<u8>(<usize>host);
+    if (size == 2) return load<u16>(<usize>host);
+    if (size == 4) return load<u32>(<usize>host);
+    return load<u64>(<usize>host);
+  }
+  if (host == -1) {
+    if (mmioLoad(slowPa, size)) return mmioValue;
+    raise(Cause.LOAD_ACCESS, va);
+  }
+  return 0;
+}
+
+/** A misaligned load, byte by byte (the spec lets us emulate these). */
+function loadMisaligned(va: u64, size: u32): u64 {
+  let v: u64 = 0;
+  for (let i: u32 = 0; i < size; i++) {
+    const b = loadSlow(va + i, 1);
+    if (excPending) return 0;
+    v |= b << (<u64>i * 8);
+  }
+  return v;
+}
+
+export function storeSlow(va: u64, size: u32, value: u64): void {
+  if (va & (size - 1)) {
+    storeMisaligned(va, size, value);
+    return;
+  }
+  const host = translateData(va, size, ACC_STORE, dataPriv, dataKey);
+  if (host >= 0) {
+    if (size == 1) store<u8>(<usize>host, <u8>value);
+    else if (size == 2) store<u16>(<usize>host, <u16>value);
+    else if (size == 4) store<u32>(<usize>host, <u32>value);
+    else store<u64>(<usize>host, value);
+    checkWatch(va, size);
+    return;
+  }
+  if (host == -1 && !mmioStore(slowPa, size, value)) raise(Cause.STORE_ACCESS, va);
+}
+
+/**
+ * A misaligned store: translate every byte first so that a fault on the
+ * second page leaves memory untouched, then write.
+ */
+function storeMisaligned(va: u64, size: u32, value: u64): void {
+  for (let i: u32 = 0; i < size; i++) {
+    if (probeStore(va + i) < -1) return;
+  }
+  for (let i: u32 = 0; i < size; i++) storeSlow(va + i, 1, (value >> (<u64>i * 8)) & 0xff);
+}
+
+/** Host address for a store of one byte, -1 for MMIO, -2 after a fault. */
+function probeStore(va: u64): i64 {
+  return translateData(va, 1, ACC_STORE, dataPriv, dataKey);
+}
+
+/** HTIF: a store that touches tohost hands control to the host. */
+function checkWatch(va: u64, size: u32): void {
+  const p = <usize>load<u32>(hart, H_PARTITION);
+  const tohost = load<u64>(p, P_TOHOST_GPA);
+  if (tohost == 0) return;
+  const pa = translate(va, ACC_STORE, dataPriv);
+  if (pa + size > tohost && pa < tohost + 8) requestExit();
+}
+
+/**
+ * Host address for an AMO or LR/SC: must be naturally aligned RAM with write
+ * permission (LR asks for read). Raises and returns -1 otherwise.
+ */
+export function amoAddress(va: u64, size: u32, acc: u32): i64 {
+  if (va & (size - 1)) {
+    raise(acc == ACC_LOAD ? Cause.LOAD_MISALIGNED : Cause.STORE_MISALIGNED, va);
+    return -1;
+  }
+  const e = tlbEntry(acc, va);
+  if (load<u64>(e) == ((va & ~<u64>0xfff) | dataKey)) return <i64>(<u32>va + load<u32>(e, 8));
+  const host = translateData(va, size, acc, dataPriv, dataKey);
+  if (host == -1) raise(acc == ACC_LOAD ? Cause.LOAD_ACCESS : Cause.STORE_ACCESS, va);
+  if (host < 0) return -1;
+  if (acc == ACC_STORE) checkWatch(va, size);
+  return host;
+}
+
+// ---- instruction fetch --------------------------------------------------------
+
+/** After fetchSlow: the page the interpreter may fetch from directly (1 = none). */
+export let fetchPage: u64 = 1;
+export let fetchAddend: u32 = 0;
+
+/** Host address of the halfword at `va` for fetch, or -1 after raising. */
+function fetchHost(va: u64): i64 {
+  const e = tlbEntry(ACC_FETCH, va);
+  if (load<u64>(e) == ((va & ~<u64>0xfff) | fetchKey)) return <i64>(<u32>va + load<u32>(e, 8));
+  countMiss();
+  const priv = load<u32>(hart, H_PRIV);
+  const pa = translate(va, ACC_FETCH, priv);
+  if (walkFault) {
+    raise(walkFault, va);
+    return -1;
+  }
+  const host = gpaToHost(pa);
+  if (host < 0 || !pmpAllows(pa, 2, ACC_FETCH, priv)) {
+    raise(Cause.INSN_ACCESS, va);
+    return -1;
+  }
+  if (pmpAllows(pa & ~<u64>0xfff, 4096, ACC_FETCH, priv)) {
+    tlbFill(ACC_FETCH, va, fetchKey, <u32>host & ~0xfff);
+  }
+  return host;
+}
+
+/**
+ * Fetches the instruction at `pc` (16 or 32 bits, low bits tell) through the
+ * fetch TLB, handling a 32-bit instruction that straddles two pages.
+ */
+export function fetchSlow(pc: u64): u32 {
+  fetchPage = 1;
+  const lo = fetchHost(pc);
+  if (lo < 0) return 0;
+  let insn = <u32>load<u16>(<usize>lo);
+  if ((insn & 3) == 3) {
+    if ((pc & 0xfff) == 0xffe) {
+      const hi = fetchHost(pc + 2);
+      if (hi < 0) return 0;
+      insn |= <u32>load<u16>(<usize>hi) << 16;
+      return insn;
+    }
+    insn |= <u32>load<u16>(<usize>lo + 2) << 16;
+  }
+  const e = tlbEntry(ACC_FETCH, pc);
+  if (load<u64>(e) == ((pc & ~<u64>0xfff) | fetchKey)) {
+    fetchPage = pc & ~<u64>0xfff;
+    fetchAddend = load<u32>(e, 8);
+  }
+  return insn;
+}

@@ -1,0 +1,62 @@
+// A small option parser for QEMU-style command lines: options may be spelled
+// with one or two dashes (-m / --m), take their value as the next word or
+// after '=', and flags take none. Unknown options are a UsageError.
+import { UsageError } from './errors.ts';
+
+export interface OptionSpec {
+  /** Takes a value (true) or is a flag (false). */
+  value: boolean;
+  /** May be given several times (values collect in order). */
+  repeat?: boolean;
+}
+
+export interface Parsed {
+  options: Map<string, string[]>;
+  positionals: string[];
+}
+
+export function parseArgs(argv: readonly string[], spec: Record<string, OptionSpec>): Parsed {
+  const options = new Map<string, string[]>();
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!word.startsWith('-') || word === '-') {
+      positionals.push(word);
+      continue;
+    }
+    const body = word.replace(/^--?/, '');
+    const eq = body.indexOf('=');
+    const name = eq >= 0 ? body.slice(0, eq) : body;
+    const s = spec[name];
+    if (!s) throw new UsageError(`unknown option '${word}'`);
+    let value = 'true';
+    if (s.value) {
+      if (eq >= 0) value = body.slice(eq + 1);
+      else if (i + 1 < argv.length) value = argv[++i]!;
+      else throw new UsageError(`option '${word}' needs a value`);
+    } else if (eq >= 0) {
+      throw new UsageError(`option '${word}' takes no value`);
+    }
+    const list = options.get(name) ?? [];
+    if (list.length > 0 && !s.repeat) throw new UsageError(`option '-${name}' given twice`);
+    list.push(value);
+    options.set(name, list);
+  }
+  return { options, positionals };
+}
+
+export function optionValue(p: Parsed, name: string): string | undefined {
+  return p.options.get(name)?.[0];
+}
+
+export function intOption(p: Parsed, name: string, min: number, max: number): number | undefined {
+  const v = optionValue(p, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`-${name} wants an integer in ${min}..${max}, got '${v}'`);
+  return n;
+}

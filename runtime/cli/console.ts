@@ -1,0 +1,38 @@
+// Host stdin to the guest's UART. On a TTY the terminal goes raw so keys
+// reach the guest unchanged; Ctrl-A x quits, as in QEMU's -nographic.
+import type { Machine } from '../machine/machine.ts';
+
+export function attachConsole(machine: Machine): () => void {
+  const stdin = process.stdin;
+  const tty = stdin.isTTY === true;
+  let escape = false;
+  const onData = (chunk: Buffer) => {
+    if (tty) {
+      for (const b of chunk) {
+        if (escape) {
+          escape = false;
+          if (b === 0x78 /* x */) {
+            process.stderr.write('\nhv: terminated by Ctrl-A x\n');
+            process.exit(0);
+          }
+          if (b !== 0x01) machine.input(Uint8Array.of(0x01));
+        } else if (b === 0x01) {
+          escape = true;
+          continue;
+        }
+        machine.input(Uint8Array.of(b));
+      }
+    } else {
+      machine.input(chunk);
+    }
+  };
+  if (tty) stdin.setRawMode(true);
+  stdin.on('data', onData);
+  stdin.on('error', () => {});
+  return () => {
+    stdin.off('data', onData);
+    if (tty) stdin.setRawMode(false);
+    stdin.pause();
+    (stdin as { unref?: () => void }).unref?.();
+  };
+}

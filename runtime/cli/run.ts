@@ -1,0 +1,152 @@
+// `hv run`: boot a guest on the virt board, QEMU-style.
+//
+//   hv run [options] FILE.elf            same as -bios none -kernel FILE.elf
+//   hv run -bios FW -kernel IMAGE ...    firmware at 0x8000_0000, kernel at 0x8020_0000
+//
+// Exit status: the guest's (0 on pass/poweroff, its failure code otherwise),
+// 124 on --timeout or --max-insns, 2 on bad usage or input.
+import { readFileSync } from 'node:fs';
+import { parseSize, SizeError } from '../../drivers/board/size.ts';
+import { MEMMAP } from '../../drivers/board/memmap.ts';
+import { parseElf } from '../loader/elf.ts';
+import { Machine, type MachineStats } from '../machine/machine.ts';
+import { intOption, optionValue, parseArgs } from './args.ts';
+import { EXIT_TIMEOUT, InputError, UsageError } from './errors.ts';
+import { attachConsole } from './console.ts';
+
+const KERNEL_OFFSET = 0x20_0000; // QEMU loads -kernel 2 MiB above the firmware on RV64
+
+const SPEC = {
+  m: { value: true },
+  smp: { value: true },
+  bios: { value: true },
+  kernel: { value: true },
+  append: { value: true },
+  nographic: { value: false },
+  timeout: { value: true },
+  'max-insns': { value: true },
+  stats: { value: false },
+  icount: { value: false },
+  help: { value: false },
+  h: { value: false },
+} as const;
+
+const HELP = `usage: hv run [options] [FILE.elf]
+
+  -m SIZE            guest RAM (default 128M; suffixes K, M, G)
+  -smp N             number of harts (default 1)
+  -bios FILE|none    firmware loaded at 0x80000000 (ELF or raw binary)
+  -kernel FILE       kernel image: at 0x80200000 after firmware, or run in M-mode with -bios none
+  -append ARGS       kernel command line (device tree /chosen/bootargs)
+  --timeout SECONDS  stop the guest after this long (exit status 124)
+  --max-insns N      stop after N instructions (exit status 124)
+  --icount           guest time from instruction counts (deterministic)
+  --stats            print instructions, MIPS and TLB figures on stderr
+`;
+
+function readInput(path: string, what: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new InputError(`cannot read ${what} '${path}': ${(e as NodeJS.ErrnoException).code ?? e}`, { cause: e });
+  }
+}
+
+function isElf(b: Uint8Array): boolean {
+  return b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
+}
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, SPEC);
+  if (args.options.has('help') || args.options.has('h')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (args.positionals.length > 1) throw new UsageError(`one guest file expected, got ${args.positionals.length}`);
+  let ramSize = 128 << 20;
+  const m = optionValue(args, 'm');
+  if (m !== undefined) {
+    try {
+      ramSize = parseSize(m);
+    } catch (e) {
+      if (e instanceof SizeError) throw new UsageError(`-m: ${e.message}`);
+      throw e;
+    }
+  }
+  const harts = intOption(args, 'smp', 1, 64) ?? 1;
+  const bios = optionValue(args, 'bios');
+  let kernel = optionValue(args, 'kernel');
+  if (args.positionals.length === 1) {
+    if (kernel !== undefined) throw new UsageError('give the guest either as FILE or with -kernel, not both');
+    if (bios !== undefined && bios !== 'none') throw new UsageError('a positional FILE runs without firmware; use -kernel with -bios');
+    kernel = args.positionals[0];
+  }
+  if (kernel === undefined && (bios === undefined || bios === 'none')) throw new UsageError('no guest given (FILE.elf, or -bios/-kernel)');
+  const timeout = optionValue(args, 'timeout');
+  const timeoutMs = timeout === undefined ? undefined : Number(timeout) * 1000;
+  if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new UsageError(`--timeout wants a positive number of seconds, got '${timeout}'`);
+  const maxInsns = intOption(args, 'max-insns', 1, Number.MAX_SAFE_INTEGER);
+
+  const machine = new Machine({
+    ramSize,
+    harts,
+    bootargs: optionValue(args, 'append'),
+    clock: args.options.has('icount') ? 'icount' : 'realtime',
+    onConsole: (bytes) => process.stdout.write(bytes),
+  });
+
+  const ramBase = MEMMAP.dram.base;
+  let entry: bigint;
+  if (bios !== undefined && bios !== 'none') {
+    const fw = readInput(bios, 'firmware');
+    if (isElf(fw)) machine.loadElf(parseElf(fw));
+    else machine.loadRaw(fw, ramBase, 'firmware');
+    entry = BigInt(ramBase);
+    if (kernel !== undefined) {
+      const k = readInput(kernel, 'kernel');
+      if (isElf(k)) machine.loadElf(parseElf(k));
+      else machine.loadRaw(k, ramBase + KERNEL_OFFSET, 'kernel');
+    }
+  } else {
+    const k = readInput(kernel!, 'kernel');
+    entry = isElf(k) ? machine.loadElf(parseElf(k)) : (machine.loadRaw(k, ramBase, 'kernel'), BigInt(ramBase));
+  }
+  machine.boot(entry, machine.placeDtb());
+
+  const detach = attachConsole(machine);
+  let result;
+  try {
+    result = await machine.run({ timeoutMs, maxInsns });
+  } finally {
+    detach();
+  }
+  if (args.options.has('stats')) printStats(machine.stats());
+  switch (result.kind) {
+    case 'exit':
+      return result.code;
+    case 'reset':
+      process.stderr.write('hv: guest requested a reset\n');
+      return 0;
+    case 'timeout':
+      process.stderr.write(`hv: timeout after ${timeout} s\n`);
+      return EXIT_TIMEOUT;
+    case 'insn-limit':
+      process.stderr.write(`hv: stopped after ${maxInsns} instructions\n`);
+      return EXIT_TIMEOUT;
+  }
+}
+
+function printStats(s: MachineStats): void {
+  const lines = [
+    `instructions  ${s.instructions}`,
+    `seconds       ${s.seconds.toFixed(3)}`,
+    `MIPS          ${s.mips.toFixed(1)}`,
+    `TLB misses    ${s.tlbMisses} (${s.instructions ? ((100 * s.tlbMisses) / s.instructions).toFixed(4) : 0}% of instructions)`,
+    `TLB flushes   ${s.tlbFlushes}`,
+    `page walks    ${s.pageWalks}`,
+    `traps         ${s.traps}`,
+    `interrupts    ${s.interrupts}`,
+    `MMIO exits    ${s.mmioExits}`,
+  ];
+  process.stderr.write(lines.map((l) => `hv: ${l}\n`).join(''));
+}

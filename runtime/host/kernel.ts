@@ -1,0 +1,83 @@
+// The kernel module as the host sees it: compile once, instantiate per pCPU
+// thread over the one shared memory, and call it through a typed surface.
+import { readFileSync } from 'node:fs';
+import { kernelWasmPath } from './paths.ts';
+
+/** The functions every host must provide to the kernel (its whole import surface). */
+export interface KernelImports {
+  /** Guest load from a host device: `size` is 1, 2 or 4; call exports.mmioFault() for a bus error. */
+  mmioRead(addr: number, size: number): number;
+  mmioWrite(addr: number, size: number, value: number): void;
+  /** mtime of a partition (by descriptor address), in 10 MHz ticks. */
+  hostClock(partition: number): number;
+}
+
+/** The kernel's exports (kernel/index.ts). */
+export interface KernelExports {
+  hostInit(): void;
+  partitionInit(id: number, ramGpa: bigint, ramSize: bigint, ramHost: number, firstVcpu: number, nvcpus: number): number;
+  partitionSetTohost(id: number, tohost: bigint): void;
+  vcpuReset(index: number, partition: number, hartid: number, pc: bigint): number;
+  vcpuRun(index: number, budget: number): number;
+  vcpuWakeup(index: number): number;
+  vcpuFlushTlb(index: number): void;
+  currentVcpu(): number;
+  mmioFault(): void;
+}
+
+/** Layout constants exported by the kernel as wasm globals. */
+export interface KernelLayout {
+  vcpuSize: number;
+  framePool: number;
+  maxVcpus: number;
+  maxPartitions: number;
+  off: Record<string, number>;
+}
+
+export const Exit = { BUDGET: 0, WFI: 1, HALT: 2, HOST: 3 } as const;
+
+let compiled: WebAssembly.Module | undefined;
+
+export function kernelModule(): WebAssembly.Module {
+  return (compiled ??= new WebAssembly.Module(readFileSync(kernelWasmPath())));
+}
+
+export interface KernelInstance {
+  readonly exports: KernelExports;
+  readonly layout: KernelLayout;
+}
+
+export function instantiateKernel(memory: WebAssembly.Memory, imports: KernelImports): KernelInstance {
+  const instance = new WebAssembly.Instance(kernelModule(), {
+    env: {
+      memory,
+      mmioRead: imports.mmioRead,
+      mmioWrite: imports.mmioWrite,
+      hostClock: imports.hostClock,
+      abort: (msg: number, file: number, line: number, col: number) => {
+        throw new Error(`kernel abort at ${line}:${col} (message @${msg}, file @${file})`);
+      },
+    },
+  });
+  const ex = instance.exports as Record<string, unknown>;
+  const g = (name: string) => (ex[name] as WebAssembly.Global).value as number;
+  const off: Record<string, number> = {};
+  for (const name of Object.keys(ex)) if (name.startsWith('OFF_')) off[name.slice(4)] = g(name);
+  return {
+    exports: ex as unknown as KernelExports,
+    layout: {
+      vcpuSize: g('LAYOUT_VCPU_SIZE'),
+      framePool: g('LAYOUT_FRAME_POOL'),
+      maxVcpus: g('LAYOUT_MAX_VCPUS'),
+      maxPartitions: g('LAYOUT_MAX_PARTITIONS'),
+      off,
+    },
+  };
+}
+
+/** One shared memory: host physical memory. wasm32 caps it at 4 GiB. */
+export function createHostMemory(bytes: number): WebAssembly.Memory {
+  const pages = Math.ceil(bytes / 65536);
+  if (pages > 65536) throw new RangeError(`host memory of ${bytes} bytes exceeds the 4 GiB wasm32 limit`);
+  return new WebAssembly.Memory({ initial: pages, maximum: 65536, shared: true });
+}

@@ -1,0 +1,272 @@
+// A virt machine: one partition with its RAM, harts and board devices, run
+// on the calling thread (the multi-pCPU hypervisor builds on the same parts).
+import { createVirtBoard, type VirtBoard } from '../../drivers/board/virt.ts';
+import { BusError } from '../../drivers/board/bus.ts';
+import { writeVirtDtb } from '../../drivers/board/dtb.ts';
+import { MEMMAP } from '../../drivers/board/memmap.ts';
+import { createHostMemory, Exit, instantiateKernel, type KernelInstance } from '../host/kernel.ts';
+import { ElfError, type ElfImage } from '../loader/elf.ts';
+import { icountClock, realtimeClock, type ClockMode, type GuestClock } from './clock.ts';
+import { consoleAck, decodeTohost } from './htif.ts';
+import { VcpuView } from './vcpu-view.ts';
+
+export interface MachineConfig {
+  /** Guest RAM in bytes (QEMU's -m). */
+  ramSize: number;
+  /** Number of harts (QEMU's -smp). */
+  harts: number;
+  /** Guest console output. */
+  onConsole: (bytes: Uint8Array) => void;
+  clock?: ClockMode;
+  /** Kernel command line for the device tree. */
+  bootargs?: string;
+}
+
+export type RunResult =
+  | { kind: 'exit'; code: number; reason: 'htif' | 'finisher' }
+  | { kind: 'reset' }
+  | { kind: 'timeout' }
+  | { kind: 'insn-limit' };
+
+export interface RunLimits {
+  timeoutMs?: number;
+  maxInsns?: number;
+  /** Instructions per vCPU slice. */
+  slice?: number;
+}
+
+export interface MachineStats {
+  instructions: number;
+  seconds: number;
+  mips: number;
+  tlbMisses: number;
+  tlbFlushes: number;
+  pageWalks: number;
+  traps: number;
+  interrupts: number;
+  mmioExits: number;
+}
+
+const RAM_BASE = MEMMAP.dram.base;
+const MEIP_BIT = 11;
+const SEIP_BIT = 9;
+
+export class Machine {
+  readonly memory: WebAssembly.Memory;
+  readonly kernel: KernelInstance;
+  readonly board: VirtBoard;
+  readonly harts: VcpuView[] = [];
+  readonly ram: Uint8Array;
+  private readonly ramHost: number;
+  private readonly clock: GuestClock;
+  private tohost = 0n;
+  private fromhost = 0n;
+  private pendingExit: RunResult | undefined;
+  private consoleBuf: number[] = [];
+  private wallMs = 0;
+
+  constructor(readonly config: MachineConfig) {
+    if (!Number.isInteger(config.ramSize) || config.ramSize <= 0 || config.ramSize % 4096) {
+      throw new RangeError(`RAM size must be a positive multiple of 4 KiB, got ${config.ramSize}`);
+    }
+    const memory = (this.memory = createHostMemory(0x0120_0000 + config.ramSize));
+    let kernel!: KernelInstance;
+    this.clock =
+      config.clock === 'icount' ? icountClock(() => this.instructions()) : realtimeClock();
+    this.board = createVirtBoard({
+      harts: config.harts,
+      externalIrq: (hart, mode, level) => this.harts[hart]?.setExternalIrq(mode === 'M' ? MEIP_BIT : SEIP_BIT, level),
+      onTransmit: (byte) => this.consoleBuf.push(byte),
+      onExit: (e) => {
+        this.pendingExit =
+          e.kind === 'reset' ? { kind: 'reset' } : { kind: 'exit', code: e.code, reason: 'finisher' };
+        kernel.exports.hostRequestExit();
+      },
+    });
+    const bus = this.board.bus;
+    kernel = this.kernel = instantiateKernel(memory, {
+      mmioRead: (addr, size) => {
+        try {
+          return bus.read(addr >>> 0, size as 1 | 2 | 4);
+        } catch (e) {
+          if (!(e instanceof BusError)) throw e;
+          kernel.exports.mmioFault();
+          return 0;
+        }
+      },
+      mmioWrite: (addr, size, value) => {
+        try {
+          bus.write(addr >>> 0, size as 1 | 2 | 4, value);
+        } catch (e) {
+          if (!(e instanceof BusError)) throw e;
+          kernel.exports.mmioFault();
+        }
+      },
+      hostClock: () => this.clock.now(),
+    });
+    if (kernel.layout.framePool !== 0x0120_0000) throw new Error('kernel layout changed: update Machine');
+    kernel.exports.hostInit();
+    this.ramHost = kernel.layout.framePool;
+    this.ram = new Uint8Array(memory.buffer as ArrayBuffer, this.ramHost, config.ramSize);
+    kernel.exports.partitionInit(0, BigInt(RAM_BASE), BigInt(config.ramSize), this.ramHost, 0, config.harts);
+    for (let h = 0; h < config.harts; h++) {
+      const base = kernel.exports.vcpuReset(h, 0, h, BigInt(RAM_BASE));
+      this.harts.push(new VcpuView(memory, base, kernel.layout));
+    }
+  }
+
+  /** Copies an ELF's segments into RAM; returns its entry point. */
+  loadElf(image: ElfImage): bigint {
+    for (const s of image.segments) {
+      const off = s.addr - BigInt(RAM_BASE);
+      if (s.addr < BigInt(RAM_BASE) || off + s.memSize > BigInt(this.config.ramSize)) {
+        throw new ElfError(
+          `segment at 0x${s.addr.toString(16)} (${s.memSize} bytes) lies outside RAM ` +
+            `0x${RAM_BASE.toString(16)}-0x${(RAM_BASE + this.config.ramSize).toString(16)}`,
+        );
+      }
+      this.ram.set(s.data, Number(off));
+      this.ram.fill(0, Number(off) + s.data.length, Number(off + s.memSize));
+    }
+    const tohost = image.symbols.get('tohost');
+    if (tohost !== undefined) {
+      this.tohost = tohost;
+      this.fromhost = image.symbols.get('fromhost') ?? 0n;
+      this.kernel.exports.partitionSetTohost(0, tohost);
+    }
+    return image.entry;
+  }
+
+  /** Copies raw bytes into RAM at guest-physical `addr`. */
+  loadRaw(bytes: Uint8Array, addr: number, what: string): void {
+    const off = addr - RAM_BASE;
+    if (off < 0 || off + bytes.length > this.config.ramSize) {
+      throw new RangeError(`${what} (${bytes.length} bytes at 0x${addr.toString(16)}) does not fit in RAM`);
+    }
+    this.ram.set(bytes, off);
+  }
+
+  /**
+   * Places the device tree where QEMU does (the top of RAM below 3 GiB,
+   * 2 MiB-aligned... or 4 KiB-aligned when RAM is small) and returns its address.
+   */
+  placeDtb(): number {
+    const dtb = writeVirtDtb({ harts: this.config.harts, ramSize: this.config.ramSize, bootargs: this.config.bootargs });
+    const end = Math.min(RAM_BASE + this.config.ramSize, 0xc000_0000);
+    let addr = Math.floor((end - dtb.length) / 0x20_0000) * 0x20_0000;
+    if (addr < RAM_BASE) addr = Math.floor((end - dtb.length) / 4096) * 4096;
+    this.loadRaw(dtb, addr, 'device tree');
+    return addr;
+  }
+
+  /** Every hart starts at `pc` in M-mode with a0 = hartid, a1 = dtb (QEMU's reset vector). */
+  boot(pc: bigint, dtbAddr: number): void {
+    this.harts.forEach((h, id) => {
+      this.kernel.exports.vcpuReset(id, 0, id, pc);
+      h.setX(10, BigInt(id));
+      h.setX(11, BigInt(dtbAddr));
+    });
+  }
+
+  instructions(): number {
+    let n = 0;
+    for (const h of this.harts) n += h.instret;
+    return n;
+  }
+
+  /** Guest bytes for the UART (host stdin). */
+  input(bytes: Uint8Array | string): void {
+    this.board.uart.receive(bytes);
+  }
+
+  /** Runs until the guest exits, or a limit is hit. */
+  async run(limits: RunLimits = {}): Promise<RunResult> {
+    const slice = limits.slice ?? 100_000;
+    const start = performance.now();
+    const deadline = limits.timeoutMs === undefined ? Infinity : start + limits.timeoutMs;
+    let lastYield = start;
+    const k = this.kernel.exports;
+    try {
+      for (;;) {
+        let ran = false;
+        for (let i = 0; i < this.harts.length; i++) {
+          const h = this.harts[i]!;
+          if (h.inWfi && !k.vcpuWakeup(i)) continue;
+          ran = true;
+          const budget = limits.maxInsns === undefined ? slice : Math.min(slice, Math.max(1, limits.maxInsns - this.instructions()));
+          const exit = k.vcpuRun(i, budget);
+          if (exit === Exit.HOST) this.serviceHtif();
+          if (this.pendingExit) return this.pendingExit;
+        }
+        this.flushConsole();
+        if (limits.maxInsns !== undefined && this.instructions() >= limits.maxInsns) return { kind: 'insn-limit' };
+        const now = performance.now();
+        if (now >= deadline) return { kind: 'timeout' };
+        if (!ran) {
+          await this.idle(deadline);
+          lastYield = performance.now();
+        } else if (now - lastYield > 20) {
+          await new Promise<void>((r) => setImmediate(r)); // let stdin and timers in
+          lastYield = performance.now();
+        }
+      }
+    } finally {
+      this.flushConsole();
+      this.wallMs += performance.now() - start;
+    }
+  }
+
+  /** Every hart is in WFI: wait for the next timer deadline (or input). */
+  private async idle(deadline: number): Promise<void> {
+    let next = Infinity;
+    for (const h of this.harts) {
+      const cmp = h.mtimecmp;
+      if (cmp !== 0xffff_ffff_ffff_ffffn) next = Math.min(next, Number(cmp));
+    }
+    if (this.clock.mode === 'icount' && next !== Infinity) {
+      this.clock.skipTo(next);
+      return;
+    }
+    const ms = Math.min(this.clock.msUntil(next), 10, Math.max(0, deadline - performance.now()));
+    await new Promise<void>((r) => setTimeout(r, ms));
+  }
+
+  private serviceHtif(): void {
+    if (this.tohost === 0n) return;
+    const off = Number(this.tohost - BigInt(RAM_BASE));
+    const dv = new DataView(this.ram.buffer, this.ram.byteOffset);
+    const cmd = decodeTohost(dv.getBigUint64(off, true));
+    if (cmd.kind === 'none') return;
+    dv.setBigUint64(off, 0n, true);
+    if (cmd.kind === 'exit') {
+      this.pendingExit = { kind: 'exit', code: cmd.code, reason: 'htif' };
+    } else {
+      this.consoleBuf.push(cmd.byte);
+      if (this.fromhost) dv.setBigUint64(Number(this.fromhost - BigInt(RAM_BASE)), consoleAck(), true);
+    }
+  }
+
+  private flushConsole(): void {
+    if (this.consoleBuf.length === 0) return;
+    const bytes = Uint8Array.from(this.consoleBuf);
+    this.consoleBuf = [];
+    this.config.onConsole(bytes);
+  }
+
+  stats(): MachineStats {
+    const sum = (name: string) => this.harts.reduce((a, h) => a + h.stat(name), 0);
+    const instructions = this.instructions();
+    const seconds = this.wallMs / 1000;
+    return {
+      instructions,
+      seconds,
+      mips: seconds > 0 ? instructions / seconds / 1e6 : 0,
+      tlbMisses: sum('TLB_MISSES'),
+      tlbFlushes: sum('TLB_FLUSHES'),
+      pageWalks: sum('WALKS'),
+      traps: sum('TRAPS'),
+      interrupts: sum('INTERRUPTS'),
+      mmioExits: sum('MMIO'),
+    };
+  }
+}

@@ -1,0 +1,31 @@
+// Builds the kernel (AssemblyScript -> build/kernel.wasm) and bundles the
+// CLI (TypeScript -> dist/hv.js). Run by `npm install` (prepare) and `npm run build`.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+mkdirSync(join(root, 'build'), { recursive: true });
+
+const t0 = Date.now();
+execFileSync(process.execPath, [join(root, 'node_modules/assemblyscript/bin/asc.js'), '--config', 'asconfig.json', '--target', 'release'], {
+  cwd: root,
+  stdio: 'inherit',
+});
+console.log(`kernel: build/kernel.wasm (${Date.now() - t0} ms)`);
+
+const t1 = Date.now();
+await esbuild.build({
+  entryPoints: [join(root, 'runtime/cli/main.ts')],
+  outfile: join(root, 'dist/hv.js'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: true,
+  packages: 'external',
+  logLevel: 'warning',
+});
+console.log(`cli: dist/hv.js (${Date.now() - t1} ms)`);
