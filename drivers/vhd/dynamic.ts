@@ -5,9 +5,9 @@
 //
 // Crash safety. Data goes to its final place at once, but nothing on disk
 // points at it until flush():
-//   allocate:  write the new trailing footer after the new block's end (the
-//              file grows; the old footer becomes the start of the block's
-//              bitmap area, which no BAT entry references yet);
+//   allocate:  write the new trailing footer after the new block's end and
+//              sync (the file grows; the old footer becomes the start of the
+//              block's bitmap area, which no BAT entry references yet);
 //   write:     data into the block, in place; bitmap changes stay in memory;
 //   flush:     sync; write changed bitmaps; sync; write changed BAT sectors;
 //              sync.
@@ -57,6 +57,7 @@ export class DynamicVhd implements VhdDisk {
   private readonly dirtyBatSectors = new Set<number>();
   private readonly cacheLimit: number;
   private readonly ownsParent: boolean;
+  private readonly metaEnd: number;
   private nextFree: number;
   private closed = false;
 
@@ -79,6 +80,7 @@ export class DynamicVhd implements VhdDisk {
     this.ownsParent = opts.ownsParent ?? false;
     this.cacheLimit = opts.bitmapCache ?? 4096;
     this.footerBytes = encodeFooter({ ...layout.footer });
+    this.metaEnd = layout.metaEnd;
     this.nextFree = alignUp(Math.max(layout.dataEnd, layout.trailingFooterAt), SECTOR);
     if (this.type === 'differencing' && !this.parent) {
       throw new VhdError('parent-missing', 'differencing disk opened without its parent');
@@ -189,7 +191,7 @@ export class DynamicVhd implements VhdDisk {
    * Forgets every block (commit's "empty the overlay"): the BAT is cleared
    * on disk first, then the file shrinks to its metadata.
    */
-  discardAllBlocks(metaEnd: number): void {
+  discardAllBlocks(): void {
     if (this.readOnly) throw new BlockError('write to a read-only device');
     this.flush();
     this.bat.fill(UNALLOCATED);
@@ -197,7 +199,7 @@ export class DynamicVhd implements VhdDisk {
     this.full.clear();
     this.file.write(encodeBat(this.bat), this.header.tableOffset);
     this.file.sync();
-    const end = alignUp(metaEnd, SECTOR);
+    const end = alignUp(this.metaEnd, SECTOR);
     this.file.write(this.footerBytes, end);
     this.file.sync();
     this.file.truncate(end + this.footerBytes.length);
@@ -276,6 +278,9 @@ export class DynamicVhd implements VhdDisk {
     const end = at + this.bitmapSize + this.blockSize;
     if (at > MAX_BLOCK_OFFSET) throw new VhdError('disk-full', `cannot allocate block ${block}: file offset ${at} beyond 2 TiB`);
     this.file.write(this.footerBytes, end);
+    // The new footer must be durable before data lands in the block: a data
+    // write that reached the disk without it would leave no footer at the end.
+    this.file.sync();
     this.nextFree = end;
     this.bat[block] = at / SECTOR;
     this.dirtyBatSectors.add(Math.floor(block / ENTRIES_PER_SECTOR));
