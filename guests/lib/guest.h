@@ -131,7 +131,9 @@ void trap_skip(struct trap_frame *f); /* epc += length of insn at epc (2 or 4) *
 
 /* Call fn(arg) in privilege mode `mode` (MODE_U/S/M) via mret; returns fn's
  * result once fn returns (fn's return executes an ecall that brings us back
- * to M-mode). Not reentrant. mstatus is restored on return; satp is not. */
+ * to M-mode; if U-mode ecalls are delegated, the S-mode trap code forwards it
+ * with an S-mode ecall, so S-mode ecalls must not be delegated when fn
+ * returns). Not reentrant. mstatus is restored on return; satp is not. */
 uint64_t run_in_mode(int mode, uint64_t (*fn)(uint64_t), uint64_t arg);
 
 /* ---- self-checks (check.c) -------------------------------------------- */

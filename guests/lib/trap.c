@@ -56,6 +56,11 @@ void s_trap_dispatch(struct trap_frame *f)
 	/* run_in_mode's return ecall from U-mode, delegated to S: pass it on */
 	if (f->cause == EXC_ECALL_U && f->x[17] == RIM_MAGIC)
 		s_forward(RIM_MAGIC, f->x[10], 0, 0);
+	/* ... which cannot work if S-mode ecalls are delegated as well */
+	if (f->cause == EXC_ECALL_S && f->x[17] == RIM_MAGIC) {
+		uart_puts("run_in_mode: S-mode ecalls are delegated, cannot return to M\n");
+		exit(98);
+	}
 	if (s_trap_handler) {
 		s_trap_handler(f);
 		return;
