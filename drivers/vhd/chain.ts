@@ -57,6 +57,7 @@ function openLink(file: string, readOnly: boolean, opts: OpenOptions, chain: Cha
     return new DynamicVhd(raf, layout, { readOnly, parent, ownsParent: true });
   } catch (e) {
     raf.close();
+    if (e instanceof VhdError && !e.message.startsWith(file)) throw new VhdError(e.code, `${file}: ${e.message}`, { cause: e });
     throw e;
   }
 }

@@ -73,7 +73,7 @@ function tryFooter(buf: Uint8Array, where: string): { footer?: Footer; error?: V
 }
 
 /** Finds and checks the footers; returns the authoritative one. */
-function locateFooter(file: RandomAccessFile, fileSize: number, report: IssueSink): { footer: Footer; trailingOk: boolean } {
+function locateFooter(file: RandomAccessFile, fileSize: number): { footer: Footer; trailingOk: boolean; issue: Issue | null } {
   if (fileSize < FOOTER_SIZE) {
     throw new VhdError('truncated', `file is ${fileSize} bytes, shorter than a VHD footer`);
   }
@@ -86,19 +86,21 @@ function locateFooter(file: RandomAccessFile, fileSize: number, report: IssueSin
   if (headDynamic) {
     const footer = h.footer!;
     const trailingOk = !!t.footer && sameBytes(encodeFooter({ ...t.footer }), encodeFooter({ ...footer }));
+    let issue: Issue | null = null;
     if (!trailingOk) {
       const why = t.error ? t.error.message : t.footer ? 'trailing footer differs from the copy at offset 0' : 'trailing footer missing';
-      report({ severity: 'error', code: t.error?.code ?? 'bad-footer', message: why, repair: 'write-trailing-footer' });
+      issue = { severity: 'error', code: t.error?.code ?? 'bad-footer', message: why, repair: 'write-trailing-footer' };
     }
-    return { footer, trailingOk };
+    return { footer, trailingOk, issue };
   }
   if (t.footer) {
+    let issue: Issue | null = null;
     if (t.footer.diskType !== 2) {
       // A dynamic disk whose copy at offset 0 is damaged or missing.
       const why = h.error ? h.error.message : 'footer copy at offset 0 missing';
-      report({ severity: 'error', code: h.error?.code ?? 'bad-footer', message: why, repair: 'write-footer-copy' });
+      issue = { severity: 'error', code: h.error?.code ?? 'bad-footer', message: why, repair: 'write-footer-copy' };
     }
-    return { footer: t.footer, trailingOk: true };
+    return { footer: t.footer, trailingOk: true, issue };
   }
   if (h.error && !h.footer) throw h.error;
   if (t.error) throw t.error;
@@ -107,7 +109,11 @@ function locateFooter(file: RandomAccessFile, fileSize: number, report: IssueSin
 
 export function readLayout(file: RandomAccessFile, report: IssueSink = strictSink): Layout {
   const fileSize = file.size();
-  const { footer, trailingOk } = locateFooter(file, fileSize, report);
+  const { footer, trailingOk, issue } = locateFooter(file, fileSize);
+  // A footer copy problem is reported after the structural checks, which say more (a truncated file, say).
+  const reportFooter = (): void => {
+    if (issue) report(issue);
+  };
   const type = typeName(footer.diskType);
   const size = virtualSize(footer);
   const trailingFooterAt = fileSize - FOOTER_SIZE;
@@ -122,9 +128,12 @@ export function readLayout(file: RandomAccessFile, report: IssueSink = strictSin
     if (size < trailingFooterAt) {
       report({ severity: 'warning', code: 'layout', message: `${trailingFooterAt - size} bytes between the data and the footer` });
     }
+    reportFooter();
     return { ...base, header: null, bat: null, blockSize: 0, bitmapSize: 0, metaEnd: 0, dataEnd: size };
   }
-  return readDynamicLayout(file, base, report);
+  const layout = readDynamicLayout(file, base, report);
+  reportFooter();
+  return layout;
 }
 
 function readDynamicLayout(
@@ -175,15 +184,15 @@ function readDynamicLayout(
   const metaEnd = Math.max(...meta.map((r) => r.end));
   // Blocks may run up to the trailing footer; if that is damaged, to the end of the file.
   const limit = trailingOk ? base.trailingFooterAt : fileSize;
-  const blocks = checkBlocks(bat, bitmapSize + blockSize, meta, limit, report);
-  const dataEnd = Math.max(metaEnd, ...blocks.map((r) => r.end), 0);
+  const blocks = checkBlocks(bat, bitmapSize + blockSize, meta, limit, fileSize, report);
+  const dataEnd = blocks.reduce((m, r) => Math.max(m, r.end), metaEnd);
   reportLeaks(blocks, metaEnd, limit, report);
   return { ...base, header, bat, blockSize, bitmapSize, metaEnd, dataEnd };
 }
 
 const MAX_REPORTED = 8;
 
-function checkBlocks(bat: Uint32Array, span: number, meta: Region[], limit: number, report: IssueSink): Region[] {
+function checkBlocks(bat: Uint32Array, span: number, meta: Region[], limit: number, fileSize: number, report: IssueSink): Region[] {
   const blocks: Region[] = [];
   let outside = 0;
   for (let i = 0; i < bat.length; i++) {
@@ -193,7 +202,11 @@ function checkBlocks(bat: Uint32Array, span: number, meta: Region[], limit: numb
     const end = start + span;
     if (end > limit) {
       if (outside++ < MAX_REPORTED) {
-        report({ severity: 'error', code: 'bat-range', message: `BAT entry ${i} points to ${start}..${end}, past the data area (ends at ${limit})` });
+        const message =
+          end > fileSize && start < fileSize
+            ? `file truncated: block ${i} spans ${start}..${end} but the file ends at ${fileSize}`
+            : `BAT entry ${i} points to ${start}..${end}, past the data area (ends at ${limit})`;
+        report({ severity: 'error', code: end > fileSize && start < fileSize ? 'truncated' : 'bat-range', message });
       }
       continue;
     }
@@ -212,8 +225,10 @@ function checkBlocks(bat: Uint32Array, span: number, meta: Region[], limit: numb
       if (overlaps++ < MAX_REPORTED) report({ severity: 'error', code: 'bat-overlap', message: `${prev.what} and ${b.what} overlap at ${b.start}` });
     }
     while (mi < meta.length && meta[mi]!.end <= b.start) mi++;
-    for (let j = mi; j < meta.length && meta[j]!.start < b.end; j++) {
-      if (overlaps++ < MAX_REPORTED) report({ severity: 'error', code: 'bat-overlap', message: `${b.what} overlaps the ${meta[j]!.what}` });
+    const hit: string[] = [];
+    for (let j = mi; j < meta.length && meta[j]!.start < b.end; j++) hit.push(meta[j]!.what);
+    if (hit.length && overlaps++ < MAX_REPORTED) {
+      report({ severity: 'error', code: 'bat-overlap', message: `${b.what} overlaps the ${hit.join(', ')}` });
     }
   }
   if (overlaps > MAX_REPORTED) {
