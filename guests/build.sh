@@ -32,7 +32,7 @@ sources() {
 	rv64c)       echo "tests/rv64c.c tests/rv64c_asm.S" ;;
 	zicsr)       echo "tests/zicsr.c" ;;
 	traps)       echo "tests/traps.c" ;;
-	interrupts)  echo "tests/interrupts.c" ;;
+	interrupts)  echo "tests/interrupts.c tests/interrupts_vec.S" ;;
 	privilege)   echo "tests/privilege.c" ;;
 	mmu)         echo "tests/mmu.c" ;;
 	fp-rounding) echo "tests/fp-rounding.c" ;;
