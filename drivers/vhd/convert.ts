@@ -32,16 +32,22 @@ export function copyDisk(src: BlockDevice, dst: BlockDevice, opts: CopyOptions =
     src.read(off, data);
     // Write maximal runs of grains that are not all zero.
     let runStart = -1;
-    for (let g = 0; g <= data.length; g += grain) {
+    for (let g = 0; g < data.length; g += grain) {
       const part = data.subarray(g, Math.min(data.length, g + grain));
-      const zero = g === data.length || isZero(part);
-      if (!zero && runStart < 0) runStart = g;
-      if (zero && runStart >= 0) {
+      if (!isZero(part)) {
+        if (runStart < 0) runStart = g;
+        continue;
+      }
+      result.skipped += part.length;
+      if (runStart >= 0) {
         dst.write(off + runStart, data.subarray(runStart, g));
         result.written += g - runStart;
         runStart = -1;
       }
-      if (zero && g < data.length) result.skipped += part.length;
+    }
+    if (runStart >= 0) {
+      dst.write(off + runStart, data.subarray(runStart));
+      result.written += data.length - runStart;
     }
     onProgress(Math.min(src.size, off + chunk), src.size);
   }
