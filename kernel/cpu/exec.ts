@@ -19,7 +19,7 @@ import { pendingInterrupt, wakeupPending } from './interrupts';
 import { div32, div64, divu32, divu64, mulh, mulhsu, mulhu, rem32, rem64, remu32, remu64 } from './muldiv';
 import { execFp } from './fpu/exec';
 import { RVC_TABLE } from '../layout';
-import { amoAddress, fetchAddend, fetchPage, fetchSlow, ldFast, stFast, updateKeys } from '../mmu/access';
+import { amoAddress, fetchAddend, fetchPage, fetchSlow, ldFast, setSliceBase, stFast, updateKeys } from '../mmu/access';
 import { ACC_LOAD, ACC_STORE, tlbFlushAll } from '../mmu/tlb';
 
 // ---- immediates (unprivileged spec 2.3) ----
@@ -48,6 +48,15 @@ import { ACC_LOAD, ACC_STORE, tlbFlushAll } from '../mmu/tlb';
   store<u64>(hart, load<u64>(hart, H_MSTATUS) | MS_FS, H_MSTATUS);
 }
 
+@inline function rX(h: usize, r: u32): u64 {
+  return load<u64>(h + (r << 3));
+}
+/** x0 is hardwired to zero: write, then re-zero (cheaper than a branch). */
+@inline function wX(h: usize, r: u32, v: u64): void {
+  store<u64>(h + (r << 3), v);
+  store<u64>(h, 0);
+}
+
 const NAN_BOX: u64 = 0xffff_ffff_0000_0000;
 
 /**
@@ -55,9 +64,11 @@ const NAN_BOX: u64 = 0xffff_ffff_0000_0000;
  * reason (see Exit) and leaves pc and instret in the hart block.
  */
 export function run(budget: u32): u32 {
-  let pc = load<u64>(hart, H_PC);
+  const h = hart; // the register file, kept in a local (globals cost a load)
+  let pc = load<u64>(h, H_PC);
   const instret0 = load<u64>(hart, H_INSTRET);
   let n: u32 = 0;
+  setSliceBase(instret0);
   let fPage: u64 = 1; // page of pc the loop may fetch from directly (1 = none)
   let fAdd: u32 = 0;
   let reason = Exit.BUDGET;
@@ -105,24 +116,24 @@ export function run(budget: u32): u32 {
     const f3 = (insn >> 12) & 7;
     switch (insn & 0x7f) {
       case 0x37: // LUI
-        setX(rd, sext32(insn & 0xffff_f000));
+        wX(h, rd, sext32(insn & 0xffff_f000));
         break;
       case 0x17: // AUIPC
-        setX(rd, pc + sext32(insn & 0xffff_f000));
+        wX(h, rd, pc + sext32(insn & 0xffff_f000));
         break;
       case 0x6f: // JAL
-        setX(rd, next);
+        wX(h, rd, next);
         next = pc + immJ(insn);
         break;
       case 0x67: { // JALR
         if (f3 != 0) { illegal(insn); break; }
-        const t = (getX(rs1) + immI(insn)) & ~<u64>1;
-        setX(rd, next);
+        const t = (rX(h, rs1) + immI(insn)) & ~<u64>1;
+        wX(h, rd, next);
         next = t;
         break;
       }
       case 0x63: { // BRANCH
-        const a = getX(rs1), b = getX(rs2);
+        const a = rX(h, rs1), b = rX(h, rs2);
         let taken: bool;
         switch (f3) {
           case 0: taken = a == b; break;
@@ -137,115 +148,115 @@ export function run(budget: u32): u32 {
         break;
       }
       case 0x03: { // LOAD
-        const va = getX(rs1) + immI(insn);
+        const va = rX(h, rs1) + immI(insn);
         let v: u64;
         switch (f3) {
-          case 0: v = <u64>(<i64>ldFast<i8>(va)); break;
-          case 1: v = <u64>(<i64>ldFast<i16>(va)); break;
-          case 2: v = <u64>(<i64>ldFast<i32>(va)); break;
-          case 3: v = ldFast<u64>(va); break;
-          case 4: v = <u64>ldFast<u8>(va); break;
-          case 5: v = <u64>ldFast<u16>(va); break;
-          case 6: v = <u64>ldFast<u32>(va); break;
+          case 0: v = <u64>(<i64>ldFast<i8>(va, n)); break;
+          case 1: v = <u64>(<i64>ldFast<i16>(va, n)); break;
+          case 2: v = <u64>(<i64>ldFast<i32>(va, n)); break;
+          case 3: v = ldFast<u64>(va, n); break;
+          case 4: v = <u64>ldFast<u8>(va, n); break;
+          case 5: v = <u64>ldFast<u16>(va, n); break;
+          case 6: v = <u64>ldFast<u32>(va, n); break;
           default: v = 0; illegal(insn);
         }
-        if (!excPending) setX(rd, v);
+        if (!excPending) wX(h, rd, v);
         break;
       }
       case 0x23: { // STORE
-        const va = getX(rs1) + immS(insn);
-        const v = getX(rs2);
+        const va = rX(h, rs1) + immS(insn);
+        const v = rX(h, rs2);
         switch (f3) {
-          case 0: stFast<u8>(va, <u8>v); break;
-          case 1: stFast<u16>(va, <u16>v); break;
-          case 2: stFast<u32>(va, <u32>v); break;
-          case 3: stFast<u64>(va, v); break;
+          case 0: stFast<u8>(va, <u8>v, n); break;
+          case 1: stFast<u16>(va, <u16>v, n); break;
+          case 2: stFast<u32>(va, <u32>v, n); break;
+          case 3: stFast<u64>(va, v, n); break;
           default: illegal(insn);
         }
         break;
       }
       case 0x13: { // OP-IMM
-        const a = getX(rs1);
+        const a = rX(h, rs1);
         const imm = immI(insn);
         const sh = imm & 63;
         switch (f3) {
-          case 0: setX(rd, a + imm); break;
-          case 1: if (insn >> 26) illegal(insn); else setX(rd, a << sh); break;
-          case 2: setX(rd, <i64>a < <i64>imm ? 1 : 0); break;
-          case 3: setX(rd, a < imm ? 1 : 0); break;
-          case 4: setX(rd, a ^ imm); break;
+          case 0: wX(h, rd, a + imm); break;
+          case 1: if (insn >> 26) illegal(insn); else wX(h, rd, a << sh); break;
+          case 2: wX(h, rd, <i64>a < <i64>imm ? 1 : 0); break;
+          case 3: wX(h, rd, a < imm ? 1 : 0); break;
+          case 4: wX(h, rd, a ^ imm); break;
           case 5: {
             const f6 = insn >> 26;
-            if (f6 == 0) setX(rd, a >> sh);
-            else if (f6 == 0x10) setX(rd, <u64>(<i64>a >> <i64>sh));
+            if (f6 == 0) wX(h, rd, a >> sh);
+            else if (f6 == 0x10) wX(h, rd, <u64>(<i64>a >> <i64>sh));
             else illegal(insn);
             break;
           }
-          case 6: setX(rd, a | imm); break;
-          default: setX(rd, a & imm);
+          case 6: wX(h, rd, a | imm); break;
+          default: wX(h, rd, a & imm);
         }
         break;
       }
       case 0x1b: { // OP-IMM-32
-        const a = <u32>getX(rs1);
+        const a = <u32>rX(h, rs1);
         const sh = rs2; // shamt[4:0]
         const f7 = insn >> 25;
-        if (f3 == 0) setX(rd, sext32(<u64>(a + <u32>immI(insn))));
-        else if (f3 == 1 && f7 == 0) setX(rd, sext32(<u64>(a << sh)));
-        else if (f3 == 5 && f7 == 0) setX(rd, sext32(<u64>(a >> sh)));
-        else if (f3 == 5 && f7 == 0x20) setX(rd, <u64>(<i64>(<i32>a >> sh)));
+        if (f3 == 0) wX(h, rd, sext32(<u64>(a + <u32>immI(insn))));
+        else if (f3 == 1 && f7 == 0) wX(h, rd, sext32(<u64>(a << sh)));
+        else if (f3 == 5 && f7 == 0) wX(h, rd, sext32(<u64>(a >> sh)));
+        else if (f3 == 5 && f7 == 0x20) wX(h, rd, <u64>(<i64>(<i32>a >> sh)));
         else illegal(insn);
         break;
       }
       case 0x33: { // OP
-        const a = getX(rs1), b = getX(rs2);
+        const a = rX(h, rs1), b = rX(h, rs2);
         const f7 = insn >> 25;
         if (f7 == 0) {
           switch (f3) {
-            case 0: setX(rd, a + b); break;
-            case 1: setX(rd, a << (b & 63)); break;
-            case 2: setX(rd, <i64>a < <i64>b ? 1 : 0); break;
-            case 3: setX(rd, a < b ? 1 : 0); break;
-            case 4: setX(rd, a ^ b); break;
-            case 5: setX(rd, a >> (b & 63)); break;
-            case 6: setX(rd, a | b); break;
-            default: setX(rd, a & b);
+            case 0: wX(h, rd, a + b); break;
+            case 1: wX(h, rd, a << (b & 63)); break;
+            case 2: wX(h, rd, <i64>a < <i64>b ? 1 : 0); break;
+            case 3: wX(h, rd, a < b ? 1 : 0); break;
+            case 4: wX(h, rd, a ^ b); break;
+            case 5: wX(h, rd, a >> (b & 63)); break;
+            case 6: wX(h, rd, a | b); break;
+            default: wX(h, rd, a & b);
           }
         } else if (f7 == 1) {
           switch (f3) {
-            case 0: setX(rd, a * b); break;
-            case 1: setX(rd, mulh(a, b)); break;
-            case 2: setX(rd, mulhsu(a, b)); break;
-            case 3: setX(rd, mulhu(a, b)); break;
-            case 4: setX(rd, div64(a, b)); break;
-            case 5: setX(rd, divu64(a, b)); break;
-            case 6: setX(rd, rem64(a, b)); break;
-            default: setX(rd, remu64(a, b));
+            case 0: wX(h, rd, a * b); break;
+            case 1: wX(h, rd, mulh(a, b)); break;
+            case 2: wX(h, rd, mulhsu(a, b)); break;
+            case 3: wX(h, rd, mulhu(a, b)); break;
+            case 4: wX(h, rd, div64(a, b)); break;
+            case 5: wX(h, rd, divu64(a, b)); break;
+            case 6: wX(h, rd, rem64(a, b)); break;
+            default: wX(h, rd, remu64(a, b));
           }
-        } else if (f7 == 0x20 && f3 == 0) setX(rd, a - b);
-        else if (f7 == 0x20 && f3 == 5) setX(rd, <u64>(<i64>a >> <i64>(b & 63)));
+        } else if (f7 == 0x20 && f3 == 0) wX(h, rd, a - b);
+        else if (f7 == 0x20 && f3 == 5) wX(h, rd, <u64>(<i64>a >> <i64>(b & 63)));
         else illegal(insn);
         break;
       }
       case 0x3b: { // OP-32
-        const a = <u32>getX(rs1), b = <u32>getX(rs2);
+        const a = <u32>rX(h, rs1), b = <u32>rX(h, rs2);
         const f7 = insn >> 25;
         if (f7 == 0) {
-          if (f3 == 0) setX(rd, sext32(<u64>(a + b)));
-          else if (f3 == 1) setX(rd, sext32(<u64>(a << (b & 31))));
-          else if (f3 == 5) setX(rd, sext32(<u64>(a >> (b & 31))));
+          if (f3 == 0) wX(h, rd, sext32(<u64>(a + b)));
+          else if (f3 == 1) wX(h, rd, sext32(<u64>(a << (b & 31))));
+          else if (f3 == 5) wX(h, rd, sext32(<u64>(a >> (b & 31))));
           else illegal(insn);
         } else if (f7 == 1) {
           switch (f3) {
-            case 0: setX(rd, sext32(<u64>(a * b))); break;
-            case 4: setX(rd, sext32(<u64>div32(a, b))); break;
-            case 5: setX(rd, sext32(<u64>divu32(a, b))); break;
-            case 6: setX(rd, sext32(<u64>rem32(a, b))); break;
-            case 7: setX(rd, sext32(<u64>remu32(a, b))); break;
+            case 0: wX(h, rd, sext32(<u64>(a * b))); break;
+            case 4: wX(h, rd, sext32(<u64>div32(a, b))); break;
+            case 5: wX(h, rd, sext32(<u64>divu32(a, b))); break;
+            case 6: wX(h, rd, sext32(<u64>rem32(a, b))); break;
+            case 7: wX(h, rd, sext32(<u64>remu32(a, b))); break;
             default: illegal(insn);
           }
-        } else if (f7 == 0x20 && f3 == 0) setX(rd, sext32(<u64>(a - b)));
-        else if (f7 == 0x20 && f3 == 5) setX(rd, <u64>(<i64>(<i32>a >> (b & 31))));
+        } else if (f7 == 0x20 && f3 == 0) wX(h, rd, sext32(<u64>(a - b)));
+        else if (f7 == 0x20 && f3 == 5) wX(h, rd, <u64>(<i64>(<i32>a >> (b & 31))));
         else illegal(insn);
         break;
       }
@@ -277,8 +288,8 @@ export function run(budget: u32): u32 {
         break;
       case 0x07: { // LOAD-FP
         if (fpOff() || (f3 != 2 && f3 != 3)) { illegal(insn); break; }
-        const va = getX(rs1) + immI(insn);
-        const v: u64 = f3 == 2 ? NAN_BOX | <u64>ldFast<u32>(va) : ldFast<u64>(va);
+        const va = rX(h, rs1) + immI(insn);
+        const v: u64 = f3 == 2 ? NAN_BOX | <u64>ldFast<u32>(va, n) : ldFast<u64>(va, n);
         if (!excPending) {
           setF(rd, v);
           fpDirty();
@@ -287,9 +298,9 @@ export function run(budget: u32): u32 {
       }
       case 0x27: { // STORE-FP
         if (fpOff() || (f3 != 2 && f3 != 3)) { illegal(insn); break; }
-        const va = getX(rs1) + immS(insn);
-        if (f3 == 2) stFast<u32>(va, <u32>getF(rs2));
-        else stFast<u64>(va, getF(rs2));
+        const va = rX(h, rs1) + immS(insn);
+        if (f3 == 2) stFast<u32>(va, <u32>getF(rs2), n);
+        else stFast<u64>(va, getF(rs2), n);
         break;
       }
       case 0x53: case 0x43: case 0x47: case 0x4b: case 0x4f:

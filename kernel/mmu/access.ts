@@ -1,7 +1,7 @@
 // Guest memory accesses: the TLB fast path (inline at every access site) and
 // the slow path that walks, checks PMP, fills the TLB, splits misaligned
 // accesses and falls through to MMIO.
-import { hart, H_MSTATUS, H_PARTITION, H_PRIV, H_STAT_TLB_MISSES } from '../cpu/hart';
+import { hart, H_INSTRET, H_MSTATUS, H_PARTITION, H_PRIV, H_STAT_TLB_MISSES } from '../cpu/hart';
 import { Cause, MS_MPP, MS_MPP_SHIFT, MS_MPRV, MS_MXR, MS_SUM, PRIV_M } from '../cpu/defs';
 import { excPending, raise, requestExit } from '../cpu/exception';
 import { gpaToHost, gpaPageWatched } from '../mm/gpa';
@@ -28,20 +28,35 @@ export function updateKeys(): void {
 
 // ---- fast paths -------------------------------------------------------------
 
-@inline export function ldFast<T>(va: u64): T {
+/**
+ * instret at the start of the running slice; with the slice's count `n`
+ * (passed to the fast paths) the slow path publishes the exact instret, so a
+ * device reading the clock (icount mode) sees the current instruction.
+ */
+export let sliceBase: u64 = 0;
+export function setSliceBase(v: u64): void {
+  sliceBase = v;
+}
+@inline function publishInstret(n: u32): void {
+  store<u64>(hart, sliceBase + <u64>n, H_INSTRET);
+}
+
+@inline export function ldFast<T>(va: u64, n: u32): T {
   const e = tlbEntry(ACC_LOAD, va);
   if (load<u64>(e) == ((va & (~<u64>0xfff | (sizeof<T>() - 1))) | dataKey)) {
     return load<T>(<usize>(<u32>va + load<u32>(e, 8)));
   }
+  publishInstret(n);
   return <T>loadSlow(va, <u32>sizeof<T>());
 }
 
-@inline export function stFast<T>(va: u64, v: T): void {
+@inline export function stFast<T>(va: u64, v: T, n: u32): void {
   const e = tlbEntry(ACC_STORE, va);
   if (load<u64>(e) == ((va & (~<u64>0xfff | (sizeof<T>() - 1))) | dataKey)) {
     store<T>(<usize>(<u32>va + load<u32>(e, 8)), v);
     return;
   }
+  publishInstret(n);
   storeSlow(va, <u32>sizeof<T>(), <u64>v);
 }
 

@@ -1,0 +1,44 @@
+// Our own bare-metal guests (guests/bin) on hv, and — when QEMU is installed —
+// differentially against qemu-system-riscv64 -M virt on the same ELF: the
+// console output must be byte-identical.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runGuest } from '../support/guest.ts';
+
+const BIN = 'guests/bin';
+/** Guests that need a disk or run too long for a unit test are covered elsewhere. */
+const ELSEWHERE = new Set(['cpu.elf', 'virtio_blk.elf']);
+const guests = readdirSync(BIN).filter((f) => f.endsWith('.elf') && !ELSEWHERE.has(f)).sort();
+
+const qemu = spawnSync('qemu-system-riscv64', ['--version']).status === 0;
+
+function runQemu(elf: string): { stdout: string; code: number | null } {
+  const r = spawnSync(
+    'qemu-system-riscv64',
+    ['-M', 'virt', '-bios', 'none', '-nographic', '-m', '64M', '-kernel', elf],
+    { encoding: 'latin1', timeout: 30_000 },
+  );
+  return { stdout: r.stdout, code: r.status };
+}
+
+describe('self-checking guests', () => {
+  it.each(guests)('%s passes every check on hv', async (name) => {
+    const { output, result } = await runGuest(join(BIN, name));
+    expect(output).not.toMatch(/FAIL/);
+    expect(result).toEqual({ kind: 'exit', code: 0, reason: 'finisher' });
+  });
+
+  describe.skipIf(!qemu)('against QEMU', () => {
+    it.each(guests)('%s prints the same bytes on hv and on qemu-system-riscv64', async (name) => {
+      const elf = join(BIN, name);
+      const ours = await runGuest(elf);
+      const theirs = runQemu(elf);
+      expect(ours.output).toBe(theirs.stdout);
+      expect(theirs.code).toBe(0);
+    });
+  });
+  if (!qemu) it.skip('differential runs need qemu-system-riscv64 (apt-get install qemu-system-misc)', () => {});
+});
+

@@ -1,0 +1,57 @@
+// The `hv run` command end to end, as a user runs it (bundled CLI in dist/).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+function hv(...args: string[]) {
+  const r = spawnSync(process.execPath, ['bin/hv.js', ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('hv run', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'hv-run-'));
+  });
+
+  it('prints the guest greeting and exits with its status', () => {
+    const r = hv('run', 'guests/bin/hello.elf');
+    expect(r.stdout).toBe('Hello from RISC-V guest!\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('reports statistics on stderr with --stats', () => {
+    const r = hv('run', '--stats', 'guests/bin/hello.elf');
+    expect(r.stderr).toMatch(/instructions\s+\d+/);
+    expect(r.stderr).toMatch(/MIPS/);
+    expect(r.stderr).toMatch(/TLB misses/);
+  });
+
+  it('stops a guest at --max-insns with status 124', () => {
+    const r = hv('run', '--max-insns', '50', 'guests/bin/hello.elf');
+    expect(r.code).toBe(124);
+    expect(r.stderr).toMatch(/stopped after 50 instructions/);
+  });
+
+  it.each([
+    ['a missing file', [join('/nonexistent', 'x.elf')], /cannot read kernel/],
+    ['an unknown option', ['--frobnicate', 'guests/bin/hello.elf'], /unknown option '--frobnicate'/],
+    ['a bad -smp', ['-smp', 'zero', 'guests/bin/hello.elf'], /-smp wants an integer/],
+    ['no guest', [], /no guest given/],
+  ])('exits 2 with a one-line message for %s', (_, args, message) => {
+    const r = hv('run', ...args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('exits 2 with a one-line message, not a stack trace, for a malformed ELF', () => {
+    const bad = join(dir, 'bad.elf');
+    writeFileSync(bad, Buffer.from('\x7fELF\x01\x01\x01' + '\0'.repeat(80), 'latin1'));
+    const r = hv('run', bad);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('hv run: 32-bit ELF: an RV64 guest is required\n');
+  });
+});

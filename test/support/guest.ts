@@ -1,0 +1,30 @@
+// Runs a guest ELF in-process on a fresh Machine and returns what it printed.
+import { readFileSync } from 'node:fs';
+import { parseElf } from '../../runtime/loader/elf.ts';
+import { Machine, type MachineConfig, type RunResult } from '../../runtime/machine/machine.ts';
+
+export interface GuestRun {
+  output: string;
+  result: RunResult;
+  machine: Machine;
+}
+
+export async function runGuest(
+  elf: string | Uint8Array,
+  options: Partial<Omit<MachineConfig, 'onConsole'>> & { maxInsns?: number; input?: string } = {},
+): Promise<GuestRun> {
+  let output = '';
+  const machine = new Machine({
+    ramSize: options.ramSize ?? 64 << 20,
+    harts: options.harts ?? 1,
+    clock: options.clock ?? 'icount',
+    bootargs: options.bootargs,
+    onConsole: (b) => (output += Buffer.from(b).toString('latin1')),
+  });
+  const bytes = typeof elf === 'string' ? readFileSync(elf) : elf;
+  const entry = machine.loadElf(parseElf(bytes));
+  machine.boot(entry, machine.placeDtb());
+  if (options.input) machine.input(options.input);
+  const result = await machine.run({ maxInsns: options.maxInsns ?? 200_000_000 });
+  return { output, result, machine };
+}
