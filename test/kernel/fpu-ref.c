@@ -92,8 +92,9 @@ static uint64_t b_of_f(float f) { uint32_t w; memcpy(&w, &f, 4); return w; }
 /** A value close to v (in bits): a neighbour, or v rescaled by a small power of 2. */
 static uint64_t near(const fmt_t *f, uint64_t v) {
   int64_t d = (int64_t)below(9) - 4;
-  if (below(2)) return v + (uint64_t)d;
-  return v + ((uint64_t)d << f->frac);
+  uint64_t mask = f == &F32 ? 0xffffffffULL : ~0ULL;
+  if (below(2)) return (v + (uint64_t)d) & mask;
+  return (v + ((uint64_t)d << f->frac)) & mask;
 }
 
 /** Values around integer conversion limits and half-way points. */
