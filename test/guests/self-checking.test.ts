@@ -18,7 +18,7 @@ function runQemu(elf: string): { stdout: string; code: number | null } {
   const r = spawnSync(
     'qemu-system-riscv64',
     ['-M', 'virt', '-bios', 'none', '-nographic', '-m', '64M', '-kernel', elf],
-    { encoding: 'latin1', timeout: 30_000 },
+    { encoding: 'latin1', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   return { stdout: r.stdout, code: r.status };
 }

@@ -1,0 +1,14 @@
+// `npm run bench [NAME...]`: every benchmark prints its figure and, where a
+// reference exists, the ratio against it measured in the same run.
+import { benchCpu } from './cpu.ts';
+
+const BENCHES: Record<string, () => Promise<void>> = {
+  cpu: benchCpu,
+  vhd: async () => (await import('./vhd.ts')).benchVhd(),
+};
+
+const wanted = process.argv.slice(2);
+for (const [name, run] of Object.entries(BENCHES)) {
+  if (wanted.length && !wanted.includes(name)) continue;
+  await run();
+}
