@@ -114,25 +114,27 @@ export function run(budget: u32): u32 {
     const rs1 = (insn >> 15) & 31;
     const rs2 = (insn >> 20) & 31;
     const f3 = (insn >> 12) & 7;
-    switch (insn & 0x7f) {
-      case 0x37: // LUI
+    // Dispatch on the 5-bit major opcode (bits 6:2; bits 1:0 are 11 here):
+    // dense case values compile to one br_table rather than a compare chain.
+    switch ((insn >> 2) & 0x1f) {
+      case 0x0d: // LUI
         wX(h, rd, sext32(insn & 0xffff_f000));
         break;
-      case 0x17: // AUIPC
+      case 0x05: // AUIPC
         wX(h, rd, pc + sext32(insn & 0xffff_f000));
         break;
-      case 0x6f: // JAL
+      case 0x1b: // JAL
         wX(h, rd, next);
         next = pc + immJ(insn);
         break;
-      case 0x67: { // JALR
+      case 0x19: { // JALR
         if (f3 != 0) { illegal(insn); break; }
         const t = (rX(h, rs1) + immI(insn)) & ~<u64>1;
         wX(h, rd, next);
         next = t;
         break;
       }
-      case 0x63: { // BRANCH
+      case 0x18: { // BRANCH
         const a = rX(h, rs1), b = rX(h, rs2);
         let taken: bool;
         switch (f3) {
@@ -147,7 +149,7 @@ export function run(budget: u32): u32 {
         if (taken) next = pc + immB(insn);
         break;
       }
-      case 0x03: { // LOAD
+      case 0x00: { // LOAD
         const va = rX(h, rs1) + immI(insn);
         let v: u64;
         switch (f3) {
@@ -163,7 +165,7 @@ export function run(budget: u32): u32 {
         if (!excPending) wX(h, rd, v);
         break;
       }
-      case 0x23: { // STORE
+      case 0x08: { // STORE
         const va = rX(h, rs1) + immS(insn);
         const v = rX(h, rs2);
         switch (f3) {
@@ -175,7 +177,7 @@ export function run(budget: u32): u32 {
         }
         break;
       }
-      case 0x13: { // OP-IMM
+      case 0x04: { // OP-IMM
         const a = rX(h, rs1);
         const imm = immI(insn);
         const sh = imm & 63;
@@ -197,7 +199,7 @@ export function run(budget: u32): u32 {
         }
         break;
       }
-      case 0x1b: { // OP-IMM-32
+      case 0x06: { // OP-IMM-32
         const a = <u32>rX(h, rs1);
         const sh = rs2; // shamt[4:0]
         const f7 = insn >> 25;
@@ -208,7 +210,7 @@ export function run(budget: u32): u32 {
         else illegal(insn);
         break;
       }
-      case 0x33: { // OP
+      case 0x0c: { // OP
         const a = rX(h, rs1), b = rX(h, rs2);
         const f7 = insn >> 25;
         if (f7 == 0) {
@@ -238,7 +240,7 @@ export function run(budget: u32): u32 {
         else illegal(insn);
         break;
       }
-      case 0x3b: { // OP-32
+      case 0x0e: { // OP-32
         const a = <u32>rX(h, rs1), b = <u32>rX(h, rs2);
         const f7 = insn >> 25;
         if (f7 == 0) {
@@ -260,12 +262,12 @@ export function run(budget: u32): u32 {
         else illegal(insn);
         break;
       }
-      case 0x0f: // MISC-MEM: FENCE (memory is sequentially consistent here), FENCE.I
+      case 0x03: // MISC-MEM: FENCE (memory is sequentially consistent here), FENCE.I
         if (f3 > 1) illegal(insn);
         // Nothing is cached from guest code yet; a decoded-block cache or JIT
         // invalidates on fence.i here.
         break;
-      case 0x73: // SYSTEM
+      case 0x1c: // SYSTEM
         if (f3 == 0) {
           const r = system(insn, pc);
           if (r == SYS_WFI) {
@@ -283,10 +285,10 @@ export function run(budget: u32): u32 {
           csrOp(insn, rd, rs1, f3);
         }
         break;
-      case 0x2f: // AMO
+      case 0x0b: // AMO
         amo(insn, rd, rs1, rs2, f3);
         break;
-      case 0x07: { // LOAD-FP
+      case 0x01: { // LOAD-FP
         if (fpOff() || (f3 != 2 && f3 != 3)) { illegal(insn); break; }
         const va = rX(h, rs1) + immI(insn);
         const v: u64 = f3 == 2 ? NAN_BOX | <u64>ldFast<u32>(va, n) : ldFast<u64>(va, n);
@@ -296,14 +298,14 @@ export function run(budget: u32): u32 {
         }
         break;
       }
-      case 0x27: { // STORE-FP
+      case 0x09: { // STORE-FP
         if (fpOff() || (f3 != 2 && f3 != 3)) { illegal(insn); break; }
         const va = rX(h, rs1) + immS(insn);
         if (f3 == 2) stFast<u32>(va, <u32>getF(rs2), n);
         else stFast<u64>(va, getF(rs2), n);
         break;
       }
-      case 0x53: case 0x43: case 0x47: case 0x4b: case 0x4f:
+      case 0x14: case 0x10: case 0x11: case 0x12: case 0x13: // OP-FP, F[N]MADD/SUB
         if (!execFp(insn)) illegal(insn);
         break;
       default:
