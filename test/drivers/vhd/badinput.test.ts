@@ -115,6 +115,21 @@ describe('bad checksums', () => {
   });
 });
 
+describe('a damaged trailing footer', () => {
+  it('stops open, and check -r rewrites it from the copy at offset 0 without growing the file', () => {
+    const img = dynamicImage();
+    img[img.length - 512 + 30] ^= 1;
+    expectCode('bad-checksum', open(img));
+    const file = new MemoryFile(img);
+    const report = checkVhd(file, { repair: 'all' });
+    expect(report.errors).toEqual([]);
+    expect(report.leakedBytes).toBe(0);
+    expect(report.repaired.length).toBe(2);
+    expect(file.size()).toBe(img.length);
+    expect(readAll(openVhdFile(file)).subarray(0, 12 * KiB)).toEqual(pattern(12 * KiB, 1));
+  });
+});
+
 describe('BAT damage', () => {
   it('an entry pointing past the end of the file', () => {
     const img = dynamicImage();
