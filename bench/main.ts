@@ -1,9 +1,11 @@
 // `npm run bench [NAME...]`: every benchmark prints its figure and, where a
 // reference exists, the ratio against it measured in the same run.
+import { benchBoot } from './boot.ts';
 import { benchCpu } from './cpu.ts';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   cpu: benchCpu,
+  boot: benchBoot,
   vhd: async () => (await import('./vhd.ts')).benchVhd(),
 };
 
