@@ -23,6 +23,8 @@ export interface KernelExports {
   vcpuFlushTlb(index: number): void;
   currentVcpu(): number;
   mmioFault(): void;
+  /** From inside an mmio callback: the running vCPU returns to the host after this instruction. */
+  hostRequestExit(): void;
 }
 
 /** Layout constants exported by the kernel as wasm globals. */
