@@ -2,7 +2,7 @@
 // per test, with the expected values worked out by hand.
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CANON32 as CANON32_BIG, CANON64, FLAG, call, f32bits, f64bits, type Fpu, loadFpu } from './fpu-harness';
+import { CANON32 as CANON32_BIG, CANON64, FLAG, call, f32bits, f64bits, type Fpu, loadFpu } from './fpu-harness.ts';
 
 const { NV, DZ, OF, UF, NX } = FLAG;
 const [RNE, RTZ, RDN, RUP, RMM] = [0, 1, 2, 3, 4];

@@ -3,7 +3,7 @@
 // fcsr accrual, mstatus.FS/SD, and the encodings that must be illegal.
 
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CANON64, FLAG, f32bits, f64bits, type Fpu, loadFpu } from './fpu-harness';
+import { CANON64, FLAG, f32bits, f64bits, type Fpu, loadFpu } from './fpu-harness.ts';
 
 const { NV, NX, OF } = FLAG;
 const HART = 0x80000;

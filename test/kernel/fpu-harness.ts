@@ -96,7 +96,8 @@ export function loadFpu(): Promise<Fpu> {
       },
     );
     if (error) throw new Error(`asc failed: ${error.message}\n${stderr.join('')}`);
-    const { instance } = await WebAssembly.instantiate(outputs['fpu.wasm']);
+    const module = await WebAssembly.compile(outputs['fpu.wasm'] as Uint8Array<ArrayBuffer>);
+    const instance = await WebAssembly.instantiate(module);
     return instance.exports as unknown as Fpu;
   })();
   return fpuPromise;

@@ -9,7 +9,7 @@
 // path is checked on all inputs and not only those the fast path rejects.
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Base, D, S, RM_NAMES, exactVectors, hostVectors, loadFpu, mismatches, opName, type Fpu } from './fpu-harness';
+import { Base, D, S, RM_NAMES, exactVectors, hostVectors, loadFpu, mismatches, opName, type Fpu } from './fpu-harness.ts';
 
 let fpu: Fpu;
 beforeAll(async () => {
