@@ -7,6 +7,7 @@
  * others: park in a WFI loop, unless the program defines secondary_main(),
  *         which they call (after hart 0 has zeroed .bss).
  */
+	.file	"crt0.S"	/* fixed name in the symbol table (reproducible builds) */
 #define STACK_SHIFT 16       /* 64 KiB, must match link.ld */
 #define TRAP_STACK_SHIFT 13  /* 8 KiB, must match link.ld */
 #define MAX_HARTS 8

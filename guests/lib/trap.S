@@ -6,6 +6,7 @@
  * m_trap_dispatch(frame), writes back mepc/mstatus and the registers, mret.
  * s_trap_entry: the same with sscratch/scause/sepc/stval/sstatus and sret.
  */
+	.file	"trap.S"	/* fixed name in the symbol table (reproducible builds) */
 #define REGBYTES 8
 #define FRAME_SIZE (36 * REGBYTES)
 #define F_CAUSE  (32 * REGBYTES)

@@ -2,6 +2,7 @@
  * interrupts_vec.S - a vectored mtvec table for the interrupts test: entry
  * n records n in vec_hit, then continues in the library's m_trap_entry.
  */
+	.file	"interrupts_vec.S"	/* fixed name in the symbol table (reproducible builds) */
 	.option	norvc
 
 .macro VEC n

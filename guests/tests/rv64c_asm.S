@@ -3,6 +3,7 @@
  * instructions. Each is uint64_t f(uint64_t a0, uint64_t a1) and returns
  * in a0; rv64c.c calls them and checks the results.
  */
+	.file	"rv64c_asm.S"	/* fixed name in the symbol table (reproducible builds) */
 	.option	rvc
 	.text
 
