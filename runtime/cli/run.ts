@@ -13,6 +13,7 @@ import { Machine, type MachineStats } from '../machine/machine.ts';
 import { intOption, optionValue, parseArgs } from './args.ts';
 import { EXIT_TIMEOUT, InputError, UsageError } from './errors.ts';
 import { attachConsole } from './console.ts';
+import { openDrive, parseDrive } from './drive.ts';
 
 const KERNEL_OFFSET = 0x20_0000; // QEMU loads -kernel 2 MiB above the firmware on RV64
 
@@ -22,6 +23,8 @@ const SPEC = {
   bios: { value: true },
   kernel: { value: true },
   append: { value: true },
+  initrd: { value: true },
+  drive: { value: true, repeat: true },
   nographic: { value: false },
   timeout: { value: true },
   'max-insns': { value: true },
@@ -38,6 +41,9 @@ const HELP = `usage: hv run [options] [FILE.elf]
   -bios FILE|none    firmware loaded at 0x80000000 (ELF or raw binary)
   -kernel FILE       kernel image: at 0x80200000 after firmware, or run in M-mode with -bios none
   -append ARGS       kernel command line (device tree /chosen/bootargs)
+  -initrd FILE       initial ramdisk (device tree linux,initrd-start/end)
+  -drive file=PATH,format=raw|vpc,if=virtio[,readonly=on]
+                     a virtio-blk disk; drives fill the virtio-mmio slots in order
   --timeout SECONDS  stop the guest after this long (exit status 124)
   --max-insns N      stop after N instructions (exit status 124)
   --icount           guest time from instruction counts (deterministic)
@@ -87,7 +93,24 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new UsageError(`--timeout wants a positive number of seconds, got '${timeout}'`);
   const maxInsns = intOption(args, 'max-insns', 1, Number.MAX_SAFE_INTEGER);
 
+  const drives = (args.options.get('drive') ?? []).map((text) => openDrive(parseDrive(text)));
+  // However the run ends (guest exit, Ctrl-A x, a signal), disks are closed:
+  // closing flushes, so every write the guest completed reaches the image.
+  let closed = false;
+  const closeDrives = () => {
+    if (closed) return;
+    closed = true;
+    for (const d of drives) d.close();
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    closeDrives();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('exit', closeDrives);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const machine = new Machine({
+    drives,
     ramSize,
     harts,
     bootargs: optionValue(args, 'append'),
@@ -95,8 +118,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     onConsole: (bytes) => process.stdout.write(bytes),
   });
 
-  const ramBase = MEMMAP.dram.base;
+  const ramBase: number = MEMMAP.dram.base;
   let entry: bigint;
+  let kernelAddr: number = ramBase;
   if (bios !== undefined && bios !== 'none') {
     const fw = readInput(bios, 'firmware');
     if (isElf(fw)) machine.loadElf(parseElf(fw));
@@ -104,14 +128,20 @@ export async function runCommand(argv: string[]): Promise<number> {
     entry = BigInt(ramBase);
     if (kernel !== undefined) {
       const k = readInput(kernel, 'kernel');
-      if (isElf(k)) machine.loadElf(parseElf(k));
-      else machine.loadRaw(k, ramBase + KERNEL_OFFSET, 'kernel');
+      if (isElf(k)) {
+        kernelAddr = Number(machine.loadElf(parseElf(k)));
+      } else {
+        kernelAddr = ramBase + KERNEL_OFFSET;
+        machine.loadRaw(k, kernelAddr, 'kernel');
+      }
     }
   } else {
     const k = readInput(kernel!, 'kernel');
     entry = isElf(k) ? machine.loadElf(parseElf(k)) : (machine.loadRaw(k, ramBase, 'kernel'), BigInt(ramBase));
   }
-  machine.boot(entry, machine.placeDtb());
+  const initrdPath = optionValue(args, 'initrd');
+  const initrd = initrdPath === undefined ? undefined : machine.loadInitrd(readInput(initrdPath, 'initrd'), kernelAddr);
+  machine.boot(entry, machine.placeDtb(initrd));
 
   const detach = attachConsole(machine);
   let result;
@@ -119,6 +149,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     result = await machine.run({ timeoutMs, maxInsns });
   } finally {
     detach();
+    closeDrives();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
   if (args.options.has('stats')) printStats(machine.stats());
   switch (result.kind) {

@@ -9,6 +9,9 @@ import { ElfError, type ElfImage } from '../loader/elf.ts';
 import { icountClock, realtimeClock, type ClockMode, type GuestClock } from './clock.ts';
 import { consoleAck, decodeTohost } from './htif.ts';
 import { VcpuView } from './vcpu-view.ts';
+import type { BlockDevice } from '../../drivers/block/device.ts';
+import { RamGuestMemory } from '../../drivers/emulated/dma.ts';
+import { virtioBlkFactory } from '../../drivers/emulated/virtio/blk.ts';
 
 export interface MachineConfig {
   /** Guest RAM in bytes (QEMU's -m). */
@@ -20,6 +23,8 @@ export interface MachineConfig {
   clock?: ClockMode;
   /** Kernel command line for the device tree. */
   bootargs?: string;
+  /** Disks for virtio-blk, filling the virtio-mmio slots in order (the first at 0x1000_1000). */
+  drives?: readonly BlockDevice[];
 }
 
 export type RunResult =
@@ -48,6 +53,8 @@ export interface MachineStats {
 }
 
 const RAM_BASE = MEMMAP.dram.base;
+/** Host address of guest RAM: the start of the kernel's frame pool (checked against the kernel's layout). */
+const RAM_HOST = 0x0120_0000;
 const MEIP_BIT = 11;
 const SEIP_BIT = 9;
 
@@ -69,7 +76,12 @@ export class Machine {
     if (!Number.isInteger(config.ramSize) || config.ramSize <= 0 || config.ramSize % 4096) {
       throw new RangeError(`RAM size must be a positive multiple of 4 KiB, got ${config.ramSize}`);
     }
-    const memory = (this.memory = createHostMemory(0x0120_0000 + config.ramSize));
+    const memory = (this.memory = createHostMemory(RAM_HOST + config.ramSize));
+    this.ramHost = RAM_HOST;
+    this.ram = new Uint8Array(memory.buffer as ArrayBuffer, RAM_HOST, config.ramSize);
+    const guestMemory = new RamGuestMemory(this.ram, RAM_BASE);
+    const drives = config.drives ?? [];
+    if (drives.length > MEMMAP.virtio.count) throw new RangeError(`at most ${MEMMAP.virtio.count} virtio drives, got ${drives.length}`);
     let kernel!: KernelInstance;
     this.clock =
       config.clock === 'icount' ? icountClock(() => this.instructions()) : realtimeClock();
@@ -82,6 +94,7 @@ export class Machine {
           e.kind === 'reset' ? { kind: 'reset' } : { kind: 'exit', code: e.code, reason: 'finisher' };
         kernel.exports.hostRequestExit();
       },
+      virtio: drives.map((d) => virtioBlkFactory(d, guestMemory)),
     });
     const bus = this.board.bus;
     kernel = this.kernel = instantiateKernel(memory, {
@@ -104,10 +117,8 @@ export class Machine {
       },
       hostClock: () => this.clock.now(),
     });
-    if (kernel.layout.framePool !== 0x0120_0000) throw new Error('kernel layout changed: update Machine');
+    if (kernel.layout.framePool !== RAM_HOST) throw new Error('kernel layout changed: update RAM_HOST in Machine');
     kernel.exports.hostInit();
-    this.ramHost = kernel.layout.framePool;
-    this.ram = new Uint8Array(memory.buffer as ArrayBuffer, this.ramHost, config.ramSize);
     kernel.exports.partitionInit(0, BigInt(RAM_BASE), BigInt(config.ramSize), this.ramHost, 0, config.harts);
     for (let h = 0; h < config.harts; h++) {
       const base = kernel.exports.vcpuReset(h, 0, h, BigInt(RAM_BASE));
@@ -150,13 +161,23 @@ export class Machine {
    * Places the device tree where QEMU does (the top of RAM below 3 GiB,
    * 2 MiB-aligned... or 4 KiB-aligned when RAM is small) and returns its address.
    */
-  placeDtb(): number {
-    const dtb = writeVirtDtb({ harts: this.config.harts, ramSize: this.config.ramSize, bootargs: this.config.bootargs });
+  placeDtb(initrd?: { start: number; end: number }): number {
+    const dtb = writeVirtDtb({ harts: this.config.harts, ramSize: this.config.ramSize, bootargs: this.config.bootargs, initrd });
     const end = Math.min(RAM_BASE + this.config.ramSize, 0xc000_0000);
     let addr = Math.floor((end - dtb.length) / 0x20_0000) * 0x20_0000;
     if (addr < RAM_BASE) addr = Math.floor((end - dtb.length) / 4096) * 4096;
     this.loadRaw(dtb, addr, 'device tree');
     return addr;
+  }
+
+  /**
+   * Loads an initial ramdisk where QEMU puts it (kernel + min(RAM/2, 128 MiB),
+   * clear of the kernel as it unpacks) and returns its range for the device tree.
+   */
+  loadInitrd(bytes: Uint8Array, kernelAddr: number): { start: number; end: number } {
+    const start = kernelAddr + Math.min(Math.floor(this.config.ramSize / 2), 128 << 20);
+    this.loadRaw(bytes, start, 'initrd');
+    return { start, end: start + bytes.length };
   }
 
   /** Every hart starts at `pc` in M-mode with a0 = hartid, a1 = dtb (QEMU's reset vector). */

@@ -1,6 +1,9 @@
 // Real firmware nobody here wrote: Debian's OpenSBI (fw_jump) and U-Boot for
 // QEMU virt (S-mode) boot to the U-Boot prompt under hv and answer commands.
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConsoleSession } from '../../support/session.ts';
 
@@ -27,6 +30,43 @@ describe.skipIf(!present)('OpenSBI and U-Boot', () => {
     const before = s.output.length;
     s.type('version\r');
     await s.waitFor(/U-Boot 20\d\d[\s\S]*=> $/, 30_000, before);
+  });
+
+  it('sees a virtio-blk disk and reads it (raw image)', async () => {
+    const img = join(mkdtempSync(join(tmpdir(), 'hv-uboot-')), 'disk.raw');
+    const bytes = new Uint8Array(4 << 20);
+    bytes.set(new TextEncoder().encode('HELLO DISK'), 0);
+    writeFileSync(img, bytes);
+    const s = await bootToPrompt(['-drive', `file=${img},format=raw,if=virtio`]);
+    let at = s.output.length;
+    s.type('virtio info\r');
+    await s.waitFor(/Capacity: 4\.0 MB = 0\.0 GB \(8192 x 512\)[\s\S]*=> $/, 30_000, at);
+    at = s.output.length;
+    s.type('virtio read 0x84000000 0 1\r');
+    await s.waitFor(/1 blocks read: OK[\s\S]*=> $/, 30_000, at);
+    at = s.output.length;
+    s.type('md.b 0x84000000 10\r');
+    await s.waitFor(/84000000: 48 45 4c 4c 4f 20 44 49 53 4b 00 00 00 00 00 00  HELLO DISK/, 30_000, at);
+  });
+
+  it.skipIf(spawnSync('qemu-img', ['--version']).status !== 0)('writes through virtio-blk to a dynamic VHD that qemu-img then reads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hv-uboot-'));
+    const vhd = join(dir, 'disk.vhd');
+    expect(spawnSync(process.execPath, ['bin/hv.js', 'vhd', 'create', '-o', 'subformat=dynamic', vhd, '8M']).status).toBe(0);
+    const s = await bootToPrompt(['-drive', `file=${vhd},format=vpc,if=virtio`]);
+    let at = s.output.length;
+    s.type('mw.b 0x84000000 0x5a 0x200\r');
+    await s.waitFor(/=> $/, 30_000, at + 1);
+    at = s.output.length;
+    s.type('virtio write 0x84000000 0x10 1\r');
+    await s.waitFor(/1 blocks written: OK[\s\S]*=> $/, 30_000, at);
+    s.type('poweroff\r'); // SBI SRST -> finisher -> hv exits and closes (flushes) the disk
+    expect(await s.exited).toBe(0);
+    const raw = join(dir, 'disk.raw');
+    expect(spawnSync('qemu-img', ['convert', '-f', 'vpc', '-O', 'raw', vhd, raw]).status).toBe(0);
+    const data = (await import('node:fs')).readFileSync(raw);
+    expect(data.subarray(0x10 * 512, 0x11 * 512).every((b) => b === 0x5a)).toBe(true);
+    expect(data.subarray(0, 0x10 * 512).every((b) => b === 0)).toBe(true);
   });
 
   it('boots with two harts', async () => {
