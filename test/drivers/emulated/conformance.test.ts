@@ -7,6 +7,11 @@ import { Plic } from '../../../drivers/emulated/plic.ts';
 import { TestFinisher } from '../../../drivers/emulated/test_finisher.ts';
 import { Uart16550 } from '../../../drivers/emulated/uart16550.ts';
 import { EmptyVirtioSlot } from '../../../drivers/emulated/virtio_mmio_empty.ts';
+import { MemoryFile } from '../../../drivers/block/file.ts';
+import { RawDevice } from '../../../drivers/block/raw.ts';
+import { RamGuestMemory } from '../../../drivers/emulated/dma.ts';
+import { VirtioBlk } from '../../../drivers/emulated/virtio/blk.ts';
+import { VirtioMmio } from '../../../drivers/emulated/virtio/mmio.ts';
 
 const fixedClock = { nowNs: () => 1_700_000_000_000_000_000n };
 
@@ -16,6 +21,8 @@ const DEVICES: [string, () => MmioDevice][] = [
   ['goldfish_rtc', () => new GoldfishRtc({ clock: fixedClock })],
   ['test_finisher', () => new TestFinisher(() => {})],
   ['virtio_mmio_empty', () => new EmptyVirtioSlot('virtio0')],
+  ['virtio_blk', () => new VirtioMmio(new VirtioBlk(new RawDevice(new MemoryFile(new Uint8Array(8192)))), new RamGuestMemory(new Uint8Array(1 << 16), 0x8000_0000))],
+  ['virtio_blk_legacy', () => new VirtioMmio(new VirtioBlk(new RawDevice(new MemoryFile(new Uint8Array(8192)))), new RamGuestMemory(new Uint8Array(1 << 16), 0x8000_0000), { legacy: true })],
 ];
 
 /** xorshift32: deterministic "random" guest traffic. */
