@@ -37,10 +37,11 @@ sources() {
 	mmu)         echo "tests/mmu.c" ;;
 	fp-rounding) echo "tests/fp-rounding.c" ;;
 	cpu)         echo "bench/cpu/cpu.c" ;;
+	virtio_blk)  echo "tests/virtio_blk.c" ;;
 	*) echo "unknown guest: $1" >&2; exit 1 ;;
 	esac
 }
-ALL="hello rv64i rv64m rv64a rv64c zicsr traps interrupts privilege mmu fp-rounding cpu"
+ALL="hello rv64i rv64m rv64a rv64c zicsr traps interrupts privilege mmu fp-rounding cpu virtio_blk"
 
 mkdir -p bin
 for g in ${*:-$ALL}; do
