@@ -314,6 +314,12 @@ static void gen_operands(int op, uint64_t *v) {
     uint64_t p = op >= 32 ? b_of_d(d_of(v[0]) * d_of(v[1])) : b_of_f(f_of(v[0]) * f_of(v[1]));
     uint64_t sb = 1ULL << (op >= 32 ? 63 : 31);
     v[2] = near(f, p) ^ (negc == negp ? sb : 0);
+  } else if (base >= MADD && base <= NMADD && below(2) == 0) {
+    // c around half a unit in the last place of a*b: the rounding of the
+    // sum then hinges on the low half of the exact product (ties, near-ties).
+    uint64_t p = op >= 32 ? b_of_d(d_of(v[0]) * d_of(v[1])) : b_of_f(f_of(v[0]) * f_of(v[1]));
+    int64_t e = (int64_t)((p >> f->frac) & f->emax) - f->frac - 1 + (int64_t)below(3) - 1;
+    if (e > 0 && e < f->emax) v[2] = pack(f, rnd() & 1, (uint64_t)e, below(2) ? 0 : mant(f));
   }
   if ((base == EQ || base == LT || base == LE || base == MIN || base == MAX) && below(4) == 0) {
     v[1] = below(2) ? v[0] : near(f, v[0]);

@@ -12,10 +12,17 @@
 // toward the exact value) keeps enough information that rounding it once
 // more to binary32, in any mode, gives the correctly rounded result
 // (Boldo & Melquiond, "Emulation of FMA and correctly rounded sums", 2008:
-// round-to-odd at p+2 or more bits is innocuous). binary64 has no wider
-// native format, so it uses the 128-bit soft-float (softfma.ts).
+// round-to-odd at p+2 or more bits is innocuous).
+//
+// binary64 has no wider native format. In RNE, for operands of moderate
+// magnitude, it uses Boldo & Melquiond's emulation from the same paper:
+//   (uh, ul) = a*b exactly (Dekker's product with Veltkamp splitting)
+//   (th, tl) = c + uh exactly (TwoSum)
+//   v = tl + ul rounded to odd
+//   result = RN(th + v)
+// Everything else goes to the 128-bit integer soft-float (softfma.ts).
 
-import { RDN } from "./flags";
+import { RNE, RDN, NX, raise, nxKnown } from "./flags";
 import { SIGN, isSpecial, zeroOf } from "./format";
 import { f64ToF32 } from "./convert";
 import { sfMulAdd } from "./softfma";
@@ -36,7 +43,7 @@ export const NMADD: u32 = 3;
 
 export function fmadd<F, B>(a: u64, b: u64, c: u64, rm: u32): u64 {
   if (sizeof<B>() == 4) return fma32(a, b, c, rm);
-  return sfMulAdd<u64>(a, b, c, rm);
+  return fma64(a, b, c, rm);
 }
 
 function fma32(a: u64, b: u64, c: u64, rm: u32): u64 {
@@ -64,4 +71,58 @@ function fma32(a: u64, b: u64, c: u64, rm: u32): u64 {
     bits = (e > 0) == (s > 0) ? bits + 1 : bits - 1;
   }
   return f64ToF32(bits, rm);
+}
+
+/** Veltkamp's splitter for binary64: 2^27 + 1 cuts a 53-bit significand in 26 + 27 bits. */
+const SPLITTER: f64 = 134217729.0;
+
+function fma64(a: u64, b: u64, c: u64, rm: u32): u64 {
+  // The fast path's preconditions, on exponent fields: a and b within
+  // 2^+-480 (the split cannot overflow and every partial product is a
+  // multiple of 2^-1064, so Dekker's product is exact even where it is
+  // subnormal), c normal and below 2^977 (no sum overflows).
+  const ea = <u32>(a >> 52) & 0x7ff;
+  const eb = <u32>(b >> 52) & 0x7ff;
+  const ec = <u32>(c >> 52) & 0x7ff;
+  if (rm != RNE || ea - 543 > 960 || eb - 543 > 960 || ec - 1 > 1999) {
+    return sfMulAdd<u64>(a, b, c, rm);
+  }
+  const x = reinterpret<f64>(a);
+  const y = reinterpret<f64>(b);
+  const z = reinterpret<f64>(c);
+  // uh + ul = x * y exactly.
+  let t = SPLITTER * x;
+  const xh = t - (t - x);
+  const xl = x - xh;
+  t = SPLITTER * y;
+  const yh = t - (t - y);
+  const yl = y - yh;
+  const uh = x * y;
+  const ul = ((xh * yh - uh) + xh * yl + xl * yh) + xl * yl;
+  // th + tl = z + uh exactly.
+  const th = z + uh;
+  const bv = th - z;
+  const tl = (z - (th - bv)) + (uh - bv);
+  // v = tl + ul rounded to odd.
+  const sv = tl + ul;
+  const bw = sv - tl;
+  const ev = (tl - (sv - bw)) + (ul - bw);
+  let vb = reinterpret<u64>(sv);
+  if (ev != 0 && (vb & 1) == 0) vb = (ev > 0) == (sv > 0) ? vb + 1 : vb - 1;
+  const v = reinterpret<f64>(vb);
+  const r = th + v;
+  const rb = reinterpret<u64>(r);
+  // A result below 2^-900 (cancellation) may have lost bits of v to the
+  // subnormal range, and zero needs the sign rules: soft-float decides.
+  const er = <u32>(rb >> 52) & 0x7ff;
+  if (er - 124 > 1900) return sfMulAdd<u64>(a, b, c, rm);
+  if (!nxKnown()) {
+    // Exact iff v = tl + ul exactly and th + v exactly. If v was rounded,
+    // let soft-float establish exactness (this only happens until the
+    // first inexact operation accrues NX).
+    if (ev != 0) return sfMulAdd<u64>(a, b, c, rm);
+    const bz = r - th;
+    if ((th - (r - bz)) + (v - bz) != 0) raise(NX);
+  }
+  return rb;
 }
