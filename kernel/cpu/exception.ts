@@ -5,9 +5,14 @@
 // the interpreter, so they record a synchronous exception here and return a
 // dummy value; CSR writes that may unmask an interrupt or change translation
 // ask for a resync; devices and HTIF ask the loop to return to the host.
-// Each sets `attention`, so the common instruction pays for one test.
+// Each sets the running vCPU's attention word (in its block, so the
+// interpreter tests it with one load from its register-file pointer, and so
+// another thread can kick a running vCPU by setting it atomically).
+import { hart, H_ATTENTION } from './hart';
 
-export let attention: bool = false;
+@inline function setAttention(): void {
+  store<u32>(hart, 1, H_ATTENTION);
+}
 
 export let excPending: bool = false;
 export let excCause: u32 = 0;
@@ -17,25 +22,25 @@ export function raise(cause: u32, tval: u64): void {
   excPending = true;
   excCause = cause;
   excTval = tval;
-  attention = true;
+  setAttention();
 }
 
 /** Interrupt state or translation keys may have changed mid-slice. */
 export let resyncPending: bool = false;
 export function requestResync(): void {
   resyncPending = true;
-  attention = true;
+  setAttention();
 }
 
 /** A device or the board wants run() to return to the host. */
 export let exitRequested: bool = false;
 export function requestExit(): void {
   exitRequested = true;
-  attention = true;
+  setAttention();
 }
 
 export function clearEvents(): void {
-  attention = false;
+  store<u32>(hart, 0, H_ATTENTION);
   excPending = false;
   resyncPending = false;
   exitRequested = false;

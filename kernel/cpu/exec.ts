@@ -6,12 +6,12 @@
 // Compressed instructions are expanded by a table load (rvc.ts) and share
 // the 32-bit decoder.
 import {
-  hart, Exit, H_EXIT, H_FCSR, H_INSTRET, H_MSTATUS, H_PC, H_PRIV, H_RESV_ADDR, H_RESV_VALUE, H_WFI,
+  hart, Exit, H_ATTENTION, H_EXIT, H_FCSR, H_INSTRET, H_MSTATUS, H_PC, H_PRIV, H_RESV_ADDR, H_RESV_VALUE, H_WFI,
   getF, getX, setF, setX,
 } from './hart';
 import { Cause, MS_FS, MS_TSR, MS_TVM, MS_TW, PRIV_M, PRIV_S, PRIV_U } from './defs';
 import {
-  attention, excCause, excPending, excTval, exitRequested, raise, requestResync, resyncPending, clearEvents,
+  excCause, excPending, excTval, exitRequested, raise, requestResync, resyncPending, clearEvents,
 } from './exception';
 import { csrAccessible, csrIllegal, csrRead, csrWrite } from './csr';
 import { enterTrap, mret, sret } from './trap';
@@ -313,7 +313,7 @@ export function run(budget: u32): u32 {
     }
     if (reason != Exit.BUDGET) break;
 
-    if (attention) {
+    if (load<u32>(h, H_ATTENTION)) {
       if (excPending) {
         const cause = excCause, tval = excTval;
         clearEvents();
