@@ -2,7 +2,7 @@
 
 import { raise, nxKnown, RNE, RTZ, RDN, RUP, RMM, NV, NX } from "./flags";
 import {
-  FRAC, BIAS, CANON_NAN, signOf, isNaN_, isSNaN, isInf, isZero, isSpecial,
+  FRAC, BIAS, CANON_NAN, signOf, isNaN_, isSNaN, isZero, isSpecial,
   normExp, normSig, infOf, zeroOf,
 } from "./format";
 import { comfortable, settle } from "./arith";

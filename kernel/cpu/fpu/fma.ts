@@ -32,12 +32,13 @@ export const MSUB: u32 = 1;
 export const NMSUB: u32 = 2;
 export const NMADD: u32 = 3;
 
-/** The fused multiply-add of form `form` (MADD ... NMADD, opcode order). */
+/**
+ * The fused multiply-add of form `form` (MADD ... NMADD, the opcode order):
+ * bit 0 of the form negates the addend, bit 1 the product.
+ */
 @inline export function fmaForm<F, B>(a: u64, b: u64, c: u64, rm: u32, form: u32): u64 {
-  // Opcode order: bit 0 negates the addend, bit 1 the product... except
-  // that NMSUB (2) negates the product only and NMADD (3) both.
-  const negC = form == MSUB || form == NMADD;
-  const negP = form >= NMSUB;
+  const negP = (form & 2) != 0;
+  const negC = (form & 1) != 0;
   return fmadd<F, B>(negP ? a ^ SIGN<B>() : a, b, negC ? c ^ SIGN<B>() : c, rm);
 }
 

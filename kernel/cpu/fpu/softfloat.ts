@@ -8,7 +8,7 @@
 
 import { raise, RDN, DZ } from "./flags";
 import {
-  FRAC, BIAS, HIDDEN, SIGN, signOf, expOf, fracOf, isNaN_, isInf, isZero, isSpecial,
+  FRAC, BIAS, HIDDEN, signOf, expOf, fracOf, isNaN_, isInf, isZero, isSpecial,
   normExp, normSig, nanResult, invalid, infOf, zeroOf,
 } from "./format";
 import { normRoundPack, roundPack } from "./round";
@@ -124,9 +124,4 @@ export function sfDiv<B>(a: u64, b: u64, rm: u32): u64 {
   }
   // value = q * 2^(exp - BIAS - 62); the remainder becomes the sticky bit.
   return roundPack<B>(sign, exp, q | <u64>(r != 0), rm);
-}
-
-/** -x, for the generic code: flips the sign bit of whichever format. */
-@inline export function neg<B>(a: u64): u64 {
-  return a ^ SIGN<B>();
 }
