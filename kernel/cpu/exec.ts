@@ -59,6 +59,30 @@ import { ACC_LOAD, ACC_STORE, tlbFlushAll } from '../mmu/tlb';
 
 const NAN_BOX: u64 = 0xffff_ffff_0000_0000;
 
+// Major opcodes (instruction bits 6:2), shifted left 3 to make room for funct3
+// in the dispatch key.
+const LOAD: u32 = 0x00 << 3;
+const LOAD_FP: u32 = 0x01 << 3;
+const MISC_MEM: u32 = 0x03 << 3;
+const OP_IMM: u32 = 0x04 << 3;
+const AUIPC: u32 = 0x05 << 3;
+const OP_IMM_32: u32 = 0x06 << 3;
+const STORE: u32 = 0x08 << 3;
+const STORE_FP: u32 = 0x09 << 3;
+const AMO: u32 = 0x0b << 3;
+const OP: u32 = 0x0c << 3;
+const LUI: u32 = 0x0d << 3;
+const OP_32: u32 = 0x0e << 3;
+const MADD: u32 = 0x10 << 3;
+const MSUB: u32 = 0x11 << 3;
+const NMSUB: u32 = 0x12 << 3;
+const NMADD: u32 = 0x13 << 3;
+const OP_FP: u32 = 0x14 << 3;
+const BRANCH: u32 = 0x18 << 3;
+const JALR: u32 = 0x19 << 3;
+const JAL: u32 = 0x1b << 3;
+const SYSTEM: u32 = 0x1c << 3;
+
 /**
  * Runs the current hart for at most `budget` instructions. Returns the exit
  * reason (see Exit) and leaves pc and instret in the hart block.
@@ -113,199 +137,220 @@ export function run(budget: u32): u32 {
     const rd = (insn >> 7) & 31;
     const rs1 = (insn >> 15) & 31;
     const rs2 = (insn >> 20) & 31;
-    const f3 = (insn >> 12) & 7;
-    // Dispatch on the 5-bit major opcode (bits 6:2; bits 1:0 are 11 here):
-    // dense case values compile to one br_table rather than a compare chain.
-    switch ((insn >> 2) & 0x1f) {
-      case 0x0d: // LUI
+    const f7 = insn >> 25;
+    // One dispatch on (major opcode, funct3): bits 6:2 (bits 1:0 are 11
+    // here) and 14:12 give 256 dense cases, one br_table, so the common
+    // instruction costs one indirect branch rather than two.
+    switch ((((insn >> 2) & 0x1f) << 3) | ((insn >> 12) & 7)) {
+      case LUI: case LUI | 1: case LUI | 2: case LUI | 3: case LUI | 4: case LUI | 5: case LUI | 6: case LUI | 7:
         wX(h, rd, sext32(insn & 0xffff_f000));
         break;
-      case 0x05: // AUIPC
+      case AUIPC: case AUIPC | 1: case AUIPC | 2: case AUIPC | 3:
+      case AUIPC | 4: case AUIPC | 5: case AUIPC | 6: case AUIPC | 7:
         wX(h, rd, pc + sext32(insn & 0xffff_f000));
         break;
-      case 0x1b: // JAL
+      case JAL: case JAL | 1: case JAL | 2: case JAL | 3: case JAL | 4: case JAL | 5: case JAL | 6: case JAL | 7:
         wX(h, rd, next);
         next = pc + immJ(insn);
         break;
-      case 0x19: { // JALR
-        if (f3 != 0) { illegal(insn); break; }
+      case JALR: {
         const t = (rX(h, rs1) + immI(insn)) & ~<u64>1;
         wX(h, rd, next);
         next = t;
         break;
       }
-      case 0x18: { // BRANCH
-        const a = rX(h, rs1), b = rX(h, rs2);
-        let taken: bool;
-        switch (f3) {
-          case 0: taken = a == b; break;
-          case 1: taken = a != b; break;
-          case 4: taken = <i64>a < <i64>b; break;
-          case 5: taken = <i64>a >= <i64>b; break;
-          case 6: taken = a < b; break;
-          case 7: taken = a >= b; break;
-          default: taken = false; illegal(insn);
-        }
-        if (taken) next = pc + immB(insn);
-        break;
-      }
-      case 0x00: { // LOAD
-        const va = rX(h, rs1) + immI(insn);
-        let v: u64;
-        switch (f3) {
-          case 0: v = <u64>(<i64>ldFast<i8>(va, n)); break;
-          case 1: v = <u64>(<i64>ldFast<i16>(va, n)); break;
-          case 2: v = <u64>(<i64>ldFast<i32>(va, n)); break;
-          case 3: v = ldFast<u64>(va, n); break;
-          case 4: v = <u64>ldFast<u8>(va, n); break;
-          case 5: v = <u64>ldFast<u16>(va, n); break;
-          case 6: v = <u64>ldFast<u32>(va, n); break;
-          default: v = 0; illegal(insn);
-        }
-        if (!excPending) wX(h, rd, v);
-        break;
-      }
-      case 0x08: { // STORE
-        const va = rX(h, rs1) + immS(insn);
-        const v = rX(h, rs2);
-        switch (f3) {
-          case 0: stFast<u8>(va, <u8>v, n); break;
-          case 1: stFast<u16>(va, <u16>v, n); break;
-          case 2: stFast<u32>(va, <u32>v, n); break;
-          case 3: stFast<u64>(va, v, n); break;
-          default: illegal(insn);
-        }
-        break;
-      }
-      case 0x04: { // OP-IMM
-        const a = rX(h, rs1);
-        const imm = immI(insn);
-        const sh = imm & 63;
-        switch (f3) {
-          case 0: wX(h, rd, a + imm); break;
-          case 1: if (insn >> 26) illegal(insn); else wX(h, rd, a << sh); break;
-          case 2: wX(h, rd, <i64>a < <i64>imm ? 1 : 0); break;
-          case 3: wX(h, rd, a < imm ? 1 : 0); break;
-          case 4: wX(h, rd, a ^ imm); break;
-          case 5: {
-            const f6 = insn >> 26;
-            if (f6 == 0) wX(h, rd, a >> sh);
-            else if (f6 == 0x10) wX(h, rd, <u64>(<i64>a >> <i64>sh));
-            else illegal(insn);
-            break;
-          }
-          case 6: wX(h, rd, a | imm); break;
-          default: wX(h, rd, a & imm);
-        }
-        break;
-      }
-      case 0x06: { // OP-IMM-32
-        const a = <u32>rX(h, rs1);
-        const sh = rs2; // shamt[4:0]
-        const f7 = insn >> 25;
-        if (f3 == 0) wX(h, rd, sext32(<u64>(a + <u32>immI(insn))));
-        else if (f3 == 1 && f7 == 0) wX(h, rd, sext32(<u64>(a << sh)));
-        else if (f3 == 5 && f7 == 0) wX(h, rd, sext32(<u64>(a >> sh)));
-        else if (f3 == 5 && f7 == 0x20) wX(h, rd, <u64>(<i64>(<i32>a >> sh)));
+      case BRANCH: if (rX(h, rs1) == rX(h, rs2)) next = pc + immB(insn); break; // BEQ
+      case BRANCH | 1: if (rX(h, rs1) != rX(h, rs2)) next = pc + immB(insn); break; // BNE
+      case BRANCH | 4: if (<i64>rX(h, rs1) < <i64>rX(h, rs2)) next = pc + immB(insn); break; // BLT
+      case BRANCH | 5: if (<i64>rX(h, rs1) >= <i64>rX(h, rs2)) next = pc + immB(insn); break; // BGE
+      case BRANCH | 6: if (rX(h, rs1) < rX(h, rs2)) next = pc + immB(insn); break; // BLTU
+      case BRANCH | 7: if (rX(h, rs1) >= rX(h, rs2)) next = pc + immB(insn); break; // BGEU
+
+      // Loads: the value is written only if the access did not fault.
+      case LOAD: { const v = <u64>(<i64>ldFast<i8>(rX(h, rs1) + immI(insn), n)); if (!excPending) wX(h, rd, v); break; } // LB
+      case LOAD | 1: { const v = <u64>(<i64>ldFast<i16>(rX(h, rs1) + immI(insn), n)); if (!excPending) wX(h, rd, v); break; } // LH
+      case LOAD | 2: { const v = <u64>(<i64>ldFast<i32>(rX(h, rs1) + immI(insn), n)); if (!excPending) wX(h, rd, v); break; } // LW
+      case LOAD | 3: { const v = ldFast<u64>(rX(h, rs1) + immI(insn), n); if (!excPending) wX(h, rd, v); break; } // LD
+      case LOAD | 4: { const v = <u64>ldFast<u8>(rX(h, rs1) + immI(insn), n); if (!excPending) wX(h, rd, v); break; } // LBU
+      case LOAD | 5: { const v = <u64>ldFast<u16>(rX(h, rs1) + immI(insn), n); if (!excPending) wX(h, rd, v); break; } // LHU
+      case LOAD | 6: { const v = <u64>ldFast<u32>(rX(h, rs1) + immI(insn), n); if (!excPending) wX(h, rd, v); break; } // LWU
+      case STORE: stFast<u8>(rX(h, rs1) + immS(insn), <u8>rX(h, rs2), n); break; // SB
+      case STORE | 1: stFast<u16>(rX(h, rs1) + immS(insn), <u16>rX(h, rs2), n); break; // SH
+      case STORE | 2: stFast<u32>(rX(h, rs1) + immS(insn), <u32>rX(h, rs2), n); break; // SW
+      case STORE | 3: stFast<u64>(rX(h, rs1) + immS(insn), rX(h, rs2), n); break; // SD
+
+      case OP_IMM: wX(h, rd, rX(h, rs1) + immI(insn)); break; // ADDI
+      case OP_IMM | 1: if (insn >> 26) illegal(insn); else wX(h, rd, rX(h, rs1) << (immI(insn) & 63)); break; // SLLI
+      case OP_IMM | 2: wX(h, rd, <i64>rX(h, rs1) < <i64>immI(insn) ? 1 : 0); break; // SLTI
+      case OP_IMM | 3: wX(h, rd, rX(h, rs1) < immI(insn) ? 1 : 0); break; // SLTIU
+      case OP_IMM | 4: wX(h, rd, rX(h, rs1) ^ immI(insn)); break; // XORI
+      case OP_IMM | 5: { // SRLI, SRAI
+        const f6 = insn >> 26;
+        const sh = immI(insn) & 63;
+        if (f6 == 0) wX(h, rd, rX(h, rs1) >> sh);
+        else if (f6 == 0x10) wX(h, rd, <u64>(<i64>rX(h, rs1) >> <i64>sh));
         else illegal(insn);
         break;
       }
-      case 0x0c: { // OP
+      case OP_IMM | 6: wX(h, rd, rX(h, rs1) | immI(insn)); break; // ORI
+      case OP_IMM | 7: wX(h, rd, rX(h, rs1) & immI(insn)); break; // ANDI
+
+      case OP_IMM_32: wX(h, rd, sext32(<u64>(<u32>rX(h, rs1) + <u32>immI(insn)))); break; // ADDIW
+      case OP_IMM_32 | 1: // SLLIW
+        if (f7 == 0) wX(h, rd, sext32(<u64>(<u32>rX(h, rs1) << rs2)));
+        else illegal(insn);
+        break;
+      case OP_IMM_32 | 5: // SRLIW, SRAIW
+        if (f7 == 0) wX(h, rd, sext32(<u64>(<u32>rX(h, rs1) >> rs2)));
+        else if (f7 == 0x20) wX(h, rd, <u64>(<i64>(<i32>rX(h, rs1) >> rs2)));
+        else illegal(insn);
+        break;
+
+      // OP: funct7 0 = base, 0x20 = SUB/SRA, 1 = M extension.
+      case OP: {
         const a = rX(h, rs1), b = rX(h, rs2);
-        const f7 = insn >> 25;
-        if (f7 == 0) {
-          switch (f3) {
-            case 0: wX(h, rd, a + b); break;
-            case 1: wX(h, rd, a << (b & 63)); break;
-            case 2: wX(h, rd, <i64>a < <i64>b ? 1 : 0); break;
-            case 3: wX(h, rd, a < b ? 1 : 0); break;
-            case 4: wX(h, rd, a ^ b); break;
-            case 5: wX(h, rd, a >> (b & 63)); break;
-            case 6: wX(h, rd, a | b); break;
-            default: wX(h, rd, a & b);
-          }
-        } else if (f7 == 1) {
-          switch (f3) {
-            case 0: wX(h, rd, a * b); break;
-            case 1: wX(h, rd, mulh(a, b)); break;
-            case 2: wX(h, rd, mulhsu(a, b)); break;
-            case 3: wX(h, rd, mulhu(a, b)); break;
-            case 4: wX(h, rd, div64(a, b)); break;
-            case 5: wX(h, rd, divu64(a, b)); break;
-            case 6: wX(h, rd, rem64(a, b)); break;
-            default: wX(h, rd, remu64(a, b));
-          }
-        } else if (f7 == 0x20 && f3 == 0) wX(h, rd, a - b);
-        else if (f7 == 0x20 && f3 == 5) wX(h, rd, <u64>(<i64>a >> <i64>(b & 63)));
+        if (f7 == 0) wX(h, rd, a + b);
+        else if (f7 == 0x20) wX(h, rd, a - b);
+        else if (f7 == 1) wX(h, rd, a * b);
         else illegal(insn);
         break;
       }
-      case 0x0e: { // OP-32
+      case OP | 1: {
+        const a = rX(h, rs1), b = rX(h, rs2);
+        if (f7 == 0) wX(h, rd, a << (b & 63));
+        else if (f7 == 1) wX(h, rd, mulh(a, b));
+        else illegal(insn);
+        break;
+      }
+      case OP | 2: {
+        const a = rX(h, rs1), b = rX(h, rs2);
+        if (f7 == 0) wX(h, rd, <i64>a < <i64>b ? 1 : 0);
+        else if (f7 == 1) wX(h, rd, mulhsu(a, b));
+        else illegal(insn);
+        break;
+      }
+      case OP | 3: {
+        const a = rX(h, rs1), b = rX(h, rs2);
+        if (f7 == 0) wX(h, rd, a < b ? 1 : 0);
+        else if (f7 == 1) wX(h, rd, mulhu(a, b));
+        else illegal(insn);
+        break;
+      }
+      case OP | 4: {
+        const a = rX(h, rs1), b = rX(h, rs2);
+        if (f7 == 0) wX(h, rd, a ^ b);
+        else if (f7 == 1) wX(h, rd, div64(a, b));
+        else illegal(insn);
+        break;
+      }
+      case OP | 5: {
+        const a = rX(h, rs1), b = rX(h, rs2);
+        if (f7 == 0) wX(h, rd, a >> (b & 63));
+        else if (f7 == 0x20) wX(h, rd, <u64>(<i64>a >> <i64>(b & 63)));
+        else if (f7 == 1) wX(h, rd, divu64(a, b));
+        else illegal(insn);
+        break;
+      }
+      case OP | 6: {
+        const a = rX(h, rs1), b = rX(h, rs2);
+        if (f7 == 0) wX(h, rd, a | b);
+        else if (f7 == 1) wX(h, rd, rem64(a, b));
+        else illegal(insn);
+        break;
+      }
+      case OP | 7: {
+        const a = rX(h, rs1), b = rX(h, rs2);
+        if (f7 == 0) wX(h, rd, a & b);
+        else if (f7 == 1) wX(h, rd, remu64(a, b));
+        else illegal(insn);
+        break;
+      }
+
+      case OP_32: {
         const a = <u32>rX(h, rs1), b = <u32>rX(h, rs2);
-        const f7 = insn >> 25;
-        if (f7 == 0) {
-          if (f3 == 0) wX(h, rd, sext32(<u64>(a + b)));
-          else if (f3 == 1) wX(h, rd, sext32(<u64>(a << (b & 31))));
-          else if (f3 == 5) wX(h, rd, sext32(<u64>(a >> (b & 31))));
-          else illegal(insn);
-        } else if (f7 == 1) {
-          switch (f3) {
-            case 0: wX(h, rd, sext32(<u64>(a * b))); break;
-            case 4: wX(h, rd, sext32(<u64>div32(a, b))); break;
-            case 5: wX(h, rd, sext32(<u64>divu32(a, b))); break;
-            case 6: wX(h, rd, sext32(<u64>rem32(a, b))); break;
-            case 7: wX(h, rd, sext32(<u64>remu32(a, b))); break;
-            default: illegal(insn);
-          }
-        } else if (f7 == 0x20 && f3 == 0) wX(h, rd, sext32(<u64>(a - b)));
-        else if (f7 == 0x20 && f3 == 5) wX(h, rd, <u64>(<i64>(<i32>a >> (b & 31))));
+        if (f7 == 0) wX(h, rd, sext32(<u64>(a + b)));
+        else if (f7 == 0x20) wX(h, rd, sext32(<u64>(a - b)));
+        else if (f7 == 1) wX(h, rd, sext32(<u64>(a * b)));
         else illegal(insn);
         break;
       }
-      case 0x03: // MISC-MEM: FENCE (memory is sequentially consistent here), FENCE.I
-        if (f3 > 1) illegal(insn);
-        // Nothing is cached from guest code yet; a decoded-block cache or JIT
-        // invalidates on fence.i here.
+      case OP_32 | 1:
+        if (f7 == 0) wX(h, rd, sext32(<u64>(<u32>rX(h, rs1) << (<u32>rX(h, rs2) & 31))));
+        else illegal(insn);
         break;
-      case 0x1c: // SYSTEM
-        if (f3 == 0) {
-          const r = system(insn, pc);
-          if (r == SYS_WFI) {
-            pc = next;
-            n++;
-            reason = Exit.WFI;
-            store<u32>(hart, 1, H_WFI);
-            break;
-          }
-          if (r == SYS_JUMP) next = sysTarget;
-        } else if (f3 == 4) {
-          illegal(insn);
-        } else {
-          store<u64>(hart, instret0 + n, H_INSTRET); // counters read exactly
-          csrOp(insn, rd, rs1, f3);
+      case OP_32 | 4:
+        if (f7 == 1) wX(h, rd, sext32(<u64>div32(<u32>rX(h, rs1), <u32>rX(h, rs2))));
+        else illegal(insn);
+        break;
+      case OP_32 | 5: {
+        const a = <u32>rX(h, rs1), b = <u32>rX(h, rs2);
+        if (f7 == 0) wX(h, rd, sext32(<u64>(a >> (b & 31))));
+        else if (f7 == 0x20) wX(h, rd, <u64>(<i64>(<i32>a >> (b & 31))));
+        else if (f7 == 1) wX(h, rd, sext32(<u64>divu32(a, b)));
+        else illegal(insn);
+        break;
+      }
+      case OP_32 | 6:
+        if (f7 == 1) wX(h, rd, sext32(<u64>rem32(<u32>rX(h, rs1), <u32>rX(h, rs2))));
+        else illegal(insn);
+        break;
+      case OP_32 | 7:
+        if (f7 == 1) wX(h, rd, sext32(<u64>remu32(<u32>rX(h, rs1), <u32>rX(h, rs2))));
+        else illegal(insn);
+        break;
+
+      // FENCE, FENCE.I: memory is sequentially consistent here and nothing is
+      // cached from guest code yet (a decoded-block cache or JIT invalidates
+      // on FENCE.I).
+      case MISC_MEM: case MISC_MEM | 1:
+        break;
+
+      case SYSTEM: {
+        const r = system(insn, pc);
+        if (r == SYS_WFI) {
+          pc = next;
+          n++;
+          reason = Exit.WFI;
+          store<u32>(h, 1, H_WFI);
+        } else if (r == SYS_JUMP) {
+          next = sysTarget;
         }
         break;
-      case 0x0b: // AMO
-        amo(insn, rd, rs1, rs2, f3);
+      }
+      case SYSTEM | 1: case SYSTEM | 2: case SYSTEM | 3: case SYSTEM | 5: case SYSTEM | 6: case SYSTEM | 7:
+        store<u64>(h, instret0 + n, H_INSTRET); // counters read exactly
+        csrOp(insn, rd, rs1, (insn >> 12) & 7);
         break;
-      case 0x01: { // LOAD-FP
-        if (fpOff() || (f3 != 2 && f3 != 3)) { illegal(insn); break; }
+
+      case AMO | 2: case AMO | 3:
+        amo(insn, rd, rs1, rs2, (insn >> 12) & 7);
+        break;
+
+      case LOAD_FP | 2: case LOAD_FP | 3: { // FLW, FLD
+        if (fpOff()) { illegal(insn); break; }
         const va = rX(h, rs1) + immI(insn);
-        const v: u64 = f3 == 2 ? NAN_BOX | <u64>ldFast<u32>(va, n) : ldFast<u64>(va, n);
+        const v: u64 = insn & 0x1000 ? ldFast<u64>(va, n) : NAN_BOX | <u64>ldFast<u32>(va, n);
         if (!excPending) {
           setF(rd, v);
           fpDirty();
         }
         break;
       }
-      case 0x09: { // STORE-FP
-        if (fpOff() || (f3 != 2 && f3 != 3)) { illegal(insn); break; }
+      case STORE_FP | 2: case STORE_FP | 3: { // FSW, FSD
+        if (fpOff()) { illegal(insn); break; }
         const va = rX(h, rs1) + immS(insn);
-        if (f3 == 2) stFast<u32>(va, <u32>getF(rs2), n);
-        else stFast<u64>(va, getF(rs2), n);
+        if (insn & 0x1000) stFast<u64>(va, getF(rs2), n);
+        else stFast<u32>(va, <u32>getF(rs2), n);
         break;
       }
-      case 0x14: case 0x10: case 0x11: case 0x12: case 0x13: // OP-FP, F[N]MADD/SUB
+      case OP_FP: case OP_FP | 1: case OP_FP | 2: case OP_FP | 3:
+      case OP_FP | 4: case OP_FP | 5: case OP_FP | 6: case OP_FP | 7:
+      case MADD: case MADD | 1: case MADD | 2: case MADD | 3: case MADD | 4: case MADD | 5: case MADD | 6: case MADD | 7:
+      case MSUB: case MSUB | 1: case MSUB | 2: case MSUB | 3: case MSUB | 4: case MSUB | 5: case MSUB | 6: case MSUB | 7:
+      case NMSUB: case NMSUB | 1: case NMSUB | 2: case NMSUB | 3:
+      case NMSUB | 4: case NMSUB | 5: case NMSUB | 6: case NMSUB | 7:
+      case NMADD: case NMADD | 1: case NMADD | 2: case NMADD | 3:
+      case NMADD | 4: case NMADD | 5: case NMADD | 6: case NMADD | 7:
         if (!execFp(insn)) illegal(insn);
         break;
       default:
