@@ -308,10 +308,9 @@ export function run(budget: u32): u32 {
       case SYSTEM: {
         const r = system(insn, pc);
         if (r == SYS_WFI) {
-          pc = next;
-          n++;
-          reason = Exit.WFI;
+          reason = Exit.WFI; // retires, then leaves through the attention path
           store<u32>(h, 1, H_WFI);
+          store<u32>(h, 1, H_ATTENTION);
         } else if (r == SYS_JUMP) {
           next = sysTarget;
         }
@@ -356,8 +355,6 @@ export function run(budget: u32): u32 {
       default:
         illegal(insn);
     }
-    if (reason != Exit.BUDGET) break;
-
     if (load<u32>(h, H_ATTENTION)) {
       if (excPending) {
         const cause = excCause, tval = excTval;
@@ -368,6 +365,10 @@ export function run(budget: u32): u32 {
       }
       pc = next;
       n++;
+      if (reason == Exit.WFI) {
+        clearEvents();
+        break;
+      }
       const leave = exitRequested;
       if (resyncPending) {
         fPage = 1;
