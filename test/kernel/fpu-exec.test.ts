@@ -87,6 +87,29 @@ describe('NaN boxing', () => {
     expect(exec(op(FSGNJ, S, 2, 1, 0, 3))).toBe(true);
     expect(getF(3)).toBe(BOX | 0xffc00000n);
   });
+  it('fsgnj.s takes the sign from rs2 unboxed too: an improper box gives the positive canonical NaN sign', () => {
+    setF(1, BOX | 0x12345678n);
+    setF(2, 0x7fffffff80000000n); // not boxed: reads as +qNaN, sign 0
+    expect(exec(op(FSGNJ, S, 2, 1, 0, 3))).toBe(true);
+    expect(getF(3)).toBe(BOX | 0x12345678n);
+    setF(2, BOX | 0x80000000n); // boxed -0
+    expect(exec(op(FSGNJ, S, 2, 1, 0, 3))).toBe(true);
+    expect(getF(3)).toBe(BOX | 0x92345678n);
+  });
+  it('fsgnj.d treats the register as 64 raw bits, boxed single or not', () => {
+    setF(1, 0x7fffffff11111111n);
+    setF(2, 0xffffffff91111111n);
+    expect(exec(op(FSGNJ, D, 2, 1, 0, 3))).toBe(true);
+    expect(getF(3)).toBe(0xffffffff11111111n);
+  });
+  it('fcvt.s.d then fcvt.d.s of a NaN gives the canonical binary64 NaN', () => {
+    setF(1, 0xfff0000000000123n); // a negative signaling NaN
+    expect(exec(op(FCVT_FF, S, 1, 1, 0, 2))).toBe(true);
+    expect(getF(2)).toBe(BOX | 0x7fc00000n);
+    expect(exec(op(FCVT_FF, D, 0, 2, 0, 3))).toBe(true);
+    expect(getF(3)).toBe(CANON64);
+    expect(fcsr()).toBe(NV);
+  });
   it('fcvt.d.s converts a boxed single; fcvt.s.d writes a boxed single', () => {
     setF(1, single(0.1));
     expect(exec(op(FCVT_FF, D, 0, 1, 0, 2))).toBe(true);
