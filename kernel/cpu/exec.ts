@@ -21,6 +21,8 @@ import { execFp } from './fpu/exec';
 import { RVC_TABLE } from '../layout';
 import { amoAddress, fetchAddend, fetchPage, fetchSlow, ldFast, setSliceBase, stFast, updateKeys } from '../mmu/access';
 import { ACC_LOAD, ACC_STORE, tlbFlushAll } from '../mmu/tlb';
+import { enlightened, sbiEcall } from '../hypercall/sbi';
+import { SBI_NEXT, SBI_SUSPEND } from '../hypercall/defs';
 
 // ---- immediates (unprivileged spec 2.3) ----
 @inline function immI(i: u32): u64 {
@@ -306,6 +308,7 @@ export function run(budget: u32): u32 {
         break;
 
       case SYSTEM: {
+        store<u64>(h, instret0 + n, H_INSTRET); // exact for SBI calls (time, statistics)
         const r = system(insn, pc);
         if (r == SYS_WFI) {
           reason = Exit.WFI; // retires, then leaves through the attention path
@@ -409,6 +412,14 @@ function system(insn: u32, pc: u64): u32 {
   const priv = load<u32>(hart, H_PRIV);
   const ms = load<u64>(hart, H_MSTATUS);
   if (insn == 0x0000_0073) { // ECALL
+    // Enlightened partitions: the hypervisor is the SBI firmware (hypercall/).
+    if (priv == PRIV_S && enlightened()) {
+      const r = sbiEcall(pc);
+      if (r == SBI_NEXT) return SYS_NEXT;
+      if (r == SBI_SUSPEND) return SYS_WFI;
+      sysTarget = pc; // SBI_RETRY: execute the ECALL again once the host has run
+      return SYS_JUMP;
+    }
     raise(Cause.ECALL_U + priv, 0);
     return SYS_NEXT;
   }
@@ -462,10 +473,41 @@ function csrOp(insn: u32, rd: u32, rs1: u32, f3: u32): void {
   setX(rd, old);
 }
 
+/**
+ * One AMO read-modify-write at host address `p` on unsigned type T (S is its
+ * signed twin for AMOMIN/AMOMAX); returns the old value.
+ */
+@inline function amoRmw<T, S>(p: usize, f5: u32, v: T): T {
+  switch (f5) {
+    case 0x01: return atomic.xchg<T>(p, v);
+    case 0x00: return atomic.add<T>(p, v);
+    case 0x04: return atomic.xor<T>(p, v);
+    case 0x0c: return atomic.and<T>(p, v);
+    case 0x08: return atomic.or<T>(p, v);
+    case 0x10: case 0x14: case 0x18: case 0x1c: {
+      for (;;) {
+        const o = atomic.load<T>(p);
+        let pick: bool;
+        if (f5 == 0x10) pick = <S>v < <S>o; // AMOMIN
+        else if (f5 == 0x14) pick = <S>v > <S>o; // AMOMAX
+        else if (f5 == 0x18) pick = v < o; // AMOMINU
+        else pick = v > o; // AMOMAXU
+        if (atomic.cmpxchg<T>(p, o, pick ? v : o) == o) return o;
+      }
+    }
+  }
+  return 0; // funct5 was validated by amo()
+}
+
+/** The funct5 values of the A extension (LR, SC and the nine AMOs). */
+const AMO_FUNCT5: u32 = (1 << 0x00) | (1 << 0x01) | (1 << 0x02) | (1 << 0x03) | (1 << 0x04) | (1 << 0x08) |
+  (1 << 0x0c) | (1 << 0x10) | (1 << 0x14) | (1 << 0x18) | (1 << 0x1c);
+
 /** A extension: LR/SC and AMOs on naturally aligned RAM, atomically. */
 function amo(insn: u32, rd: u32, rs1: u32, rs2: u32, f3: u32): void {
   if (f3 != 2 && f3 != 3) { illegal(insn); return; }
   const f5 = insn >> 27;
+  if (!((AMO_FUNCT5 >> f5) & 1)) { illegal(insn); return; } // decode faults come before memory faults
   const va = getX(rs1);
   const size: u32 = f3 == 2 ? 4 : 8;
   if (f5 == 0x02) { // LR
@@ -494,55 +536,9 @@ function amo(insn: u32, rd: u32, rs1: u32, rs2: u32, f3: u32): void {
     setX(rd, ok ? 0 : 1);
     return;
   }
-  let old: u64;
-  if (size == 4) {
-    const p = <usize>h;
-    const v = <u32>b;
-    let o: u32;
-    switch (f5) {
-      case 0x01: o = atomic.xchg<u32>(p, v); break;
-      case 0x00: o = atomic.add<u32>(p, v); break;
-      case 0x04: o = atomic.xor<u32>(p, v); break;
-      case 0x0c: o = atomic.and<u32>(p, v); break;
-      case 0x08: o = atomic.or<u32>(p, v); break;
-      case 0x10: case 0x14: case 0x18: case 0x1c: {
-        do {
-          o = atomic.load<u32>(p);
-          let pick: bool;
-          if (f5 == 0x10) pick = <i32>v < <i32>o;
-          else if (f5 == 0x14) pick = <i32>v > <i32>o;
-          else if (f5 == 0x18) pick = v < o;
-          else pick = v > o;
-          if (atomic.cmpxchg<u32>(p, o, pick ? v : o) == o) break;
-        } while (true);
-        break;
-      }
-      default: illegal(insn); return;
-    }
-    old = sext32(<u64>o);
-  } else {
-    const p = <usize>h;
-    switch (f5) {
-      case 0x01: old = atomic.xchg<u64>(p, b); break;
-      case 0x00: old = atomic.add<u64>(p, b); break;
-      case 0x04: old = atomic.xor<u64>(p, b); break;
-      case 0x0c: old = atomic.and<u64>(p, b); break;
-      case 0x08: old = atomic.or<u64>(p, b); break;
-      case 0x10: case 0x14: case 0x18: case 0x1c: {
-        do {
-          old = atomic.load<u64>(p);
-          let pick: bool;
-          if (f5 == 0x10) pick = <i64>b < <i64>old;
-          else if (f5 == 0x14) pick = <i64>b > <i64>old;
-          else if (f5 == 0x18) pick = b < old;
-          else pick = b > old;
-          if (atomic.cmpxchg<u64>(p, old, pick ? b : old) == old) break;
-        } while (true);
-        break;
-      }
-      default: illegal(insn); return;
-    }
-  }
+  const old: u64 = size == 4
+    ? sext32(<u64>amoRmw<u32, i32>(<usize>h, f5, <u32>b))
+    : amoRmw<u64, i64>(<usize>h, f5, b);
   setX(rd, old);
 }
 
