@@ -73,3 +73,11 @@ export function runBatch(op: u32, rm: u32, vec: usize, n: u32, out: usize, preNX
     store<u64>(out + <usize>i * 16, <u64>getFflags(), 8);
   }
 }
+
+import { execFp } from "../../kernel/cpu/fpu/exec";
+/** Runs execFp(insn) n times: a micro-benchmark of decode + operation. */
+export function benchExec(insn: u32, n: u32): u32 {
+  let ok: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) ok += <u32>execFp(insn);
+  return ok;
+}
