@@ -6,6 +6,8 @@ import {
   hart, setHart, H_HARTID, H_INSTRET, H_MISA, H_MSTATUS, H_MTIMECMP, H_PARTITION, H_PC, H_PRIV, H_RESV_ADDR,
   H_STATE, H_WFI, H_X, H_F, H_EXT_IRQ, H_MSIP, H_STAT_TLB_MISSES, H_STAT_TLB_LOOKUPS, H_STAT_WALKS,
   H_STAT_WALK_REFS, H_STAT_TRAPS, H_STAT_INTERRUPTS, H_STAT_MMIO, H_STAT_TLB_FLUSHES, H_EXIT, VcpuState,
+  H_STIMECMP, H_SBI_EXIT, H_SBI_EXIT_TYPE, H_SBI_EXIT_REASON, H_FENCE_PENDING, H_STAT_SBI_CALLS, H_CONS_HEAD,
+  H_CONS_TAIL, H_CONS_BUF, CONS_SIZE, Exit,
 } from './cpu/hart';
 import { MISA_VALUE, MS_XLEN_FIXED, PRIV_M } from './cpu/defs';
 import { run } from './cpu/exec';
@@ -13,6 +15,11 @@ import { buildRvcTable } from './cpu/rvc';
 import { wakeupPending } from './cpu/interrupts';
 import { partitionAddr, P_FIRST_VCPU, P_NVCPUS, P_RAM_GPA, P_RAM_HOST, P_RAM_SIZE, P_WATCH_GPA, P_TOHOST_GPA, P_ID, NO_WATCH } from './mm/partition';
 import { tlbFlushAll } from './mmu/tlb';
+import { sbiAfterRun, sbiBeforeRun } from './hypercall/sbi';
+import { SBI_IMPL_ID } from './hypercall/defs';
+
+// SBI firmware of enlightened partitions (hypercall/README.md).
+export { partitionSetEnlightened, vcpuEnterSupervisor, vcpuStop, sbiConsoleInput } from './hypercall/host';
 
 export { mmioFault } from './platform/mmio';
 /** From inside an mmio callback: make the running vCPU return to the host after this instruction. */
@@ -42,6 +49,18 @@ export const OFF_STAT_TRAPS = H_STAT_TRAPS;
 export const OFF_STAT_INTERRUPTS = H_STAT_INTERRUPTS;
 export const OFF_STAT_MMIO = H_STAT_MMIO;
 export const OFF_STAT_TLB_FLUSHES = H_STAT_TLB_FLUSHES;
+export const OFF_STATE = H_STATE;
+export const OFF_STIMECMP = H_STIMECMP;
+export const OFF_SBI_EXIT = H_SBI_EXIT;
+export const OFF_SBI_EXIT_TYPE = H_SBI_EXIT_TYPE;
+export const OFF_SBI_EXIT_REASON = H_SBI_EXIT_REASON;
+export const OFF_FENCE_PENDING = H_FENCE_PENDING;
+export const OFF_STAT_SBI_CALLS = H_STAT_SBI_CALLS;
+export const OFF_CONS_HEAD = H_CONS_HEAD;
+export const OFF_CONS_TAIL = H_CONS_TAIL;
+export const OFF_CONS_BUF = H_CONS_BUF;
+export const LAYOUT_CONS_SIZE = CONS_SIZE;
+export const SBI_IMPLEMENTATION_ID = SBI_IMPL_ID;
 
 /** Once per host, before any vCPU runs: checks the layout and fills shared tables. */
 export function hostInit(): void {
@@ -88,7 +107,10 @@ export function vcpuReset(index: u32, partition: u32, hartid: u32, pc: u64): usi
 /** Runs vCPU `index` on this pCPU for up to `budget` instructions; returns the Exit reason. */
 export function vcpuRun(index: u32, budget: u32): u32 {
   setHart(vcpuAddr(index));
-  return run(budget);
+  if (!sbiBeforeRun()) return Exit.WFI; // stopped (SBI HSM): nothing to run; applies queued remote fences
+  const exit = run(budget);
+  sbiAfterRun(); // completes an HSM hart_stop
+  return exit;
 }
 
 /** Would vCPU `index`, stalled in WFI, wake now? */

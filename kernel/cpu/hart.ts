@@ -80,6 +80,18 @@ export const H_STAT_INTERRUPTS: u32 = 0x628;
 export const H_STAT_MMIO: u32 = 0x630;
 export const H_STAT_TLB_FLUSHES: u32 = 0x638;
 
+// SBI firmware state of enlightened partitions (kernel/hypercall/, see its README).
+export const H_SBI_EXIT: u32 = 0x640; // u32 host request from an SBI call, see hypercall/exits.ts; the host clears it
+export const H_SBI_EXIT_TYPE: u32 = 0x644; // u32 SRST reset_type of an SbiExit.RESET
+export const H_SBI_EXIT_REASON: u32 = 0x648; // u32 SRST reset_reason of an SbiExit.RESET
+export const H_FENCE_PENDING: u32 = 0x64c; // u32 remote fences to honour before the next run (bit 0 sfence.vma, 1 fence.i)
+export const H_SUSPEND_PC: u32 = 0x650; // u64 pc after this hart's last retentive HSM suspend (status SUSPENDED)
+export const H_STAT_SBI_CALLS: u32 = 0x658; // u64 SBI calls serviced by the hypervisor
+export const H_CONS_HEAD: u32 = 0x660; // u32 console ring: bytes taken by the host (free-running)
+export const H_CONS_TAIL: u32 = 0x664; // u32 console ring: bytes put by the kernel (free-running)
+export const H_CONS_BUF: u32 = 0x680; // 128 bytes, ends at 0x700
+export const CONS_SIZE: u32 = 128;
+
 export const H_TLB: u32 = 0x1000;
 
 /** Why run() returned to its caller. */
@@ -93,6 +105,8 @@ export namespace Exit {
 export namespace VcpuState {
   export const STOPPED: u32 = 0;
   export const RUNNABLE: u32 = 1;
+  export const STARTING: u32 = 2; // SBI HSM hart_start is setting it up (START_PENDING)
+  export const STOPPING: u32 = 3; // SBI HSM hart_stop called; STOPPED once run() has returned (STOP_PENDING)
 }
 
 // ---- register accessors ---------------------------------------------------

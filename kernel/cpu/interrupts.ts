@@ -4,9 +4,10 @@
 // the live sources: MTIP from mtime >= mtimecmp, MSIP from the CLINT, and
 // MEIP/SEIP from the PLIC's lines (set by device models, possibly on
 // another thread, hence the atomic load).
-import { hart, H_EXT_IRQ, H_MIDELEG, H_MIE, H_MIP, H_MSIP, H_MSTATUS, H_MTIMECMP, H_PRIV } from './hart';
-import { MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, MS_MIE, MS_SIE, PRIV_M, PRIV_S } from './defs';
+import { hart, H_EXT_IRQ, H_MIDELEG, H_MIE, H_MIP, H_MSIP, H_MSTATUS, H_MTIMECMP, H_PRIV, H_STIMECMP } from './hart';
+import { MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, MIP_STIP, MS_MIE, MS_SIE, PRIV_M, PRIV_S } from './defs';
 import { mtime } from '../platform/aclint';
+import { enlightened } from '../hypercall/enlightened';
 
 /** The full mip as the guest reads it. */
 export function mipValue(): u64 {
@@ -16,6 +17,10 @@ export function mipValue(): u64 {
   if (atomic.load<u32>(hart, H_MSIP)) mip |= MIP_MSIP;
   const cmp = load<u64>(hart, H_MTIMECMP);
   if (cmp != ~<u64>0 && mtime() >= cmp) mip |= MIP_MTIP;
+  // Enlightened partitions: the SBI TIME comparator drives STIP, as Sstc's
+  // stimecmp does (hypercall/time.ts).
+  const scmp = load<u64>(hart, H_STIMECMP);
+  if (scmp != ~<u64>0 && enlightened() && mtime() >= scmp) mip |= MIP_STIP;
   return mip;
 }
 
