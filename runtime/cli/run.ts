@@ -2,6 +2,8 @@
 //
 //   hv run [options] FILE.elf            same as -bios none -kernel FILE.elf
 //   hv run -bios FW -kernel IMAGE ...    firmware at 0x8000_0000, kernel at 0x8020_0000
+//   hv run -bios hv -kernel IMAGE ...    no firmware: the hypervisor is the SBI firmware
+//                                        (as KVM is), IMAGE starts in S-mode
 //
 // Exit status: the guest's (0 on pass/poweroff, its failure code otherwise),
 // 124 on --timeout or --max-insns, 2 on bad usage or input.
@@ -38,8 +40,12 @@ const HELP = `usage: hv run [options] [FILE.elf]
 
   -m SIZE            guest RAM (default 128M; suffixes K, M, G)
   -smp N             number of harts (default 1)
-  -bios FILE|none    firmware loaded at 0x80000000 (ELF or raw binary)
-  -kernel FILE       kernel image: at 0x80200000 after firmware, or run in M-mode with -bios none
+  -bios FILE|none|hv firmware loaded at 0x80000000 (ELF or raw binary); none: the
+                     kernel runs in M-mode; hv: no firmware, the hypervisor is the
+                     SBI v2.0 firmware (as KVM is) and the kernel starts in S-mode
+                     on hart 0 (a0 = 0, a1 = device tree), other harts via SBI HSM
+  -kernel FILE       kernel image: at 0x80200000 after firmware or with -bios hv
+                     (an ELF at its own addresses), in M-mode with -bios none
   -append ARGS       kernel command line (device tree /chosen/bootargs)
   -initrd FILE       initial ramdisk (device tree linux,initrd-start/end)
   -drive file=PATH,format=raw|vpc,if=virtio[,readonly=on]
@@ -84,10 +90,12 @@ export async function runCommand(argv: string[]): Promise<number> {
   let kernel = optionValue(args, 'kernel');
   if (args.positionals.length === 1) {
     if (kernel !== undefined) throw new UsageError('give the guest either as FILE or with -kernel, not both');
-    if (bios !== undefined && bios !== 'none') throw new UsageError('a positional FILE runs without firmware; use -kernel with -bios');
+    if (bios !== undefined && bios !== 'none' && bios !== 'hv') throw new UsageError('a positional FILE runs without firmware; use -kernel with -bios');
     kernel = args.positionals[0];
   }
+  const sbi = bios === 'hv'; // the hypervisor is the SBI firmware
   if (kernel === undefined && (bios === undefined || bios === 'none')) throw new UsageError('no guest given (FILE.elf, or -bios/-kernel)');
+  if (kernel === undefined && sbi) throw new UsageError('-bios hv needs a kernel (-kernel FILE, or FILE)');
   const timeout = optionValue(args, 'timeout');
   const timeoutMs = timeout === undefined ? undefined : Number(timeout) * 1000;
   if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new UsageError(`--timeout wants a positive number of seconds, got '${timeout}'`);
@@ -121,7 +129,17 @@ export async function runCommand(argv: string[]): Promise<number> {
   const ramBase: number = MEMMAP.dram.base;
   let entry: bigint;
   let kernelAddr: number = ramBase;
-  if (bios !== undefined && bios !== 'none') {
+  if (sbi) {
+    const k = readInput(kernel!, 'kernel');
+    if (isElf(k)) {
+      entry = machine.loadElf(parseElf(k));
+      kernelAddr = Number(entry);
+    } else {
+      kernelAddr = ramBase + KERNEL_OFFSET;
+      machine.loadRaw(k, kernelAddr, 'kernel');
+      entry = BigInt(kernelAddr);
+    }
+  } else if (bios !== undefined && bios !== 'none') {
     const fw = readInput(bios, 'firmware');
     if (isElf(fw)) machine.loadElf(parseElf(fw));
     else machine.loadRaw(fw, ramBase, 'firmware');
@@ -141,7 +159,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   const initrdPath = optionValue(args, 'initrd');
   const initrd = initrdPath === undefined ? undefined : machine.loadInitrd(readInput(initrdPath, 'initrd'), kernelAddr);
-  machine.boot(entry, machine.placeDtb(initrd));
+  const dtb = machine.placeDtb(initrd);
+  if (sbi) machine.bootEnlightened(entry, dtb);
+  else machine.boot(entry, dtb);
 
   const detach = attachConsole(machine);
   let result;
@@ -158,8 +178,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     case 'exit':
       return result.code;
     case 'reset':
-      process.stderr.write('hv: guest requested a reset\n');
+      process.stderr.write(`hv: guest requested a ${result.type ? result.type + ' ' : ''}reset\n`);
       return 0;
+    case 'stopped':
+      process.stderr.write('hv: every hart stopped (SBI HSM hart_stop)\n');
+      return 1;
     case 'timeout':
       process.stderr.write(`hv: timeout after ${timeout} s\n`);
       return EXIT_TIMEOUT;
@@ -180,6 +203,7 @@ function printStats(s: MachineStats): void {
     `traps         ${s.traps}`,
     `interrupts    ${s.interrupts}`,
     `MMIO exits    ${s.mmioExits}`,
+    `SBI calls     ${s.sbiCalls}`,
   ];
   process.stderr.write(lines.map((l) => `hv: ${l}\n`).join(''));
 }

@@ -25,6 +25,15 @@ export interface KernelExports {
   mmioFault(): void;
   /** From inside an mmio callback: the running vCPU returns to the host after this instruction. */
   hostRequestExit(): void;
+  // SBI firmware of enlightened partitions (kernel/hypercall/README.md).
+  /** on = 1: S-mode ECALLs of partition `id` are serviced by the hypervisor. */
+  partitionSetEnlightened(id: number, on: number): void;
+  /** vCPU `index` enters S-mode at `pc` with a0/a1 (hartid, device tree), RUNNABLE. */
+  vcpuEnterSupervisor(index: number, pc: bigint, a0: bigint, a1: bigint): void;
+  /** vCPU `index` is STOPPED until an SBI HSM hart_start. */
+  vcpuStop(index: number): void;
+  /** Queues one SBI console input byte for partition `id`; 0 when its ring is full. */
+  sbiConsoleInput(id: number, byte: number): number;
 }
 
 /** Layout constants exported by the kernel as wasm globals. */
@@ -33,6 +42,10 @@ export interface KernelLayout {
   framePool: number;
   maxVcpus: number;
   maxPartitions: number;
+  /** Bytes in a vCPU's SBI console output ring. */
+  consSize: number;
+  /** This SBI implementation's sbi_get_impl_id. */
+  sbiImplId: number;
   off: Record<string, number>;
 }
 
@@ -72,6 +85,8 @@ export function instantiateKernel(memory: WebAssembly.Memory, imports: KernelImp
       framePool: g('LAYOUT_FRAME_POOL'),
       maxVcpus: g('LAYOUT_MAX_VCPUS'),
       maxPartitions: g('LAYOUT_MAX_PARTITIONS'),
+      consSize: g('LAYOUT_CONS_SIZE'),
+      sbiImplId: Number(g('SBI_IMPLEMENTATION_ID')),
       off,
     },
   };

@@ -28,8 +28,10 @@ export interface MachineConfig {
 }
 
 export type RunResult =
-  | { kind: 'exit'; code: number; reason: 'htif' | 'finisher' }
-  | { kind: 'reset' }
+  | { kind: 'exit'; code: number; reason: 'htif' | 'finisher' | 'sbi' }
+  | { kind: 'reset'; type?: 'cold' | 'warm' }
+  /** Every hart stopped itself through SBI HSM: nothing can run again. */
+  | { kind: 'stopped' }
   | { kind: 'timeout' }
   | { kind: 'insn-limit' };
 
@@ -50,6 +52,8 @@ export interface MachineStats {
   traps: number;
   interrupts: number;
   mmioExits: number;
+  /** SBI calls serviced by the hypervisor (enlightened guests). */
+  sbiCalls: number;
 }
 
 const RAM_BASE = MEMMAP.dram.base;
@@ -57,6 +61,9 @@ const RAM_BASE = MEMMAP.dram.base;
 const RAM_HOST = 0x0120_0000;
 const MEIP_BIT = 11;
 const SEIP_BIT = 9;
+/** What an SBI call asks of the host (kernel/hypercall/defs.ts SbiExit). */
+const SbiExit = { NONE: 0, CONSOLE: 1, RESET: 2, YIELD: 3, HART_STOP: 4 } as const;
+const NO_TIMER = 0xffff_ffff_ffff_ffffn;
 
 export class Machine {
   readonly memory: WebAssembly.Memory;
@@ -71,6 +78,10 @@ export class Machine {
   private pendingExit: RunResult | undefined;
   private consoleBuf: number[] = [];
   private wallMs = 0;
+  /** Booted with bootEnlightened: the hypervisor is the guest's SBI firmware. */
+  private enlightened = false;
+  /** Input for the SBI console not yet in the kernel's ring. */
+  private sbiInput: number[] = [];
 
   constructor(readonly config: MachineConfig) {
     if (!Number.isInteger(config.ramSize) || config.ramSize <= 0 || config.ramSize % 4096) {
@@ -189,15 +200,35 @@ export class Machine {
     });
   }
 
+  /**
+   * Enlightened boot (no firmware; the hypervisor is the SBI firmware, as
+   * KVM is): hart 0 enters S-mode at `pc` with a0 = 0, a1 = dtb; the other
+   * harts stay STOPPED until the guest starts them with SBI HSM hart_start.
+   */
+  bootEnlightened(pc: bigint, dtbAddr: number): void {
+    const k = this.kernel.exports;
+    k.partitionSetEnlightened(0, 1);
+    this.enlightened = true;
+    this.harts.forEach((_, id) => {
+      k.vcpuReset(id, 0, id, pc);
+      if (id === 0) k.vcpuEnterSupervisor(0, pc, 0n, BigInt(dtbAddr));
+      else k.vcpuStop(id);
+    });
+  }
+
   instructions(): number {
     let n = 0;
     for (const h of this.harts) n += h.instret;
     return n;
   }
 
-  /** Guest bytes for the UART (host stdin). */
+  /** Guest bytes for the UART (host stdin), and for the SBI console of an enlightened guest. */
   input(bytes: Uint8Array | string): void {
     this.board.uart.receive(bytes);
+    if (this.enlightened) {
+      for (const b of typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes) this.sbiInput.push(b);
+      this.feedSbiConsole();
+    }
   }
 
   /** Runs until the guest exits, or a limit is hit. */
@@ -210,15 +241,19 @@ export class Machine {
     try {
       for (;;) {
         let ran = false;
+        if (this.sbiInput.length) this.feedSbiConsole();
         for (let i = 0; i < this.harts.length; i++) {
           const h = this.harts[i]!;
+          if (!h.runnable) continue; // stopped (SBI HSM)
           if (h.inWfi && !k.vcpuWakeup(i)) continue;
           ran = true;
           const budget = limits.maxInsns === undefined ? slice : Math.min(slice, Math.max(1, limits.maxInsns - this.instructions()));
           const exit = k.vcpuRun(i, budget);
           if (exit === Exit.HOST) this.serviceHtif();
+          if (this.enlightened) this.serviceSbi(h, exit);
           if (this.pendingExit) return this.pendingExit;
         }
+        if (!ran && this.harts.every((h) => h.state === 0)) return { kind: 'stopped' };
         this.flushConsole();
         if (limits.maxInsns !== undefined && this.instructions() >= limits.maxInsns) return { kind: 'insn-limit' };
         const now = performance.now();
@@ -241,8 +276,11 @@ export class Machine {
   private async idle(deadline: number): Promise<void> {
     let next = Infinity;
     for (const h of this.harts) {
+      if (!h.runnable) continue;
       const cmp = h.mtimecmp;
-      if (cmp !== 0xffff_ffff_ffff_ffffn) next = Math.min(next, Number(cmp));
+      if (cmp !== NO_TIMER) next = Math.min(next, Number(cmp));
+      const scmp = this.enlightened ? h.stimecmp : NO_TIMER; // SBI set_timer
+      if (scmp !== NO_TIMER) next = Math.min(next, Number(scmp));
     }
     if (this.clock.mode === 'icount' && next !== Infinity) {
       this.clock.skipTo(next);
@@ -267,6 +305,24 @@ export class Machine {
     }
   }
 
+  /**
+   * After an enlightened vCPU ran: its SBI console bytes go to the console,
+   * and an SBI call that needs the host is serviced (SRST ends the run;
+   * console-full, yield and hart_stop need nothing more).
+   */
+  private serviceSbi(h: VcpuView, exit: number): void {
+    h.drainConsole(this.consoleBuf);
+    if (exit !== Exit.HOST) return;
+    const req = h.takeSbiExit();
+    if (req.kind === SbiExit.RESET) this.pendingExit = srstResult(req.type, req.reason);
+  }
+
+  private feedSbiConsole(): void {
+    let n = 0;
+    while (n < this.sbiInput.length && this.kernel.exports.sbiConsoleInput(0, this.sbiInput[n]!)) n++;
+    this.sbiInput.splice(0, n);
+  }
+
   private flushConsole(): void {
     if (this.consoleBuf.length === 0) return;
     const bytes = Uint8Array.from(this.consoleBuf);
@@ -288,6 +344,19 @@ export class Machine {
       traps: sum('TRAPS'),
       interrupts: sum('INTERRUPTS'),
       mmioExits: sum('MMIO'),
+      sbiCalls: sum('SBI_CALLS'),
     };
   }
+}
+
+/**
+ * SBI system_reset as a RunResult. Shutdown exits with code 0 for reason
+ * "no reason", 1 for "system failure", and n for our implementation-specific
+ * reason 0xE0000000 | n (kernel/hypercall/defs.ts).
+ */
+function srstResult(type: number, reason: number): RunResult {
+  if (type === 1) return { kind: 'reset', type: 'cold' };
+  if (type === 2) return { kind: 'reset', type: 'warm' };
+  const code = reason === 0 ? 0 : reason >>> 0 >= 0xe000_0000 ? reason & 0xff : 1;
+  return { kind: 'exit', code, reason: 'sbi' };
 }

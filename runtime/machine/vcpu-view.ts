@@ -51,4 +51,35 @@ export class VcpuView {
   stat(name: string): number {
     return Number(this.u64('STAT_' + name));
   }
+
+  // ---- SBI firmware of enlightened partitions (kernel/hypercall/README.md) ----
+
+  /** Run state: 0 STOPPED, 1 RUNNABLE, 2 STARTING, 3 STOPPING (kernel VcpuState). */
+  get state(): number {
+    return Atomics.load(this.i32, this.off('STATE') / 4);
+  }
+  get runnable(): boolean {
+    return this.state === 1;
+  }
+  get stimecmp(): bigint {
+    return this.u64('STIMECMP');
+  }
+  /** What the last SBI call asked of the host (SbiExit; 0 = nothing), cleared by the read. */
+  takeSbiExit(): { kind: number; type: number; reason: number } {
+    const kind = Atomics.exchange(this.i32, this.off('SBI_EXIT') / 4, 0);
+    return { kind, type: this.u32('SBI_EXIT_TYPE'), reason: this.u32('SBI_EXIT_REASON') };
+  }
+  /** Moves the bytes of the SBI console ring to `out`; returns how many. */
+  drainConsole(out: number[]): number {
+    const headIdx = this.off('CONS_HEAD') / 4;
+    const head = Atomics.load(this.i32, headIdx) >>> 0;
+    const tail = Atomics.load(this.i32, this.off('CONS_TAIL') / 4) >>> 0;
+    const n = (tail - head) >>> 0;
+    if (n === 0) return 0;
+    const buf = this.off('CONS_BUF');
+    const size = this.layout.consSize;
+    for (let i = 0; i < n; i++) out.push(this.dv.getUint8(buf + ((head + i) & (size - 1))));
+    Atomics.store(this.i32, headIdx, (head + n) | 0);
+    return n;
+  }
 }
