@@ -50,3 +50,10 @@ for g in ${*:-$ALL}; do
 	# shellcheck disable=SC2086
 	$CC $CFLAGS $LDFLAGS -o "bin/$g.elf" $LIB $src -lgcc
 done
+
+# Enlightened guests (S-mode, the hypervisor as SBI firmware) have their own
+# library and layout: guests/enlightened/build.sh, into bin/enlightened/.
+# A full rebuild (no names given) builds them too.
+if [ $# -eq 0 ]; then
+	sh enlightened/build.sh
+fi
