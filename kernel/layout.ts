@@ -10,7 +10,9 @@
 //               | kernel static data (read-only) |  AS data segments, re-applied
 //               |                                |  by every instance
 //   0x0010_0000 +--------------------------------+ HV_GLOBALS
-//               | hypervisor globals (4 KiB)     |  layout version, counters
+//               | hypervisor globals (4 KiB)     |
+//               |   +0x000 frame allocator (64 B)|  see mm/frames.ts
+//               |   +0x040 (free)                |
 //   0x0010_1000 +--------------------------------+ PARTITIONS
 //               | partition table                |  MAX_PARTITIONS x PART_SIZE
 //   0x0014_0000 +--------------------------------+ RVC_TABLE
@@ -28,6 +30,7 @@ export const KERNEL_DATA_END: u32 = 0x0010_0000;
 
 export const HV_GLOBALS: u32 = 0x0010_0000;
 export const HV_GLOBALS_SIZE: u32 = 0x1000;
+export const FRAMES_STATE: u32 = HV_GLOBALS; // 64 bytes, mm/frames.ts
 
 export const PARTITIONS: u32 = 0x0010_1000;
 export const PART_SIZE: u32 = 256;
