@@ -5,9 +5,9 @@ import { FRAME_POOL, KERNEL_DATA_END, MAX_PARTITIONS, MAX_VCPUS, RVC_TABLE, VCPU
 import {
   hart, setHart, H_HARTID, H_INSTRET, H_MISA, H_MSTATUS, H_MTIMECMP, H_PARTITION, H_PC, H_PRIV, H_RESV_ADDR,
   H_STATE, H_WFI, H_X, H_F, H_EXT_IRQ, H_MSIP, H_STAT_TLB_MISSES, H_STAT_TLB_LOOKUPS, H_STAT_WALKS,
-  H_STAT_WALK_REFS, H_STAT_TRAPS, H_STAT_INTERRUPTS, H_STAT_MMIO, H_STAT_TLB_FLUSHES, H_EXIT, VcpuState,
+  H_STAT_WALK_REFS, H_STAT_GWALKS, H_STAT_GWALK_REFS, H_STAT_TRAPS, H_STAT_INTERRUPTS, H_STAT_MMIO, H_STAT_TLB_FLUSHES, H_EXIT, VcpuState,
   H_STIMECMP, H_SBI_EXIT, H_SBI_EXIT_TYPE, H_SBI_EXIT_REASON, H_FENCE_PENDING, H_STAT_SBI_CALLS, H_CONS_HEAD,
-  H_CONS_TAIL, H_CONS_BUF, CONS_SIZE, Exit,
+  H_CONS_TAIL, H_CONS_BUF, CONS_SIZE, Exit, H_MIP, H_SATP,
 } from './cpu/hart';
 import { MISA_VALUE, MS_XLEN_FIXED, PRIV_M } from './cpu/defs';
 import { run } from './cpu/exec';
@@ -15,6 +15,8 @@ import { buildRvcTable } from './cpu/rvc';
 import { wakeupPending } from './cpu/interrupts';
 import { partitionAddr, P_FIRST_VCPU, P_NVCPUS, P_RAM_GPA, P_RAM_HOST, P_RAM_SIZE, P_WATCH_GPA, P_TOHOST_GPA, P_ID, NO_WATCH } from './mm/partition';
 import { tlbFlushAll } from './mmu/tlb';
+import { gstageCreateRoot, gstageMap, GPTE_RWX_LEAF } from './mmu/gstage';
+import { PF_NESTED, P_FLAGS, P_GSTAGE_ROOT } from './mm/partition';
 import { sbiAfterRun, sbiBeforeRun } from './hypercall/sbi';
 import { SBI_IMPL_ID } from './hypercall/defs';
 
@@ -49,7 +51,13 @@ export const OFF_STAT_TRAPS = H_STAT_TRAPS;
 export const OFF_STAT_INTERRUPTS = H_STAT_INTERRUPTS;
 export const OFF_STAT_MMIO = H_STAT_MMIO;
 export const OFF_STAT_TLB_FLUSHES = H_STAT_TLB_FLUSHES;
+export const OFF_STAT_GWALKS = H_STAT_GWALKS;
+export const OFF_STAT_GWALK_REFS = H_STAT_GWALK_REFS;
 export const OFF_STATE = H_STATE;
+export const OFF_MIP = H_MIP;
+export const OFF_MSTATUS = H_MSTATUS;
+export const OFF_SATP = H_SATP;
+export const OFF_HARTID = H_HARTID;
 export const OFF_STIMECMP = H_STIMECMP;
 export const OFF_SBI_EXIT = H_SBI_EXIT;
 export const OFF_SBI_EXIT_TYPE = H_SBI_EXIT_TYPE;
@@ -61,6 +69,30 @@ export const OFF_CONS_TAIL = H_CONS_TAIL;
 export const OFF_CONS_BUF = H_CONS_BUF;
 export const LAYOUT_CONS_SIZE = CONS_SIZE;
 export const SBI_IMPLEMENTATION_ID = SBI_IMPL_ID;
+
+// ---- host memory and the second stage -----------------------------------------
+
+export { framesInit, framesUsed, framesAllocContiguous } from './mm/frames';
+
+/**
+ * Nested paging for partition `id`: builds Sv39x4 G-stage tables mapping its
+ * RAM (4 KiB pages onto its host frames) and switches its second stage to
+ * them. Returns false when the frame pool cannot hold the tables.
+ */
+export function partitionEnableNested(id: u32): bool {
+  const p = partitionAddr(id);
+  const root = gstageCreateRoot();
+  if (!root) return false;
+  const gpa = load<u64>(p, P_RAM_GPA);
+  const size = load<u64>(p, P_RAM_SIZE);
+  const host = load<u32>(p, P_RAM_HOST);
+  for (let off: u64 = 0; off < size; off += 4096) {
+    if (!gstageMap(root, gpa + off, host + <u32>off, GPTE_RWX_LEAF)) return false;
+  }
+  store<u32>(p, root, P_GSTAGE_ROOT);
+  store<u32>(p, load<u32>(p, P_FLAGS) | PF_NESTED, P_FLAGS);
+  return true;
+}
 
 /** Once per host, before any vCPU runs: checks the layout and fills shared tables. */
 export function hostInit(): void {

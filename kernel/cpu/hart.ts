@@ -68,6 +68,8 @@ export const H_PMPCFG: u32 = 0x310; // 8 x u64 (pmpcfg0, 2, ... 14 on RV64)
 export const H_PMPADDR: u32 = 0x350; // 64 x u64
 export const H_MSIP: u32 = 0x550; // ACLINT mswi pending bit
 export const H_EXT_IRQ: u32 = 0x554; // external interrupt lines from the PLIC: MEIP|SEIP bits, set by devices
+export const H_STAT_GWALKS: u32 = 0x560; // u64 G-stage (nested paging) walks
+export const H_STAT_GWALK_REFS: u32 = 0x568; // u64 G-stage PTE reads
 export const H_ATTENTION: u32 = 0x558; // non-zero: the interpreter must look at events (exceptions, resync, exit)
 
 // Statistics (u64 each), read by the host for --stats and the playground.

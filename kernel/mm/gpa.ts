@@ -1,23 +1,45 @@
-// Guest-physical to host translation (the second stage).
+// Guest-physical to host translation (the second stage), per partition:
 //
-// For now a partition's RAM is one contiguous run of host frames, so the
-// second stage is a range check plus an offset. Nested (Sv39x4 G-stage) and
-// shadow paging replace this function without changing its callers: they
-// all go through gpaToHost and cache the result in the software TLB.
+//  - direct: the partition's RAM is one contiguous run of host frames; the
+//    second stage is a range check plus an offset (single-partition machines);
+//  - nested (PF_NESTED): real Sv39x4 G-stage tables (mmu/gstage.ts), walked
+//    on every TLB miss — the two-dimensional walk of hardware nested paging.
+//
+// Every caller goes through gpaToHost, and the software TLB caches the end
+// result, so the mode costs only on misses (counted per vCPU).
 import { hart, H_PARTITION } from '../cpu/hart';
-import { P_RAM_GPA, P_RAM_HOST, P_RAM_SIZE, P_WATCH_GPA } from './partition';
+import { gstageWalk } from '../mmu/gstage';
+import { PF_NESTED, P_FLAGS, P_GSTAGE_ROOT, P_RAM_GPA, P_RAM_HOST, P_RAM_SIZE, P_WATCH_GPA } from './partition';
+
+@inline function partition(): usize {
+  return <usize>load<u32>(hart, H_PARTITION);
+}
 
 /** Host address of guest-physical `gpa`, or -1 if it is not RAM. */
-@inline export function gpaToHost(gpa: u64): i64 {
-  const p = <usize>load<u32>(hart, H_PARTITION);
+export function gpaToHost(gpa: u64): i64 {
+  const p = partition();
+  if (load<u32>(p, P_FLAGS) & PF_NESTED) return gstageWalk(load<u32>(p, P_GSTAGE_ROOT), gpa);
   const off = gpa - load<u64>(p, P_RAM_GPA);
   if (off >= load<u64>(p, P_RAM_SIZE)) return -1;
   return <i64>(<u64>load<u32>(p, P_RAM_HOST) + off);
 }
 
-/** True if `gpa` lies in a RAM range of `len` bytes entirely. */
-@inline export function gpaIsRam(gpa: u64, len: u64): bool {
-  const p = <usize>load<u32>(hart, H_PARTITION);
+/**
+ * True if the `len` bytes at `gpa` are RAM and contiguous in host memory,
+ * so a caller may access them through gpaToHost(gpa) as one run.
+ */
+export function gpaIsRam(gpa: u64, len: u64): bool {
+  const p = partition();
+  if (load<u32>(p, P_FLAGS) & PF_NESTED) {
+    if (len == 0) return gpaToHost(gpa) >= 0;
+    if (gpa + len < gpa) return false;
+    const first = gpaToHost(gpa);
+    if (first < 0) return false;
+    for (let page = (gpa & ~<u64>0xfff) + 0x1000; page < gpa + len; page += 0x1000) {
+      if (gpaToHost(page) != first + <i64>(page - gpa)) return false;
+    }
+    return true;
+  }
   const off = gpa - load<u64>(p, P_RAM_GPA);
   const size = load<u64>(p, P_RAM_SIZE);
   return off < size && len <= size - off;
@@ -25,6 +47,5 @@ import { P_RAM_GPA, P_RAM_HOST, P_RAM_SIZE, P_WATCH_GPA } from './partition';
 
 /** Stores to the watched page must reach the slow path (HTIF tohost). */
 @inline export function gpaPageWatched(gpaPage: u64): bool {
-  const p = <usize>load<u32>(hart, H_PARTITION);
-  return load<u64>(p, P_WATCH_GPA) == gpaPage;
+  return load<u64>(partition(), P_WATCH_GPA) == gpaPage;
 }

@@ -17,7 +17,11 @@ export interface ConformanceResult {
 }
 
 /** Runs one ELF to completion under the deterministic clock. */
-export async function runConformanceTest(path: string, maxInsns = 50_000_000): Promise<ConformanceResult> {
+export async function runConformanceTest(
+  path: string,
+  maxInsns = 50_000_000,
+  paging: 'direct' | 'nested' = 'direct',
+): Promise<ConformanceResult> {
   const name = path.split('/').pop()!;
   const t0 = performance.now();
   let out = '';
@@ -26,6 +30,7 @@ export async function runConformanceTest(path: string, maxInsns = 50_000_000): P
       ramSize: 64 << 20,
       harts: 1,
       clock: 'icount',
+      paging,
       onConsole: (b) => (out += Buffer.from(b).toString('latin1')),
     });
     const entry = machine.loadElf(parseElf(readFileSync(path)));
@@ -44,8 +49,17 @@ export async function runConformanceTest(path: string, maxInsns = 50_000_000): P
 }
 
 export async function conformanceCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { filter: { value: true }, 'max-insns': { value: true }, quiet: { value: false } });
-  if (args.positionals.length !== 1) throw new UsageError('usage: hv conformance [--filter REGEX] [--max-insns N] [--quiet] DIR');
+  const args = parseArgs(argv, {
+    filter: { value: true },
+    'max-insns': { value: true },
+    quiet: { value: false },
+    paging: { value: true },
+  });
+  if (args.positionals.length !== 1) {
+    throw new UsageError('usage: hv conformance [--filter REGEX] [--max-insns N] [--paging direct|nested] [--quiet] DIR');
+  }
+  const paging = optionValue(args, 'paging') ?? 'direct';
+  if (paging !== 'direct' && paging !== 'nested') throw new UsageError(`--paging wants direct or nested, got '${paging}'`);
   const dir = args.positionals[0]!;
   let files: string[];
   try {
@@ -65,7 +79,7 @@ export async function conformanceCommand(argv: string[]): Promise<number> {
   let passed = 0;
   const failed: string[] = [];
   for (const f of files) {
-    const r = await runConformanceTest(join(dir, f), maxInsns);
+    const r = await runConformanceTest(join(dir, f), maxInsns, paging);
     if (r.ok) passed++;
     else failed.push(f);
     if (!args.options.has('quiet') || !r.ok) {

@@ -31,6 +31,7 @@ const SPEC = {
   timeout: { value: true },
   'max-insns': { value: true },
   stats: { value: false },
+  paging: { value: true },
   icount: { value: false },
   help: { value: false },
   h: { value: false },
@@ -53,6 +54,7 @@ const HELP = `usage: hv run [options] [FILE.elf]
   --timeout SECONDS  stop the guest after this long (exit status 124)
   --max-insns N      stop after N instructions (exit status 124)
   --icount           guest time from instruction counts (deterministic)
+  --paging MODE      second stage: direct (default) or nested (Sv39x4 G-stage tables)
   --stats            print instructions, MIPS and TLB figures on stderr
 `;
 
@@ -101,6 +103,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new UsageError(`--timeout wants a positive number of seconds, got '${timeout}'`);
   const maxInsns = intOption(args, 'max-insns', 1, Number.MAX_SAFE_INTEGER);
 
+  const paging = optionValue(args, 'paging') ?? 'direct';
+  if (paging !== 'direct' && paging !== 'nested') throw new UsageError(`--paging wants direct or nested, got '${paging}'`);
   const drives = (args.options.get('drive') ?? []).map((text) => openDrive(parseDrive(text)));
   // However the run ends (guest exit, Ctrl-A x, a signal), disks are closed:
   // closing flushes, so every write the guest completed reaches the image.
@@ -118,6 +122,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const machine = new Machine({
+    paging,
     drives,
     ramSize,
     harts,
@@ -199,7 +204,8 @@ function printStats(s: MachineStats): void {
     `MIPS          ${s.mips.toFixed(1)}`,
     `TLB misses    ${s.tlbMisses} (${s.instructions ? ((100 * s.tlbMisses) / s.instructions).toFixed(4) : 0}% of instructions)`,
     `TLB flushes   ${s.tlbFlushes}`,
-    `page walks    ${s.pageWalks}`,
+    `page walks    ${s.pageWalks} (${s.walkRefs} PTE reads)`,
+    `G-stage walks ${s.gstageWalks} (${s.gstageRefs} PTE reads)`,
     `traps         ${s.traps}`,
     `interrupts    ${s.interrupts}`,
     `MMIO exits    ${s.mmioExits}`,

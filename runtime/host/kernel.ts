@@ -15,6 +15,10 @@ export interface KernelImports {
 /** The kernel's exports (kernel/index.ts). */
 export interface KernelExports {
   hostInit(): void;
+  framesInit(start: number, end: number): void;
+  framesAllocContiguous(count: number, align: number): number;
+  framesUsed(): number;
+  partitionEnableNested(id: number): number;
   partitionInit(id: number, ramGpa: bigint, ramSize: bigint, ramHost: number, firstVcpu: number, nvcpus: number): number;
   partitionSetTohost(id: number, tohost: bigint): void;
   vcpuReset(index: number, partition: number, hartid: number, pc: bigint): number;

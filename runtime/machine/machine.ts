@@ -23,6 +23,11 @@ export interface MachineConfig {
   clock?: ClockMode;
   /** Kernel command line for the device tree. */
   bootargs?: string;
+  /**
+   * Second stage: 'direct' (RAM is one host range: a check and an offset) or
+   * 'nested' (real Sv39x4 G-stage tables, walked on TLB misses).
+   */
+  paging?: 'direct' | 'nested';
   /** Disks for virtio-blk, filling the virtio-mmio slots in order (the first at 0x1000_1000). */
   drives?: readonly BlockDevice[];
 }
@@ -49,6 +54,11 @@ export interface MachineStats {
   tlbMisses: number;
   tlbFlushes: number;
   pageWalks: number;
+  /** PTE reads of first-stage (guest) walks. */
+  walkRefs: number;
+  /** Second-stage walks (nested paging) and their PTE reads. */
+  gstageWalks: number;
+  gstageRefs: number;
   traps: number;
   interrupts: number;
   mmioExits: number;
@@ -87,7 +97,10 @@ export class Machine {
     if (!Number.isInteger(config.ramSize) || config.ramSize <= 0 || config.ramSize % 4096) {
       throw new RangeError(`RAM size must be a positive multiple of 4 KiB, got ${config.ramSize}`);
     }
-    const memory = (this.memory = createHostMemory(RAM_HOST + config.ramSize));
+    // Room for the G-stage tables: one 4 KiB table per 2 MiB of RAM, plus the
+    // 16 KiB root, one table per GiB and slack for the root's alignment.
+    const tables = config.paging === 'nested' ? (config.ramSize >> 9) + 0x1_0000 : 0;
+    const memory = (this.memory = createHostMemory(RAM_HOST + config.ramSize + tables));
     this.ramHost = RAM_HOST;
     this.ram = new Uint8Array(memory.buffer as ArrayBuffer, RAM_HOST, config.ramSize);
     const guestMemory = new RamGuestMemory(this.ram, RAM_BASE);
@@ -130,7 +143,14 @@ export class Machine {
     });
     if (kernel.layout.framePool !== RAM_HOST) throw new Error('kernel layout changed: update RAM_HOST in Machine');
     kernel.exports.hostInit();
+    kernel.exports.framesInit(RAM_HOST, Math.min(memory.buffer.byteLength, 0xffff_f000));
+    if (kernel.exports.framesAllocContiguous(config.ramSize / 4096, 4096) !== RAM_HOST) {
+      throw new Error('frame allocator did not place guest RAM at the start of the pool');
+    }
     kernel.exports.partitionInit(0, BigInt(RAM_BASE), BigInt(config.ramSize), this.ramHost, 0, config.harts);
+    if (config.paging === 'nested' && !kernel.exports.partitionEnableNested(0)) {
+      throw new Error('out of host frames for the G-stage tables');
+    }
     for (let h = 0; h < config.harts; h++) {
       const base = kernel.exports.vcpuReset(h, 0, h, BigInt(RAM_BASE));
       this.harts.push(new VcpuView(memory, base, kernel.layout));
@@ -341,6 +361,9 @@ export class Machine {
       tlbMisses: sum('TLB_MISSES'),
       tlbFlushes: sum('TLB_FLUSHES'),
       pageWalks: sum('WALKS'),
+      walkRefs: sum('WALK_REFS'),
+      gstageWalks: sum('GWALKS'),
+      gstageRefs: sum('GWALK_REFS'),
       traps: sum('TRAPS'),
       interrupts: sum('INTERRUPTS'),
       mmioExits: sum('MMIO'),

@@ -30,6 +30,16 @@ describe('self-checking guests', () => {
     expect(result).toEqual({ kind: 'exit', code: 0, reason: 'finisher' });
   });
 
+  it.each(guests)('%s prints the same under nested paging, through real G-stage walks', async (name) => {
+    const direct = await runGuest(join(BIN, name));
+    const nested = await runGuest(join(BIN, name), { paging: 'nested' });
+    expect(nested.output).toBe(direct.output);
+    expect(nested.result).toEqual(direct.result);
+    expect(nested.machine.instructions()).toBe(direct.machine.instructions());
+    expect(direct.machine.stats().gstageWalks).toBe(0);
+    expect(nested.machine.stats().gstageWalks).toBeGreaterThan(0);
+  });
+
   describe.skipIf(!qemu)('against QEMU', () => {
     it.each(guests)('%s prints the same bytes on hv and on qemu-system-riscv64', async (name) => {
       const elf = join(BIN, name);

@@ -19,6 +19,8 @@ export async function runGuest(
     harts: options.harts ?? 1,
     clock: options.clock ?? 'icount',
     bootargs: options.bootargs,
+    paging: options.paging,
+    drives: options.drives,
     onConsole: (b) => (output += Buffer.from(b).toString('latin1')),
   });
   const bytes = typeof elf === 'string' ? readFileSync(elf) : elf;
