@@ -70,6 +70,11 @@ export const H_MSIP: u32 = 0x550; // ACLINT mswi pending bit
 export const H_EXT_IRQ: u32 = 0x554; // external interrupt lines from the PLIC: MEIP|SEIP bits, set by devices
 export const H_STAT_GWALKS: u32 = 0x560; // u64 G-stage (nested paging) walks
 export const H_STAT_GWALK_REFS: u32 = 0x568; // u64 G-stage PTE reads
+export const H_SHADOW_ROOT: u32 = 0x570; // u32 host address of this vCPU's shadow table root (shadow paging), 0 = none
+export const H_SHADOW_FLUSH_PENDING: u32 = 0x574; // u32 another vCPU asked this one to drop its shadow
+export const H_STAT_SHADOW_FILLS: u32 = 0x578; // u64 shadow entries built from a guest walk ("shadow syncs")
+export const H_STAT_WP_FAULTS: u32 = 0x580; // u64 guest stores to write-protected page-table pages
+export const H_STAT_SHADOW_FLUSHES: u32 = 0x588; // u64 whole-shadow drops
 export const H_ATTENTION: u32 = 0x558; // non-zero: the interpreter must look at events (exceptions, resync, exit)
 
 // Statistics (u64 each), read by the host for --stats and the playground.

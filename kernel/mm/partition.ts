@@ -13,6 +13,8 @@
 //   +0x38 mtime_offset u64   guest mtime = host clock + offset (mtime writes)
 //   +0x40 exit_code u32
 //   +0x44 gstage_root u32    nested paging: host address of the Sv39x4 root (PF_NESTED)
+//   +0xbc pt_bitmap u32      shadow paging: host address of the bitmap of guest
+//                            page-table pages, 1 bit per RAM page (PF_SHADOW)
 //   +0x48 cons_in_head u32   SBI console input ring (enlightened partitions):
 //   +0x4c cons_in_tail u32   bytes taken by vCPUs / put by the host, free-running
 //   +0xc0 cons_in_buf[64]    (see hypercall/console.ts)
@@ -31,6 +33,7 @@ export const P_TOHOST_GPA: u32 = 0x30;
 export const P_MTIME_OFFSET: u32 = 0x38;
 export const P_EXIT_CODE: u32 = 0x40;
 export const P_GSTAGE_ROOT: u32 = 0x44;
+export const P_PT_BITMAP: u32 = 0xbc;
 export const P_CONS_IN_HEAD: u32 = 0x48;
 export const P_CONS_IN_TAIL: u32 = 0x4c;
 export const P_CONS_IN_BUF: u32 = 0xc0;
@@ -41,6 +44,8 @@ export const CONS_IN_SIZE: u32 = 64;
 export const PF_ENLIGHTENED: u32 = 1 << 0;
 /** Guest-physical addresses translate through the G-stage tables at P_GSTAGE_ROOT (nested paging). */
 export const PF_NESTED: u32 = 1 << 1;
+/** Guest-virtual translations are cached in per-vCPU shadow tables; guest page tables are write-protected. */
+export const PF_SHADOW: u32 = 1 << 2;
 
 export const NO_WATCH: u64 = 0xffff_ffff_ffff_f000;
 
