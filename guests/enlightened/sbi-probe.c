@@ -111,9 +111,12 @@ int main(unsigned long hartid, void *dtb)
 
 	/* ---- DBCN */
 	console_flush();
+	/* console_write may write less than asked when the firmware's buffer is full */
 	struct sbiret r = sbi_console_write(sizeof msg - 1, msg);
 	check("dbcn: write from RAM", E(r.error), 0);
-	check("dbcn: bytes written", E(r.value), sizeof msg - 1);
+	check("dbcn: bytes written (1 to all)", r.value > 0 && r.value <= (long)sizeof msg - 1, 1);
+	for (long done = r.value; r.error == 0 && done < (long)sizeof msg - 1; done += r.value)
+		r = sbi_console_write(sizeof msg - 1 - done, msg + done);
 	check("dbcn: write nothing", E(sbi_console_write(0, (void *)0x1000).error), 0);
 	check("dbcn: write from outside RAM", E(sbi_console_write(8, (void *)0x1000).error), E(SBI_ERR_INVALID_ADDRESS));
 	check("dbcn: write from a device (UART)", E(sbi_console_write(1, (void *)0x10000000).error),
