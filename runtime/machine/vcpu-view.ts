@@ -33,6 +33,12 @@ export class VcpuView {
   get pc(): bigint {
     return this.u64('PC');
   }
+  setPc(v: bigint): void {
+    this.dv.setBigUint64(this.off('PC'), BigInt.asUintN(64, v), true);
+  }
+  get priv(): number {
+    return this.u32('PRIV');
+  }
   get instret(): number {
     return Number(this.u64('INSTRET'));
   }
