@@ -16,7 +16,7 @@ import {
 } from './defs';
 import { hostExit } from './exits';
 import { consoleFree, consoleGet, consolePut, consoleWrite } from './console';
-import { physAllowed, physHost, physIsRam, toPageEnd } from './guestmem';
+import { physAllowed, physHost, physIsRam, physMapped, toPageEnd } from './guestmem';
 
 const DBCN_CONSOLE_WRITE: u32 = 0;
 const DBCN_CONSOLE_READ: u32 = 1;
@@ -61,6 +61,10 @@ function consoleWriteCall(n: u64, lo: u64, hi: u64): void {
   }
   const free = consoleFree();
   let todo: u32 = n < <u64>free ? <u32>n : free;
+  if (todo && !physMapped(lo, todo)) {
+    retErr(SBI_ERR_INVALID_ADDRESS);
+    return;
+  }
   const written = todo;
   let gpa = lo;
   while (todo) {
@@ -86,6 +90,14 @@ function consoleReadCall(n: u64, lo: u64, hi: u64): void {
   const p = callerPartition();
   let got: u64 = 0;
   while (got < n) {
+    // Check each byte's page before a byte is taken from the input ring.
+    if ((got == 0 || ((lo + got) & 0xfff) == 0) && !physMapped(lo + got, 1)) {
+      if (got == 0) {
+        retErr(SBI_ERR_INVALID_ADDRESS);
+        return;
+      }
+      break;
+    }
     const b = consoleGet(p);
     if (b < 0) break;
     store<u8>(physHost(lo + got), <u8>b);

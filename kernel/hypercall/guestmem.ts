@@ -4,14 +4,33 @@
 // address is checked against the caller's own partition before it is
 // touched, so a guest can reach neither the host nor another partition.
 import { PRIV_S } from '../cpu/defs';
-import { gpaIsRam, gpaToHost } from '../mm/gpa';
+import { gpaToHost } from '../mm/gpa';
+import { P_RAM_GPA, P_RAM_SIZE } from '../mm/partition';
 import { pmpAllows } from '../mmu/pmp';
 import { ACC_LOAD } from '../mmu/tlb';
 import { translate, walkFault } from '../mmu/walk';
+import { callerPartition } from './abi';
 
-/** Is [gpa, gpa + len) guest RAM of the caller's partition? */
-@inline export function physIsRam(gpa: u64, len: u64): bool {
-  return gpaIsRam(gpa, len);
+/**
+ * Is [gpa, gpa + len) inside the caller's RAM range? (O(1), overflow-safe.)
+ * Under nested paging RAM need not be contiguous in host memory, so callers
+ * access it page by page through physHost, after physMapped has checked the
+ * pages they will actually touch.
+ */
+export function physIsRam(gpa: u64, len: u64): bool {
+  const p = callerPartition();
+  const off = gpa - load<u64>(p, P_RAM_GPA);
+  const size = load<u64>(p, P_RAM_SIZE);
+  return off < size && len <= size - off;
+}
+
+/** Is every page of [gpa, gpa + len) mapped by the second stage? (len > 0, range in RAM.) */
+export function physMapped(gpa: u64, len: u64): bool {
+  const end = gpa + len;
+  for (let page = gpa & ~<u64>0xfff; page < end; page += 0x1000) {
+    if (gpaToHost(page) < 0) return false;
+  }
+  return true;
 }
 
 /** May S-mode access [gpa, gpa + len) with access type `acc` (PMP)? */
@@ -21,8 +40,7 @@ import { translate, walkFault } from '../mmu/walk';
 
 /**
  * Host address of guest-physical `gpa`, valid up to the end of its page
- * (callers copy page by page, so a non-contiguous second stage works too).
- * Only for addresses physIsRam accepted.
+ * (callers copy page by page). Only for addresses physMapped accepted.
  */
 @inline export function physHost(gpa: u64): usize {
   return <usize>gpaToHost(gpa);
@@ -45,7 +63,7 @@ export function virtLoad64(va: u64): u64 {
   virtOk = false;
   if (va & 7) return 0;
   const pa = translate(va, ACC_LOAD, PRIV_S);
-  if (walkFault || !physIsRam(pa, 8) || !physAllowed(pa, 8, ACC_LOAD)) return 0;
+  if (walkFault || !physIsRam(pa, 8) || !physMapped(pa, 8) || !physAllowed(pa, 8, ACC_LOAD)) return 0;
   virtOk = true;
   return load<u64>(physHost(pa));
 }

@@ -24,7 +24,7 @@ import {
 } from './defs';
 import { hostExit } from './exits';
 import { enterSupervisor, hartBlock, hartIdOf } from './harts';
-import { physAllowed, physIsRam } from './guestmem';
+import { physAllowed, physIsRam, physMapped } from './guestmem';
 import { wakeupPending } from '../cpu/interrupts';
 
 const HSM_HART_START: u32 = 0;
@@ -54,7 +54,7 @@ export function hartStart(hartid: u64, start: u64, opaque: u64): i64 {
   if (!v) return SBI_ERR_INVALID_PARAM;
   // The hart starts with the MMU off: start_addr is physical and must be
   // RAM that S-mode may execute.
-  if (!physIsRam(start, 2) || !physAllowed(start, 2, ACC_FETCH)) return SBI_ERR_INVALID_ADDRESS;
+  if (!physIsRam(start, 2) || !physMapped(start, 2) || !physAllowed(start, 2, ACC_FETCH)) return SBI_ERR_INVALID_ADDRESS;
   const old = atomic.cmpxchg<u32>(v + H_STATE, VcpuState.STOPPED, VcpuState.STARTING);
   if (old == VcpuState.RUNNABLE || old == VcpuState.STARTING) return SBI_ERR_ALREADY_AVAILABLE;
   if (old != VcpuState.STOPPED) return SBI_ERR_INVALID_PARAM; // stop pending: not startable yet (as OpenSBI)

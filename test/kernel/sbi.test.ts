@@ -484,6 +484,29 @@ describe('hv hypercall extension (EID 0x0A000000 | impl_id)', () => {
   });
 });
 
+describe('under nested paging (guest-physical memory through G-stage tables)', () => {
+  it('DBCN reads and writes guest memory page by page, across pages, and refuses addresses outside RAM', () => {
+    const t = new SbiHarness(1, 1 << 20, 'nested');
+    t.ramAt(RAM_BASE + 0x1ffa, 13).set(Buffer.from('page-crossing'));
+    expect(t.call(EID.DBCN, 0, [13, RAM_BASE + 0x1ffa, 0])).toMatchObject({ error: 0n, value: 13n });
+    expect(t.drain()).toBe('page-crossing');
+    t.machine.input('xyz');
+    expect(t.call(EID.DBCN, 1, [3, RAM_BASE + 0x2ffe, 0])).toMatchObject({ error: 0n, value: 3n });
+    expect(Buffer.from(t.ramAt(RAM_BASE + 0x2ffe, 3)).toString()).toBe('xyz');
+    expect(t.call(EID.DBCN, 0, [8, 0x1000, 0]).error).toBe(SBI.INVALID_ADDRESS);
+    expect(t.call(EID.DBCN, 0, [16, RAM_BASE + (1 << 20) - 8, 0]).error).toBe(SBI.INVALID_ADDRESS);
+  });
+
+  it('HSM starts harts and the legacy calls read hart masks', () => {
+    const t = new SbiHarness(2, 1 << 20, 'nested');
+    expect(t.call(EID.HSM, 0, [1, RAM_BASE + 4, 0]).error).toBe(0n);
+    expect(t.call(EID.HSM, 0, [1, RAM_BASE + 4, 0]).error).toBe(SBI.ALREADY_AVAILABLE);
+    new DataView(t.machine.ram.buffer, t.machine.ram.byteOffset).setBigUint64(0xc00, 0b10n, true);
+    expect(t.legacy(0x04, [RAM_BASE + 0xc00]).error).toBe(0n);
+    expect(t.hart(1).u64('MIP') & SSIP).toBe(SSIP);
+  });
+});
+
 describe('robustness', () => {
   it('no argument a guest passes aborts the host or writes outside its RAM', () => {
     const t = new SbiHarness(2, 64 << 10);

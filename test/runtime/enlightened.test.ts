@@ -67,6 +67,18 @@ describe('enlightened guests on Machine', () => {
     expect(result).toEqual({ kind: 'exit', code: 0, reason: 'sbi' });
   });
 
+  it.each(['sbi-hello', 'sbi-smp', 'sbi-timer', 'sbi-probe'])(
+    '%s runs the same under nested paging, its SBI calls reaching memory through G-stage walks',
+    async (name) => {
+      const direct = await runEnlightened(name, { harts: 2 });
+      const nested = await runEnlightened(name, { harts: 2, paging: 'nested' });
+      expect(nested.output).toBe(direct.output);
+      expect(nested.result).toEqual(direct.result);
+      expect(nested.machine.instructions()).toBe(direct.machine.instructions());
+      expect(nested.machine.stats().gstageWalks).toBeGreaterThan(0);
+    },
+  );
+
   it('leaves the other harts stopped until HSM starts them', async () => {
     const { machine } = await runEnlightened('sbi-hello', { harts: 3 });
     expect(machine.harts.map((h) => h.state)).toEqual([1, 0, 0]);

@@ -19,6 +19,7 @@ export async function runEnlightened(
     harts: options.harts ?? 1,
     clock: options.clock ?? 'icount',
     bootargs: options.bootargs,
+    paging: options.paging,
     onConsole: (b) => (output += Buffer.from(b).toString('latin1')),
   });
   const entry = machine.loadElf(parseElf(readFileSync(`${BIN}/${name}.elf`)));
@@ -82,8 +83,8 @@ export class SbiHarness {
   readonly machine: Machine;
   output: number[] = [];
 
-  constructor(readonly harts = 2, readonly ramSize = 1 << 20) {
-    this.machine = new Machine({ ramSize, harts, clock: 'icount', onConsole: (b) => this.output.push(...b) });
+  constructor(readonly harts = 2, readonly ramSize = 1 << 20, paging: 'direct' | 'nested' = 'direct') {
+    this.machine = new Machine({ ramSize, harts, clock: 'icount', paging, onConsole: (b) => this.output.push(...b) });
     const code = new Uint8Array(16);
     const dv = new DataView(code.buffer);
     dv.setUint32(0, ECALL, true);
