@@ -39,13 +39,14 @@ function runQemu(g: DeviceGuest): { stdout: string; code: number | null } {
 }
 
 describe('device guests on hv', () => {
-  const runs: [string, ClockMode, DeviceGuest][] = [
+  const runs: [string, ClockMode, DeviceGuest, ('direct' | 'nested')?][] = [
     ['plic_uart', 'icount', PLIC_UART],
     ['smp_ipi -smp 4', 'icount', SMP_IPI],
     ['smp_ipi -smp 4', 'realtime', SMP_IPI],
+    ['smp_ipi -smp 4 under nested paging', 'icount', SMP_IPI, 'nested'],
   ];
-  it.each(runs)('%s (%s clock) prints expected output and exits 0', async (_label, clock, g) => {
-    const { output, result } = await runGuest(elf(g), { harts: g.harts, clock });
+  it.each(runs)('%s (%s clock) prints expected output and exits 0', async (_label, clock, g, paging) => {
+    const { output, result } = await runGuest(elf(g), { harts: g.harts, clock, paging });
     expect(output).toBe(expected(g));
     expect(result).toEqual({ kind: 'exit', code: 0, reason: 'finisher' });
   });
