@@ -88,7 +88,7 @@ export const H_STAT_MMIO: u32 = 0x630;
 export const H_STAT_TLB_FLUSHES: u32 = 0x638;
 
 // SBI firmware state of enlightened partitions (kernel/hypercall/, see its README).
-export const H_SBI_EXIT: u32 = 0x640; // u32 host request from an SBI call, see hypercall/exits.ts; the host clears it
+export const H_SBI_EXIT: u32 = 0x640; // u32 host request from an SBI call (hypercall/defs.ts SbiExit); the host clears it
 export const H_SBI_EXIT_TYPE: u32 = 0x644; // u32 SRST reset_type of an SbiExit.RESET
 export const H_SBI_EXIT_REASON: u32 = 0x648; // u32 SRST reset_reason of an SbiExit.RESET
 export const H_FENCE_PENDING: u32 = 0x64c; // u32 remote fences to honour before the next run (bit 0 sfence.vma, 1 fence.i)
