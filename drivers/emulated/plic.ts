@@ -89,10 +89,11 @@ export class Plic implements MmioDevice {
     const w = irq >>> 5;
     const bit = 1 << (irq & 31);
     this.lines[w] = level ? this.lines[w]! | bit : this.lines[w]! & ~bit;
-    // Level-triggered: the pending bit follows the line until the source is claimed.
-    if (!(this.claimed[w]! & bit)) {
-      this.pending[w] = level ? this.pending[w]! | bit : this.pending[w]! & ~bit;
-    }
+    // The gateway forwards a request when the line is asserted and the source
+    // is not in a claim; a forwarded request cannot be withdrawn (PLIC spec
+    // 1.0.0, "Interrupt Gateways"): it stays pending until claimed, even if
+    // the device lowers its line first.
+    if (level && !(this.claimed[w]! & bit)) this.pending[w] = this.pending[w]! | bit;
     this.update();
   }
 

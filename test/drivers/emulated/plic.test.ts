@@ -143,15 +143,17 @@ describe('PLIC', () => {
     expect(p.dev.isPending(10)).toBe(false);
   });
 
-  it('follows the line while unclaimed (level-triggered)', () => {
+  it('keeps a forwarded request pending when the line drops before the claim (no withdrawal)', () => {
     const p = plic();
     const c = p.ctx(0);
     p.prio(10, 1);
     p.enable(c, 10);
     p.dev.setIrq(10, true);
     p.dev.setIrq(10, false);
-    expect(p.out(0, 'S')).toBe(false);
-    expect(p.claim(c)).toBe(0);
+    expect(p.out(0, 'S')).toBe(true);
+    expect(p.claim(c)).toBe(10);
+    p.complete(c, 10);
+    expect(p.dev.isPending(10)).toBe(false); // the line is low: nothing new to forward
   });
 
   it('ignores a completion from a context the source is not enabled for', () => {

@@ -430,6 +430,14 @@ describe('virtioBlkFactory on the virt board', () => {
     board.bus.write(base + R.VIRTIO_MMIO_QUEUE_NOTIFY, 4, 0);
     expect(board.plic.isPending(1)).toBe(true);
     board.bus.write(base + R.VIRTIO_MMIO_INTERRUPT_ACK, 4, 3);
+    expect(board.bus.read(base + R.VIRTIO_MMIO_INTERRUPT_STATUS, 4)).toBe(0);
+    // The PLIC keeps the forwarded request until it is claimed; once
+    // completed with the line low, nothing is pending any more.
+    const claim = regionBase('plic') + 0x20_0000 + 4; // context 0 (hart 0, M) claim/complete
+    board.bus.write(regionBase('plic') + 4 * 1, 4, 1); // priority of source 1
+    board.bus.write(regionBase('plic') + 0x2000, 4, 1 << 1); // enable source 1 for context 0
+    expect(board.bus.read(claim, 4)).toBe(1);
+    board.bus.write(claim, 4, 1);
     expect(board.plic.isPending(1)).toBe(false);
   });
 });
