@@ -13,8 +13,15 @@
 //               | hypervisor globals (4 KiB)     |
 //               |   +0x000 frame allocator (64 B)|  see mm/frames.ts
 //               |   +0x040 (free)                |
+//               |   +0x100 scheduler (256 B)     |  see sched/defs.ts
+//               |   +0x200 (free)                |
 //   0x0010_1000 +--------------------------------+ PARTITIONS
 //               | partition table                |  MAX_PARTITIONS x PART_SIZE
+//   0x0011_1000 +--------------------------------+
+//               | (free)                         |
+//   0x0012_0000 +--------------------------------+ SCHED_PCPUS
+//               | pCPU scheduler blocks          |  MAX_PCPUS x PCPU_SIZE: run queue,
+//               |                                |  clock, statistics, trace ring
 //   0x0014_0000 +--------------------------------+ RVC_TABLE
 //               | compressed-instruction table   |  65536 x u32: each 16-bit
 //               |                                |  encoding's 32-bit expansion
@@ -31,10 +38,16 @@ export const KERNEL_DATA_END: u32 = 0x0010_0000;
 export const HV_GLOBALS: u32 = 0x0010_0000;
 export const HV_GLOBALS_SIZE: u32 = 0x1000;
 export const FRAMES_STATE: u32 = HV_GLOBALS; // 64 bytes, mm/frames.ts
+export const SCHED_GLOBALS: u32 = HV_GLOBALS + 0x100; // 256 bytes, sched/defs.ts
 
 export const PARTITIONS: u32 = 0x0010_1000;
 export const PART_SIZE: u32 = 256;
 export const MAX_PARTITIONS: u32 = 256;
+
+/** Per-pCPU scheduler blocks (sched/defs.ts); ends where RVC_TABLE starts. */
+export const SCHED_PCPUS: u32 = 0x0012_0000;
+export const PCPU_SIZE: u32 = 0x1000;
+export const MAX_PCPUS: u32 = 32;
 
 export const RVC_TABLE: u32 = 0x0014_0000;
 export const RVC_TABLE_SIZE: u32 = 0x4_0000;
