@@ -5,7 +5,7 @@ import { FRAME_POOL, KERNEL_DATA_END, MAX_PARTITIONS, MAX_VCPUS, RVC_TABLE, VCPU
 import {
   hart, setHart, H_HARTID, H_INSTRET, H_MISA, H_MSTATUS, H_MTIMECMP, H_PARTITION, H_PC, H_PRIV, H_RESV_ADDR,
   H_STATE, H_WFI, H_X, H_F, H_EXT_IRQ, H_MSIP, H_STAT_TLB_MISSES, H_STAT_TLB_LOOKUPS, H_STAT_WALKS,
-  H_STAT_WALK_REFS, H_STAT_GWALKS, H_STAT_GWALK_REFS, H_STAT_TRAPS, H_STAT_INTERRUPTS, H_STAT_MMIO, H_STAT_TLB_FLUSHES, H_EXIT, VcpuState,
+  H_STAT_WALK_REFS, H_STAT_GWALKS, H_STAT_GWALK_REFS, H_STAT_SHADOW_FILLS, H_STAT_WP_FAULTS, H_STAT_SHADOW_FLUSHES, H_STAT_TRAPS, H_STAT_INTERRUPTS, H_STAT_MMIO, H_STAT_TLB_FLUSHES, H_EXIT, VcpuState,
   H_STIMECMP, H_SBI_EXIT, H_SBI_EXIT_TYPE, H_SBI_EXIT_REASON, H_FENCE_PENDING, H_STAT_SBI_CALLS, H_CONS_HEAD,
   H_CONS_TAIL, H_CONS_BUF, CONS_SIZE, Exit, H_MIP, H_SATP,
 } from './cpu/hart';
@@ -16,7 +16,9 @@ import { wakeupPending } from './cpu/interrupts';
 import { partitionAddr, P_FIRST_VCPU, P_NVCPUS, P_RAM_GPA, P_RAM_HOST, P_RAM_SIZE, P_WATCH_GPA, P_TOHOST_GPA, P_ID, NO_WATCH } from './mm/partition';
 import { tlbFlushAll } from './mmu/tlb';
 import { gstageCreateRoot, gstageMap, GPTE_RWX_LEAF } from './mmu/gstage';
-import { PF_NESTED, P_FLAGS, P_GSTAGE_ROOT } from './mm/partition';
+import { PF_NESTED, PF_SHADOW, P_FLAGS, P_GSTAGE_ROOT, P_PT_BITMAP } from './mm/partition';
+import { shadowBeforeRun } from './mmu/shadow';
+import { framesAllocContiguous } from './mm/frames';
 import { sbiAfterRun, sbiBeforeRun } from './hypercall/sbi';
 import { SBI_IMPL_ID } from './hypercall/defs';
 
@@ -53,6 +55,9 @@ export const OFF_STAT_MMIO = H_STAT_MMIO;
 export const OFF_STAT_TLB_FLUSHES = H_STAT_TLB_FLUSHES;
 export const OFF_STAT_GWALKS = H_STAT_GWALKS;
 export const OFF_STAT_GWALK_REFS = H_STAT_GWALK_REFS;
+export const OFF_STAT_SHADOW_FILLS = H_STAT_SHADOW_FILLS;
+export const OFF_STAT_WP_FAULTS = H_STAT_WP_FAULTS;
+export const OFF_STAT_SHADOW_FLUSHES = H_STAT_SHADOW_FLUSHES;
 export const OFF_STATE = H_STATE;
 export const OFF_MIP = H_MIP;
 export const OFF_MSTATUS = H_MSTATUS;
@@ -91,6 +96,23 @@ export function partitionEnableNested(id: u32): bool {
   }
   store<u32>(p, root, P_GSTAGE_ROOT);
   store<u32>(p, load<u32>(p, P_FLAGS) | PF_NESTED, P_FLAGS);
+  return true;
+}
+
+/**
+ * Shadow paging for partition `id`: its vCPUs cache guest-virtual -> host
+ * translations in shadow tables, and pages the guest uses as page tables
+ * become write-protected. Returns false when the frame pool cannot hold the
+ * page-table bitmap.
+ */
+export function partitionEnableShadow(id: u32): bool {
+  const p = partitionAddr(id);
+  const pages = <u32>(load<u64>(p, P_RAM_SIZE) >> 12);
+  const frames = (((pages + 7) >> 3) + 4095) >> 12;
+  const bitmap = framesAllocContiguous(frames, 4096);
+  if (!bitmap) return false;
+  store<u32>(p, bitmap, P_PT_BITMAP);
+  store<u32>(p, load<u32>(p, P_FLAGS) | PF_SHADOW, P_FLAGS);
   return true;
 }
 
@@ -140,6 +162,7 @@ export function vcpuReset(index: u32, partition: u32, hartid: u32, pc: u64): usi
 export function vcpuRun(index: u32, budget: u32): u32 {
   setHart(vcpuAddr(index));
   if (!sbiBeforeRun()) return Exit.WFI; // stopped (SBI HSM): nothing to run; applies queued remote fences
+  shadowBeforeRun(); // drops the shadow if another vCPU's write-protect fault asked to
   const exit = run(budget);
   sbiAfterRun(); // completes an HSM hart_stop
   return exit;

@@ -16,7 +16,7 @@ import {
 import { mipValue } from './interrupts';
 import { mtime } from '../platform/aclint';
 import { updateKeys } from '../mmu/access';
-import { tlbFlushAll } from '../mmu/tlb';
+import { shadowFlush } from '../mmu/shadow';
 import { PMP_ENTRIES, pmpAddrLocked, pmpWriteCfg } from '../mmu/pmp';
 import { requestResync } from './exception';
 
@@ -185,13 +185,13 @@ export function csrWrite(csr: u32, v: u64): void {
         for (let k: u32 = 0; k < 8; k++) {
           if (first + k < PMP_ENTRIES) pmpWriteCfg(first + k, <u32>(v >> (8 * <u64>k)) & 0xff);
         }
-        tlbFlushAll();
+        shadowFlush(); // and the TLB
         requestResync();
       } else if (csr >= Csr.PMPADDR0 && csr < Csr.PMPADDR0 + 64) {
         const i = csr - Csr.PMPADDR0;
         if (i < PMP_ENTRIES && !pmpAddrLocked(i)) {
           store<u64>(hart + H_PMPADDR + (i << 3), v & 0x003f_ffff_ffff_ffff);
-          tlbFlushAll();
+          shadowFlush(); // and the TLB
           requestResync();
         }
       }
@@ -215,7 +215,7 @@ function writeSatp(v: u64): void {
   const mode = v >> 60;
   if (mode != SATP_MODE_BARE && mode != SATP_MODE_SV39 && mode != SATP_MODE_SV48) return;
   store<u64>(hart, v & 0xf000_0fff_ffff_ffff, H_SATP);
-  tlbFlushAll();
+  shadowFlush(); // and the TLB
   requestResync();
 }
 

@@ -9,7 +9,8 @@ import { P_TOHOST_GPA } from '../mm/partition';
 import { mmioLoad, mmioStore, mmioValue } from '../platform/mmio';
 import { pmpAllows } from './pmp';
 import { ACC_FETCH, ACC_LOAD, ACC_STORE, dataKey, fetchKey, setKeys, tlbEntry, tlbFill } from './tlb';
-import { accessFault, translate, walkFault } from './walk';
+import { accessFault, setMarkTables, translate, walkFault, walkLeaf } from './walk';
+import { isPageTable, partitionShadowed, shadowActive, shadowAllows, shadowFill, shadowLookup, shadowPerms, shadowWriteProtectFault } from './shadow';
 
 /** Effective privilege of loads and stores (MPRV-aware), per thread. */
 export let dataPriv: u32 = PRIV_M;
@@ -73,9 +74,28 @@ export function setSliceBase(v: u64): void {
  */
 export let slowPa: u64 = 0;
 
-function translateData(va: u64, size: u32, acc: u32, priv: u32, key: u64): i64 {
-  countMiss();
+/**
+ * Guest-virtual to host for an access of `size` bytes within one page: the
+ * shadow (shadow paging), else the guest walk, PMP and the second stage.
+ * Returns the host address; -1 for MMIO (physical address in `slowPa`); -2
+ * after raising a fault. `pageCacheable` tells whether the whole page may go
+ * into the TLB for this access.
+ */
+let pageCacheable: bool = false;
+
+function guestToHost(va: u64, size: u32, acc: u32, priv: u32): i64 {
+  const shadowPartition = partitionShadowed();
+  const shadowed = shadowPartition && shadowActive(priv);
+  if (shadowed) {
+    const e = shadowLookup(va);
+    if (shadowAllows(e, acc, priv)) {
+      pageCacheable = true; // the watched page is never shadowed
+      return <i64>((e >> 32) | (va & 0xfff));
+    }
+  }
+  setMarkTables(shadowed);
   const pa = translate(va, acc, priv);
+  setMarkTables(false);
   if (walkFault) {
     raise(walkFault, va);
     return -2;
@@ -90,9 +110,28 @@ function translateData(va: u64, size: u32, acc: u32, priv: u32, key: u64): i64 {
     return -1;
   }
   const page = pa & ~<u64>0xfff;
-  if (pmpAllows(page, 4096, acc, priv) && !(acc == ACC_STORE && gpaPageWatched(page))) {
-    tlbFill(acc, va, key, <u32>host & ~0xfff);
+  pageCacheable = pmpAllows(page, 4096, acc, priv) && !(acc == ACC_STORE && gpaPageWatched(page));
+  if (shadowPartition) {
+    // A store into a page-table page, at any privilege (M-mode firmware edits
+    // page tables through physical addresses): drop what the shadows derived
+    // from it first, and never let the store TLB skip this check.
+    const pt = isPageTable(page);
+    if (acc == ACC_STORE && pt) {
+      shadowWriteProtectFault();
+      pageCacheable = false;
+    }
+    if (shadowed && pageCacheable && !gpaPageWatched(page)) {
+      shadowFill(va, <u32>host, shadowPerms(walkLeaf, page, priv, pt));
+    }
   }
+  return host;
+}
+
+/** Translates one page-bounded data access and fills the TLB when it may. */
+function translateData(va: u64, size: u32, acc: u32, priv: u32, key: u64): i64 {
+  countMiss();
+  const host = guestToHost(va, size, acc, priv);
+  if (host >= 0 && pageCacheable) tlbFill(acc, va, key, <u32>host & ~0xfff);
   return host;
 }
 
@@ -195,20 +234,10 @@ function fetchHost(va: u64): i64 {
   const e = tlbEntry(ACC_FETCH, va);
   if (load<u64>(e) == ((va & ~<u64>0xfff) | fetchKey)) return <i64>(<u32>va + load<u32>(e, 8));
   countMiss();
-  const priv = load<u32>(hart, H_PRIV);
-  const pa = translate(va, ACC_FETCH, priv);
-  if (walkFault) {
-    raise(walkFault, va);
-    return -1;
-  }
-  const host = gpaToHost(pa);
-  if (host < 0 || !pmpAllows(pa, 2, ACC_FETCH, priv)) {
-    raise(Cause.INSN_ACCESS, va);
-    return -1;
-  }
-  if (pmpAllows(pa & ~<u64>0xfff, 4096, ACC_FETCH, priv)) {
-    tlbFill(ACC_FETCH, va, fetchKey, <u32>host & ~0xfff);
-  }
+  const host = guestToHost(va, 2, ACC_FETCH, load<u32>(hart, H_PRIV));
+  if (host == -1) raise(Cause.INSN_ACCESS, va); // no fetching from devices
+  if (host < 0) return -1;
+  if (pageCacheable) tlbFill(ACC_FETCH, va, fetchKey, <u32>host & ~0xfff);
   return host;
 }
 

@@ -12,6 +12,7 @@ import { Cause, MS_MXR, MS_SUM, PRIV_M, PRIV_S, PRIV_U, SATP_MODE_SV39, SATP_MOD
 import { gpaToHost } from '../mm/gpa';
 import { ACC_FETCH, ACC_LOAD, ACC_STORE } from './tlb';
 import { pmpAllows } from './pmp';
+import { markPageTable } from './shadow';
 
 const PTE_V: u64 = 1 << 0;
 const PTE_R: u64 = 1 << 1;
@@ -25,6 +26,13 @@ const PTE_RESERVED: u64 = 0xffc0_0000_0000_0000;
 
 /** 0 when the last translate() succeeded, else the exception cause. */
 export let walkFault: u32 = 0;
+/** After a successful walk through the tables: the leaf PTE (0 for M-mode / Bare). */
+export let walkLeaf: u64 = 0;
+/** Shadow paging: record every page-table page the walk reads (write protection). */
+let markTables: bool = false;
+export function setMarkTables(on: bool): void {
+  markTables = on;
+}
 
 @inline function pageFault(acc: u32): u32 {
   return acc == ACC_FETCH ? Cause.INSN_PAGE_FAULT : acc == ACC_LOAD ? Cause.LOAD_PAGE_FAULT : Cause.STORE_PAGE_FAULT;
@@ -39,6 +47,7 @@ export let walkFault: u32 = 0;
  */
 export function translate(va: u64, acc: u32, priv: u32): u64 {
   walkFault = 0;
+  walkLeaf = 0;
   const satp = load<u64>(hart, H_SATP);
   const mode = satp >> 60;
   if (priv == PRIV_M || mode == 0) return va;
@@ -63,6 +72,7 @@ export function translate(va: u64, acc: u32, priv: u32): u64 {
       return 0;
     }
     store<u64>(hart, load<u64>(hart, H_STAT_WALK_REFS) + 1, H_STAT_WALK_REFS);
+    if (markTables) markPageTable(pteAddr);
     let pte = atomic.load<u64>(<usize>host);
     if (!(pte & PTE_V) || (pte & (PTE_R | PTE_W)) == PTE_W || pte & PTE_RESERVED) break;
     if (!(pte & (PTE_R | PTE_X))) {
@@ -89,6 +99,7 @@ export function translate(va: u64, acc: u32, priv: u32): u64 {
         continue;
       }
     }
+    walkLeaf = want;
     return (((ppn & ~lowMask) | ((va >> 12) & lowMask)) << 12) | (va & 0xfff);
   }
   walkFault = pageFault(acc);

@@ -53,6 +53,16 @@ export function optionValue(p: Parsed, name: string): string | undefined {
   return p.options.get(name)?.[0];
 }
 
+const PAGING_MODES = ['direct', 'nested', 'shadow'] as const;
+
+/** --paging MODE: how guest memory is virtualized (default direct). */
+export function pagingOption(value: string | undefined): (typeof PAGING_MODES)[number] {
+  if (value === undefined) return 'direct';
+  const mode = PAGING_MODES.find((m) => m === value);
+  if (!mode) throw new UsageError(`--paging wants ${PAGING_MODES.join(', ')}; got '${value}'`);
+  return mode;
+}
+
 export function intOption(p: Parsed, name: string, min: number, max: number): number | undefined {
   const v = optionValue(p, name);
   if (v === undefined) return undefined;

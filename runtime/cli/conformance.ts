@@ -4,8 +4,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseElf } from '../loader/elf.ts';
-import { Machine } from '../machine/machine.ts';
-import { intOption, optionValue, parseArgs } from './args.ts';
+import { Machine, type PagingMode } from '../machine/machine.ts';
+import { intOption, optionValue, pagingOption, parseArgs } from './args.ts';
 import { InputError, UsageError } from './errors.ts';
 
 export interface ConformanceResult {
@@ -20,7 +20,7 @@ export interface ConformanceResult {
 export async function runConformanceTest(
   path: string,
   maxInsns = 50_000_000,
-  paging: 'direct' | 'nested' = 'direct',
+  paging: PagingMode = 'direct',
 ): Promise<ConformanceResult> {
   const name = path.split('/').pop()!;
   const t0 = performance.now();
@@ -56,10 +56,9 @@ export async function conformanceCommand(argv: string[]): Promise<number> {
     paging: { value: true },
   });
   if (args.positionals.length !== 1) {
-    throw new UsageError('usage: hv conformance [--filter REGEX] [--max-insns N] [--paging direct|nested] [--quiet] DIR');
+    throw new UsageError('usage: hv conformance [--filter REGEX] [--max-insns N] [--paging direct|nested|shadow] [--quiet] DIR');
   }
-  const paging = optionValue(args, 'paging') ?? 'direct';
-  if (paging !== 'direct' && paging !== 'nested') throw new UsageError(`--paging wants direct or nested, got '${paging}'`);
+  const paging = pagingOption(optionValue(args, 'paging'));
   const dir = args.positionals[0]!;
   let files: string[];
   try {

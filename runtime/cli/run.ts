@@ -12,7 +12,7 @@ import { parseSize, SizeError } from '../../drivers/board/size.ts';
 import { MEMMAP } from '../../drivers/board/memmap.ts';
 import { parseElf } from '../loader/elf.ts';
 import { Machine, type MachineStats } from '../machine/machine.ts';
-import { intOption, optionValue, parseArgs } from './args.ts';
+import { intOption, optionValue, pagingOption, parseArgs } from './args.ts';
 import { EXIT_TIMEOUT, InputError, UsageError } from './errors.ts';
 import { attachConsole } from './console.ts';
 import { openDrive, parseDrive } from './drive.ts';
@@ -54,7 +54,9 @@ const HELP = `usage: hv run [options] [FILE.elf]
   --timeout SECONDS  stop the guest after this long (exit status 124)
   --max-insns N      stop after N instructions (exit status 124)
   --icount           guest time from instruction counts (deterministic)
-  --paging MODE      second stage: direct (default) or nested (Sv39x4 G-stage tables)
+  --paging MODE      memory virtualization: direct (default), nested (Sv39x4
+                     G-stage tables) or shadow (shadow tables, write-protected
+                     guest page tables)
   --stats            print instructions, MIPS and TLB figures on stderr
 `;
 
@@ -103,8 +105,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new UsageError(`--timeout wants a positive number of seconds, got '${timeout}'`);
   const maxInsns = intOption(args, 'max-insns', 1, Number.MAX_SAFE_INTEGER);
 
-  const paging = optionValue(args, 'paging') ?? 'direct';
-  if (paging !== 'direct' && paging !== 'nested') throw new UsageError(`--paging wants direct or nested, got '${paging}'`);
+  const paging = pagingOption(optionValue(args, 'paging'));
   const drives = (args.options.get('drive') ?? []).map((text) => openDrive(parseDrive(text)));
   // However the run ends (guest exit, Ctrl-A x, a signal), disks are closed:
   // closing flushes, so every write the guest completed reaches the image.
@@ -206,6 +207,7 @@ function printStats(s: MachineStats): void {
     `TLB flushes   ${s.tlbFlushes}`,
     `page walks    ${s.pageWalks} (${s.walkRefs} PTE reads)`,
     `G-stage walks ${s.gstageWalks} (${s.gstageRefs} PTE reads)`,
+    `shadow fills  ${s.shadowFills}, write-protect faults ${s.wpFaults}, shadow flushes ${s.shadowFlushes}`,
     `traps         ${s.traps}`,
     `interrupts    ${s.interrupts}`,
     `MMIO exits    ${s.mmioExits}`,

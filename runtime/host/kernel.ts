@@ -19,6 +19,7 @@ export interface KernelExports {
   framesAllocContiguous(count: number, align: number): number;
   framesUsed(): number;
   partitionEnableNested(id: number): number;
+  partitionEnableShadow(id: number): number;
   partitionInit(id: number, ramGpa: bigint, ramSize: bigint, ramHost: number, firstVcpu: number, nvcpus: number): number;
   partitionSetTohost(id: number, tohost: bigint): void;
   vcpuReset(index: number, partition: number, hartid: number, pc: bigint): number;

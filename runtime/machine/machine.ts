@@ -24,13 +24,17 @@ export interface MachineConfig {
   /** Kernel command line for the device tree. */
   bootargs?: string;
   /**
-   * Second stage: 'direct' (RAM is one host range: a check and an offset) or
-   * 'nested' (real Sv39x4 G-stage tables, walked on TLB misses).
+   * Memory virtualization: 'direct' (RAM is one host range: a check and an
+   * offset), 'nested' (real Sv39x4 G-stage tables, a 2-D walk on TLB misses)
+   * or 'shadow' (per-vCPU GVA -> host shadow tables; guest page tables
+   * write-protected).
    */
-  paging?: 'direct' | 'nested';
+  paging?: PagingMode;
   /** Disks for virtio-blk, filling the virtio-mmio slots in order (the first at 0x1000_1000). */
   drives?: readonly BlockDevice[];
 }
+
+export type PagingMode = 'direct' | 'nested' | 'shadow';
 
 export type RunResult =
   | { kind: 'exit'; code: number; reason: 'htif' | 'finisher' | 'sbi' }
@@ -59,6 +63,10 @@ export interface MachineStats {
   /** Second-stage walks (nested paging) and their PTE reads. */
   gstageWalks: number;
   gstageRefs: number;
+  /** Shadow paging: entries built from guest walks, stores caught on page-table pages, whole-shadow drops. */
+  shadowFills: number;
+  wpFaults: number;
+  shadowFlushes: number;
   traps: number;
   interrupts: number;
   mmioExits: number;
@@ -99,7 +107,10 @@ export class Machine {
     }
     // Room for the G-stage tables: one 4 KiB table per 2 MiB of RAM, plus the
     // 16 KiB root, one table per GiB and slack for the root's alignment.
-    const tables = config.paging === 'nested' ? (config.ramSize >> 9) + 0x1_0000 : 0;
+    // Shadow tables are built on demand: leave them a sixteenth of RAM (when
+    // the pool runs dry the vCPUs run unshadowed, through full walks).
+    const tables =
+      config.paging === 'nested' ? (config.ramSize >> 9) + 0x1_0000 : config.paging === 'shadow' ? (config.ramSize >> 4) + 0x40_0000 : 0;
     const memory = (this.memory = createHostMemory(RAM_HOST + config.ramSize + tables));
     this.ramHost = RAM_HOST;
     this.ram = new Uint8Array(memory.buffer as ArrayBuffer, RAM_HOST, config.ramSize);
@@ -150,6 +161,9 @@ export class Machine {
     kernel.exports.partitionInit(0, BigInt(RAM_BASE), BigInt(config.ramSize), this.ramHost, 0, config.harts);
     if (config.paging === 'nested' && !kernel.exports.partitionEnableNested(0)) {
       throw new Error('out of host frames for the G-stage tables');
+    }
+    if (config.paging === 'shadow' && !kernel.exports.partitionEnableShadow(0)) {
+      throw new Error('out of host frames for the page-table bitmap');
     }
     for (let h = 0; h < config.harts; h++) {
       const base = kernel.exports.vcpuReset(h, 0, h, BigInt(RAM_BASE));
@@ -364,6 +378,9 @@ export class Machine {
       walkRefs: sum('WALK_REFS'),
       gstageWalks: sum('GWALKS'),
       gstageRefs: sum('GWALK_REFS'),
+      shadowFills: sum('SHADOW_FILLS'),
+      wpFaults: sum('WP_FAULTS'),
+      shadowFlushes: sum('SHADOW_FLUSHES'),
       traps: sum('TRAPS'),
       interrupts: sum('INTERRUPTS'),
       mmioExits: sum('MMIO'),
