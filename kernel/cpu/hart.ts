@@ -10,6 +10,7 @@
 //   +0x0200 | pc, priv, fcsr, CSRs ...      |  offsets below
 //   +0x0310 | pmpcfg[8], pmpaddr[64]        |
 //   +0x0600 | statistics counters           |
+//   +0x0700 | scheduler state (256 B)       |  see sched/defs.ts
 //   +0x1000 +-------------------------------+ TLB
 //           | software TLB: 3 x 256 entries |  fetch | load | store
 //           |   entry = tag u64, addend u32 |  (see mmu/tlb.ts)
@@ -98,6 +99,11 @@ export const H_CONS_HEAD: u32 = 0x660; // u32 console ring: bytes taken by the h
 export const H_CONS_TAIL: u32 = 0x664; // u32 console ring: bytes put by the kernel (free-running)
 export const H_CONS_BUF: u32 = 0x680; // 128 bytes, ends at 0x700
 export const CONS_SIZE: u32 = 128;
+
+// The scheduler's per-vCPU state (run-queue links, credit, statistics):
+// 0x700-0x7ff, fields in sched/defs.ts.
+export const H_SCHED: u32 = 0x700;
+export const H_SCHED_SIZE: u32 = 0x100;
 
 export const H_TLB: u32 = 0x1000;
 

@@ -17,6 +17,10 @@
 //                            page-table pages, 1 bit per RAM page (PF_SHADOW)
 //   +0x48 cons_in_head u32   SBI console input ring (enlightened partitions):
 //   +0x4c cons_in_tail u32   bytes taken by vCPUs / put by the host, free-running
+//   +0x50 sched_weight u32   scheduler (sched/defs.ts): proportional-share weight (0 = 256)
+//   +0x54 sched_cap u32      cap, percent of one pCPU (0 = none)
+//   +0x58 sched_reserve u32  reservation, percent of one pCPU
+//   +0x5c..+0x8f             scheduler: cap budget, statistics, accounting scratch
 //   +0xc0 cons_in_buf[64]    (see hypercall/console.ts)
 import { PARTITIONS, PART_SIZE } from '../layout';
 
@@ -37,6 +41,9 @@ export const P_PT_BITMAP: u32 = 0xbc;
 export const P_CONS_IN_HEAD: u32 = 0x48;
 export const P_CONS_IN_TAIL: u32 = 0x4c;
 export const P_CONS_IN_BUF: u32 = 0xc0;
+/** Scheduler parameters and state, 0x50-0x8f (fields in sched/defs.ts). */
+export const P_SCHED: u32 = 0x50;
+export const P_SCHED_END: u32 = 0x90;
 export const CONS_IN_SIZE: u32 = 64;
 
 // P_FLAGS bits.
