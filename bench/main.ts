@@ -2,10 +2,12 @@
 // reference exists, the ratio against it measured in the same run.
 import { benchBoot } from './boot.ts';
 import { benchCpu } from './cpu.ts';
+import { benchPaging } from './paging.ts';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   cpu: benchCpu,
   boot: benchBoot,
+  paging: benchPaging,
   vhd: async () => (await import('./vhd.ts')).benchVhd(),
 };
 
