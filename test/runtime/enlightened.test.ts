@@ -79,6 +79,13 @@ describe('enlightened guests on Machine', () => {
     },
   );
 
+  it.each(['sbi-smp', 'sbi-probe'])('%s runs the same under shadow paging', async (name) => {
+    const direct = await runEnlightened(name, { harts: 2 });
+    const shadow = await runEnlightened(name, { harts: 2, paging: 'shadow' });
+    expect(shadow.output).toBe(direct.output);
+    expect(shadow.result).toEqual(direct.result);
+  });
+
   it('leaves the other harts stopped until HSM starts them', async () => {
     const { machine } = await runEnlightened('sbi-hello', { harts: 3 });
     expect(machine.harts.map((h) => h.state)).toEqual([1, 0, 0]);

@@ -3,7 +3,7 @@
 // issues single SBI calls from a vCPU and returns what the kernel answered.
 import { readFileSync } from 'node:fs';
 import { parseElf } from '../../runtime/loader/elf.ts';
-import { Machine, type MachineConfig } from '../../runtime/machine/machine.ts';
+import { Machine, type MachineConfig, type PagingMode } from '../../runtime/machine/machine.ts';
 import type { GuestRun } from './guest.ts';
 
 export const BIN = 'guests/bin/enlightened';
@@ -83,7 +83,7 @@ export class SbiHarness {
   readonly machine: Machine;
   output: number[] = [];
 
-  constructor(readonly harts = 2, readonly ramSize = 1 << 20, paging: 'direct' | 'nested' = 'direct') {
+  constructor(readonly harts = 2, readonly ramSize = 1 << 20, paging: PagingMode = 'direct') {
     this.machine = new Machine({ ramSize, harts, clock: 'icount', paging, onConsole: (b) => this.output.push(...b) });
     const code = new Uint8Array(16);
     const dv = new DataView(code.buffer);
