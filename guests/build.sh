@@ -38,13 +38,14 @@ sources() {
 	fp-rounding) echo "tests/fp-rounding.c" ;;
 	cpu)         echo "bench/cpu/cpu.c" ;;
 	tlb)         echo "bench/tlb/tlb.c" ;;
+	isolation)   echo "tests/isolation.c" ;;
 	virtio_blk)  echo "tests/virtio_blk.c" ;;
 	plic_uart)   echo "tests/plic_uart.c" ;;
 	smp_ipi)     echo "tests/smp_ipi.c" ;;
 	*) echo "unknown guest: $1" >&2; exit 1 ;;
 	esac
 }
-ALL="hello rv64i rv64m rv64a rv64c zicsr traps interrupts privilege mmu fp-rounding cpu tlb virtio_blk plic_uart smp_ipi"
+ALL="hello rv64i rv64m rv64a rv64c zicsr traps interrupts privilege mmu fp-rounding cpu tlb virtio_blk plic_uart smp_ipi isolation"
 
 mkdir -p bin
 for g in ${*:-$ALL}; do
