@@ -5,7 +5,7 @@
 import {
   hart, H_F, H_FCSR, H_FENCE_PENDING, H_HARTID, H_MCOUNTEREN, H_MEDELEG, H_MIDELEG, H_MIE, H_MIP, H_MSIP,
   H_MSTATUS, H_MTIMECMP, H_PC, H_PMPADDR, H_PMPCFG, H_PRIV, H_RESV_ADDR, H_SATP, H_SCAUSE, H_SCOUNTEREN,
-  H_SENVCFG, H_SEPC, H_SSCRATCH, H_STIMECMP, H_STVAL, H_STVEC, H_SUSPEND_PC, H_WFI, H_X,
+  H_SENVCFG, H_SEPC, H_SHADOW_FLUSH_PENDING, H_SSCRATCH, H_STIMECMP, H_STVAL, H_STVEC, H_SUSPEND_PC, H_WFI, H_X,
 } from '../cpu/hart';
 import { MIP_SSIP, MS_XLEN_FIXED, PRIV_S, S_INTERRUPTS } from '../cpu/defs';
 import { requestResync } from '../cpu/exception';
@@ -84,8 +84,8 @@ const ENLIGHTENED_MEDELEG: u64 = 0xb1ff;
  * entry 0 granting S-mode the whole physical space (as OpenSBI does;
  * second-stage translation is what confines the partition), counters
  * readable from S, timers off. FP is Initial, as KVM starts its guests.
- * Counters, statistics and the console ring survive; the TLB is flushed
- * before the vCPU next runs.
+ * Counters, statistics and the console ring survive; the TLB (and any
+ * shadow tables) are flushed before the vCPU next runs.
  */
 export function enterSupervisor(v: usize, pc: u64, a0: u64, a1: u64): void {
   memory.fill(v + H_X, 0, 32 * 8);
@@ -119,6 +119,7 @@ export function enterSupervisor(v: usize, pc: u64, a0: u64, a1: u64): void {
   store<u8>(v + H_PMPCFG, 0x1f); // entry 0: NAPOT, R W X
   store<u64>(v + H_PMPADDR, 0x003f_ffff_ffff_ffff);
   atomic.or<u32>(v + H_FENCE_PENDING, FENCE_VMA | FENCE_I);
+  atomic.store<u32>(v + H_SHADOW_FLUSH_PENDING, 1); // shadow paging: nothing of a previous life survives
 }
 
 /** Partition-local hart id of vCPU block `v`. */
