@@ -61,3 +61,9 @@ done
 if [ $# -eq 0 ]; then
 	sh enlightened/build.sh
 fi
+
+# Scheduler test guests (assembly, no library): guests/sched/build.sh, into
+# bin/sched/. A full rebuild (no names given) builds them too.
+if [ $# -eq 0 ]; then
+	sh sched/build.sh
+fi
