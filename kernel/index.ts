@@ -29,6 +29,9 @@ export { mmioFault } from './platform/mmio';
 /** From inside an mmio callback: make the running vCPU return to the host after this instruction. */
 export { requestExit as hostRequestExit } from './cpu/exception';
 
+// The vCPU scheduler and per-pCPU loop (kernel/sched/, docs/scheduler.md).
+export * from './sched/api';
+
 // Layout facts the host needs (its typed views are tested against these).
 export const LAYOUT_VCPU_SIZE = VCPU_SIZE;
 export const LAYOUT_FRAME_POOL = FRAME_POOL;
