@@ -17,6 +17,7 @@
 //   +0x48 epoch u32          accounting round (marks partitions seen)
 //   +0x4c plist u32          accounting scratch: list of active partitions
 //   +0x50 exit_pcpu u32      pCPU of the last deterministic-mode exit
+//   +0x54 acct_lock u32      held while an accounting runs
 //
 // Per pCPU, pcpuAddr(i) = SCHED_PCPUS + i * PCPU_SIZE (4 KiB):
 //
@@ -69,6 +70,7 @@ export const G_HIWATER: u32 = 0x44;
 export const G_EPOCH: u32 = 0x48;
 export const G_PLIST: u32 = 0x4c;
 export const G_EXIT_PCPU: u32 = 0x50;
+export const G_ACCT_LOCK: u32 = 0x54;
 export const G_SIZE: u32 = 0x100;
 
 /** G_FLAGS bits. */

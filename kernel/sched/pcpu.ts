@@ -21,7 +21,7 @@ import { wakeupPending } from '../cpu/interrupts';
 import { sbiAfterRun, sbiBeforeRun } from '../hypercall/sbi';
 import { SbiExit } from '../hypercall/defs';
 import {
-  NIL, G, G_EXIT_PCPU, G_FLAGS, G_IDLE_STEP, G_MIN_CHUNK, G_NEXT_ACCT, G_NPCPUS, G_PERIOD, G_SLICE, G_TICK, G_ACCTS, GF_NO_BOOST,
+  NIL, G, G_ACCT_LOCK, G_EXIT_PCPU, G_FLAGS, G_IDLE_STEP, G_MIN_CHUNK, G_NEXT_ACCT, G_NPCPUS, G_PERIOD, G_SLICE, G_TICK, G_ACCTS, GF_NO_BOOST,
   C_BL_HEAD, C_CLOCK, C_CURRENT, C_EXIT_VCPU, C_KICK, C_LAST, C_LOAD, C_NEXT_POLL, C_RQ_HEAD, C_RQ_LEN, C_SLICE_END,
   C_STATS, C_TRACE, C_TRACE_N, TRACE_ENTRIES, TRACE_ENTRY_SIZE, S_BLOCK, S_CREDIT, S_FLAGS, S_NEXT, S_PCPU,
   S_READY_AT, S_STATE, S_STATS, S_WAKE_AT, SF_BLOCK_IO, SF_BOOST, SF_REMOVE, SF_WAKE, SF_YIELD, Block, Class,
@@ -281,7 +281,11 @@ function maybeAccount(c: usize, now: u64): void {
     // The next boundary after now (a long idle gap is one accounting).
     const nn = next + period > now ? next + period : now - (now - next) % period + period;
     if (atomic.cmpxchg<u64>(G + G_NEXT_ACCT, next, nn) == next) {
+      // One accounting at a time: if the previous one is still running (a
+      // pCPU thread descheduled by the host OS), this period is skipped.
+      if (atomic.cmpxchg<u32>(G + G_ACCT_LOCK, 0, 1) != 0) return;
       account();
+      atomic.store<u32>(G + G_ACCT_LOCK, 0);
       atomic.add<u64>(G + G_ACCTS, 1);
       statAdd(c + C_STATS, PcpuStat.ACCOUNTINGS, 1);
       kickAll(); // capped partitions have budget again

@@ -59,6 +59,9 @@ export class SchedRig {
   readonly insnsPerMs: number;
   readonly parts: Part[] = [];
   readonly layout;
+  /** Host address of each vCPU's block. */
+  readonly vcpuBlocks: number[] = [];
+  private readonly stateOff: number;
   private time = 0n;
   private readonly ramSize = 64 << 10;
 
@@ -78,6 +81,7 @@ export class SchedRig {
     });
     k = this.k = Object.assign(Object.create(null) as object, instance.exports) as KernelExports & SchedExports;
     if (instance.layout.framePool !== framePool) throw new Error('frame pool moved');
+    this.stateOff = instance.layout.off['STATE']!;
     this.layout = schedLayout(instance.exports as unknown as Record<string, unknown>);
     k.hostInit();
     if (!k.schedInit(config.pcpus, this.insnsPerMs)) throw new Error('schedInit refused');
@@ -95,7 +99,7 @@ export class SchedRig {
       for (const s of image.segments) ram.set(s.data, Number(s.addr) - RAM_GPA);
       for (const [sym, value] of Object.entries(spec.patch ?? {})) this.poke(id, sym, 0, value);
       if (!k.schedSetParams(id, spec.weight ?? 0, spec.cap ?? 0, spec.reservation ?? 0)) throw new Error('bad params');
-      for (let h = 0; h < nvcpus; h++) k.vcpuReset(vcpu + h, id, h, image.entry);
+      for (let h = 0; h < nvcpus; h++) this.vcpuBlocks.push(k.vcpuReset(vcpu + h, id, h, image.entry));
       vcpu += nvcpus;
     });
     for (const part of this.parts) {
@@ -111,6 +115,19 @@ export class SchedRig {
     const at = part.image.symbols.get(sym);
     if (at === undefined) throw new Error(`no symbol ${sym}`);
     return part.ramHost + Number(at) - RAM_GPA + index * 8;
+  }
+
+  /** Guest-physical address of symbol `sym` of partition `id`'s guest. */
+  symbolGpa(id: number, sym: string): bigint {
+    const at = this.parts[id]!.image.symbols.get(sym);
+    if (at === undefined) throw new Error(`no symbol ${sym}`);
+    return at;
+  }
+
+  /** Writes vCPU `vcpu`'s run state (H_STATE), as SBI HSM does. */
+  setVcpuState(vcpu: number, state: number): void {
+    const at = this.vcpuBlocks[vcpu]! + this.stateOff;
+    Atomics.store(new Uint32Array(this.memory.buffer), at >> 2, state);
   }
 
   poke(id: number, sym: string, index: number, value: bigint): void {

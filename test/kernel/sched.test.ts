@@ -234,37 +234,3 @@ describe('deterministic mode', () => {
     expect(snapshot(a)).toEqual(snapshot(b));
   });
 });
-
-describe('blocking on the host', () => {
-  test('schedBlock keeps a vCPU off the pCPUs until schedWake, which boosts it', () => {
-    const rig = new SchedRig({ pcpus: 1, partitions: [{ guest: 'spin' }, { guest: 'spin' }] });
-    rig.run(60);
-    expect(rig.k.schedBlock(0)).toBe(1);
-    const before = rig.vcpuStat(0, VcpuStat.RUN);
-    rig.run(100);
-    expect(rig.vcpuStat(0, VcpuStat.RUN)).toBe(before);
-    expect(rig.k.schedVcpuState(0)).toBe(SState.BLOCKED);
-    expect(rig.k.schedWake(0)).toBe(1);
-    expect(rig.k.schedWake(0)).toBe(0); // already runnable
-    rig.run(12);
-    expect(rig.vcpuStat(0, VcpuStat.RUN)).toBeGreaterThan(before);
-    expect(rig.vcpuStat(0, VcpuStat.WAKES)).toBe(1);
-    expect(rig.vcpuStat(0, VcpuStat.WAKE_LAT_MAX)).toBeLessThanOrEqual(rig.ms(10));
-  });
-
-  test('a removed vCPU stops running; parameters are validated', () => {
-    const rig = new SchedRig({ pcpus: 2, partitions: [{ guest: 'spin', vcpus: 2 }] });
-    rig.run(30);
-    expect(rig.k.schedRemoveVcpu(1)).toBe(1);
-    rig.run(1);
-    expect(rig.k.schedVcpuState(1)).toBe(SState.NONE);
-    const before = rig.vcpuStat(1, VcpuStat.RUN);
-    rig.run(60);
-    expect(rig.vcpuStat(1, VcpuStat.RUN)).toBe(before);
-    expect(rig.k.schedRemoveVcpu(1)).toBe(0);
-    expect(rig.k.schedAddVcpu(0, -1)).toBe(0); // already managed
-    expect(rig.k.schedSetParams(0, 70000, 0, 0)).toBe(0);
-    expect(rig.k.schedSetParams(0, 256, 50, 60)).toBe(0); // reservation above the cap
-    expect(rig.k.schedSetParams(0, 256, 50, 50)).toBe(1);
-  });
-});

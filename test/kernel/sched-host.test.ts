@@ -1,0 +1,94 @@
+// The scheduler's conversation with its host: HOST exits, vCPUs blocked on
+// the host (I/O) and woken, SBI HSM-stopped vCPUs, removal, parameters.
+import { describe, expect, test } from 'vitest';
+import { SchedExit, SState, VcpuStat } from '../../runtime/host/sched.ts';
+import { SchedRig } from './sched-harness.ts';
+
+describe('HOST exits', () => {
+  test('a vCPU that needs the host comes back as the current vCPU of its pCPU', () => {
+    const rig = new SchedRig({ pcpus: 1, partitions: [{ guest: 'spin' }, { guest: 'spin' }] });
+    // Every store to counters[0] of partition 0 hands control to the host (HTIF tohost).
+    rig.k.partitionSetTohost(0, rig.symbolGpa(0, 'counters'));
+    const until = BigInt(rig.ms(90));
+    let exits = 0;
+    let r: number;
+    while ((r = rig.k.schedRunDeterministic(until, 1_000_000)) === SchedExit.HOST) {
+      expect(rig.k.schedExitPcpu()).toBe(0);
+      expect(rig.k.pcpuExitVcpu(0)).toBe(0);
+      expect(rig.k.schedVcpuState(0)).toBe(SState.RUNNING);
+      exits++;
+    }
+    expect(r).toBe(SchedExit.RAN);
+    // One exit per loop iteration of partition 0's spinner, and it still got its half.
+    expect(exits).toBe(Number(rig.peek(0, 'counters')));
+    const a = rig.partRun(0), b = rig.partRun(1);
+    expect(Math.abs(a / b - 1)).toBeLessThan(0.02);
+  });
+
+  test('schedBlock while the host services an exit parks the vCPU until schedWake', () => {
+    const rig = new SchedRig({ pcpus: 1, partitions: [{ guest: 'spin' }, { guest: 'spin' }] });
+    rig.k.partitionSetTohost(0, rig.symbolGpa(0, 'counters'));
+    expect(rig.k.schedRunDeterministic(BigInt(rig.ms(30)), 1_000_000)).toBe(SchedExit.HOST);
+    expect(rig.k.schedBlock(0)).toBe(1); // waits for "I/O"
+    const count = rig.peek(0, 'counters');
+    expect(rig.k.schedRunDeterministic(BigInt(rig.ms(60)), 1_000_000)).toBe(SchedExit.RAN);
+    expect(rig.k.schedVcpuState(0)).toBe(SState.BLOCKED);
+    expect(rig.peek(0, 'counters')).toBe(count);
+    expect(rig.k.schedWake(0)).toBe(1);
+    expect(rig.k.schedRunDeterministic(BigInt(rig.ms(62)), 1_000_000)).toBe(SchedExit.HOST);
+    expect(rig.peek(0, 'counters')).toBe(count + 1n);
+    expect(rig.vcpuStat(0, VcpuStat.BOOSTED)).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('SBI HSM stopped vCPUs', () => {
+  test('a stopped vCPU takes no CPU, and runs again once it is RUNNABLE', () => {
+    const rig = new SchedRig({ pcpus: 1, partitions: [{ guest: 'spin', vcpus: 2 }] });
+    rig.k.vcpuStop(1);
+    rig.run(300);
+    expect(rig.vcpuStat(1, VcpuStat.RUN)).toBe(0);
+    expect(rig.vcpuStat(0, VcpuStat.RUN)).toBe(rig.ms(300));
+    expect(rig.k.schedVcpuState(1)).toBe(SState.BLOCKED);
+    rig.setVcpuState(1, 1); // what SBI hart_start publishes: RUNNABLE
+    rig.run(300);
+    expect(rig.vcpuStat(1, VcpuStat.WAKES)).toBe(1);
+    const a = rig.vcpuStat(0, VcpuStat.RUN) - rig.ms(300);
+    const b = rig.vcpuStat(1, VcpuStat.RUN);
+    expect(a + b).toBe(rig.ms(300));
+    expect(b).toBeGreaterThan(rig.ms(100));
+  });
+});
+
+describe('blocking on the host', () => {
+  test('schedBlock keeps a vCPU off the pCPUs until schedWake, which boosts it', () => {
+    const rig = new SchedRig({ pcpus: 1, partitions: [{ guest: 'spin' }, { guest: 'spin' }] });
+    rig.run(60);
+    expect(rig.k.schedBlock(0)).toBe(1);
+    const before = rig.vcpuStat(0, VcpuStat.RUN);
+    rig.run(100);
+    expect(rig.vcpuStat(0, VcpuStat.RUN)).toBe(before);
+    expect(rig.k.schedVcpuState(0)).toBe(SState.BLOCKED);
+    expect(rig.k.schedWake(0)).toBe(1);
+    expect(rig.k.schedWake(0)).toBe(0); // already runnable
+    rig.run(12);
+    expect(rig.vcpuStat(0, VcpuStat.RUN)).toBeGreaterThan(before);
+    expect(rig.vcpuStat(0, VcpuStat.WAKES)).toBe(1);
+    expect(rig.vcpuStat(0, VcpuStat.WAKE_LAT_MAX)).toBeLessThanOrEqual(rig.ms(10));
+  });
+
+  test('a removed vCPU stops running; parameters are validated', () => {
+    const rig = new SchedRig({ pcpus: 2, partitions: [{ guest: 'spin', vcpus: 2 }] });
+    rig.run(30);
+    expect(rig.k.schedRemoveVcpu(1)).toBe(1);
+    rig.run(1);
+    expect(rig.k.schedVcpuState(1)).toBe(SState.NONE);
+    const before = rig.vcpuStat(1, VcpuStat.RUN);
+    rig.run(60);
+    expect(rig.vcpuStat(1, VcpuStat.RUN)).toBe(before);
+    expect(rig.k.schedRemoveVcpu(1)).toBe(0);
+    expect(rig.k.schedAddVcpu(0, -1)).toBe(0); // already managed
+    expect(rig.k.schedSetParams(0, 70000, 0, 0)).toBe(0);
+    expect(rig.k.schedSetParams(0, 256, 50, 60)).toBe(0); // reservation above the cap
+    expect(rig.k.schedSetParams(0, 256, 50, 50)).toBe(1);
+  });
+});
