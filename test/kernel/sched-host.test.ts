@@ -6,7 +6,8 @@ import { SchedRig } from './sched-harness.ts';
 
 describe('HOST exits', () => {
   test('a vCPU that needs the host comes back as the current vCPU of its pCPU', () => {
-    const rig = new SchedRig({ pcpus: 1, partitions: [{ guest: 'spin' }, { guest: 'spin' }] });
+    // 1 ms = 1000 instructions: a few thousand round trips through the host.
+    const rig = new SchedRig({ pcpus: 1, insnsPerMs: 1000, partitions: [{ guest: 'spin' }, { guest: 'spin' }] });
     // Every store to counters[0] of partition 0 hands control to the host (HTIF tohost).
     rig.k.partitionSetTohost(0, rig.symbolGpa(0, 'counters'));
     const until = BigInt(rig.ms(90));
