@@ -5,8 +5,10 @@
 #   guests/sched/build.sh              all of them
 #   guests/sched/build.sh spin ...     only these
 #
-# M-mode, RAM at 0x80000000, CLINT timer only: they run on `hv run` and on
-# qemu-system-riscv64 -M virt -bios FILE.
+# RAM at 0x80000000, no devices but the CLINT timer. spin, sleeper and
+# gamer start in M-mode (`hv run`, qemu-system-riscv64 -M virt -bios FILE);
+# yielder is enlightened: it starts in S-mode with the hypervisor as its SBI
+# firmware and yields through a hypervisor call.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -14,7 +16,7 @@ CROSS=${CROSS:-riscv64-unknown-elf-}
 CC="${CROSS}gcc"
 FLAGS="-march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -static -T sched/link.ld
  -Wl,--build-id=none -Wl,--no-warn-rwx-segments"
-ALL="spin sleeper gamer"
+ALL="spin sleeper gamer yielder"
 
 mkdir -p bin/sched
 for g in ${*:-$ALL}; do

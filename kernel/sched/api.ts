@@ -6,7 +6,7 @@ import { H_SCHED, H_SCHED_SIZE } from '../cpu/hart';
 import { partitionAddr } from '../mm/partition';
 import {
   NIL, MAX_PCPUS, G, G_ACCTS, G_EXIT_PCPU, G_FLAGS, G_HIWATER, G_IDLE_STEP, G_INSNS_PER_MS, G_MIN_CHUNK, G_NEXT_ACCT,
-  G_NPCPUS, G_PERIOD, G_SIZE, G_SLICE, G_TICK, GF_NO_BOOST, C_CURRENT, C_EXIT_VCPU, C_HEADER_SIZE, C_LAST, C_LOAD,
+  G_NPCPUS, G_PERIOD, G_SIZE, G_SLICE, G_TICK, GF_NO_BOOST, C_CURRENT, C_EXIT_VCPU, C_YIELDED, C_HEADER_SIZE, C_LAST, C_LOAD,
   C_STATS, C_TRACE, C_CLOCK, C_KICK, C_TRACE_N, TRACE_ENTRIES, TRACE_ENTRY_SIZE, S_BLOCK, S_CREDIT, S_FLAGS, S_PCPU,
   S_READY_AT, S_STATE, S_STATS, S_WAKE_AT, SF_BLOCK_IO, SF_REMOVE, SF_WAKE, Block, PcpuStat, SState,
   VcpuStat, PS_WEIGHT, PS_CAP, PS_RESERVE, PS_BUDGET, PS_RUN, PS_ALLOC, TICK_MS, SLICE_MS, PERIOD_MS, pcpuAddr,
@@ -56,6 +56,7 @@ export function schedInit(npcpus: u32, insnsPerMs: u32): bool {
     store<u32>(c + C_CURRENT, NIL);
     store<u32>(c + C_LAST, NIL);
     store<u32>(c + C_EXIT_VCPU, NIL);
+    store<u32>(c + C_YIELDED, NIL);
   }
   for (let v: u32 = 0; v < MAX_VCPUS; v++) memory.fill(vcpuAddr(v) + H_SCHED, 0, H_SCHED_SIZE);
   atomic.store<u32>(G + G_HIWATER, 0);

@@ -26,7 +26,7 @@
 //   +0x010 | bl head  | bl tail     | bl len      | current  |  indices linked
 //   +0x020 | clock u64              | slice_end u64          |  through S_NEXT /
 //   +0x030 | next_poll u64          | kick u32    | exit_vcpu|  S_PREV; bl = blocked
-//   +0x040 | load u32 | trace_n u32 | last u32    | (free)   |  last = vCPU run last
+//   +0x040 | load u32 | trace_n u32 | last u32    | yielded  |  last = vCPU run last
 //   +0x080 | statistics: busy, idle, runs, switches, steals, |
 //          |   accountings, polls, wakes (u64 each)          |
 //   +0x800 +------------------------------------------------+
@@ -102,6 +102,7 @@ export const C_EXIT_VCPU: u32 = 0x3c;
 export const C_LOAD: u32 = 0x40;
 export const C_TRACE_N: u32 = 0x44;
 export const C_LAST: u32 = 0x48;
+export const C_YIELDED: u32 = 0x4c; // a vCPU that just yielded: the next pick prefers any other
 export const C_HEADER_SIZE: u32 = 0x800;
 export const C_STATS: u32 = 0x80;
 export const C_TRACE: u32 = 0x800;
@@ -157,7 +158,6 @@ export const SF_BOOST: u32 = 1 << 0; // woke with credit left: runs ahead of UND
 export const SF_WAKE: u32 = 1 << 1; // schedWake while not blocked: the next block is cancelled
 export const SF_BLOCK_IO: u32 = 1 << 2; // schedBlock while running: block when it comes off the pCPU
 export const SF_REMOVE: u32 = 1 << 3; // schedRemoveVcpu while running: drop it when it comes off
-export const SF_YIELD: u32 = 1 << 4; // it yielded: end its slice
 
 /** vCPU statistics (u64 at S_STATS + 8 * index). */
 export namespace VcpuStat {

@@ -22,9 +22,9 @@ import { sbiAfterRun, sbiBeforeRun } from '../hypercall/sbi';
 import { SbiExit } from '../hypercall/defs';
 import {
   NIL, G, G_ACCT_LOCK, G_EXIT_PCPU, G_FLAGS, G_IDLE_STEP, G_MIN_CHUNK, G_NEXT_ACCT, G_NPCPUS, G_PERIOD, G_SLICE, G_TICK, G_ACCTS, GF_NO_BOOST,
-  C_BL_HEAD, C_CLOCK, C_CURRENT, C_EXIT_VCPU, C_KICK, C_LAST, C_LOAD, C_NEXT_POLL, C_RQ_HEAD, C_RQ_LEN, C_SLICE_END,
+  C_BL_HEAD, C_CLOCK, C_CURRENT, C_YIELDED, C_EXIT_VCPU, C_KICK, C_LAST, C_LOAD, C_NEXT_POLL, C_RQ_HEAD, C_RQ_LEN, C_SLICE_END,
   C_STATS, C_TRACE, C_TRACE_N, TRACE_ENTRIES, TRACE_ENTRY_SIZE, S_BLOCK, S_CREDIT, S_FLAGS, S_NEXT, S_PCPU,
-  S_READY_AT, S_STATE, S_STATS, S_WAKE_AT, SF_BLOCK_IO, SF_BOOST, SF_REMOVE, SF_WAKE, SF_YIELD, Block, Class,
+  S_READY_AT, S_STATE, S_STATS, S_WAKE_AT, SF_BLOCK_IO, SF_BOOST, SF_REMOVE, SF_WAKE, Block, Class,
   PcpuStat, SchedExit, SState, VcpuStat, pcpuAddr, lockPcpu, tryLockPcpu, unlockPcpu, PS_CAP, PS_BUDGET,
 } from './defs';
 import { blAppend, blRemove, rqAppend, rqRemove } from './queue';
@@ -159,16 +159,17 @@ let foundCredit: i64 = 0;
 
 /**
  * The best queued vCPU of `c` in a class above `floor` (class first, then
- * most credit, then queue order), or NIL. Lock held. Sets foundClass/Credit.
+ * most credit, then queue order), other than `skip`, or NIL. Lock held.
+ * Sets foundClass/Credit.
  */
-function bestQueued(c: usize, floor: u32): u32 {
+function bestQueued(c: usize, floor: u32, skip: u32): u32 {
   let best = NIL;
   let bc = Class.NONE;
   let bcr: i64 = 0;
   let v = load<u32>(c + C_RQ_HEAD);
   while (v != NIL) {
     const va = vcpuAddr(v);
-    const k = classOf(va);
+    const k = v != skip ? classOf(va) : Class.NONE;
     if (k > floor) {
       const cr = atomic.load<i64>(va + S_CREDIT);
       if (best == NIL || k > bc || (k == bc && cr > bcr)) {
@@ -199,10 +200,10 @@ function takeLocked(c: usize, v: u32, p: u32): void {
  * that beats it (trylock only, so a pCPU never waits on another while
  * holding a lock; peers are visited in a fixed order from p + 1).
  */
-function pickNext(p: u32, floor: u32): u32 {
+function pickNext(p: u32, floor: u32, skip: u32 = NIL): u32 {
   const c = pcpuAddr(p);
   lockPcpu(c);
-  let v = bestQueued(c, floor);
+  let v = bestQueued(c, floor, skip);
   const lc = foundClass;
   if (v != NIL && lc >= Class.UNDER) {
     takeLocked(c, v, p);
@@ -221,7 +222,7 @@ function pickNext(p: u32, floor: u32): u32 {
     const cq = pcpuAddr((p + i) % n);
     if (atomic.load<u32>(cq + C_RQ_LEN) == 0) continue;
     if (!tryLockPcpu(cq)) continue;
-    const s = bestQueued(cq, bar);
+    const s = bestQueued(cq, bar, NIL);
     if (s != NIL && (cand == NIL || foundClass > cc || (foundClass == cc && foundCredit > ccr))) {
       if (held) unlockPcpu(held);
       held = cq;
@@ -244,7 +245,7 @@ function pickNext(p: u32, floor: u32): u32 {
   }
   if (v == NIL) return NIL;
   lockPcpu(c);
-  v = bestQueued(c, floor);
+  v = bestQueued(c, floor, skip);
   if (v != NIL) takeLocked(c, v, p);
   unlockPcpu(c);
   return v;
@@ -363,10 +364,7 @@ export function pcpuStep(p: u32): u32 {
       atomic.and<u32>(va + S_FLAGS, ~SF_BLOCK_IO);
       block(c, v, Block.IO);
     } else if (atomic.load<u32>(va + H_STATE) != VcpuState.RUNNABLE) block(c, v, Block.STOPPED);
-    else if (f & SF_YIELD) {
-      atomic.and<u32>(va + S_FLAGS, ~SF_YIELD);
-      requeue(c, v);
-    } else {
+    else {
       const k = classOf(va);
       if (k == Class.NONE || now >= load<u64>(c + C_SLICE_END)) requeue(c, v);
       else {
@@ -385,7 +383,11 @@ export function pcpuStep(p: u32): u32 {
     }
   }
   if (v == NIL) {
-    v = pickNext(p, Class.NONE);
+    // After a yield, anyone else first; the yielder only if nobody else can run.
+    const yielded = load<u32>(c + C_YIELDED);
+    store<u32>(c + C_YIELDED, NIL);
+    v = pickNext(p, Class.NONE, yielded);
+    if (v == NIL && yielded != NIL) v = pickNext(p, Class.NONE);
     if (v == NIL) return SchedExit.IDLE;
     startSlice(c, v, now);
   }
@@ -433,6 +435,7 @@ export function pcpuStep(p: u32): u32 {
     if (atomic.load<u32>(va + H_SBI_EXIT) == SbiExit.YIELD) {
       atomic.cmpxchg<u32>(va + H_SBI_EXIT, SbiExit.YIELD, SbiExit.NONE);
       store<u32>(c + C_CURRENT, NIL);
+      store<u32>(c + C_YIELDED, v);
       requeue(c, v);
     } else {
       store<u32>(c + C_EXIT_VCPU, v);

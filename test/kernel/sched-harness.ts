@@ -13,7 +13,9 @@ import { SchedExit, schedLayout, readTrace, type SchedExports, type TraceEntry }
 const RAM_GPA = 0x8000_0000;
 const TICKS_PER_MS = 10_000; // 10 MHz mtime
 
-export type GuestName = 'spin' | 'sleeper' | 'gamer';
+export type GuestName = 'spin' | 'sleeper' | 'gamer' | 'yielder';
+/** Guests that start in S-mode with the hypervisor as their SBI firmware. */
+const ENLIGHTENED = new Set<GuestName>(['yielder']);
 
 export interface PartitionSpec {
   guest: GuestName;
@@ -100,6 +102,10 @@ export class SchedRig {
       for (const [sym, value] of Object.entries(spec.patch ?? {})) this.poke(id, sym, 0, value);
       if (!k.schedSetParams(id, spec.weight ?? 0, spec.cap ?? 0, spec.reservation ?? 0)) throw new Error('bad params');
       for (let h = 0; h < nvcpus; h++) this.vcpuBlocks.push(k.vcpuReset(vcpu + h, id, h, image.entry));
+      if (ENLIGHTENED.has(spec.guest)) {
+        k.partitionSetEnlightened(id, 1);
+        for (let h = 0; h < nvcpus; h++) k.vcpuEnterSupervisor(vcpu + h, image.entry, BigInt(h), 0n);
+      }
       vcpu += nvcpus;
     });
     for (const part of this.parts) {

@@ -181,6 +181,29 @@ describe('accounting by consumption', () => {
     expect(gamer!).toBeLessThan(0.52);
     expect(honest!).toBeGreaterThan(0.48);
   });
+
+  test('a vCPU that yields just before every tick does not earn extra share', () => {
+    // The yield is a hypervisor call the kernel scheduler handles itself
+    // (the harness fails on any exit to the host).
+    const rig = new SchedRig({ pcpus: 1, partitions: [{ guest: 'yielder' }, { guest: 'spin' }] });
+    rig.run(2100);
+    const [yielder, honest] = shares(rig, [0, 1]);
+    const yields = Number(rig.peek(0, 'yields'));
+    figure('yield-before-tick vCPU vs spinner: shares, yields', [pct(yielder!), pct(honest!), yields]);
+    expect(yields).toBeGreaterThan(80);
+    expect(yielder!).toBeLessThan(0.52);
+    expect(honest!).toBeGreaterThan(0.48);
+  });
+
+  test('a yield hands the pCPU to a waiting vCPU', () => {
+    const rig = new SchedRig({ pcpus: 1, partitions: [{ guest: 'yielder', patch: { guard_ticks: 100_000n } }, { guest: 'spin' }] });
+    // guard = tick: it yields every time it runs, as a spin-lock waiter would.
+    rig.run(300);
+    const [yielder, honest] = shares(rig, [0, 1]);
+    figure('always-yielding vCPU vs spinner: shares', [pct(yielder!), pct(honest!)]);
+    expect(yielder!).toBeLessThan(0.01);
+    expect(rig.pcpuStat(0, PcpuStat.IDLE)).toBe(0);
+  });
 });
 
 describe('scale', () => {
