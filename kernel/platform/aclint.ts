@@ -11,7 +11,7 @@
 // vCPU blocked in WFI wakes, which is the scheduler's business.
 import { hart, H_MSIP, H_MTIMECMP, H_PARTITION } from '../cpu/hart';
 import { vcpuAddr } from '../layout';
-import { P_FIRST_VCPU, P_MTIME_OFFSET, P_NVCPUS } from '../mm/partition';
+import { P_FIRST_VCPU, P_ID, P_MTIME_OFFSET, P_NVCPUS } from '../mm/partition';
 import { requestResync } from '../cpu/exception';
 
 export const CLINT_BASE: u64 = 0x0200_0000;
@@ -19,9 +19,9 @@ export const CLINT_SIZE: u64 = 0x1_0000;
 const MTIMECMP_OFF: u32 = 0x4000;
 const MTIME_OFF: u32 = 0xbff8;
 
-/** The host's clock for this partition, in 10 MHz ticks (policy is the host's). */
+/** The host's clock for partition `id`, in 10 MHz ticks (policy is the host's). */
 @external('env', 'hostClock')
-declare function hostClock(partition: u32): f64;
+declare function hostClock(id: u32): f64;
 
 @inline function partition(): usize {
   return <usize>load<u32>(hart, H_PARTITION);
@@ -29,7 +29,7 @@ declare function hostClock(partition: u32): f64;
 
 export function mtime(): u64 {
   const p = partition();
-  return <u64>hostClock(<u32>p) + load<u64>(p, P_MTIME_OFFSET);
+  return <u64>hostClock(load<u32>(p, P_ID)) + load<u64>(p, P_MTIME_OFFSET);
 }
 
 /** vCPU block of hart `id` of the running partition, or 0 if there is none. */

@@ -5,14 +5,21 @@
 // 4-byte ones, low half first (v86-style per-width import surface). An
 // access the host cannot serve calls back mmioFault(), which the kernel turns
 // into an access-fault exception.
-import { hart, H_STAT_MMIO } from '../cpu/hart';
+import { hart, H_PARTITION, H_STAT_MMIO } from '../cpu/hart';
+import { P_ID } from '../mm/partition';
 import { CLINT_BASE, CLINT_SIZE, clintRead, clintWrite } from './aclint';
 import { requestResync } from '../cpu/exception';
 
+// The partition id says whose board the access is for: a pCPU runs vCPUs of
+// many partitions.
 @external('env', 'mmioRead')
-declare function hostMmioRead(addr: u32, size: u32): u32;
+declare function hostMmioRead(partition: u32, addr: u32, size: u32): u32;
 @external('env', 'mmioWrite')
-declare function hostMmioWrite(addr: u32, size: u32, value: u32): void;
+declare function hostMmioWrite(partition: u32, addr: u32, size: u32, value: u32): void;
+
+@inline function partitionId(): u32 {
+  return load<u32>(<usize>load<u32>(hart, H_PARTITION), P_ID);
+}
 
 let faulted: bool = false;
 
@@ -37,11 +44,11 @@ export function mmioLoad(pa: u64, size: u32): bool {
   if (pa + size > 0x1_0000_0000) return false;
   faulted = false;
   if (size == 8) {
-    const lo = hostMmioRead(<u32>pa, 4);
-    const hi = faulted ? 0 : hostMmioRead(<u32>pa + 4, 4);
+    const lo = hostMmioRead(partitionId(), <u32>pa, 4);
+    const hi = faulted ? 0 : hostMmioRead(partitionId(), <u32>pa + 4, 4);
     mmioValue = (<u64>hi << 32) | <u64>lo;
   } else {
-    mmioValue = <u64>hostMmioRead(<u32>pa, size);
+    mmioValue = <u64>hostMmioRead(partitionId(), <u32>pa, size);
   }
   requestResync(); // a device access can change interrupt lines
   return !faulted;
@@ -56,10 +63,10 @@ export function mmioStore(pa: u64, size: u32, value: u64): bool {
   if (pa + size > 0x1_0000_0000) return false;
   faulted = false;
   if (size == 8) {
-    hostMmioWrite(<u32>pa, 4, <u32>value);
-    if (!faulted) hostMmioWrite(<u32>pa + 4, 4, <u32>(value >> 32));
+    hostMmioWrite(partitionId(), <u32>pa, 4, <u32>value);
+    if (!faulted) hostMmioWrite(partitionId(), <u32>pa + 4, 4, <u32>(value >> 32));
   } else {
-    hostMmioWrite(<u32>pa, size, <u32>value);
+    hostMmioWrite(partitionId(), <u32>pa, size, <u32>value);
   }
   requestResync();
   return !faulted;

@@ -5,11 +5,14 @@ import { kernelWasmPath } from './paths.ts';
 
 /** The functions every host must provide to the kernel (its whole import surface). */
 export interface KernelImports {
-  /** Guest load from a host device: `size` is 1, 2 or 4; call exports.mmioFault() for a bus error. */
-  mmioRead(addr: number, size: number): number;
-  mmioWrite(addr: number, size: number, value: number): void;
-  /** mtime of a partition (by descriptor address), in 10 MHz ticks. */
-  hostClock(partition: number): number;
+  /**
+   * Guest load from a device of partition `id`'s board: `size` is 1, 2 or 4;
+   * call exports.mmioFault() for a bus error.
+   */
+  mmioRead(id: number, addr: number, size: number): number;
+  mmioWrite(id: number, addr: number, size: number, value: number): void;
+  /** mtime of partition `id`, in 10 MHz ticks. */
+  hostClock(id: number): number;
 }
 
 /** The kernel's exports (kernel/index.ts). */

@@ -1,10 +1,11 @@
-// A virt machine: one partition with its RAM, harts and board devices, run
-// on the calling thread (the multi-pCPU hypervisor builds on the same parts).
+// A virt machine: one partition with its RAM, harts and board devices, on a
+// Hypervisor (its own, or one shared with other partitions), which runs it.
 import { createVirtBoard, type VirtBoard } from '../../drivers/board/virt.ts';
 import { BusError } from '../../drivers/board/bus.ts';
 import { writeVirtDtb } from '../../drivers/board/dtb.ts';
 import { MEMMAP } from '../../drivers/board/memmap.ts';
-import { createHostMemory, Exit, instantiateKernel, type KernelInstance } from '../host/kernel.ts';
+import { Exit, type KernelInstance } from '../host/kernel.ts';
+import { type Guest, Hypervisor, partitionOverhead } from '../host/hypervisor.ts';
 import { ElfError, type ElfImage } from '../loader/elf.ts';
 import { icountClock, realtimeClock, type ClockMode, type GuestClock } from './clock.ts';
 import { consoleAck, decodeTohost } from './htif.ts';
@@ -75,16 +76,18 @@ export interface MachineStats {
 }
 
 const RAM_BASE = MEMMAP.dram.base;
-/** Host address of guest RAM: the start of the kernel's frame pool (checked against the kernel's layout). */
-const RAM_HOST = 0x0120_0000;
 const MEIP_BIT = 11;
 const SEIP_BIT = 9;
 /** What an SBI call asks of the host (kernel/hypercall/defs.ts SbiExit). */
 const SbiExit = { NONE: 0, CONSOLE: 1, RESET: 2, YIELD: 3, HART_STOP: 4 } as const;
 const NO_TIMER = 0xffff_ffff_ffff_ffffn;
 
-export class Machine {
+export class Machine implements Guest {
+  readonly hypervisor: Hypervisor;
   readonly memory: WebAssembly.Memory;
+  /** Partition id, and the index of its vCPU 0 in the hypervisor's vCPU array. */
+  readonly id: number;
+  readonly firstVcpu: number;
   readonly kernel: KernelInstance;
   readonly board: VirtBoard;
   readonly harts: VcpuView[] = [];
@@ -100,24 +103,30 @@ export class Machine {
   private enlightened = false;
   /** Input for the SBI console not yet in the kernel's ring. */
   private sbiInput: number[] = [];
+  /** Set when the guest has finished; the hypervisor stops running it. */
+  result: RunResult | undefined;
+  private maxInsns = Infinity;
 
-  constructor(readonly config: MachineConfig) {
+  /** A partition on `hypervisor`, or on a hypervisor of its own sized for it. */
+  constructor(
+    readonly config: MachineConfig,
+    hypervisor?: Hypervisor,
+  ) {
     if (!Number.isInteger(config.ramSize) || config.ramSize <= 0 || config.ramSize % 4096) {
       throw new RangeError(`RAM size must be a positive multiple of 4 KiB, got ${config.ramSize}`);
     }
-    // Room for the G-stage tables: one 4 KiB table per 2 MiB of RAM, plus the
-    // 16 KiB root, one table per GiB and slack for the root's alignment.
-    // Shadow tables are built on demand: leave them a sixteenth of RAM (when
-    // the pool runs dry the vCPUs run unshadowed, through full walks).
-    const tables =
-      config.paging === 'nested' ? (config.ramSize >> 9) + 0x1_0000 : config.paging === 'shadow' ? (config.ramSize >> 4) + 0x40_0000 : 0;
-    const memory = (this.memory = createHostMemory(RAM_HOST + config.ramSize + tables));
-    this.ramHost = RAM_HOST;
-    this.ram = new Uint8Array(memory.buffer as ArrayBuffer, RAM_HOST, config.ramSize);
+    const paging = config.paging ?? 'direct';
+    this.hypervisor = hypervisor ?? new Hypervisor(Machine.hostBytes(config));
+    const memory = (this.memory = this.hypervisor.memory);
+    const kernel = (this.kernel = this.hypervisor.kernel);
+    const { id, firstVcpu, ramHost } = this.hypervisor.allocate(config.ramSize, config.harts);
+    this.id = id;
+    this.firstVcpu = firstVcpu;
+    this.ramHost = ramHost;
+    this.ram = new Uint8Array(memory.buffer as ArrayBuffer, ramHost, config.ramSize);
     const guestMemory = new RamGuestMemory(this.ram, RAM_BASE);
     const drives = config.drives ?? [];
     if (drives.length > MEMMAP.virtio.count) throw new RangeError(`at most ${MEMMAP.virtio.count} virtio drives, got ${drives.length}`);
-    let kernel!: KernelInstance;
     this.clock =
       config.clock === 'icount' ? icountClock(() => this.instructions()) : realtimeClock();
     this.board = createVirtBoard({
@@ -131,44 +140,108 @@ export class Machine {
       },
       virtio: drives.map((d) => virtioBlkFactory(d, guestMemory)),
     });
-    const bus = this.board.bus;
-    kernel = this.kernel = instantiateKernel(memory, {
-      mmioRead: (addr, size) => {
-        try {
-          return bus.read(addr >>> 0, size as 1 | 2 | 4);
-        } catch (e) {
-          if (!(e instanceof BusError)) throw e;
-          kernel.exports.mmioFault();
-          return 0;
-        }
-      },
-      mmioWrite: (addr, size, value) => {
-        try {
-          bus.write(addr >>> 0, size as 1 | 2 | 4, value);
-        } catch (e) {
-          if (!(e instanceof BusError)) throw e;
-          kernel.exports.mmioFault();
-        }
-      },
-      hostClock: () => this.clock.now(),
-    });
-    if (kernel.layout.framePool !== RAM_HOST) throw new Error('kernel layout changed: update RAM_HOST in Machine');
-    kernel.exports.hostInit();
-    kernel.exports.framesInit(RAM_HOST, Math.min(memory.buffer.byteLength, 0xffff_f000));
-    if (kernel.exports.framesAllocContiguous(config.ramSize / 4096, 4096) !== RAM_HOST) {
-      throw new Error('frame allocator did not place guest RAM at the start of the pool');
+    this.bus = this.board.bus;
+    kernel.exports.partitionInit(id, BigInt(RAM_BASE), BigInt(config.ramSize), ramHost, firstVcpu, config.harts);
+    if (paging === 'nested' && !kernel.exports.partitionEnableNested(id)) {
+      throw new RangeError('out of host frames for the G-stage tables');
     }
-    kernel.exports.partitionInit(0, BigInt(RAM_BASE), BigInt(config.ramSize), this.ramHost, 0, config.harts);
-    if (config.paging === 'nested' && !kernel.exports.partitionEnableNested(0)) {
-      throw new Error('out of host frames for the G-stage tables');
-    }
-    if (config.paging === 'shadow' && !kernel.exports.partitionEnableShadow(0)) {
-      throw new Error('out of host frames for the page-table bitmap');
+    if (paging === 'shadow' && !kernel.exports.partitionEnableShadow(id)) {
+      throw new RangeError('out of host frames for the page-table bitmap');
     }
     for (let h = 0; h < config.harts; h++) {
-      const base = kernel.exports.vcpuReset(h, 0, h, BigInt(RAM_BASE));
+      const base = kernel.exports.vcpuReset(firstVcpu + h, id, h, BigInt(RAM_BASE));
       this.harts.push(new VcpuView(memory, base, kernel.layout));
     }
+    this.hypervisor.register(this);
+  }
+
+  /** Host memory a machine of this configuration needs in its hypervisor's pool. */
+  static hostBytes(config: MachineConfig): number {
+    return config.ramSize + partitionOverhead(config.ramSize, config.paging ?? 'direct');
+  }
+
+  private readonly bus: VirtBoard['bus'];
+
+  // ---- Guest: what the hypervisor asks of a partition ------------------------
+
+  mmioRead(addr: number, size: number): number {
+    try {
+      return this.bus.read(addr, size as 1 | 2 | 4);
+    } catch (e) {
+      if (!(e instanceof BusError)) throw e;
+      this.kernel.exports.mmioFault();
+      return 0;
+    }
+  }
+
+  mmioWrite(addr: number, size: number, value: number): void {
+    try {
+      this.bus.write(addr, size as 1 | 2 | 4, value);
+    } catch (e) {
+      if (!(e instanceof BusError)) throw e;
+      this.kernel.exports.mmioFault();
+    }
+  }
+
+  clockNow(): number {
+    return this.clock.now();
+  }
+
+  get vcpuCount(): number {
+    return this.harts.length;
+  }
+
+  beforeRound(): void {
+    if (this.sbiInput.length) this.feedSbiConsole();
+  }
+
+  runnable(i: number): boolean {
+    const h = this.harts[i]!;
+    if (!h.runnable) return false; // stopped (SBI HSM)
+    return !h.inWfi || this.kernel.exports.vcpuWakeup(this.firstVcpu + i) !== 0;
+  }
+
+  budget(_i: number, slice: number): number {
+    if (this.maxInsns === Infinity) return slice;
+    return Math.min(slice, Math.max(1, this.maxInsns - this.instructions()));
+  }
+
+  afterRun(i: number, exit: number): void {
+    if (exit === Exit.HOST) this.serviceHtif();
+    if (this.enlightened) this.serviceSbi(this.harts[i]!, exit);
+    if (this.pendingExit) this.result = this.pendingExit;
+  }
+
+  afterRound(ran: boolean): void {
+    this.flushConsole();
+    if (this.result) return;
+    if (!ran && this.harts.every((h) => h.state === 0)) this.result = { kind: 'stopped' };
+    else if (this.instructions() >= this.maxInsns) this.result = { kind: 'insn-limit' };
+  }
+
+  idleMs(): number {
+    let next = Infinity;
+    for (const h of this.harts) {
+      if (!h.runnable) continue;
+      const cmp = h.mtimecmp;
+      if (cmp !== NO_TIMER) next = Math.min(next, Number(cmp));
+      const scmp = this.enlightened ? h.stimecmp : NO_TIMER; // SBI set_timer
+      if (scmp !== NO_TIMER) next = Math.min(next, Number(scmp));
+    }
+    if (this.clock.mode === 'icount') {
+      if (next !== Infinity) this.clock.skipTo(next);
+      return 0;
+    }
+    return this.clock.msUntil(next);
+  }
+
+  addWallMs(ms: number): void {
+    this.wallMs += ms;
+  }
+
+  timeout(): void {
+    this.flushConsole();
+    this.result ??= { kind: 'timeout' };
   }
 
   /** Copies an ELF's segments into RAM; returns its entry point. */
@@ -188,7 +261,7 @@ export class Machine {
     if (tohost !== undefined) {
       this.tohost = tohost;
       this.fromhost = image.symbols.get('fromhost') ?? 0n;
-      this.kernel.exports.partitionSetTohost(0, tohost);
+      this.kernel.exports.partitionSetTohost(this.id, tohost);
     }
     return image.entry;
   }
@@ -228,7 +301,7 @@ export class Machine {
   /** Every hart starts at `pc` in M-mode with a0 = hartid, a1 = dtb (QEMU's reset vector). */
   boot(pc: bigint, dtbAddr: number): void {
     this.harts.forEach((h, id) => {
-      this.kernel.exports.vcpuReset(id, 0, id, pc);
+      this.kernel.exports.vcpuReset(this.firstVcpu + id, this.id, id, pc);
       h.setX(10, BigInt(id));
       h.setX(11, BigInt(dtbAddr));
     });
@@ -241,12 +314,13 @@ export class Machine {
    */
   bootEnlightened(pc: bigint, dtbAddr: number): void {
     const k = this.kernel.exports;
-    k.partitionSetEnlightened(0, 1);
+    k.partitionSetEnlightened(this.id, 1);
     this.enlightened = true;
     this.harts.forEach((_, id) => {
-      k.vcpuReset(id, 0, id, pc);
-      if (id === 0) k.vcpuEnterSupervisor(0, pc, 0n, BigInt(dtbAddr));
-      else k.vcpuStop(id);
+      const v = this.firstVcpu + id;
+      k.vcpuReset(v, this.id, id, pc);
+      if (id === 0) k.vcpuEnterSupervisor(v, pc, 0n, BigInt(dtbAddr));
+      else k.vcpuStop(v);
     });
   }
 
@@ -265,63 +339,14 @@ export class Machine {
     }
   }
 
-  /** Runs until the guest exits, or a limit is hit. */
+  /**
+   * Runs until the guest exits, or a limit is hit. On a shared hypervisor
+   * this runs every partition on it (until each has finished).
+   */
   async run(limits: RunLimits = {}): Promise<RunResult> {
-    const slice = limits.slice ?? 100_000;
-    const start = performance.now();
-    const deadline = limits.timeoutMs === undefined ? Infinity : start + limits.timeoutMs;
-    let lastYield = start;
-    const k = this.kernel.exports;
-    try {
-      for (;;) {
-        let ran = false;
-        if (this.sbiInput.length) this.feedSbiConsole();
-        for (let i = 0; i < this.harts.length; i++) {
-          const h = this.harts[i]!;
-          if (!h.runnable) continue; // stopped (SBI HSM)
-          if (h.inWfi && !k.vcpuWakeup(i)) continue;
-          ran = true;
-          const budget = limits.maxInsns === undefined ? slice : Math.min(slice, Math.max(1, limits.maxInsns - this.instructions()));
-          const exit = k.vcpuRun(i, budget);
-          if (exit === Exit.HOST) this.serviceHtif();
-          if (this.enlightened) this.serviceSbi(h, exit);
-          if (this.pendingExit) return this.pendingExit;
-        }
-        if (!ran && this.harts.every((h) => h.state === 0)) return { kind: 'stopped' };
-        this.flushConsole();
-        if (limits.maxInsns !== undefined && this.instructions() >= limits.maxInsns) return { kind: 'insn-limit' };
-        const now = performance.now();
-        if (now >= deadline) return { kind: 'timeout' };
-        if (!ran) {
-          await this.idle(deadline);
-          lastYield = performance.now();
-        } else if (now - lastYield > 20) {
-          await new Promise<void>((r) => setImmediate(r)); // let stdin and timers in
-          lastYield = performance.now();
-        }
-      }
-    } finally {
-      this.flushConsole();
-      this.wallMs += performance.now() - start;
-    }
-  }
-
-  /** Every hart is in WFI: wait for the next timer deadline (or input). */
-  private async idle(deadline: number): Promise<void> {
-    let next = Infinity;
-    for (const h of this.harts) {
-      if (!h.runnable) continue;
-      const cmp = h.mtimecmp;
-      if (cmp !== NO_TIMER) next = Math.min(next, Number(cmp));
-      const scmp = this.enlightened ? h.stimecmp : NO_TIMER; // SBI set_timer
-      if (scmp !== NO_TIMER) next = Math.min(next, Number(scmp));
-    }
-    if (this.clock.mode === 'icount' && next !== Infinity) {
-      this.clock.skipTo(next);
-      return;
-    }
-    const ms = Math.min(this.clock.msUntil(next), 10, Math.max(0, deadline - performance.now()));
-    await new Promise<void>((r) => setTimeout(r, ms));
+    this.maxInsns = limits.maxInsns ?? Infinity;
+    await this.hypervisor.run({ timeoutMs: limits.timeoutMs, slice: limits.slice });
+    return this.result ?? { kind: 'timeout' };
   }
 
   private serviceHtif(): void {
@@ -353,7 +378,7 @@ export class Machine {
 
   private feedSbiConsole(): void {
     let n = 0;
-    while (n < this.sbiInput.length && this.kernel.exports.sbiConsoleInput(0, this.sbiInput[n]!)) n++;
+    while (n < this.sbiInput.length && this.kernel.exports.sbiConsoleInput(this.id, this.sbiInput[n]!)) n++;
     this.sbiInput.splice(0, n);
   }
 

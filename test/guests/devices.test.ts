@@ -30,9 +30,15 @@ const qemu = spawnSync('qemu-system-riscv64', ['--version'], { stdio: ['ignore',
 
 function runQemu(g: DeviceGuest): { stdout: string; code: number | null } {
   // stdin must not be a pipe: QEMU hangs in some harnesses if it is.
+  // -icount: QEMU's 16550 models character timing on its virtual clock;
+  // with wall-clock time a loaded machine (a CI run, the rest of the suite)
+  // let it fire the FIFO character timeout mid-test. Instruction-counted
+  // time makes the reference run deterministic. (Not for the SMP guest:
+  // icount serializes QEMU's harts, and its spin-waits then crawl.)
+  const icount = g.harts === 1 ? ['-icount', 'shift=0'] : [];
   const r = spawnSync(
     'qemu-system-riscv64',
-    ['-M', 'virt', '-bios', 'none', '-nographic', '-m', '64M', '-smp', String(g.harts), '-kernel', elf(g)],
+    ['-M', 'virt', '-bios', 'none', '-nographic', '-m', '64M', ...icount, '-smp', String(g.harts), '-kernel', elf(g)],
     { encoding: 'latin1', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   return { stdout: r.stdout, code: r.status };

@@ -1,0 +1,143 @@
+// The hypervisor as the host sees it: one shared memory (host physical
+// memory), the kernel instance of this thread, the frame pool, and the
+// partitions, whose vCPUs it runs.
+//
+// This is the deterministic mode of the design: every pCPU's work on one
+// thread, in a fixed order (round-robin over runnable vCPUs, one slice
+// each), so the same guests and input give the same run. Threaded pCPUs
+// reuse every piece here: the kernel calls, the partition registry and the
+// per-partition services.
+import { createHostMemory, instantiateKernel, type KernelInstance } from './kernel.ts';
+
+/** What the hypervisor needs from a partition (runtime/machine/machine.ts implements it). */
+export interface Guest {
+  readonly id: number;
+  readonly firstVcpu: number;
+  readonly vcpuCount: number;
+  /** Set once the guest has finished (exit, reset, stopped, limit). */
+  readonly result: unknown;
+  mmioRead(addr: number, size: number): number;
+  mmioWrite(addr: number, size: number, value: number): void;
+  clockNow(): number;
+  /** Before each round over the vCPUs (console input, ...). */
+  beforeRound(): void;
+  /** May vCPU `i` (partition-relative) run now? */
+  runnable(i: number): boolean;
+  /** Slice budget for vCPU i given the caller's slice, or 0 to skip it. */
+  budget(i: number, slice: number): number;
+  /** After vCPU `i` returned `exit`. */
+  afterRun(i: number, exit: number): void;
+  /** After each round: console out, limits; `ran` says whether any vCPU ran. */
+  afterRound(ran: boolean): void;
+  /** Host ms until this guest's next timer (Infinity: none); icount clocks skip instead. */
+  idleMs(): number;
+  /** Account wall time spent running. */
+  addWallMs(ms: number): void;
+  timeout(): void;
+}
+
+export interface RunOptions {
+  timeoutMs?: number;
+  slice?: number;
+}
+
+/** Bytes of host memory a partition of `ramSize` needs besides its RAM (tables, bitmaps). */
+export function partitionOverhead(ramSize: number, paging: 'direct' | 'nested' | 'shadow'): number {
+  // Nested: one 4 KiB G-stage table per 2 MiB, the 16 KiB root, one table per
+  // GiB and slack for the root's alignment. Shadow: tables are built on
+  // demand; leave them a sixteenth of RAM (when the pool runs dry the vCPUs
+  // run unshadowed, through full walks).
+  if (paging === 'nested') return (ramSize >> 9) + 0x1_0000;
+  if (paging === 'shadow') return (ramSize >> 4) + 0x40_0000;
+  return 0;
+}
+
+export class Hypervisor {
+  readonly memory: WebAssembly.Memory;
+  readonly kernel: KernelInstance;
+  private readonly guests: Guest[] = [];
+  private nextVcpu = 0;
+  private nextPartition = 0;
+
+  /** `poolBytes`: host memory for guest RAM and second-stage structures, beyond the kernel's regions. */
+  constructor(poolBytes: number) {
+    // The kernel's layout puts the frame pool at 0x0120_0000; checked below.
+    const FRAME_POOL = 0x0120_0000;
+    this.memory = createHostMemory(FRAME_POOL + poolBytes);
+    const byId = (id: number): Guest => {
+      const g = this.guests[id];
+      if (!g) throw new Error(`kernel asked about unknown partition ${id}`);
+      return g;
+    };
+    this.kernel = instantiateKernel(this.memory, {
+      mmioRead: (id, addr, size) => byId(id).mmioRead(addr >>> 0, size),
+      mmioWrite: (id, addr, size, value) => byId(id).mmioWrite(addr >>> 0, size, value),
+      hostClock: (id) => byId(id).clockNow(),
+    });
+    if (this.kernel.layout.framePool !== FRAME_POOL) throw new Error('kernel layout changed: update FRAME_POOL in Hypervisor');
+    this.kernel.exports.hostInit();
+    this.kernel.exports.framesInit(FRAME_POOL, Math.min(this.memory.buffer.byteLength, 0xffff_f000));
+  }
+
+  /** Reserves a partition id and `vcpus` vCPU slots; returns them with the host address of `ramSize` bytes of RAM. */
+  allocate(ramSize: number, vcpus: number): { id: number; firstVcpu: number; ramHost: number } {
+    if (this.nextPartition >= this.kernel.layout.maxPartitions) throw new RangeError('too many partitions');
+    if (this.nextVcpu + vcpus > this.kernel.layout.maxVcpus) throw new RangeError('too many vCPUs');
+    const ramHost = this.kernel.exports.framesAllocContiguous(ramSize / 4096, 4096) >>> 0;
+    if (!ramHost) throw new RangeError(`host memory exhausted: cannot place ${ramSize} bytes of guest RAM`);
+    const id = this.nextPartition++;
+    const firstVcpu = this.nextVcpu;
+    this.nextVcpu += vcpus;
+    return { id, firstVcpu, ramHost };
+  }
+
+  register(guest: Guest): void {
+    this.guests[guest.id] = guest;
+  }
+
+  /** Runs every registered guest until each has a result (or the timeout). */
+  async run(options: RunOptions = {}): Promise<void> {
+    const slice = options.slice ?? 100_000;
+    const start = performance.now();
+    const deadline = options.timeoutMs === undefined ? Infinity : start + options.timeoutMs;
+    let lastYield = start;
+    const k = this.kernel.exports;
+    const live = () => this.guests.filter((g) => g && g.result === undefined);
+    let lastTick = start;
+    try {
+      for (let guests = live(); guests.length; guests = live()) {
+        let ran = false;
+        for (const g of guests) {
+          g.beforeRound();
+          let ranHere = false;
+          for (let i = 0; i < g.vcpuCount && g.result === undefined; i++) {
+            if (!g.runnable(i)) continue;
+            const budget = g.budget(i, slice);
+            if (budget <= 0) continue;
+            ran = ranHere = true;
+            g.afterRun(i, k.vcpuRun(g.firstVcpu + i, budget));
+          }
+          g.afterRound(ranHere);
+        }
+        const now = performance.now();
+        for (const g of guests) g.addWallMs(now - lastTick);
+        lastTick = now;
+        if (now >= deadline) {
+          for (const g of live()) g.timeout();
+          return;
+        }
+        if (!ran) {
+          const ms = Math.min(...live().map((g) => g.idleMs()), 10, Math.max(0, deadline - now));
+          if (ms > 0) await new Promise<void>((r) => setTimeout(r, ms));
+          lastYield = performance.now();
+        } else if (now - lastYield > 20) {
+          await new Promise<void>((r) => setImmediate(r)); // let stdin and timers in
+          lastYield = performance.now();
+        }
+      }
+    } finally {
+      const now = performance.now();
+      for (const g of live()) g.addWallMs(now - lastTick);
+    }
+  }
+}
