@@ -7,15 +7,15 @@
 //
 // Exit status: the guest's (0 on pass/poweroff, its failure code otherwise),
 // 124 on --timeout or --max-insns, 2 on bad usage or input.
-import { readFileSync } from 'node:fs';
-import { parseSize, SizeError } from '../../drivers/board/size.ts';
 import { MEMMAP } from '../../drivers/board/memmap.ts';
 import { parseElf } from '../loader/elf.ts';
-import { Machine, type MachineStats } from '../machine/machine.ts';
-import { intOption, optionValue, pagingOption, parseArgs } from './args.ts';
-import { EXIT_TIMEOUT, InputError, UsageError } from './errors.ts';
+import { Machine } from '../machine/machine.ts';
+import { optionValue, parseArgs } from './args.ts';
+import { commonOptions, exitStatus, isElf, printStats, readInput } from './common.ts';
+import { UsageError } from './errors.ts';
 import { attachConsole } from './console.ts';
 import { openDrive, parseDrive } from './drive.ts';
+import { runPartitions } from './partitions.ts';
 
 const KERNEL_OFFSET = 0x20_0000; // QEMU loads -kernel 2 MiB above the firmware on RV64
 
@@ -37,7 +37,7 @@ const SPEC = {
   h: { value: false },
 } as const;
 
-const HELP = `usage: hv run [options] [FILE.elf]
+const HELP = `usage: hv run [options] [FILE.elf...]
 
   -m SIZE            guest RAM (default 128M; suffixes K, M, G)
   -smp N             number of harts (default 1)
@@ -58,19 +58,11 @@ const HELP = `usage: hv run [options] [FILE.elf]
                      G-stage tables) or shadow (shadow tables, write-protected
                      guest page tables)
   --stats            print instructions, MIPS and TLB figures on stderr
+
+With several FILEs, each runs in a child partition of its own, all at once on
+one hypervisor; console lines are prefixed with the partition's name, and the
+exit status is the first failing guest's (in command-line order), or 0.
 `;
-
-function readInput(path: string, what: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new InputError(`cannot read ${what} '${path}': ${(e as NodeJS.ErrnoException).code ?? e}`, { cause: e });
-  }
-}
-
-function isElf(b: Uint8Array): boolean {
-  return b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
-}
 
 export async function runCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
@@ -78,18 +70,15 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (args.positionals.length > 1) throw new UsageError(`one guest file expected, got ${args.positionals.length}`);
-  let ramSize = 128 << 20;
-  const m = optionValue(args, 'm');
-  if (m !== undefined) {
-    try {
-      ramSize = parseSize(m);
-    } catch (e) {
-      if (e instanceof SizeError) throw new UsageError(`-m: ${e.message}`);
-      throw e;
+  const common = commonOptions(args);
+  const { ramSize, harts, timeout, timeoutMs, maxInsns, paging } = common;
+  if (args.positionals.length > 1) {
+    // hv run A.elf B.elf ...: each guest in a child partition of its own.
+    for (const o of ['bios', 'kernel', 'initrd', 'drive'] as const) {
+      if (args.options.has(o)) throw new UsageError(`-${o} applies to a single guest; several FILEs each run bare (-bios none)`);
     }
+    return runPartitions(args.positionals, common);
   }
-  const harts = intOption(args, 'smp', 1, 64) ?? 1;
   const bios = optionValue(args, 'bios');
   let kernel = optionValue(args, 'kernel');
   if (args.positionals.length === 1) {
@@ -100,12 +89,6 @@ export async function runCommand(argv: string[]): Promise<number> {
   const sbi = bios === 'hv'; // the hypervisor is the SBI firmware
   if (kernel === undefined && (bios === undefined || bios === 'none')) throw new UsageError('no guest given (FILE.elf, or -bios/-kernel)');
   if (kernel === undefined && sbi) throw new UsageError('-bios hv needs a kernel (-kernel FILE, or FILE)');
-  const timeout = optionValue(args, 'timeout');
-  const timeoutMs = timeout === undefined ? undefined : Number(timeout) * 1000;
-  if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new UsageError(`--timeout wants a positive number of seconds, got '${timeout}'`);
-  const maxInsns = intOption(args, 'max-insns', 1, Number.MAX_SAFE_INTEGER);
-
-  const paging = pagingOption(optionValue(args, 'paging'));
   const drives = (args.options.get('drive') ?? []).map((text) => openDrive(parseDrive(text)));
   // However the run ends (guest exit, Ctrl-A x, a signal), disks are closed:
   // closing flushes, so every write the guest completed reaches the image.
@@ -128,7 +111,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     ramSize,
     harts,
     bootargs: optionValue(args, 'append'),
-    clock: args.options.has('icount') ? 'icount' : 'realtime',
+    clock: common.clock,
     onConsole: (bytes) => process.stdout.write(bytes),
   });
 
@@ -179,39 +162,6 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  if (args.options.has('stats')) printStats(machine.stats());
-  switch (result.kind) {
-    case 'exit':
-      return result.code;
-    case 'reset':
-      process.stderr.write(`hv: guest requested a ${result.type ? result.type + ' ' : ''}reset\n`);
-      return 0;
-    case 'stopped':
-      process.stderr.write('hv: every hart stopped (SBI HSM hart_stop)\n');
-      return 1;
-    case 'timeout':
-      process.stderr.write(`hv: timeout after ${timeout} s\n`);
-      return EXIT_TIMEOUT;
-    case 'insn-limit':
-      process.stderr.write(`hv: stopped after ${maxInsns} instructions\n`);
-      return EXIT_TIMEOUT;
-  }
-}
-
-function printStats(s: MachineStats): void {
-  const lines = [
-    `instructions  ${s.instructions}`,
-    `seconds       ${s.seconds.toFixed(3)}`,
-    `MIPS          ${s.mips.toFixed(1)}`,
-    `TLB misses    ${s.tlbMisses} (${s.instructions ? ((100 * s.tlbMisses) / s.instructions).toFixed(4) : 0}% of instructions)`,
-    `TLB flushes   ${s.tlbFlushes}`,
-    `page walks    ${s.pageWalks} (${s.walkRefs} PTE reads)`,
-    `G-stage walks ${s.gstageWalks} (${s.gstageRefs} PTE reads)`,
-    `shadow fills  ${s.shadowFills}, write-protect faults ${s.wpFaults}, shadow flushes ${s.shadowFlushes}`,
-    `traps         ${s.traps}`,
-    `interrupts    ${s.interrupts}`,
-    `MMIO exits    ${s.mmioExits}`,
-    `SBI calls     ${s.sbiCalls}`,
-  ];
-  process.stderr.write(lines.map((l) => `hv: ${l}\n`).join(''));
+  if (common.stats) printStats(machine.stats());
+  return exitStatus(result, { timeout, maxInsns });
 }

@@ -339,12 +339,17 @@ export class Machine implements Guest {
     }
   }
 
+  /** Stops this guest after `maxInsns` instructions (undefined: no limit). */
+  limit(maxInsns: number | undefined): void {
+    this.maxInsns = maxInsns ?? Infinity;
+  }
+
   /**
    * Runs until the guest exits, or a limit is hit. On a shared hypervisor
    * this runs every partition on it (until each has finished).
    */
   async run(limits: RunLimits = {}): Promise<RunResult> {
-    this.maxInsns = limits.maxInsns ?? Infinity;
+    this.limit(limits.maxInsns);
     await this.hypervisor.run({ timeoutMs: limits.timeoutMs, slice: limits.slice });
     return this.result ?? { kind: 'timeout' };
   }

@@ -35,6 +35,23 @@ describe('hv run', () => {
     expect(r.stderr).toMatch(/stopped after 50 instructions/);
   });
 
+  it('runs several ELFs at once, each in a child partition, consoles prefixed by name', () => {
+    const r = hv('run', 'guests/bin/hello.elf', 'guests/bin/rv64m.elf', 'guests/bin/hello.elf');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.filter((l) => l === '[hello#0] Hello from RISC-V guest!')).toHaveLength(1);
+    expect(lines.filter((l) => l === '[hello#1] Hello from RISC-V guest!')).toHaveLength(1);
+    expect(lines).toContain('[rv64m  ] PASSED all 45 checks');
+    expect(lines.every((l) => /^\[(hello#[01]|rv64m  )\] /.test(l))).toBe(true);
+  });
+
+  it('gives the first failing partition\'s status when several run', () => {
+    const r = hv('run', '--max-insns', '2000', 'guests/bin/hello.elf', 'guests/bin/rv64m.elf');
+    expect(r.code).toBe(124); // hello finishes in time, rv64m does not
+    expect(r.stdout).toContain('[hello] Hello from RISC-V guest!');
+    expect(r.stderr).toMatch(/partition rv64m: stopped after 2000 instructions/);
+  });
+
   it.each([
     ['a missing file', [join('/nonexistent', 'x.elf')], /cannot read kernel/],
     ['an unknown option', ['--frobnicate', 'guests/bin/hello.elf'], /unknown option '--frobnicate'/],

@@ -1,0 +1,97 @@
+// What `hv run` shares between one guest and several: the options every
+// guest of a run takes, reading inputs, and turning results into an exit
+// status and statistics.
+import { readFileSync } from 'node:fs';
+import { parseSize, SizeError } from '../../drivers/board/size.ts';
+import type { ClockMode } from '../machine/clock.ts';
+import type { MachineStats, PagingMode, RunResult } from '../machine/machine.ts';
+import { intOption, optionValue, pagingOption, type Parsed } from './args.ts';
+import { EXIT_TIMEOUT, InputError, UsageError } from './errors.ts';
+
+/** Options every guest of a run shares. */
+export interface CommonOptions {
+  ramSize: number;
+  harts: number;
+  paging: PagingMode;
+  clock: ClockMode;
+  timeout?: string;
+  timeoutMs?: number;
+  maxInsns?: number;
+  stats: boolean;
+}
+
+export function commonOptions(args: Parsed): CommonOptions {
+  let ramSize = 128 << 20;
+  const m = optionValue(args, 'm');
+  if (m !== undefined) {
+    try {
+      ramSize = parseSize(m);
+    } catch (e) {
+      if (e instanceof SizeError) throw new UsageError(`-m: ${e.message}`);
+      throw e;
+    }
+  }
+  const timeout = optionValue(args, 'timeout');
+  const timeoutMs = timeout === undefined ? undefined : Number(timeout) * 1000;
+  if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new UsageError(`--timeout wants a positive number of seconds, got '${timeout}'`);
+  return {
+    ramSize,
+    harts: intOption(args, 'smp', 1, 64) ?? 1,
+    paging: pagingOption(optionValue(args, 'paging')),
+    clock: args.options.has('icount') ? 'icount' : 'realtime',
+    timeout,
+    timeoutMs,
+    maxInsns: intOption(args, 'max-insns', 1, Number.MAX_SAFE_INTEGER),
+    stats: args.options.has('stats'),
+  };
+}
+
+export function isElf(b: Uint8Array): boolean {
+  return b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
+}
+
+export function readInput(path: string, what: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new InputError(`cannot read ${what} '${path}': ${(e as NodeJS.ErrnoException).code ?? e}`, { cause: e });
+  }
+}
+
+/** A guest's result as the process exit status (and a line on stderr where it needs one). */
+export function exitStatus(result: RunResult, limits: { timeout?: string; maxInsns?: number }, who = 'guest'): number {
+  switch (result.kind) {
+    case 'exit':
+      return result.code;
+    case 'reset':
+      process.stderr.write(`hv: ${who} requested a ${result.type ? result.type + ' ' : ''}reset\n`);
+      return 0;
+    case 'stopped':
+      process.stderr.write(`hv: every hart of the ${who} stopped (SBI HSM hart_stop)\n`);
+      return 1;
+    case 'timeout':
+      process.stderr.write(`hv: ${who}: timeout after ${limits.timeout} s\n`);
+      return EXIT_TIMEOUT;
+    case 'insn-limit':
+      process.stderr.write(`hv: ${who}: stopped after ${limits.maxInsns} instructions\n`);
+      return EXIT_TIMEOUT;
+  }
+}
+
+export function printStats(s: MachineStats, prefix = 'hv: '): void {
+  const lines = [
+    `instructions  ${s.instructions}`,
+    `seconds       ${s.seconds.toFixed(3)}`,
+    `MIPS          ${s.mips.toFixed(1)}`,
+    `TLB misses    ${s.tlbMisses} (${s.instructions ? ((100 * s.tlbMisses) / s.instructions).toFixed(4) : 0}% of instructions)`,
+    `TLB flushes   ${s.tlbFlushes}`,
+    `page walks    ${s.pageWalks} (${s.walkRefs} PTE reads)`,
+    `G-stage walks ${s.gstageWalks} (${s.gstageRefs} PTE reads)`,
+    `shadow fills  ${s.shadowFills}, write-protect faults ${s.wpFaults}, shadow flushes ${s.shadowFlushes}`,
+    `traps         ${s.traps}`,
+    `interrupts    ${s.interrupts}`,
+    `MMIO exits    ${s.mmioExits}`,
+    `SBI calls     ${s.sbiCalls}`,
+  ];
+  process.stderr.write(lines.map((l) => `${prefix}${l}\n`).join(''));
+}
