@@ -115,6 +115,7 @@ export function run(budget: u32): u32 {
       if (excPending) {
         clearEvents();
         pc = enterTrap(excCause, excTval, pc, false);
+        if (budget > n) budget--; // a trap retires nothing but spends the slice
         continue;
       }
       if ((pc & 0xfff) != 0xffe) {
@@ -363,6 +364,9 @@ export function run(budget: u32): u32 {
         const cause = excCause, tval = excTval;
         clearEvents();
         pc = enterTrap(cause, tval, pc, false);
+        // A trap retires nothing but must spend the slice: a guest whose
+        // handler faults again (a trap storm) still returns to the host.
+        if (budget > n) budget--;
         fPage = 1;
         continue;
       }

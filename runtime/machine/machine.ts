@@ -282,8 +282,10 @@ export class Machine implements Guest {
   placeDtb(initrd?: { start: number; end: number }): number {
     const dtb = writeVirtDtb({ harts: this.config.harts, ramSize: this.config.ramSize, bootargs: this.config.bootargs, initrd });
     const end = Math.min(RAM_BASE + this.config.ramSize, 0xc000_0000);
+    // QEMU's 2 MiB alignment, unless RAM is so small that it would land on
+    // the loaded image at the bottom: then the last pages, 4 KiB-aligned.
     let addr = Math.floor((end - dtb.length) / 0x20_0000) * 0x20_0000;
-    if (addr < RAM_BASE) addr = Math.floor((end - dtb.length) / 4096) * 4096;
+    if (addr < RAM_BASE + this.config.ramSize / 2) addr = Math.floor((end - dtb.length) / 4096) * 4096;
     this.loadRaw(dtb, addr, 'device tree');
     return addr;
   }

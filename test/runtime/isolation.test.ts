@@ -2,6 +2,10 @@
 // memory at low host addresses, holes, huge addresses, a page-table loop, a
 // flood of faulting exits — gets architectural faults in every paging mode,
 // and the host carries on.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runGuest } from '../support/guest.ts';
 
@@ -21,5 +25,16 @@ describe('isolation', () => {
       const word = new DataView(host.buffer, addr, 8).getBigUint64(0, true);
       expect(word).not.toBe(0xdeadbeefn);
     }
+  });
+
+  it('a trap storm (a handler that faults forever) still ends the slice, so the host stays in control', () => {
+    // csrw mtvec, zero; ecall -> the handler at 0 faults on fetch, and again, forever.
+    const dir = mkdtempSync(join(tmpdir(), 'hv-storm-'));
+    const image = join(dir, 'storm.bin');
+    const words = new Uint32Array([0x3050_1073, 0x0000_0073]);
+    writeFileSync(image, new Uint8Array(words.buffer));
+    const r = spawnSync(process.execPath, ['bin/hv.js', 'run', '--timeout', '1', '-kernel', image], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(124);
+    expect(r.stderr).toMatch(/timeout after 1 s/);
   });
 });
