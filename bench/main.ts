@@ -3,11 +3,13 @@
 import { benchBoot } from './boot.ts';
 import { benchCpu } from './cpu.ts';
 import { benchPaging } from './paging.ts';
+import { benchPartitions } from './partitions.ts';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   cpu: benchCpu,
   boot: benchBoot,
   paging: benchPaging,
+  partitions: benchPartitions,
   vhd: async () => (await import('./vhd.ts')).benchVhd(),
 };
 

@@ -15,5 +15,5 @@ await esbuild.build({
   packages: 'external',
   logLevel: 'warning',
 });
-const r = spawnSync(process.execPath, [join(root, 'build/bench.js'), ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
+const r = spawnSync(process.execPath, ['--expose-gc', join(root, 'build/bench.js'), ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
 process.exit(r.status ?? 1);
