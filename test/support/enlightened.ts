@@ -1,32 +1,17 @@
 // Enlightened guests (the hypervisor as SBI firmware) on a fresh Machine:
 // runEnlightened boots an S-mode ELF as `hv run -bios hv` does; SbiHarness
 // issues single SBI calls from a vCPU and returns what the kernel answered.
-import { readFileSync } from 'node:fs';
-import { parseElf } from '../../runtime/loader/elf.ts';
-import { Machine, type MachineConfig, type PagingMode } from '../../runtime/machine/machine.ts';
-import type { GuestRun } from './guest.ts';
+import { Machine, type PagingMode } from '../../runtime/machine/machine.ts';
+import { type GuestRun, runGuest } from './guest.ts';
 
 export const BIN = 'guests/bin/enlightened';
 export const RAM_BASE = 0x8000_0000;
 
 export async function runEnlightened(
   name: string,
-  options: Partial<Omit<MachineConfig, 'onConsole'>> & { maxInsns?: number; input?: string } = {},
+  options: Omit<Parameters<typeof runGuest>[1] & object, 'boot'> = {},
 ): Promise<GuestRun> {
-  let output = '';
-  const machine = new Machine({
-    ramSize: options.ramSize ?? 64 << 20,
-    harts: options.harts ?? 1,
-    clock: options.clock ?? 'icount',
-    bootargs: options.bootargs,
-    paging: options.paging,
-    onConsole: (b) => (output += Buffer.from(b).toString('latin1')),
-  });
-  const entry = machine.loadElf(parseElf(readFileSync(`${BIN}/${name}.elf`)));
-  machine.bootEnlightened(entry, machine.placeDtb());
-  if (options.input) machine.input(options.input);
-  const result = await machine.run({ maxInsns: options.maxInsns ?? 200_000_000 });
-  return { output, result, machine };
+  return runGuest(`${BIN}/${name}.elf`, { ...options, boot: 'enlightened' });
 }
 
 /** SBI error codes (spec table 1). */

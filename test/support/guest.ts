@@ -11,7 +11,12 @@ export interface GuestRun {
 
 export async function runGuest(
   elf: string | Uint8Array,
-  options: Partial<Omit<MachineConfig, 'onConsole'>> & { maxInsns?: number; input?: string } = {},
+  options: Partial<Omit<MachineConfig, 'onConsole'>> & {
+    maxInsns?: number;
+    input?: string;
+    /** 'firmware' (default): M-mode at the entry, as -bios none; 'enlightened': S-mode, hv is the SBI firmware. */
+    boot?: 'firmware' | 'enlightened';
+  } = {},
 ): Promise<GuestRun> {
   let output = '';
   const machine = new Machine({
@@ -25,7 +30,8 @@ export async function runGuest(
   });
   const bytes = typeof elf === 'string' ? readFileSync(elf) : elf;
   const entry = machine.loadElf(parseElf(bytes));
-  machine.boot(entry, machine.placeDtb());
+  if (options.boot === 'enlightened') machine.bootEnlightened(entry, machine.placeDtb());
+  else machine.boot(entry, machine.placeDtb());
   if (options.input) machine.input(options.input);
   const result = await machine.run({ maxInsns: options.maxInsns ?? 200_000_000 });
   return { output, result, machine };
