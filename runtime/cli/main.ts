@@ -5,6 +5,10 @@ import { EXIT_USAGE, InputError, UsageError } from './errors.ts';
 type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  demo: {
+    summary: 'boot a few toy guests in child partitions and show what they cost',
+    load: async () => (await import('./demo.ts')).demoCommand,
+  },
   run: { summary: 'run a guest ELF on the virt board', load: async () => (await import('./run.ts')).runCommand },
   conformance: {
     summary: 'run every ELF in a directory (riscv-tests) and tabulate',

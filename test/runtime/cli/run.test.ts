@@ -72,3 +72,15 @@ describe('hv run', () => {
     expect(r.stderr).toBe('hv run: 32-bit ELF: an RV64 guest is required\n');
   });
 });
+
+describe('hv demo', () => {
+  it('runs toy guests in child partitions under each paging mode and tabulates their costs', () => {
+    const r = hv('demo');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('[hello] Hello from RISC-V guest!');
+    expect(r.stdout).toMatch(/partition\s+paging\s+vCPUs\s+result\s+instructions/);
+    for (const row of [/hello\s+direct\s+1\s+exit 0/, /smp\s+direct\s+4\s+exit 0/, /mmu\s+nested\s+1\s+exit 0/, /tlb\s+shadow\s+1\s+exit 0/]) {
+      expect(r.stdout).toMatch(row);
+    }
+  });
+});
