@@ -7,7 +7,7 @@
 // the 32-bit decoder.
 import {
   hart, Exit, H_ATTENTION, H_EXIT, H_FCSR, H_INSTRET, H_MSTATUS, H_PC, H_PRIV, H_RESV_ADDR, H_RESV_VALUE, H_WFI,
-  getF, getX, setF, setX,
+  getF, getX, rX, setF, setX, wX,
 } from './hart';
 import { Cause, MS_FS, MS_TSR, MS_TVM, MS_TW, PRIV_M, PRIV_S, PRIV_U } from './defs';
 import {
@@ -50,14 +50,6 @@ import { SBI_NEXT, SBI_SUSPEND } from '../hypercall/defs';
   store<u64>(hart, load<u64>(hart, H_MSTATUS) | MS_FS, H_MSTATUS);
 }
 
-@inline function rX(h: usize, r: u32): u64 {
-  return load<u64>(h + (r << 3));
-}
-/** x0 is hardwired to zero: write, then re-zero (cheaper than a branch). */
-@inline function wX(h: usize, r: u32, v: u64): void {
-  store<u64>(h + (r << 3), v);
-  store<u64>(h, 0);
-}
 
 const NAN_BOX: u64 = 0xffff_ffff_0000_0000;
 

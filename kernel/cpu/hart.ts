@@ -124,13 +124,20 @@ export namespace VcpuState {
 
 // ---- register accessors ---------------------------------------------------
 
-@inline export function getX(r: u32): u64 {
-  return load<u64>(hart + (r << 3));
+/** x[r] of the vCPU block at `h` (the interpreter passes its local copy of `hart`). */
+@inline export function rX(h: usize, r: u32): u64 {
+  return load<u64>(h + (r << 3));
 }
-/** x0 is hardwired to zero: write, then re-zero (cheaper than a branch). */
+/** x0 is hardwired to zero: write, then re-zero (cheaper than a branch; measured). */
+@inline export function wX(h: usize, r: u32, v: u64): void {
+  store<u64>(h + (r << 3), v);
+  store<u64>(h, 0);
+}
+@inline export function getX(r: u32): u64 {
+  return rX(hart, r);
+}
 @inline export function setX(r: u32, v: u64): void {
-  store<u64>(hart + (r << 3), v);
-  store<u64>(hart, 0);
+  wX(hart, r, v);
 }
 @inline export function getF(r: u32): u64 {
   return load<u64>(hart + (r << 3), H_F);

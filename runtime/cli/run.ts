@@ -116,35 +116,26 @@ export async function runCommand(argv: string[]): Promise<number> {
   });
 
   const ramBase: number = MEMMAP.dram.base;
+  /** Loads an ELF where its headers say, or raw bytes at `rawAddr`; returns its entry and load address. */
+  const load = (path: string, what: string, rawAddr: number): { entry: bigint; addr: number } => {
+    const bytes = readInput(path, what);
+    if (isElf(bytes)) {
+      const entry = machine.loadElf(parseElf(bytes));
+      return { entry, addr: Number(entry) };
+    }
+    machine.loadRaw(bytes, rawAddr, what);
+    return { entry: BigInt(rawAddr), addr: rawAddr };
+  };
   let entry: bigint;
   let kernelAddr: number = ramBase;
   if (sbi) {
-    const k = readInput(kernel!, 'kernel');
-    if (isElf(k)) {
-      entry = machine.loadElf(parseElf(k));
-      kernelAddr = Number(entry);
-    } else {
-      kernelAddr = ramBase + KERNEL_OFFSET;
-      machine.loadRaw(k, kernelAddr, 'kernel');
-      entry = BigInt(kernelAddr);
-    }
+    ({ entry, addr: kernelAddr } = load(kernel!, 'kernel', ramBase + KERNEL_OFFSET));
   } else if (bios !== undefined && bios !== 'none') {
-    const fw = readInput(bios, 'firmware');
-    if (isElf(fw)) machine.loadElf(parseElf(fw));
-    else machine.loadRaw(fw, ramBase, 'firmware');
-    entry = BigInt(ramBase);
-    if (kernel !== undefined) {
-      const k = readInput(kernel, 'kernel');
-      if (isElf(k)) {
-        kernelAddr = Number(machine.loadElf(parseElf(k)));
-      } else {
-        kernelAddr = ramBase + KERNEL_OFFSET;
-        machine.loadRaw(k, kernelAddr, 'kernel');
-      }
-    }
+    load(bios, 'firmware', ramBase);
+    entry = BigInt(ramBase); // QEMU starts every hart at the firmware's base
+    if (kernel !== undefined) kernelAddr = load(kernel, 'kernel', ramBase + KERNEL_OFFSET).addr;
   } else {
-    const k = readInput(kernel!, 'kernel');
-    entry = isElf(k) ? machine.loadElf(parseElf(k)) : (machine.loadRaw(k, ramBase, 'kernel'), BigInt(ramBase));
+    entry = load(kernel!, 'kernel', ramBase).entry;
   }
   const initrdPath = optionValue(args, 'initrd');
   const initrd = initrdPath === undefined ? undefined : machine.loadInitrd(readInput(initrdPath, 'initrd'), kernelAddr);
