@@ -7,7 +7,8 @@ import {
   H_STATE, H_WFI, H_X, H_F, H_EXT_IRQ, H_MSIP, H_STAT_TLB_MISSES, H_STAT_TLB_LOOKUPS, H_STAT_WALKS,
   H_STAT_WALK_REFS, H_STAT_GWALKS, H_STAT_GWALK_REFS, H_STAT_SHADOW_FILLS, H_STAT_WP_FAULTS, H_STAT_SHADOW_FLUSHES, H_STAT_TRAPS, H_STAT_INTERRUPTS, H_STAT_MMIO, H_STAT_TLB_FLUSHES, H_EXIT, VcpuState,
   H_STIMECMP, H_SBI_EXIT, H_SBI_EXIT_TYPE, H_SBI_EXIT_REASON, H_FENCE_PENDING, H_STAT_SBI_CALLS, H_CONS_HEAD,
-  H_CONS_TAIL, H_CONS_BUF, CONS_SIZE, Exit, H_MIP, H_SATP,
+  H_CONS_TAIL, H_CONS_BUF, CONS_SIZE, Exit, H_MIP, H_SATP, H_ATTENTION,
+  H_MMIO_STATE, H_MMIO_KIND, H_MMIO_ADDR, H_MMIO_SIZE, H_MMIO_VALUE,
 } from './cpu/hart';
 import { MISA_VALUE, MS_XLEN_FIXED, PRIV_M } from './cpu/defs';
 import { run } from './cpu/exec';
@@ -16,7 +17,7 @@ import { wakeupPending } from './cpu/interrupts';
 import { partitionAddr, P_FIRST_VCPU, P_NVCPUS, P_RAM_GPA, P_RAM_HOST, P_RAM_SIZE, P_WATCH_GPA, P_TOHOST_GPA, P_ID, NO_WATCH } from './mm/partition';
 import { tlbFlushAll } from './mmu/tlb';
 import { gstageCreateRoot, gstageMap, GPTE_RWX_LEAF } from './mmu/gstage';
-import { PF_NESTED, PF_SHADOW, P_FLAGS, P_GSTAGE_ROOT, P_PT_BITMAP } from './mm/partition';
+import { PF_MMIO_EXIT, PF_NESTED, PF_SHADOW, P_FLAGS, P_GSTAGE_ROOT, P_PT_BITMAP } from './mm/partition';
 import { shadowBeforeRun } from './mmu/shadow';
 import { framesAllocContiguous } from './mm/frames';
 import { sbiAfterRun, sbiBeforeRun } from './hypercall/sbi';
@@ -76,6 +77,12 @@ export const OFF_CONS_HEAD = H_CONS_HEAD;
 export const OFF_CONS_TAIL = H_CONS_TAIL;
 export const OFF_CONS_BUF = H_CONS_BUF;
 export const LAYOUT_CONS_SIZE = CONS_SIZE;
+export const OFF_ATTENTION = H_ATTENTION;
+export const OFF_MMIO_STATE = H_MMIO_STATE;
+export const OFF_MMIO_KIND = H_MMIO_KIND;
+export const OFF_MMIO_ADDR = H_MMIO_ADDR;
+export const OFF_MMIO_SIZE = H_MMIO_SIZE;
+export const OFF_MMIO_VALUE = H_MMIO_VALUE;
 export const SBI_IMPLEMENTATION_ID = SBI_IMPL_ID;
 
 // ---- host memory and the second stage -----------------------------------------
@@ -138,6 +145,17 @@ export function partitionInit(id: u32, ramGpa: u64, ramSize: u64, ramHost: u32, 
   return p;
 }
 
+/**
+ * Device accesses of partition `id` exit to the root partition (recorded in
+ * the vCPU block, completed by the host, the instruction re-run) instead of
+ * calling the mmio imports: for hosts whose devices live on another thread.
+ */
+export function partitionSetMmioExits(id: u32, on: bool): void {
+  const p = partitionAddr(id);
+  const f = load<u32>(p, P_FLAGS);
+  store<u32>(p, on ? f | PF_MMIO_EXIT : f & ~PF_MMIO_EXIT, P_FLAGS);
+}
+
 /** HTIF: stores to `tohost` (a guest-physical address, 0 = none) return to the host. */
 export function partitionSetTohost(id: u32, tohost: u64): void {
   const p = partitionAddr(id);
@@ -175,6 +193,14 @@ export function vcpuRun(index: u32, budget: u32): u32 {
 export function vcpuWakeup(index: u32): bool {
   setHart(vcpuAddr(index));
   return wakeupPending();
+}
+
+/**
+ * From any thread: makes vCPU `index`, if it is running, look at its
+ * interrupt lines again after its current instruction.
+ */
+export function vcpuKick(index: u32): void {
+  atomic.store<u32>(vcpuAddr(index) + H_ATTENTION, 1);
 }
 
 /** The vCPU this instance is running (valid during mmio callbacks). */

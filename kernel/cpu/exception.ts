@@ -14,6 +14,12 @@ import { hart, H_ATTENTION } from './hart';
   store<u32>(hart, 1, H_ATTENTION);
 }
 
+/**
+ * Not an exception: the instruction is abandoned (pc stays, nothing retires)
+ * and run() returns Exit.HOST; used by MMIO exits to the root partition.
+ */
+export const CAUSE_RETRY: u32 = 0xffff;
+
 export let excPending: bool = false;
 export let excCause: u32 = 0;
 export let excTval: u64 = 0;
@@ -25,10 +31,8 @@ export function raise(cause: u32, tval: u64): void {
   setAttention();
 }
 
-/** Interrupt state or translation keys may have changed mid-slice. */
-export let resyncPending: bool = false;
+/** Interrupt state or translation keys may have changed mid-slice (the attention path re-checks both). */
 export function requestResync(): void {
-  resyncPending = true;
   setAttention();
 }
 
@@ -40,8 +44,7 @@ export function requestExit(): void {
 }
 
 export function clearEvents(): void {
-  store<u32>(hart, 0, H_ATTENTION);
+  atomic.store<u32>(hart + H_ATTENTION, 0); // another thread may be kicking (vcpuKick)
   excPending = false;
-  resyncPending = false;
   exitRequested = false;
 }

@@ -11,7 +11,7 @@ import {
 } from './hart';
 import { Cause, MS_FS, MS_TSR, MS_TVM, MS_TW, PRIV_M, PRIV_S, PRIV_U } from './defs';
 import {
-  excCause, excPending, excTval, exitRequested, raise, requestResync, resyncPending, clearEvents,
+  excCause, excPending, excTval, exitRequested, raise, requestResync, clearEvents, CAUSE_RETRY,
 } from './exception';
 import { csrAccessible, csrIllegal, csrRead, csrWrite } from './csr';
 import { enterTrap, mret, sret } from './trap';
@@ -366,6 +366,10 @@ export function run(budget: u32): u32 {
       if (excPending) {
         const cause = excCause, tval = excTval;
         clearEvents();
+        if (cause == CAUSE_RETRY) { // an MMIO exit: run the instruction again when the root has completed it
+          reason = Exit.HOST;
+          break;
+        }
         pc = enterTrap(cause, tval, pc, false);
         fPage = 1;
         // A trap retires nothing but must spend the slice: a guest whose
@@ -379,14 +383,13 @@ export function run(budget: u32): u32 {
         clearEvents();
         break;
       }
+      // A resync, an exit request, or a kick from another thread (an
+      // interrupt line it raised): look at interrupts again either way.
       const leave = exitRequested;
-      if (resyncPending) {
-        fPage = 1;
-        clearEvents();
-        const irq = pendingInterrupt();
-        if (irq >= 0) pc = enterTrap(<u32>irq, 0, pc, true);
-      }
+      fPage = 1;
       clearEvents();
+      const irq = pendingInterrupt();
+      if (irq >= 0) pc = enterTrap(<u32>irq, 0, pc, true);
       if (leave) {
         reason = Exit.HOST;
         break;

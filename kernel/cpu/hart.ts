@@ -76,7 +76,16 @@ export const H_SHADOW_FLUSH_PENDING: u32 = 0x574; // u32 another vCPU asked this
 export const H_STAT_SHADOW_FILLS: u32 = 0x578; // u64 shadow entries built from a guest walk ("shadow syncs")
 export const H_STAT_WP_FAULTS: u32 = 0x580; // u64 guest stores to write-protected page-table pages
 export const H_STAT_SHADOW_FLUSHES: u32 = 0x588; // u64 whole-shadow drops
-export const H_ATTENTION: u32 = 0x558; // non-zero: the interpreter must look at events (exceptions, resync, exit)
+export const H_ATTENTION: u32 = 0x558; // non-zero: the interpreter must look at events (exceptions, resync, exit, a kick)
+
+// An MMIO access handed to the root partition (partitions with PF_MMIO_EXIT,
+// platform/mmio.ts): the instruction is abandoned, the vCPU exits, the root
+// performs the access and completes it here, and the instruction runs again.
+export const H_MMIO_STATE: u32 = 0x590; // u32 MmioState
+export const H_MMIO_KIND: u32 = 0x594; // u32 1 read, 2 write
+export const H_MMIO_ADDR: u32 = 0x598; // u64 physical address
+export const H_MMIO_SIZE: u32 = 0x5a0; // u32 1, 2, 4 or 8
+export const H_MMIO_VALUE: u32 = 0x5a8; // u64 the value written, or read (on completion)
 
 // Statistics (u64 each), read by the host for --stats and the playground.
 export const H_STAT_TLB_LOOKUPS: u32 = 0x600;
@@ -113,6 +122,13 @@ export namespace Exit {
   export const WFI: u32 = 1; // waiting for an interrupt
   export const HALT: u32 = 2; // the board asked to stop (finisher, HTIF, SRST)
   export const HOST: u32 = 3; // a device model wants the host's attention
+}
+
+export namespace MmioState {
+  export const NONE: u32 = 0;
+  export const PENDING: u32 = 1; // the vCPU waits for the root partition
+  export const DONE: u32 = 2; // completed: the re-executed instruction takes H_MMIO_VALUE
+  export const FAULT: u32 = 3; // no device there: the re-executed instruction takes an access fault
 }
 
 export namespace VcpuState {

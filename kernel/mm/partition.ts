@@ -53,6 +53,12 @@ export const PF_ENLIGHTENED: u32 = 1 << 0;
 export const PF_NESTED: u32 = 1 << 1;
 /** Guest-virtual translations are cached in per-vCPU shadow tables; guest page tables are write-protected. */
 export const PF_SHADOW: u32 = 1 << 2;
+/**
+ * Device accesses (everything but the in-kernel CLINT) exit to the root
+ * partition instead of calling the host synchronously: the vCPU blocks while
+ * its pCPU runs others (threaded hosts; platform/mmio.ts).
+ */
+export const PF_MMIO_EXIT: u32 = 1 << 3;
 
 export const NO_WATCH: u64 = 0xffff_ffff_ffff_f000;
 

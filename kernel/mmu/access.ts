@@ -6,7 +6,7 @@ import { Cause, MS_MPP, MS_MPP_SHIFT, MS_MPRV, MS_MXR, MS_SUM, PRIV_M } from '..
 import { excPending, raise, requestExit } from '../cpu/exception';
 import { gpaToHost, gpaPageWatched } from '../mm/gpa';
 import { P_TOHOST_GPA } from '../mm/partition';
-import { mmioLoad, mmioStore, mmioValue } from '../platform/mmio';
+import { mmioLoad, mmioStore, mmioValue, setMmioSplit } from '../platform/mmio';
 import { pmpAllows } from './pmp';
 import { ACC_FETCH, ACC_LOAD, ACC_STORE, dataKey, fetchKey, setKeys, tlbEntry, tlbFill } from './tlb';
 import { accessFault, setMarkTables, translate, walkFault, walkLeaf } from './walk';
@@ -155,12 +155,14 @@ export function loadSlow(va: u64, size: u32): u64 {
 /** A misaligned load, byte by byte (the spec lets us emulate these). */
 function loadMisaligned(va: u64, size: u32): u64 {
   let v: u64 = 0;
+  setMmioSplit(true);
   for (let i: u32 = 0; i < size; i++) {
     const b = loadSlow(va + i, 1);
-    if (excPending) return 0;
+    if (excPending) break;
     v |= b << (<u64>i * 8);
   }
-  return v;
+  setMmioSplit(false);
+  return excPending ? 0 : v;
 }
 
 export function storeSlow(va: u64, size: u32, value: u64): void {
@@ -188,7 +190,9 @@ function storeMisaligned(va: u64, size: u32, value: u64): void {
   for (let i: u32 = 0; i < size; i++) {
     if (probeStore(va + i) < -1) return;
   }
+  setMmioSplit(true);
   for (let i: u32 = 0; i < size; i++) storeSlow(va + i, 1, (value >> (<u64>i * 8)) & 0xff);
+  setMmioSplit(false);
 }
 
 /** Host address for a store of one byte, -1 for MMIO, -2 after a fault. */

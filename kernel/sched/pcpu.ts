@@ -97,12 +97,13 @@ function requeue(c: usize, v: u32): void {
 
 /**
  * The current vCPU blocks (takes the lock). A schedWake that came while it
- * was running cancels a WFI block: it is queued again, woken.
+ * was running cancels the block (WFI, STOPPED, or I/O the host completed
+ * before the vCPU came off its pCPU): it is queued again, woken.
  */
 function block(c: usize, v: u32, why: u32): void {
   const va = vcpuAddr(v);
   lockPcpu(c);
-  if (why == Block.WFI || why == Block.STOPPED) {
+  if (why != Block.HALT) {
     if (atomic.and<u32>(va + S_FLAGS, ~SF_WAKE) & SF_WAKE) {
       wakeLocked(c, v, clockOf(c));
       unlockPcpu(c);
