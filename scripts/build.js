@@ -17,9 +17,14 @@ execFileSync(process.execPath, [join(root, 'node_modules/assemblyscript/bin/asc.
 console.log(`kernel: build/kernel.wasm (${Date.now() - t0} ms)`);
 
 const t1 = Date.now();
+// The CLI and the worker threads of a threaded host (runtime/host/host.ts).
 await esbuild.build({
-  entryPoints: [join(root, 'runtime/cli/main.ts')],
-  outfile: join(root, 'dist/hv.js'),
+  entryPoints: {
+    hv: join(root, 'runtime/cli/main.ts'),
+    'pcpu-worker': join(root, 'runtime/host/pcpu-worker.ts'),
+    'root-worker': join(root, 'runtime/host/root-worker.ts'),
+  },
+  outdir: join(root, 'dist'),
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -28,4 +33,4 @@ await esbuild.build({
   packages: 'external',
   logLevel: 'warning',
 });
-console.log(`cli: dist/hv.js (${Date.now() - t1} ms)`);
+console.log(`cli: dist/hv.js, dist/pcpu-worker.js, dist/root-worker.js (${Date.now() - t1} ms)`);

@@ -6,7 +6,7 @@
 // Compressed instructions are expanded by a table load (rvc.ts) and share
 // the 32-bit decoder.
 import {
-  hart, Exit, H_ATTENTION, H_EXIT, H_FCSR, H_INSTRET, H_MSTATUS, H_PC, H_PRIV, H_RESV_ADDR, H_RESV_VALUE, H_WFI,
+  hart, Exit, H_ATTENTION, H_MMIO_STATE, MmioState, H_EXIT, H_FCSR, H_INSTRET, H_MSTATUS, H_PC, H_PRIV, H_RESV_ADDR, H_RESV_VALUE, H_WFI,
   getF, getX, rX, setF, setX, wX,
 } from './hart';
 import { Cause, MS_FS, MS_TSR, MS_TVM, MS_TW, PRIV_M, PRIV_S, PRIV_U } from './defs';
@@ -20,7 +20,7 @@ import { div32, div64, divu32, divu64, mulh, mulhsu, mulhu, rem32, rem64, remu32
 import { execFp } from './fpu/exec';
 import { RVC_TABLE } from '../layout';
 import { amoAddress, fetchAddend, fetchPage, fetchSlow, ldFast, setSliceBase, stFast, updateKeys } from '../mmu/access';
-import { ACC_LOAD, ACC_STORE, tlbFlushAll } from '../mmu/tlb';
+import { ACC_LOAD, ACC_STORE, tlbFence } from '../mmu/tlb';
 import { enlightened, sbiEcall } from '../hypercall/sbi';
 import { SBI_NEXT, SBI_SUSPEND } from '../hypercall/defs';
 
@@ -105,7 +105,9 @@ export function run(budget: u32): u32 {
   clearEvents();
   updateKeys();
   store<u32>(hart, 0, H_WFI);
-  const first = pendingInterrupt();
+  // An instruction whose device access the root partition has completed
+  // runs first, before any interrupt: it must not be performed twice.
+  const first = load<u32>(h, H_MMIO_STATE) == MmioState.NONE ? pendingInterrupt() : -1;
   if (first >= 0) pc = enterTrap(<u32>first, 0, pc, true);
 
   while (n < budget) {
@@ -451,13 +453,18 @@ function system(insn: u32, pc: u64): u32 {
   }
   if (insn == 0x1050_0073) { // WFI
     if (priv == PRIV_U || (priv == PRIV_S && ms & MS_TW)) { illegal(insn); return SYS_NEXT; }
-    return wakeupPending() ? SYS_NEXT : SYS_WFI;
+    if (!wakeupPending()) return SYS_WFI;
+    // An interrupt is pending and enabled in mie: WFI retires and, if it is
+    // globally enabled, the trap is taken now, after the WFI (mepc = pc + 4).
+    requestResync();
+    return SYS_NEXT;
   }
   if ((insn >> 25) == 0x09 && ((insn >> 7) & 31) == 0) { // SFENCE.VMA
     if (priv == PRIV_U || (priv == PRIV_S && ms & MS_TVM)) { illegal(insn); return SYS_NEXT; }
-    // Our TLB caches superpages as 4 KiB pieces, so a by-address fence
-    // cannot find them all: flush everything.
-    tlbFlushAll();
+    // Precise: by address (rs1 != x0) and/or ASID (rs2 != x0), mmu/tlb.ts.
+    const rs1 = (insn >> 15) & 31;
+    const rs2 = (insn >> 20) & 31;
+    tlbFence(getX(rs1), rs1 != 0, <u32>getX(rs2), rs2 != 0);
     requestResyncAfterReturn();
     return SYS_NEXT;
   }

@@ -3,7 +3,7 @@
 // typed view the host uses.
 import { MAX_PARTITIONS, MAX_VCPUS, PCPU_SIZE, SCHED_PCPUS, vcpuAddr } from '../layout';
 import { H_SCHED, H_SCHED_SIZE } from '../cpu/hart';
-import { partitionAddr } from '../mm/partition';
+import { partitionAddr, P_HALTED } from '../mm/partition';
 import {
   NIL, MAX_PCPUS, G, G_ACCTS, G_EXIT_PCPU, G_FLAGS, G_HIWATER, G_IDLE_STEP, G_INSNS_PER_MS, G_MIN_CHUNK, G_NEXT_ACCT,
   G_NPCPUS, G_PERIOD, G_SIZE, G_SLICE, G_TICK, GF_NO_BOOST, C_CURRENT, C_EXIT_VCPU, C_YIELDED, C_HEADER_SIZE, C_LAST, C_LOAD,
@@ -14,7 +14,7 @@ import {
 } from './defs';
 import { blAppend, blRemove, listsInit, rqAppend, rqRemove } from './queue';
 import { capAmount } from './credit';
-import { advanceIdle, clockOf, kick, nowOfInstance, pcpuStep, runDeterministic, wakeLocked } from './pcpu';
+import { advanceIdle, clockOf, kick, kickAll, nowOfInstance, pcpuStep, runDeterministic, wakeLocked } from './pcpu';
 import { SchedExit } from './defs';
 
 // Layout facts for the host's typed views and the playground.
@@ -155,6 +155,18 @@ export function schedSetParams(partition: u32, weight: u32, cap: u32, reservatio
   const had = atomic.load<u32>(pa + PS_CAP);
   atomic.store<u32>(pa + PS_CAP, cap);
   if (cap && !had) atomic.store<i64>(pa + PS_BUDGET, capAmount(pa));
+  return true;
+}
+
+/**
+ * Pauses (on) or resumes partition `partition`: a halted partition's vCPUs
+ * are not picked (a running one comes off at its pCPU's next step); they
+ * keep their state and queue places. Any thread may call this.
+ */
+export function partitionSetHalted(partition: u32, on: bool): bool {
+  if (partition >= MAX_PARTITIONS) return false;
+  atomic.store<u32>(partitionAddr(partition) + P_HALTED, on ? 1 : 0);
+  if (!on) kickAll(); // idle pCPUs look again
   return true;
 }
 

@@ -1,12 +1,11 @@
 // What `hv run` shares between one guest and several: the options every
 // guest of a run takes, reading inputs, and turning results into an exit
 // status and statistics.
-import { readFileSync } from 'node:fs';
 import { parseSize, SizeError } from '../../drivers/board/size.ts';
 import type { ClockMode } from '../machine/clock.ts';
 import type { MachineStats, PagingMode, RunResult } from '../machine/machine.ts';
 import { intOption, optionValue, pagingOption, type Parsed } from './args.ts';
-import { EXIT_TIMEOUT, InputError, UsageError } from './errors.ts';
+import { EXIT_TIMEOUT, UsageError } from './errors.ts';
 
 /** Options every guest of a run shares. */
 export interface CommonOptions {
@@ -46,17 +45,7 @@ export function commonOptions(args: Parsed): CommonOptions {
   };
 }
 
-export function isElf(b: Uint8Array): boolean {
-  return b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
-}
-
-export function readInput(path: string, what: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new InputError(`cannot read ${what} '${path}': ${(e as NodeJS.ErrnoException).code ?? e}`, { cause: e });
-  }
-}
+export { isElf, readInput } from '../machine/setup.ts';
 
 /** A guest's result as the process exit status (and a line on stderr where it needs one). */
 export function exitStatus(result: RunResult, limits: { timeout?: string; maxInsns?: number }, who = 'guest'): number {
@@ -72,6 +61,9 @@ export function exitStatus(result: RunResult, limits: { timeout?: string; maxIns
     case 'timeout':
       process.stderr.write(`hv: ${who}: timeout after ${limits.timeout} s\n`);
       return EXIT_TIMEOUT;
+    case 'off':
+      process.stderr.write(`hv: ${who} was turned off\n`);
+      return 1;
     case 'insn-limit':
       process.stderr.write(`hv: ${who}: stopped after ${limits.maxInsns} instructions\n`);
       return EXIT_TIMEOUT;

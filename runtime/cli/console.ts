@@ -1,8 +1,7 @@
 // Host stdin to the guest's UART. On a TTY the terminal goes raw so keys
 // reach the guest unchanged; Ctrl-A x quits, as in QEMU's -nographic.
-import type { Machine } from '../machine/machine.ts';
-
-export function attachConsole(machine: Machine): () => void {
+/** Sends stdin to `input` (a partition's console) until the returned function is called. */
+export function attachConsole(input: (bytes: Uint8Array) => void): () => void {
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
   let escape = false;
@@ -15,15 +14,15 @@ export function attachConsole(machine: Machine): () => void {
             process.stderr.write('\nhv: terminated by Ctrl-A x\n');
             process.exit(0);
           }
-          if (b !== 0x01) machine.input(Uint8Array.of(0x01));
+          if (b !== 0x01) input(Uint8Array.of(0x01));
         } else if (b === 0x01) {
           escape = true;
           continue;
         }
-        machine.input(Uint8Array.of(b));
+        input(Uint8Array.of(b));
       }
     } else {
-      machine.input(chunk);
+      input(chunk);
     }
   };
   if (tty) stdin.setRawMode(true);

@@ -7,19 +7,14 @@
 // footer means vpc, anything else raw). `if` defaults to virtio, the only
 // interface this board has. Anything else is a UsageError.
 
-import { BlockError, type BlockDevice } from '../../drivers/block/device.ts';
-import { RawDevice } from '../../drivers/block/raw.ts';
-import { isVhd, openVhd } from '../../drivers/vhd/chain.ts';
-import { InputError, UsageError } from './errors.ts';
+import { UsageError } from './errors.ts';
+import type { DiskSpec } from '../host/spec.ts';
+
+export { openDrive } from '../machine/drives.ts';
 
 export type DriveFormat = 'raw' | 'vpc';
 
-export interface DriveSpec {
-  path: string;
-  /** undefined: probe the image when it is opened. */
-  format: DriveFormat | undefined;
-  readonly: boolean;
-}
+export type DriveSpec = Required<Pick<DiskSpec, 'path' | 'readonly'>> & { format: DriveFormat | undefined };
 
 const BOOLS: Record<string, boolean> = { on: true, yes: true, true: true, off: false, no: false, false: false };
 
@@ -82,22 +77,4 @@ export function parseDrive(text: string): DriveSpec {
   }
   if (path === undefined) throw new UsageError('-drive: file= is missing');
   return { path, format, readonly };
-}
-
-/**
- * Opens the disk a `-drive` names: raw images through drivers/block/raw.ts,
- * VHD (vpc: fixed, dynamic or differencing with its parents) through
- * drivers/vhd. Throws InputError when the file cannot be opened or is not a
- * valid image of its format.
- */
-export function openDrive(spec: DriveSpec): BlockDevice {
-  try {
-    const format = spec.format ?? (isVhd(spec.path) ? 'vpc' : 'raw');
-    if (format === 'vpc') return openVhd(spec.path, { readOnly: spec.readonly });
-    return RawDevice.open(spec.path, { readOnly: spec.readonly });
-  } catch (e) {
-    if (e instanceof BlockError) throw new InputError(`-drive: '${spec.path}': ${e.message}`, { cause: e });
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError(`-drive: cannot open '${spec.path}': ${code ?? (e as Error).message}`, { cause: e });
-  }
 }

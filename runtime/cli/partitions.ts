@@ -1,12 +1,23 @@
-// `hv run A.elf B.elf ...`: every guest in a child partition of its own, all
-// on one hypervisor at once, their consoles kept apart by a line prefix.
-// The exit status is the first failing guest's (in command-line order), or 0.
+// Running the partitions of an `hv run`, in one of two host modes:
+//
+//  - threaded (the default): a Host (runtime/host/host.ts) with --pcpus
+//    worker threads running the kernel's scheduler and the root partition's
+//    worker running the devices; the CLI drives it through HostController.
+//  - deterministic (--deterministic, implied by --icount and --max-insns):
+//    every vCPU on this thread in a fixed order (runtime/host/hypervisor.ts),
+//    so the same guests and input give the same run.
+//
+// One partition writes its console as is; several get a line prefix each.
+// The exit status is the first failing partition's (in order), or 0.
 import { basename } from 'node:path';
+import { Host } from '../host/host.ts';
 import { Hypervisor } from '../host/hypervisor.ts';
-import { parseElf } from '../loader/elf.ts';
-import { Machine } from '../machine/machine.ts';
+import type { PartitionSpec } from '../host/spec.ts';
+import type { MachineStats, RunResult } from '../machine/machine.ts';
+import { closeDisks, setupPartition, specHostBytes } from '../machine/setup.ts';
+import type { BlockDevice } from '../../drivers/block/device.ts';
 import { attachConsole } from './console.ts';
-import { type CommonOptions, exitStatus, printStats, readInput } from './common.ts';
+import { type CommonOptions, exitStatus, printStats } from './common.ts';
 
 /** Writes a partition's console a line at a time, each line prefixed with its name. */
 export class PrefixedConsole {
@@ -33,32 +44,114 @@ export function partitionNames(files: readonly string[]): string[] {
   return base.map((b, i) => (base.filter((x) => x === b).length > 1 ? `${b}#${base.slice(0, i).filter((x) => x === b).length}` : b));
 }
 
-export async function runPartitions(files: readonly string[], o: CommonOptions): Promise<number> {
-  const images = files.map((f) => parseElf(readInput(f, 'kernel')));
-  const names = partitionNames(files);
-  const width = Math.max(...names.map((n) => n.length));
-  const config = { ramSize: o.ramSize, harts: o.harts, paging: o.paging, clock: o.clock };
-  const hv = new Hypervisor(files.length * Machine.hostBytes({ ...config, onConsole: () => {} }));
-  const consoles = names.map((n) => new PrefixedConsole(`[${n.padEnd(width)}] `, (t) => process.stdout.write(t)));
-  const machines = images.map((image, i) => {
-    const m = new Machine({ ...config, onConsole: (b) => consoles[i]!.push(b) }, hv);
-    m.boot(m.loadElf(image), m.placeDtb());
-    return m;
-  });
-  // Keyboard input goes to the first partition's console.
-  const detach = attachConsole(machines[0]!);
+export interface HostMode {
+  /** Every vCPU on this thread, in a fixed order. */
+  deterministic: boolean;
+  /** pCPU threads (threaded mode); undefined: the machine's parallelism. */
+  pcpus?: number;
+}
+
+interface Consoles {
+  sinks: ((bytes: Uint8Array) => void)[];
+  flush(): void;
+}
+
+function consoles(specs: readonly PartitionSpec[]): Consoles {
+  const out = (t: string | Uint8Array) => process.stdout.write(t);
+  if (specs.length === 1) return { sinks: [out], flush: () => {} };
+  const width = Math.max(...specs.map((s) => s.name.length));
+  const prefixed = specs.map((s) => new PrefixedConsole(`[${s.name.padEnd(width)}] `, out));
+  return { sinks: prefixed.map((c) => (b: Uint8Array) => c.push(b)), flush: () => prefixed.forEach((c) => c.flush()) };
+}
+
+/** Runs every partition at once until each has finished; returns the exit status. */
+export async function runPartitions(specs: readonly PartitionSpec[], o: CommonOptions, mode: HostMode): Promise<number> {
+  const out = consoles(specs);
+  let results: { result: RunResult; stats: MachineStats }[];
   try {
-    for (const m of machines) m.limit(o.maxInsns);
-    await hv.run({ timeoutMs: o.timeoutMs });
+    results = mode.deterministic ? await runDeterministic(specs, o, out) : await runThreaded(specs, o, mode.pcpus, out);
   } finally {
-    detach();
-    for (const c of consoles) c.flush();
+    out.flush();
   }
   let status = 0;
-  machines.forEach((m, i) => {
-    if (o.stats) printStats(m.stats(), `hv [${names[i]}]: `);
-    const s = exitStatus(m.result ?? { kind: 'timeout' }, o, `partition ${names[i]}`);
+  results.forEach(({ result, stats }, i) => {
+    const who = specs.length === 1 ? 'guest' : `partition ${specs[i]!.name}`;
+    if (o.stats) printStats(stats, specs.length === 1 ? 'hv: ' : `hv [${specs[i]!.name}]: `);
+    const s = exitStatus(result, o, who);
     if (s !== 0 && status === 0) status = s;
   });
   return status;
+}
+
+/**
+ * Closes disks however the run ends (guest exit, Ctrl-A x, a signal):
+ * closing flushes, so every write the guest completed reaches the image.
+ */
+function onInterrupt(cleanup: () => void | Promise<void>): () => void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    void Promise.resolve(cleanup()).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOptions, out: Consoles) {
+  const hv = new Hypervisor(specs.reduce((n, s) => n + specHostBytes(s), 0));
+  const disks: BlockDevice[] = [];
+  let closed = false;
+  const close = () => {
+    if (!closed) closeDisks(disks);
+    closed = true;
+  };
+  process.on('exit', close);
+  const detachSignals = onInterrupt(close);
+  try {
+    const machines = specs.map((spec, i) => {
+      const p = setupPartition(spec, hv, { onConsole: out.sinks[i]!, clock: o.clock });
+      disks.push(...p.disks);
+      p.machine.limit(o.maxInsns);
+      return p.machine;
+    });
+    // Keyboard input goes to the first partition's console.
+    const detach = attachConsole((b) => machines[0]!.input(b));
+    try {
+      await hv.run({ timeoutMs: o.timeoutMs });
+    } finally {
+      detach();
+    }
+    return machines.map((m) => ({ result: m.result ?? ({ kind: 'timeout' } as const), stats: m.stats() }));
+  } finally {
+    detachSignals();
+    process.off('exit', close);
+    close();
+  }
+}
+
+async function runThreaded(specs: readonly PartitionSpec[], o: CommonOptions, pcpus: number | undefined, out: Consoles) {
+  // Host memory: what the partitions need, and slack for the shadow tables' pool.
+  const memoryBytes = specs.reduce((n, s) => n + specHostBytes(s), 0) + (4 << 20);
+  const host = await Host.start({ pcpus, memoryBytes });
+  const detachSignals = onInterrupt(() => host.close());
+  try {
+    const ids: number[] = [];
+    for (const [i, spec] of specs.entries()) ids.push(await host.create(spec, out.sinks[i]!));
+    const detach = attachConsole((b) => void host.input(ids[0]!, b));
+    const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => ids.forEach((id) => void host.stop(id, 'timeout')), o.timeoutMs);
+    try {
+      for (const id of ids) await host.start(id);
+      const results = [];
+      for (const id of ids) results.push({ result: await host.wait(id), stats: (await host.stats(id)).totals });
+      return results;
+    } finally {
+      clearTimeout(timer);
+      detach();
+    }
+  } finally {
+    detachSignals();
+    await host.close();
+  }
 }

@@ -52,6 +52,9 @@ export function partitionOverhead(ramSize: number, paging: 'direct' | 'nested' |
   return 0;
 }
 
+/** Host memory below the frame pool: the kernel's fixed regions (kernel/layout.ts; checked at start). */
+export const HOST_KERNEL_BYTES = 0x0120_0000;
+
 export class Hypervisor {
   readonly memory: WebAssembly.Memory;
   readonly kernel: KernelInstance;
@@ -59,11 +62,14 @@ export class Hypervisor {
   private nextVcpu = 0;
   private nextPartition = 0;
 
-  /** `poolBytes`: host memory for guest RAM and second-stage structures, beyond the kernel's regions. */
-  constructor(poolBytes: number) {
-    // The kernel's layout puts the frame pool at 0x0120_0000; checked below.
-    const FRAME_POOL = 0x0120_0000;
-    this.memory = createHostMemory(FRAME_POOL + poolBytes);
+  /**
+   * `poolBytes`: host memory for guest RAM and second-stage structures,
+   * beyond the kernel's regions. `memory`: host memory created elsewhere
+   * (a threaded host's main thread), which this hypervisor initializes.
+   */
+  constructor(poolBytes: number, memory?: WebAssembly.Memory, module?: WebAssembly.Module) {
+    this.memory = memory ?? createHostMemory(HOST_KERNEL_BYTES + poolBytes);
+    const FRAME_POOL = HOST_KERNEL_BYTES;
     const byId = (id: number): Guest => {
       const g = this.guests[id];
       if (!g) throw new Error(`kernel asked about unknown partition ${id}`);
@@ -73,7 +79,7 @@ export class Hypervisor {
       mmioRead: (id, addr, size) => byId(id).mmioRead(addr >>> 0, size),
       mmioWrite: (id, addr, size, value) => byId(id).mmioWrite(addr >>> 0, size, value),
       hostClock: (id) => byId(id).clockNow(),
-    });
+    }, module);
     if (this.kernel.layout.framePool !== FRAME_POOL) throw new Error('kernel layout changed: update FRAME_POOL in Hypervisor');
     this.kernel.exports.hostInit();
     this.kernel.exports.framesInit(FRAME_POOL, Math.min(this.memory.buffer.byteLength, 0xffff_f000));
@@ -93,6 +99,11 @@ export class Hypervisor {
 
   register(guest: Guest): void {
     this.guests[guest.id] = guest;
+  }
+
+  /** Forgets a partition (its id and vCPU slots are not reused). */
+  unregister(id: number): void {
+    delete this.guests[id];
   }
 
   /** Runs every registered guest until each has a result (or the timeout). */

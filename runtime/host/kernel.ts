@@ -21,6 +21,7 @@ export interface KernelExports {
   framesInit(start: number, end: number): void;
   framesAllocContiguous(count: number, align: number): number;
   framesUsed(): number;
+  framesFree(base: number, count: number): void;
   partitionEnableNested(id: number): number;
   partitionEnableShadow(id: number): number;
   partitionInit(id: number, ramGpa: bigint, ramSize: bigint, ramHost: number, firstVcpu: number, nvcpus: number): number;
@@ -42,6 +43,10 @@ export interface KernelExports {
   vcpuStop(index: number): void;
   /** Queues one SBI console input byte for partition `id`; 0 when its ring is full. */
   sbiConsoleInput(id: number, byte: number): number;
+  /** on = 1: partition `id`'s device accesses exit to the root (threaded hosts) instead of calling mmioRead/mmioWrite. */
+  partitionSetMmioExits(id: number, on: number): void;
+  /** From any thread: a running vCPU looks at its interrupt lines again. */
+  vcpuKick(index: number): void;
 }
 
 /** Layout constants exported by the kernel as wasm globals. */
@@ -70,8 +75,9 @@ export interface KernelInstance {
   readonly layout: KernelLayout;
 }
 
-export function instantiateKernel(memory: WebAssembly.Memory, imports: KernelImports): KernelInstance {
-  const instance = new WebAssembly.Instance(kernelModule(), {
+/** An instance over `memory` (of `module`, compiled once per host and sent to each thread). */
+export function instantiateKernel(memory: WebAssembly.Memory, imports: KernelImports, module = kernelModule()): KernelInstance {
+  const instance = new WebAssembly.Instance(module, {
     env: {
       memory,
       mmioRead: imports.mmioRead,

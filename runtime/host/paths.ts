@@ -20,3 +20,8 @@ export function packageRoot(): string {
 export function kernelWasmPath(): string {
   return join(packageRoot(), 'build', 'kernel.wasm');
 }
+
+/** A worker thread's script (bundled by scripts/build.js next to dist/hv.js). */
+export function workerPath(name: 'pcpu-worker' | 'root-worker'): string {
+  return join(packageRoot(), 'dist', `${name}.js`);
+}

@@ -28,6 +28,7 @@ export interface SchedExports {
   schedRemoveVcpu(vcpu: number): number;
   schedSetParams(partition: number, weight: number, cap: number, reservation: number): number;
   schedWake(vcpu: number): number;
+  partitionSetHalted(partition: number, on: number): number;
   schedBlock(vcpu: number): number;
   pcpuRun(pcpu: number, maxRuns: number): number;
   pcpuAdvance(pcpu: number, insns: bigint): void;
@@ -67,6 +68,8 @@ export interface SchedLayout {
   traceN: number;
   traceEntries: number;
   traceEntrySize: number;
+  /** Offset of the kick word in a pCPU block (pCPU threads sleep on it). */
+  kick: number;
 }
 
 export function schedLayout(instance: WebAssembly.Instance | Record<string, unknown>): SchedLayout {
@@ -79,6 +82,7 @@ export function schedLayout(instance: WebAssembly.Instance | Record<string, unkn
     traceN: g('LAYOUT_PCPU_TRACE_N'),
     traceEntries: g('LAYOUT_PCPU_TRACE_ENTRIES'),
     traceEntrySize: g('LAYOUT_PCPU_TRACE_ENTRY_SIZE'),
+    kick: g('LAYOUT_PCPU_KICK'),
   };
 }
 

@@ -41,8 +41,11 @@ export interface PartitionSpec {
   boot: 'firmware' | 'enlightened';
   /** Firmware image loaded at 0x8000_0000 (firmware boot only); absent: the kernel runs bare. */
   bios?: string;
-  /** Kernel image: an ELF at its own addresses, or raw bytes (at 0x8020_0000 after firmware or when enlightened). */
-  kernel: string;
+  /**
+   * Kernel image: an ELF at its own addresses, or raw bytes (at 0x8020_0000
+   * after firmware or when enlightened). Required unless `bios` is given.
+   */
+  kernel?: string;
   /** Kernel command line (device tree /chosen/bootargs). */
   append?: string;
   /** Initial ramdisk. */

@@ -14,6 +14,8 @@ export type ClockMode = 'realtime' | 'icount';
 
 export interface GuestClock {
   readonly mode: ClockMode;
+  /** realtime: the absolute host ms at which mtime read 0 (threads derive the same clock from it). */
+  readonly epochMs?: number;
   /** Current mtime in ticks (before the guest's own mtime offset). */
   now(): number;
   /** Host milliseconds until mtime reaches `ticks` (0 if already there). */
@@ -22,11 +24,22 @@ export interface GuestClock {
   skipTo(ticks: number): void;
 }
 
-export function realtimeClock(): GuestClock {
-  const t0 = performance.now();
-  const now = () => Math.floor((performance.now() - t0) * TICKS_PER_MS);
+/** Absolute host time in ms, comparable across threads (each has its own timeOrigin). */
+export function hostNowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** mtime ticks since `epochMs` (an absolute host time): the realtime clock on any thread. */
+export function ticksSince(epochMs: number): number {
+  return Math.floor((hostNowMs() - epochMs) * TICKS_PER_MS);
+}
+
+/** A realtime clock that read 0 at `epochMs` (absolute host ms; default: now). */
+export function realtimeClock(epochMs = hostNowMs()): GuestClock {
+  const now = () => ticksSince(epochMs);
   return {
     mode: 'realtime',
+    epochMs,
     now,
     msUntil: (ticks) => Math.max(0, (ticks - now()) / TICKS_PER_MS),
     skipTo: () => {},

@@ -10,6 +10,7 @@ import { ElfError, type ElfImage } from '../loader/elf.ts';
 import { icountClock, realtimeClock, type ClockMode, type GuestClock } from './clock.ts';
 import { consoleAck, decodeTohost } from './htif.ts';
 import { VcpuView } from './vcpu-view.ts';
+import { schedExports } from '../host/sched.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
 import { RamGuestMemory } from '../../drivers/emulated/dma.ts';
 import { virtioBlkFactory } from '../../drivers/emulated/virtio/blk.ts';
@@ -33,6 +34,12 @@ export interface MachineConfig {
   paging?: PagingMode;
   /** Disks for virtio-blk, filling the virtio-mmio slots in order (the first at 0x1000_1000). */
   drives?: readonly BlockDevice[];
+  /**
+   * The vCPUs run on other threads than this board (a threaded host): device
+   * accesses exit to the root partition, which calls serviceExit(), and an
+   * interrupt line the board raises kicks and wakes the vCPU. Realtime clock only.
+   */
+  exits?: boolean;
 }
 
 export type PagingMode = 'direct' | 'nested' | 'shadow';
@@ -43,7 +50,9 @@ export type RunResult =
   /** Every hart stopped itself through SBI HSM: nothing can run again. */
   | { kind: 'stopped' }
   | { kind: 'timeout' }
-  | { kind: 'insn-limit' };
+  | { kind: 'insn-limit' }
+  /** Turned off by the host (HostController.stop). */
+  | { kind: 'off' };
 
 export interface RunLimits {
   timeoutMs?: number;
@@ -93,6 +102,14 @@ export class Machine implements Guest {
   readonly harts: VcpuView[] = [];
   readonly ram: Uint8Array;
   private readonly ramHost: number;
+  /** Host address of this partition's RAM (frames from the hypervisor's pool). */
+  get ramHostAddress(): number {
+    return this.ramHost;
+  }
+  /** Absolute host ms at which this partition's realtime clock read 0 (other threads derive mtime from it). */
+  get clockEpochMs(): number {
+    return this.clock.epochMs ?? 0;
+  }
   private readonly clock: GuestClock;
   private tohost = 0n;
   private fromhost = 0n;
@@ -127,21 +144,33 @@ export class Machine implements Guest {
     const guestMemory = new RamGuestMemory(this.ram, RAM_BASE);
     const drives = config.drives ?? [];
     if (drives.length > MEMMAP.virtio.count) throw new RangeError(`at most ${MEMMAP.virtio.count} virtio drives, got ${drives.length}`);
+    const exits = config.exits === true;
+    if (exits && config.clock === 'icount') throw new RangeError('an icount clock needs the vCPUs on the board\'s thread (deterministic mode)');
     this.clock =
       config.clock === 'icount' ? icountClock(() => this.instructions()) : realtimeClock();
+    const sched = schedExports(kernel.exports);
     this.board = createVirtBoard({
       harts: config.harts,
-      externalIrq: (hart, mode, level) => this.harts[hart]?.setExternalIrq(mode === 'M' ? MEIP_BIT : SEIP_BIT, level),
+      externalIrq: (hart, mode, level) => {
+        const h = this.harts[hart];
+        if (!h) return;
+        h.setExternalIrq(mode === 'M' ? MEIP_BIT : SEIP_BIT, level);
+        if (exits && level) {
+          kernel.exports.vcpuKick(firstVcpu + hart); // running: take it now
+          sched.schedWake(firstVcpu + hart); // in WFI: run again
+        }
+      },
       onTransmit: (byte) => this.consoleBuf.push(byte),
       onExit: (e) => {
         this.pendingExit =
           e.kind === 'reset' ? { kind: 'reset' } : { kind: 'exit', code: e.code, reason: 'finisher' };
-        kernel.exports.hostRequestExit();
+        if (!exits) kernel.exports.hostRequestExit(); // threaded: the write is an exit already
       },
       virtio: drives.map((d) => virtioBlkFactory(d, guestMemory)),
     });
     this.bus = this.board.bus;
     kernel.exports.partitionInit(id, BigInt(RAM_BASE), BigInt(config.ramSize), ramHost, firstVcpu, config.harts);
+    if (exits) kernel.exports.partitionSetMmioExits(id, 1);
     if (paging === 'nested' && !kernel.exports.partitionEnableNested(id)) {
       throw new RangeError('out of host frames for the G-stage tables');
     }
@@ -165,22 +194,55 @@ export class Machine implements Guest {
   // ---- Guest: what the hypervisor asks of a partition ------------------------
 
   mmioRead(addr: number, size: number): number {
-    try {
-      return this.bus.read(addr, size as 1 | 2 | 4);
-    } catch (e) {
-      if (!(e instanceof BusError)) throw e;
-      this.kernel.exports.mmioFault();
-      return 0;
-    }
+    const v = this.busAccess(false, addr, size, 0n);
+    if (v === undefined) this.kernel.exports.mmioFault();
+    return Number(v ?? 0n);
   }
 
   mmioWrite(addr: number, size: number, value: number): void {
+    if (this.busAccess(true, addr, size, BigInt(value >>> 0)) === undefined) this.kernel.exports.mmioFault();
+  }
+
+  /**
+   * One guest access to the board's devices, as the kernel hands it over
+   * (synchronously, or in an exit): the value read (writes: 0n), or
+   * undefined for a bus error. 8-byte accesses are two 4-byte ones, low first.
+   */
+  busAccess(write: boolean, addr: number, size: number, value: bigint): bigint | undefined {
     try {
-      this.bus.write(addr, size as 1 | 2 | 4, value);
+      if (size === 8) {
+        const lo = this.busAccess(write, addr, 4, value & 0xffff_ffffn);
+        const hi = lo === undefined ? undefined : this.busAccess(write, addr + 4, 4, value >> 32n);
+        return hi === undefined || lo === undefined ? undefined : (hi << 32n) | lo;
+      }
+      if (write) {
+        this.bus.write(addr, size as 1 | 2 | 4, Number(value));
+        return 0n;
+      }
+      return BigInt(this.bus.read(addr, size as 1 | 2 | 4) >>> 0);
     } catch (e) {
       if (!(e instanceof BusError)) throw e;
-      this.kernel.exports.mmioFault();
+      return undefined;
     }
+  }
+
+  /**
+   * A threaded host's root partition, after vCPU `i` exited to it: performs
+   * the device access it waits on (if any) and whatever else the exit asks
+   * (HTIF, SBI console and reset). The caller wakes the vCPU unless `result` is set.
+   */
+  serviceExit(i: number): void {
+    const h = this.harts[i]!;
+    const req = h.mmioRequest();
+    if (req) h.completeMmio(this.busAccess(req.write, req.addr, req.size, req.value));
+    this.afterRun(i, Exit.HOST);
+  }
+
+  /** A threaded host's root partition, now and then: console input and output of enlightened guests. */
+  poll(): void {
+    if (this.sbiInput.length) this.feedSbiConsole();
+    if (this.enlightened) for (const h of this.harts) h.drainConsole(this.consoleBuf);
+    this.flushConsole();
   }
 
   clockNow(): number {

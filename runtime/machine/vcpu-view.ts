@@ -88,4 +88,27 @@ export class VcpuView {
     Atomics.store(this.i32, headIdx, (head + n) | 0);
     return n;
   }
+
+  // ---- MMIO exits to the root partition (kernel/platform/mmio.ts) ----
+
+  /** The device access this vCPU waits on, if any (MmioState PENDING). */
+  mmioRequest(): { write: boolean; addr: number; size: number; value: bigint } | undefined {
+    if (Atomics.load(this.i32, this.off('MMIO_STATE') / 4) !== MMIO_PENDING) return undefined;
+    return {
+      write: this.u32('MMIO_KIND') === 2,
+      addr: Number(this.u64('MMIO_ADDR')),
+      size: this.u32('MMIO_SIZE'),
+      value: this.u64('MMIO_VALUE'),
+    };
+  }
+  /** Completes the pending access: the value read (writes: any), or undefined for a bus error. */
+  completeMmio(value: bigint | undefined): void {
+    if (value !== undefined) this.dv.setBigUint64(this.off('MMIO_VALUE'), value, true);
+    Atomics.store(this.i32, this.off('MMIO_STATE') / 4, value === undefined ? MMIO_FAULT : MMIO_DONE);
+  }
 }
+
+/** kernel/cpu/hart.ts MmioState. */
+const MMIO_PENDING = 1;
+const MMIO_DONE = 2;
+const MMIO_FAULT = 3;

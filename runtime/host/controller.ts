@@ -1,0 +1,99 @@
+// The control plane: what the CLI and the playground ask of a running host,
+// as one typed interface. The root partition implements it (root.ts) on its
+// own thread; other threads reach it over comlink (host.ts). Everything here
+// is plain data, so it crosses threads by structured clone.
+import type { MachineStats, RunResult } from '../machine/machine.ts';
+import type { PagingMode, PartitionSpec, SchedSpec } from './spec.ts';
+
+export type PartitionState = 'created' | 'running' | 'paused' | 'finished';
+
+export interface PartitionInfo {
+  id: number;
+  name: string;
+  state: PartitionState;
+  vcpus: number;
+  memory: number;
+  paging: PagingMode;
+  boot: PartitionSpec['boot'];
+  sched: SchedSpec;
+  /** Set once finished. */
+  result?: RunResult;
+}
+
+export interface VcpuStats {
+  /** Index in the partition, and in the hypervisor's vCPU array. */
+  index: number;
+  vcpu: number;
+  /** Where it is queued, running or blocked, and its scheduler state. */
+  pcpu: number;
+  state: 'none' | 'queued' | 'running' | 'blocked';
+  instructions: number;
+  /** Scheduler figures, in instructions of guest time (docs/scheduler.md). */
+  picks: number;
+  waitInsns: number;
+  wakes: number;
+  migrations: number;
+  credit: number;
+  tlbLookups: number;
+  tlbMisses: number;
+  pageWalks: number;
+  walkRefs: number;
+  gstageWalks: number;
+  gstageRefs: number;
+  shadowFills: number;
+  wpFaults: number;
+  traps: number;
+  interrupts: number;
+  /** VM exits by reason: device accesses (serviced by the root partition) and SBI calls (in the kernel). */
+  mmioExits: number;
+  sbiCalls: number;
+}
+
+export interface PartitionStats extends PartitionInfo {
+  totals: MachineStats;
+  vcpuStats: VcpuStats[];
+}
+
+export interface PcpuStats {
+  pcpu: number;
+  /** Instructions run, and idle time in instructions' worth. */
+  busy: number;
+  idle: number;
+  runs: number;
+  switches: number;
+  steals: number;
+}
+
+/** Receives a partition's console output. */
+export type ConsoleSink = (bytes: Uint8Array) => void;
+
+export interface HostController {
+  /** Creates a partition (loaded, not yet running); returns its id. */
+  create(spec: PartitionSpec, console?: ConsoleSink): Promise<number>;
+  /** Hands its vCPUs to the scheduler. */
+  start(id: number): Promise<void>;
+  /** Keeps its vCPUs off every pCPU, state intact (Hyper-V's Pause). */
+  pause(id: number): Promise<void>;
+  resume(id: number): Promise<void>;
+  /** Turns it off now (result 'off', or 'timeout' when a deadline stopped it). */
+  stop(id: number, why?: 'off' | 'timeout'): Promise<void>;
+  /** Stops it if needed and releases its RAM. */
+  destroy(id: number): Promise<void>;
+  /** Resolves with its result once it finishes. */
+  wait(id: number): Promise<RunResult>;
+  /** Console input (UART, and the SBI console of an enlightened guest). */
+  input(id: number, bytes: Uint8Array): Promise<void>;
+  list(): Promise<PartitionInfo[]>;
+  stats(id: number): Promise<PartitionStats>;
+  pcpuStats(): Promise<PcpuStats[]>;
+  /** Stops everything, closes disks; pCPU threads leave their loops. */
+  shutdown(): Promise<void>;
+}
+
+/** A bad request to the control plane (unknown partition, wrong state). */
+export class ControlError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ControlError';
+  }
+}

@@ -1,0 +1,164 @@
+// A threaded host, from the main thread: host physical memory, the root
+// partition's worker (devices, control plane) and one worker per pCPU,
+// each instantiating the kernel over the one shared memory. The main thread
+// keeps nothing but the HostController proxy: it can be a CLI, a test, or
+// the playground's page.
+//
+//   const host = await Host.start({ pcpus: 2, memoryBytes: 256 << 20 });
+//   const id = await host.create(spec, (bytes) => process.stdout.write(bytes));
+//   await host.start(id);
+//   const result = await host.wait(id);
+//   await host.close();
+import { availableParallelism } from 'node:os';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { wrap, type Remote } from 'comlink';
+import type { RunResult } from '../machine/machine.ts';
+import { InputError } from '../errors.ts';
+import {
+  ControlError, type ConsoleSink, type HostController, type PartitionInfo, type PartitionStats, type PcpuStats,
+} from './controller.ts';
+import { nodeEndpoint } from './endpoint.ts';
+import { HOST_KERNEL_BYTES } from './hypervisor.ts';
+import { createHostMemory, kernelModule } from './kernel.ts';
+import { workerPath } from './paths.ts';
+import type { PcpuWorkerData } from './pcpu-worker.ts';
+import type { RootWorkerData } from './root-worker.ts';
+import type { RootPartition } from './root.ts';
+import { HostShared } from './shared.ts';
+import type { PartitionSpec } from './spec.ts';
+
+export interface HostOptions {
+  /** pCPU worker threads (default: the machine's parallelism). */
+  pcpus?: number;
+  /** Host memory for partitions (guest RAM, G-stage and shadow tables); default 512 MiB. */
+  memoryBytes?: number;
+  /** Guest instructions per ms of CPU time, the scheduler's unit (default 100 000: ~100 MIPS). */
+  insnsPerMs?: number;
+}
+
+export class Host implements HostController {
+  /** Console sinks by partition, fed from the root's console channel. */
+  private readonly sinks = new Map<number, ConsoleSink>();
+  private readonly barriers = new Map<number, () => void>();
+  private nextBarrier = 0;
+
+  private constructor(
+    private readonly root: Worker,
+    private readonly pcpuWorkers: Worker[],
+    private readonly remote: Remote<RootPartition>,
+    private readonly consoles: MessagePort,
+    readonly pcpus: number,
+    /** Host physical memory, shared with every thread: read-only views for visualizations. */
+    readonly memory: WebAssembly.Memory,
+  ) {
+    consoles.on('message', (m: { id?: number; bytes?: Uint8Array; barrier?: number }) => {
+      if (m.barrier !== undefined) {
+        this.barriers.get(m.barrier)?.();
+        this.barriers.delete(m.barrier);
+      } else if (m.bytes) {
+        this.sinks.get(m.id!)?.(m.bytes);
+      }
+    });
+  }
+
+  static async start(o: HostOptions = {}): Promise<Host> {
+    const pcpus = o.pcpus ?? availableParallelism();
+    if (!Number.isInteger(pcpus) || pcpus < 1 || pcpus > 64) throw new RangeError(`pCPUs must be 1..64, got ${pcpus}`);
+    const poolBytes = o.memoryBytes ?? 512 << 20;
+    const insnsPerMs = o.insnsPerMs ?? 100_000;
+    const memory = createHostMemory(HOST_KERNEL_BYTES + poolBytes);
+    const module = kernelModule();
+    const shared = new HostShared();
+    const consoles = new MessageChannel();
+    const rootData: RootWorkerData = { memory, module, poolBytes, shared: shared.buffer, pcpus, insnsPerMs, consolePort: consoles.port2 };
+    const root = new Worker(workerPath('root-worker'), { workerData: rootData, transferList: [consoles.port2] });
+    const remote = wrap<RootPartition>(nodeEndpoint(root));
+    // The root initializes host memory and the scheduler: pCPUs start after.
+    await new Promise<void>((resolve, reject) => {
+      root.once('error', reject);
+      remote.list().then(() => resolve(), reject);
+    });
+    const workers = Array.from({ length: pcpus }, (_, pcpu) => {
+      const data: PcpuWorkerData = { memory, module, pcpu, shared: shared.buffer, insnsPerMs };
+      return new Worker(workerPath('pcpu-worker'), { workerData: data });
+    });
+    const host = new Host(root, workers, remote, consoles.port1, pcpus, memory);
+    for (const w of [root, ...workers]) w.on('error', (e: unknown) => host.fail(e as Error));
+    return host;
+  }
+
+  private failure: Error | undefined;
+  private fail(e: Error): void {
+    this.failure ??= e;
+  }
+
+  /** Errors thrown on the root's thread arrive as plain Errors: give them back their class. */
+  private async call<T>(f: () => Promise<T>): Promise<T> {
+    if (this.failure) throw this.failure;
+    try {
+      return await f();
+    } catch (e) {
+      const err = e as Error;
+      const cls = { InputError, ControlError, RangeError }[err.name as 'InputError'];
+      if (!cls || err instanceof cls) throw e;
+      const revived = new cls(err.message);
+      revived.name = err.name;
+      throw revived;
+    }
+  }
+
+  async create(spec: PartitionSpec, console?: ConsoleSink): Promise<number> {
+    const id = await this.call(() => this.remote.create(spec));
+    if (console) this.sinks.set(id, console);
+    return id;
+  }
+  start(id: number): Promise<void> {
+    return this.call(() => this.remote.start(id));
+  }
+  pause(id: number): Promise<void> {
+    return this.call(() => this.remote.pause(id));
+  }
+  resume(id: number): Promise<void> {
+    return this.call(() => this.remote.resume(id));
+  }
+  stop(id: number, why?: 'off' | 'timeout'): Promise<void> {
+    return this.call(() => this.remote.stop(id, why));
+  }
+  destroy(id: number): Promise<void> {
+    return this.call(() => this.remote.destroy(id));
+  }
+  /** Resolves with the partition's result once it finishes, after the last of its console output. */
+  async wait(id: number): Promise<RunResult> {
+    const result = await this.call(() => this.remote.wait(id) as Promise<RunResult>);
+    const token = this.nextBarrier++;
+    const drained = new Promise<void>((resolve) => this.barriers.set(token, resolve));
+    await this.remote.consoleBarrier(token);
+    await drained;
+    return result;
+  }
+  input(id: number, bytes: Uint8Array): Promise<void> {
+    return this.call(() => this.remote.input(id, bytes));
+  }
+  list(): Promise<PartitionInfo[]> {
+    return this.call(() => this.remote.list());
+  }
+  stats(id: number): Promise<PartitionStats> {
+    return this.call(() => this.remote.stats(id));
+  }
+  pcpuStats(): Promise<PcpuStats[]> {
+    return this.call(() => this.remote.pcpuStats());
+  }
+  shutdown(): Promise<void> {
+    return this.call(() => this.remote.shutdown());
+  }
+
+  /** Shuts the host down and ends its threads. */
+  async close(): Promise<void> {
+    try {
+      if (!this.failure) await this.remote.shutdown();
+    } finally {
+      this.consoles.close();
+      await Promise.all([...this.pcpuWorkers, this.root].map((w) => w.terminate()));
+    }
+  }
+}

@@ -1,0 +1,61 @@
+// A physical CPU: a worker thread running the kernel's scheduler loop over
+// host memory (kernel/sched/pcpu.ts). Nothing here touches a device: an
+// exit for the root partition is posted to its thread (shared.ts) and the
+// vCPU blocks until the root wakes it; when nothing is runnable the thread
+// sleeps on its pCPU's kick word, and the idle time moves its clock on.
+import { parentPort, workerData } from 'node:worker_threads';
+import { ticksSince } from '../machine/clock.ts';
+import { instantiateKernel, type KernelExports } from './kernel.ts';
+import { SchedExit, schedExports, schedLayout } from './sched.ts';
+import { HostShared } from './shared.ts';
+
+export interface PcpuWorkerData {
+  memory: WebAssembly.Memory;
+  module: WebAssembly.Module;
+  pcpu: number;
+  shared: SharedArrayBuffer;
+  insnsPerMs: number;
+}
+
+/** vCPU runs per call into the kernel (each at most one scheduler tick). */
+const RUNS_PER_CALL = 8;
+/** Longest sleep while idle: blocked vCPUs' timers are polled this often. */
+const IDLE_MS = 1;
+
+function main(d: PcpuWorkerData): void {
+  const shared = new HostShared(d.shared);
+  let k: KernelExports | undefined;
+  // Partitions on threaded hosts exit for device accesses, so the
+  // synchronous path is never taken; if it were, it is a bus error.
+  const instance = instantiateKernel(
+    d.memory,
+    {
+      mmioRead: () => (k!.mmioFault(), 0),
+      mmioWrite: () => k!.mmioFault(),
+      hostClock: (id) => ticksSince(shared.epoch(id)),
+    },
+    d.module,
+  );
+  k = instance.exports;
+  const s = schedExports(k);
+  const layout = schedLayout(instance.exports as unknown as Record<string, unknown>);
+  const i32 = new Int32Array(d.memory.buffer as ArrayBuffer);
+  const kick = (layout.pcpus + d.pcpu * layout.pcpuSize + layout.kick) >> 2;
+  while (!shared.shuttingDown) {
+    const seen = Atomics.load(i32, kick);
+    const r = s.pcpuRun(d.pcpu, RUNS_PER_CALL);
+    if (r === SchedExit.HOST || r === SchedExit.HALT) {
+      const v = s.pcpuExitVcpu(d.pcpu);
+      if (r === SchedExit.HOST) s.schedBlock(v); // until the root has serviced the exit
+      shared.postExit(v);
+    } else if (r === SchedExit.IDLE) {
+      const t0 = performance.now();
+      Atomics.wait(i32, kick, seen, IDLE_MS);
+      const ms = performance.now() - t0;
+      s.pcpuAdvance(d.pcpu, BigInt(Math.max(1, Math.round(ms * d.insnsPerMs))));
+    }
+  }
+  parentPort?.postMessage('stopped');
+}
+
+main(workerData as PcpuWorkerData);

@@ -1,0 +1,264 @@
+// The root (parent) partition of a threaded host: it owns the device models
+// of every child partition and the control plane. vCPUs run on the pCPU
+// threads (pcpu-worker.ts); a device access, an HTIF write or an SBI call
+// that needs the host is a VM exit they post to this thread (shared.ts),
+// which services it on the partition's Machine and wakes the vCPU.
+import type { MachineStats, RunResult } from '../machine/machine.ts';
+import type { Machine } from '../machine/machine.ts';
+import { closeDisks, setupPartition } from '../machine/setup.ts';
+import type { BlockDevice } from '../../drivers/block/device.ts';
+import {
+  ControlError, type ConsoleSink, type HostController, type PartitionInfo, type PartitionState, type PartitionStats,
+  type PcpuStats, type VcpuStats,
+} from './controller.ts';
+import { InputError } from '../errors.ts';
+import { Hypervisor } from './hypervisor.ts';
+import { PcpuStat, schedExports, SState, VcpuStat, type SchedExports } from './sched.ts';
+import type { HostShared } from './shared.ts';
+import type { PartitionSpec } from './spec.ts';
+
+interface Partition {
+  spec: PartitionSpec;
+  machine: Machine;
+  disks: BlockDevice[];
+  state: PartitionState;
+  startedAt?: number;
+  finishedAt?: number;
+  waiters: ((r: RunResult) => void)[];
+}
+
+const STATE_NAMES = ['none', 'queued', 'running', 'blocked'] as const;
+
+export interface RootOptions {
+  /** Host memory (created by the host's main thread), and the frame pool's size in it. */
+  memory: WebAssembly.Memory;
+  poolBytes: number;
+  module?: WebAssembly.Module;
+  shared: HostShared;
+  pcpus: number;
+  /** Guest instructions per ms of CPU, the scheduler's time unit (docs/scheduler.md). */
+  insnsPerMs: number;
+  /**
+   * Where console output goes for partitions created without a sink: one
+   * ordered channel for all of them, messages { id, bytes } and { barrier }.
+   */
+  consolePort?: { postMessage(message: unknown): void };
+}
+
+export class RootPartition implements HostController {
+  private readonly hv: Hypervisor;
+  private readonly sched: SchedExports;
+  private readonly shared: HostShared;
+  private readonly npcpus: number;
+  private readonly parts = new Map<number, Partition>();
+  /** Global vCPU index -> its partition. */
+  private readonly byVcpu: Partition[] = [];
+  private closed = false;
+  private readonly loopDone: Promise<void>;
+  private readonly consolePort: RootOptions['consolePort'];
+
+  constructor(o: RootOptions) {
+    this.hv = new Hypervisor(o.poolBytes, o.memory, o.module);
+    this.sched = schedExports(this.hv.kernel.exports);
+    if (!this.sched.schedInit(o.pcpus, o.insnsPerMs)) throw new RangeError(`cannot schedule ${o.pcpus} pCPUs`);
+    this.shared = o.shared;
+    this.npcpus = o.pcpus;
+    this.consolePort = o.consolePort;
+    this.loopDone = this.serviceLoop();
+  }
+
+  // ---- the data plane: VM exits ------------------------------------------------
+
+  private async serviceLoop(): Promise<void> {
+    const exits: number[] = [];
+    let lastPoll = performance.now();
+    let lastYield = lastPoll;
+    while (!this.closed) {
+      const seen = this.shared.doorbell();
+      exits.length = 0;
+      for (const v of this.shared.takeExits(exits)) this.service(v);
+      const now = performance.now();
+      // Console output goes out in batches: every 10 ms, and before sleeping.
+      if (now - lastPoll >= 10 || exits.length === 0) {
+        lastPoll = now;
+        for (const p of this.parts.values()) if (p.state === 'running' || p.state === 'paused') p.machine.poll();
+      }
+      if (exits.length === 0) {
+        await this.shared.waitDoorbell(seen, 10);
+        lastYield = performance.now();
+      } else if (now - lastYield >= 2) {
+        await new Promise<void>((r) => setImmediate(r)); // control-plane messages get a turn
+        lastYield = performance.now();
+      }
+    }
+  }
+
+  private service(v: number): void {
+    const p = this.byVcpu[v];
+    if (!p || p.state === 'finished') return;
+    const m = p.machine;
+    m.serviceExit(v - m.firstVcpu);
+    if (m.result) this.finish(p, m.result);
+    else this.sched.schedWake(v);
+  }
+
+  private finish(p: Partition, result: RunResult): void {
+    if (p.state === 'finished') return;
+    const m = p.machine;
+    m.result ??= result;
+    for (let i = 0; i < m.vcpuCount; i++) this.sched.schedRemoveVcpu(m.firstVcpu + i);
+    if (p.startedAt !== undefined) m.addWallMs(performance.now() - p.startedAt);
+    p.finishedAt = performance.now();
+    p.state = 'finished';
+    m.poll(); // the last console bytes
+    closeDisks(p.disks);
+    for (const w of p.waiters.splice(0)) w(m.result);
+  }
+
+  // ---- the control plane ----------------------------------------------------------
+
+  private get(id: number): Partition {
+    const p = this.parts.get(id);
+    if (!p) throw new ControlError(`no partition ${id}`);
+    return p;
+  }
+
+  async create(spec: PartitionSpec, console?: ConsoleSink): Promise<number> {
+    if (this.closed) throw new ControlError('the host is shut down');
+    for (const p of this.parts.values()) if (p.spec.name === spec.name) throw new ControlError(`a partition named ${spec.name} exists`);
+    let id = -1;
+    const port = this.consolePort;
+    const sink: ConsoleSink = console ?? (port ? (bytes) => port.postMessage({ id, bytes }) : () => {});
+    let made;
+    try {
+      made = setupPartition(spec, this.hv, { onConsole: (b) => void sink(b), exits: true });
+    } catch (e) {
+      // Crosses to the caller's thread by name: ElfError, VhdError... arrive as InputError.
+      if (e instanceof InputError && e.name !== 'InputError') throw new InputError(e.message);
+      throw e;
+    }
+    const { machine, disks } = made;
+    id = machine.id;
+    const p: Partition = { spec, machine, disks, state: 'created', waiters: [] };
+    this.shared.setEpoch(machine.id, machine.clockEpochMs);
+    const s = spec.sched;
+    if (!this.sched.schedSetParams(machine.id, s.weight, s.cap, s.reservation)) {
+      throw new ControlError(`partition ${spec.name}: bad scheduling parameters ${JSON.stringify(s)}`);
+    }
+    this.parts.set(machine.id, p);
+    for (let i = 0; i < machine.vcpuCount; i++) this.byVcpu[machine.firstVcpu + i] = p;
+    return machine.id;
+  }
+
+  async start(id: number): Promise<void> {
+    const p = this.get(id);
+    if (p.state !== 'created') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not created`);
+    const m = p.machine;
+    p.state = 'running';
+    p.startedAt = performance.now();
+    // Spread the vCPUs: the scheduler puts each on the least loaded pCPU.
+    for (let i = 0; i < m.vcpuCount; i++) this.sched.schedAddVcpu(m.firstVcpu + i, -1);
+  }
+
+  async pause(id: number): Promise<void> {
+    const p = this.get(id);
+    if (p.state !== 'running') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
+    this.sched.partitionSetHalted(id, 1);
+    p.state = 'paused';
+  }
+
+  async resume(id: number): Promise<void> {
+    const p = this.get(id);
+    if (p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not paused`);
+    p.state = 'running';
+    this.sched.partitionSetHalted(id, 0);
+  }
+
+  async stop(id: number, why: 'off' | 'timeout' = 'off'): Promise<void> {
+    const p = this.get(id);
+    if (p.state === 'finished') return;
+    this.finish(p, { kind: why });
+  }
+
+  async destroy(id: number): Promise<void> {
+    const p = this.get(id);
+    await this.stop(id);
+    const m = p.machine;
+    // A vCPU that was running leaves at its pCPU's next step.
+    for (let i = 0; i < m.vcpuCount; i++) {
+      while (this.sched.schedVcpuState(m.firstVcpu + i) !== SState.NONE) await new Promise((r) => setTimeout(r, 1));
+    }
+    this.parts.delete(id);
+    for (let i = 0; i < m.vcpuCount; i++) delete this.byVcpu[m.firstVcpu + i];
+    this.hv.unregister(id);
+    this.hv.kernel.exports.framesFree(m.ramHostAddress, p.spec.memory / 4096);
+  }
+
+  async wait(id: number): Promise<RunResult> {
+    const p = this.get(id);
+    if (p.state === 'finished') return p.machine.result!;
+    return new Promise((resolve) => p.waiters.push(resolve));
+  }
+
+  async input(id: number, bytes: Uint8Array): Promise<void> {
+    this.get(id).machine.input(bytes);
+  }
+
+  async list(): Promise<PartitionInfo[]> {
+    return [...this.parts.keys()].map((id) => this.info(id));
+  }
+
+  private info(id: number): PartitionInfo {
+    const { spec, state, machine } = this.get(id);
+    const info: PartitionInfo = {
+      id, name: spec.name, state, vcpus: spec.vcpus, memory: spec.memory, paging: spec.paging, boot: spec.boot, sched: spec.sched,
+    };
+    if (state === 'finished') info.result = machine.result;
+    return info;
+  }
+
+  async stats(id: number): Promise<PartitionStats> {
+    const p = this.get(id);
+    const m = p.machine;
+    const totals: MachineStats = m.stats();
+    if (p.state !== 'finished' && p.startedAt !== undefined) {
+      totals.seconds = (performance.now() - p.startedAt) / 1000;
+      totals.mips = totals.seconds > 0 ? totals.instructions / totals.seconds / 1e6 : 0;
+    }
+    const s = this.sched;
+    const vcpuStats = m.harts.map((h, index): VcpuStats => {
+      const v = m.firstVcpu + index;
+      const st = (which: number) => Number(s.schedVcpuStat(v, which));
+      return {
+        index, vcpu: v, pcpu: s.schedVcpuPcpu(v), state: STATE_NAMES[s.schedVcpuState(v)] ?? 'none',
+        instructions: h.instret, picks: st(VcpuStat.PICKS), waitInsns: st(VcpuStat.WAIT), wakes: st(VcpuStat.WAKES),
+        migrations: st(VcpuStat.MIGRATIONS), credit: Number(s.schedVcpuCredit(v)),
+        tlbLookups: h.stat('TLB_LOOKUPS'), tlbMisses: h.stat('TLB_MISSES'), pageWalks: h.stat('WALKS'), walkRefs: h.stat('WALK_REFS'),
+        gstageWalks: h.stat('GWALKS'), gstageRefs: h.stat('GWALK_REFS'), shadowFills: h.stat('SHADOW_FILLS'), wpFaults: h.stat('WP_FAULTS'),
+        traps: h.stat('TRAPS'), interrupts: h.stat('INTERRUPTS'), mmioExits: h.stat('MMIO'), sbiCalls: h.stat('SBI_CALLS'),
+      };
+    });
+    return { ...this.info(id), totals, vcpuStats };
+  }
+
+  async pcpuStats(): Promise<PcpuStats[]> {
+    const s = this.sched;
+    return Array.from({ length: this.npcpus }, (_, pcpu) => {
+      const st = (which: number) => Number(s.schedPcpuStat(pcpu, which));
+      return { pcpu, busy: st(PcpuStat.BUSY), idle: st(PcpuStat.IDLE), runs: st(PcpuStat.RUNS), switches: st(PcpuStat.SWITCHES), steals: st(PcpuStat.STEALS) };
+    });
+  }
+
+  /** Posts `{ barrier: token }` on the console channel: everything written before it has arrived when it does. */
+  async consoleBarrier(token: number): Promise<void> {
+    this.consolePort?.postMessage({ barrier: token });
+  }
+
+  async shutdown(): Promise<void> {
+    for (const p of this.parts.values()) this.finish(p, { kind: 'off' });
+    this.closed = true;
+    this.shared.shutdown();
+    this.shared.postExit(0); // wakes the service loop so that it sees `closed`
+    await this.loopDone;
+  }
+}

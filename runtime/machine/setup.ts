@@ -1,0 +1,105 @@
+// A partition from its spec (runtime/host/spec.ts): open its disks, build
+// the Machine, load firmware, kernel and initrd where QEMU would, place the
+// device tree and reset the harts. One path for `hv run`, VM configs and the
+// root partition's worker.
+import { readFileSync } from 'node:fs';
+import { MEMMAP } from '../../drivers/board/memmap.ts';
+import type { BlockDevice } from '../../drivers/block/device.ts';
+import { InputError } from '../errors.ts';
+import type { Hypervisor } from '../host/hypervisor.ts';
+import type { PartitionSpec } from '../host/spec.ts';
+import { parseElf } from '../loader/elf.ts';
+import type { ClockMode } from './clock.ts';
+import { openDrive } from './drives.ts';
+import { Machine } from './machine.ts';
+
+const RAM_BASE: number = MEMMAP.dram.base;
+const KERNEL_OFFSET = 0x20_0000; // QEMU loads -kernel 2 MiB above the firmware on RV64
+
+export function isElf(b: Uint8Array): boolean {
+  return b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
+}
+
+export function readInput(path: string, what: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new InputError(`cannot read ${what} '${path}': ${(e as NodeJS.ErrnoException).code ?? e}`, { cause: e });
+  }
+}
+
+export interface SetupOptions {
+  onConsole: (bytes: Uint8Array) => void;
+  clock?: ClockMode;
+  /** The vCPUs run on other threads (MachineConfig.exits). */
+  exits?: boolean;
+}
+
+/** Host memory a partition of this spec needs (guest RAM and second-stage structures). */
+export function specHostBytes(spec: Pick<PartitionSpec, 'memory' | 'vcpus' | 'paging'>): number {
+  return Machine.hostBytes({ ramSize: spec.memory, harts: spec.vcpus, paging: spec.paging, onConsole: () => {} });
+}
+
+/**
+ * Creates partition `spec` on `hv`, loaded and reset, ready to run. Its
+ * disks are open (close them with closeDisks when the partition is done).
+ * Throws InputError for unreadable or malformed images.
+ */
+export function setupPartition(spec: PartitionSpec, hv: Hypervisor, options: SetupOptions): { machine: Machine; disks: BlockDevice[] } {
+  const disks: BlockDevice[] = [];
+  try {
+    for (const d of spec.disks) disks.push(openDrive(d));
+    const machine = new Machine(
+      {
+        ramSize: spec.memory,
+        harts: spec.vcpus,
+        paging: spec.paging,
+        bootargs: spec.append,
+        drives: disks,
+        clock: options.clock,
+        exits: options.exits,
+        onConsole: options.onConsole,
+      },
+      hv,
+    );
+    boot(machine, spec);
+    return { machine, disks };
+  } catch (e) {
+    closeDisks(disks);
+    throw e;
+  }
+}
+
+export function closeDisks(disks: readonly BlockDevice[]): void {
+  for (const d of disks) d.close();
+}
+
+function boot(machine: Machine, spec: PartitionSpec): void {
+  /** Loads an ELF where its headers say, or raw bytes at `rawAddr`; returns its entry and load address. */
+  const load = (path: string, what: string, rawAddr: number): { entry: bigint; addr: number } => {
+    const bytes = readInput(path, what);
+    if (isElf(bytes)) {
+      const entry = machine.loadElf(parseElf(bytes));
+      return { entry, addr: Number(entry) };
+    }
+    machine.loadRaw(bytes, rawAddr, what);
+    return { entry: BigInt(rawAddr), addr: rawAddr };
+  };
+  const enlightened = spec.boot === 'enlightened';
+  if (spec.kernel === undefined && (enlightened || spec.bios === undefined)) throw new InputError(`partition ${spec.name}: no kernel given`);
+  let entry: bigint;
+  let kernelAddr = RAM_BASE;
+  if (enlightened) {
+    ({ entry, addr: kernelAddr } = load(spec.kernel!, 'kernel', RAM_BASE + KERNEL_OFFSET));
+  } else if (spec.bios !== undefined) {
+    load(spec.bios, 'firmware', RAM_BASE);
+    entry = BigInt(RAM_BASE); // QEMU starts every hart at the firmware's base
+    if (spec.kernel !== undefined) kernelAddr = load(spec.kernel, 'kernel', RAM_BASE + KERNEL_OFFSET).addr;
+  } else {
+    entry = load(spec.kernel!, 'kernel', RAM_BASE).entry;
+  }
+  const initrd = spec.initrd === undefined ? undefined : machine.loadInitrd(readInput(spec.initrd, 'initrd'), kernelAddr);
+  const dtb = machine.placeDtb(initrd);
+  if (enlightened) machine.bootEnlightened(entry, dtb);
+  else machine.boot(entry, dtb);
+}
