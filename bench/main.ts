@@ -4,12 +4,15 @@ import { benchBoot } from './boot.ts';
 import { benchCpu } from './cpu.ts';
 import { benchPaging } from './paging.ts';
 import { benchPartitions } from './partitions.ts';
+import { benchExits, benchSmp } from './threads.ts';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   cpu: benchCpu,
   boot: benchBoot,
   paging: benchPaging,
   partitions: benchPartitions,
+  smp: benchSmp,
+  exits: benchExits,
   vhd: async () => (await import('./vhd.ts')).benchVhd(),
 };
 

@@ -35,9 +35,11 @@ sources() {
 	interrupts)  echo "tests/interrupts.c tests/interrupts_vec.S" ;;
 	privilege)   echo "tests/privilege.c" ;;
 	mmu)         echo "tests/mmu.c" ;;
+	asid)        echo "tests/asid.c" ;;
 	fp-rounding) echo "tests/fp-rounding.c" ;;
 	cpu)         echo "bench/cpu/cpu.c" ;;
 	tlb)         echo "bench/tlb/tlb.c" ;;
+	exits)       echo "bench/exits/exits.c" ;;
 	isolation)   echo "tests/isolation.c" ;;
 	virtio_blk)  echo "tests/virtio_blk.c" ;;
 	plic_uart)   echo "tests/plic_uart.c" ;;
@@ -45,7 +47,7 @@ sources() {
 	*) echo "unknown guest: $1" >&2; exit 1 ;;
 	esac
 }
-ALL="hello rv64i rv64m rv64a rv64c zicsr traps interrupts privilege mmu fp-rounding cpu tlb virtio_blk plic_uart smp_ipi isolation"
+ALL="hello rv64i rv64m rv64a rv64c zicsr traps interrupts privilege mmu asid fp-rounding cpu tlb exits virtio_blk plic_uart smp_ipi isolation"
 
 mkdir -p bin
 for g in ${*:-$ALL}; do

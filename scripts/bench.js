@@ -3,8 +3,10 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { bundle } from './bundle.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+await bundle(); // the host's worker threads (dist/)
 await esbuild.build({
   entryPoints: [join(root, 'bench/main.ts')],
   outfile: join(root, 'build/bench.js'),

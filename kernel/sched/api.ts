@@ -182,12 +182,23 @@ export function schedWake(vcpu: u32): bool {
   atomic.or<u32>(va + S_FLAGS, SF_WAKE);
   for (;;) {
     const s = atomic.load<u32>(va + S_STATE);
-    if (s != SState.BLOCKED) {
-      if (s == SState.NONE) atomic.and<u32>(va + S_FLAGS, ~SF_WAKE);
+    if (s == SState.NONE) {
+      atomic.and<u32>(va + S_FLAGS, ~SF_WAKE);
       return false;
     }
     const p = atomic.load<u32>(va + S_PCPU);
     const c = pcpuAddr(p);
+    if (s != SState.BLOCKED) {
+      // Running or queued: SF_WAKE cancels its next block, which looks at
+      // it under its pCPU's lock. A vCPU blocking right now (state still
+      // RUNNING, the lock held) may have looked already: taking the lock
+      // orders us after that block, and the state says whether it happened.
+      lockPcpu(c);
+      const still = atomic.load<u32>(va + S_STATE) == s && atomic.load<u32>(va + S_PCPU) == p;
+      unlockPcpu(c);
+      if (still) return false;
+      continue;
+    }
     lockPcpu(c);
     if (atomic.load<u32>(va + S_STATE) == SState.BLOCKED && atomic.load<u32>(va + S_PCPU) == p) {
       atomic.and<u32>(va + S_FLAGS, ~SF_WAKE);

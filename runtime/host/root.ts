@@ -27,6 +27,9 @@ interface Partition {
   waiters: ((r: RunResult) => void)[];
 }
 
+/** How long the root watches for the next exit before sleeping (ms). */
+const SPIN_MS = 0.05;
+
 const STATE_NAMES = ['none', 'queued', 'running', 'blocked'] as const;
 
 export interface RootOptions {
@@ -84,7 +87,10 @@ export class RootPartition implements HostController {
         for (const p of this.parts.values()) if (p.state === 'running' || p.state === 'paused') p.machine.poll();
       }
       if (exits.length === 0) {
-        await this.shared.waitDoorbell(seen, 10);
+        // A vCPU that just had an exit serviced often has the next one soon
+        // (a driver polling a status register): watch the doorbell for a
+        // moment before sleeping, as a waking thread costs far more.
+        if (!this.shared.spinDoorbell(seen, SPIN_MS)) await this.shared.waitDoorbell(seen, 10);
         lastYield = performance.now();
       } else if (now - lastYield >= 2) {
         await new Promise<void>((r) => setImmediate(r)); // control-plane messages get a turn

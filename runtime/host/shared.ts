@@ -53,6 +53,15 @@ export class HostShared {
     return out;
   }
 
+  /** The root: watches the doorbell for up to `ms`; true if it moved past `seen`. */
+  spinDoorbell(seen: number, ms: number): boolean {
+    const end = performance.now() + ms;
+    do {
+      if (Atomics.load(this.i32, DOORBELL) !== seen) return true;
+    } while (performance.now() < end);
+    return false;
+  }
+
   /** The root: resolves when the doorbell moves past `seen`, or after `ms`. */
   async waitDoorbell(seen: number, ms: number): Promise<void> {
     const r = Atomics.waitAsync(this.i32, DOORBELL, seen, ms);

@@ -1,5 +1,5 @@
-// Rebuilds build/kernel.wasm before the suite when any kernel source is newer
-// (npm install builds it; this keeps edit-test loops honest).
+// Rebuilds build/kernel.wasm before the suite when any kernel source is newer,
+// and dist/ always (npm install builds both; this keeps edit-test loops honest).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +13,12 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-export default function setup(): void {
+export default async function setup(): Promise<void> {
+  // The CLI and the worker threads the tests start come from dist/: bundle
+  // them afresh (esbuild takes a fraction of a second).
+  // @ts-expect-error: a plain ES module without types
+  const { bundle } = await import('../../scripts/bundle.js');
+  await bundle();
   const root = join(import.meta.dirname, '..', '..');
   const wasm = join(root, 'build', 'kernel.wasm');
   const stale = !existsSync(wasm) || statSync(wasm).mtimeMs < Math.max(newestMtime(join(root, 'kernel')), statSync(join(root, 'asconfig.json')).mtimeMs);
