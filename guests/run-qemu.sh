@@ -15,7 +15,7 @@ if [ "${1:-}" = "--update" ]; then
 	update=1
 	shift
 fi
-ALL="hello rv64i rv64m rv64a rv64c zicsr traps interrupts privilege mmu fp-rounding cpu"
+ALL="hello rv64i rv64m rv64a rv64c zicsr traps interrupts privilege mmu asid fp-rounding cpu"
 fail=0
 for g in ${*:-$ALL}; do
 	out=$(mktemp)

@@ -16,7 +16,7 @@ import {
 import { mipValue } from './interrupts';
 import { mtime } from '../platform/aclint';
 import { updateKeys } from '../mmu/access';
-import { shadowFlush } from '../mmu/shadow';
+import { shadowFlush, shadowSatpChanged } from '../mmu/shadow';
 import { PMP_ENTRIES, pmpAddrLocked, pmpWriteCfg } from '../mmu/pmp';
 import { requestResync } from './exception';
 
@@ -210,12 +210,21 @@ function legalTvec(v: u64, old: u64): u64 {
   return (v & 3) < 2 ? v : (v & ~<u64>3) | (old & 3);
 }
 
-/** satp: an unsupported MODE leaves satp untouched (spec 4.1.11). ASIDLEN = 0. */
+/**
+ * satp: an unsupported MODE leaves satp untouched (spec 4.1.11). ASIDLEN =
+ * 16 (every ASID bit is writable, as in QEMU). No flush: the TLB keys carry
+ * the (MODE, ASID) slot, so the new address space's entries (if any) match
+ * and the old one's stop matching (mmu/tlb.ts). As the spec allows, entries
+ * of a reused ASID survive until software fences.
+ */
 function writeSatp(v: u64): void {
   const mode = v >> 60;
   if (mode != SATP_MODE_BARE && mode != SATP_MODE_SV39 && mode != SATP_MODE_SV48) return;
-  store<u64>(hart, v & 0xf000_0fff_ffff_ffff, H_SATP);
-  shadowFlush(); // and the TLB
+  if (load<u64>(hart, H_SATP) != v) {
+    store<u64>(hart, v, H_SATP);
+    shadowSatpChanged(); // shadow paging: the shadow was built from the old root
+  }
+  updateKeys();
   requestResync();
 }
 

@@ -11,9 +11,10 @@
 //   +0x0310 | pmpcfg[8], pmpaddr[64]        |
 //   +0x0600 | statistics counters           |
 //   +0x0700 | scheduler state (256 B)       |  see sched/defs.ts
+//   +0x0800 | TLB address-space slots       |  see mmu/tlb.ts
 //   +0x1000 +-------------------------------+ TLB
 //           | software TLB: 3 x 256 entries |  fetch | load | store
-//           |   entry = tag u64, addend u32 |  (see mmu/tlb.ts)
+//           |   entry = tag, addend, meta   |  (see mmu/tlb.ts)
 //   +0x4000 +-------------------------------+
 
 /** Address of the vCPU this pCPU instance is running (per-thread wasm global). */
@@ -113,6 +114,15 @@ export const CONS_SIZE: u32 = 128;
 // 0x700-0x7ff, fields in sched/defs.ts.
 export const H_SCHED: u32 = 0x700;
 export const H_SCHED_SIZE: u32 = 0x100;
+
+// Software TLB bookkeeping (mmu/tlb.ts): the address-space slots that tag
+// entries with satp's MODE and ASID, and what an addressed sfence.vma needs.
+export const H_STAT_TLB_INVALS: u32 = 0x800; // u64 precise invalidations: sfence.vma by address or ASID, slot reuse
+export const H_TLB_SP_LO: u32 = 0x808; // u64 lowest VA cached from a superpage since the last whole flush
+export const H_TLB_SP_HI: u32 = 0x810; // u64 highest such VA (inclusive); LO > HI: none
+export const H_TLB_CTX_SLOT: u32 = 0x818; // u32 slot of the current satp (a hint, checked against the table)
+export const H_TLB_CTX_NEXT: u32 = 0x81c; // u32 next slot to recycle when all are taken
+export const H_TLB_CTX: u32 = 0x820; // 32 x u32: slot -> satp[63:44] (MODE | ASID), 0 = free; slot 0 unused
 
 export const H_TLB: u32 = 0x1000;
 

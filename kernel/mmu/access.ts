@@ -1,30 +1,42 @@
 // Guest memory accesses: the TLB fast path (inline at every access site) and
 // the slow path that walks, checks PMP, fills the TLB, splits misaligned
 // accesses and falls through to MMIO.
-import { hart, H_INSTRET, H_MSTATUS, H_PARTITION, H_PRIV, H_STAT_TLB_MISSES } from '../cpu/hart';
+import { hart, H_INSTRET, H_MSTATUS, H_PARTITION, H_PRIV, H_SATP, H_STAT_TLB_MISSES } from '../cpu/hart';
 import { Cause, MS_MPP, MS_MPP_SHIFT, MS_MPRV, MS_MXR, MS_SUM, PRIV_M } from '../cpu/defs';
 import { excPending, raise, requestExit } from '../cpu/exception';
 import { gpaToHost, gpaPageWatched } from '../mm/gpa';
 import { P_TOHOST_GPA } from '../mm/partition';
 import { mmioLoad, mmioStore, mmioValue, setMmioSplit } from '../platform/mmio';
 import { pmpAllows } from './pmp';
-import { ACC_FETCH, ACC_LOAD, ACC_STORE, dataKey, fetchKey, setKeys, tlbEntry, tlbFill } from './tlb';
-import { accessFault, setMarkTables, translate, walkFault, walkLeaf } from './walk';
-import { isPageTable, partitionShadowed, shadowActive, shadowAllows, shadowFill, shadowLookup, shadowPerms, shadowWriteProtectFault } from './shadow';
+import {
+  ACC_FETCH, ACC_LOAD, ACC_STORE, META_GLOBAL, dataKey, fetchKey, setKeys, tlbEntry, tlbFill, tlbKey, tlbRetagGlobal,
+  tlbSlot,
+} from './tlb';
+import { accessFault, setMarkTables, translate, walkFault, walkLeaf, walkLevel } from './walk';
+import {
+  isPageTable, partitionShadowed, shadowActive, shadowAllows, shadowFill, shadowLookup, shadowMeta, shadowPerms,
+  shadowWriteProtectFault,
+} from './shadow';
+
+const PTE_G: u64 = 1 << 5;
 
 /** Effective privilege of loads and stores (MPRV-aware), per thread. */
 export let dataPriv: u32 = PRIV_M;
 
 /**
- * Recomputes the TLB keys and the data privilege from priv and mstatus.
- * Call after anything that changes priv, MPRV, MPP, SUM or MXR.
+ * Recomputes the TLB keys and the data privilege from priv, mstatus and
+ * satp (its MODE and ASID pick the address-space slot, mmu/tlb.ts).
+ * Call after anything that changes priv, MPRV, MPP, SUM, MXR or satp.
  */
 export function updateKeys(): void {
   const priv = load<u32>(hart, H_PRIV);
   const ms = load<u64>(hart, H_MSTATUS);
   dataPriv = priv == PRIV_M && ms & MS_MPRV ? <u32>((ms & MS_MPP) >> MS_MPP_SHIFT) : priv;
-  const sumMxr: u64 = (ms & MS_SUM ? 4 : 0) | (ms & MS_MXR ? 8 : 0);
-  setKeys(1 + <u64>priv, 1 + <u64>dataPriv + sumMxr);
+  const satp = load<u64>(hart, H_SATP);
+  const slot = satp >> 60 ? tlbSlot(<u32>(satp >> 44)) : 0;
+  const sum = (ms & MS_SUM) != 0;
+  const mxr = (ms & MS_MXR) != 0;
+  setKeys(tlbKey(priv, sum, mxr, slot), tlbKey(dataPriv, sum, mxr, slot));
 }
 
 // ---- fast paths -------------------------------------------------------------
@@ -82,6 +94,8 @@ export let slowPa: u64 = 0;
  * into the TLB for this access.
  */
 let pageCacheable: bool = false;
+/** With pageCacheable: the TLB entry meta (leaf level | G << 2) of the translation. */
+let pageMeta: u32 = 0;
 
 function guestToHost(va: u64, size: u32, acc: u32, priv: u32): i64 {
   const shadowPartition = partitionShadowed();
@@ -90,6 +104,7 @@ function guestToHost(va: u64, size: u32, acc: u32, priv: u32): i64 {
     const e = shadowLookup(va);
     if (shadowAllows(e, acc, priv)) {
       pageCacheable = true; // the watched page is never shadowed
+      pageMeta = shadowMeta(e);
       return <i64>((e >> 32) | (va & 0xfff));
     }
   }
@@ -111,6 +126,7 @@ function guestToHost(va: u64, size: u32, acc: u32, priv: u32): i64 {
   }
   const page = pa & ~<u64>0xfff;
   pageCacheable = pmpAllows(page, 4096, acc, priv) && !(acc == ACC_STORE && gpaPageWatched(page));
+  pageMeta = walkLevel | (walkLeaf & PTE_G ? META_GLOBAL : 0);
   if (shadowPartition) {
     // A store into a page-table page, at any privilege (M-mode firmware edits
     // page tables through physical addresses): drop what the shadows derived
@@ -121,7 +137,7 @@ function guestToHost(va: u64, size: u32, acc: u32, priv: u32): i64 {
       pageCacheable = false;
     }
     if (shadowed && pageCacheable && !gpaPageWatched(page)) {
-      shadowFill(va, <u32>host, shadowPerms(walkLeaf, page, priv, pt));
+      shadowFill(va, <u32>host, shadowPerms(walkLeaf, page, priv, pt), walkLevel);
     }
   }
   return host;
@@ -130,8 +146,9 @@ function guestToHost(va: u64, size: u32, acc: u32, priv: u32): i64 {
 /** Translates one page-bounded data access and fills the TLB when it may. */
 function translateData(va: u64, size: u32, acc: u32, priv: u32, key: u64): i64 {
   countMiss();
+  if (tlbRetagGlobal(acc, va, key)) return <i64>(<u32>va + load<u32>(tlbEntry(acc, va), 8));
   const host = guestToHost(va, size, acc, priv);
-  if (host >= 0 && pageCacheable) tlbFill(acc, va, key, <u32>host & ~0xfff);
+  if (host >= 0 && pageCacheable) tlbFill(acc, va, key, <u32>host & ~0xfff, pageMeta);
   return host;
 }
 
@@ -238,10 +255,11 @@ function fetchHost(va: u64): i64 {
   const e = tlbEntry(ACC_FETCH, va);
   if (load<u64>(e) == ((va & ~<u64>0xfff) | fetchKey)) return <i64>(<u32>va + load<u32>(e, 8));
   countMiss();
+  if (tlbRetagGlobal(ACC_FETCH, va, fetchKey)) return <i64>(<u32>va + load<u32>(e, 8));
   const host = guestToHost(va, 2, ACC_FETCH, load<u32>(hart, H_PRIV));
   if (host == -1) raise(Cause.INSN_ACCESS, va); // no fetching from devices
   if (host < 0) return -1;
-  if (pageCacheable) tlbFill(ACC_FETCH, va, fetchKey, <u32>host & ~0xfff);
+  if (pageCacheable) tlbFill(ACC_FETCH, va, fetchKey, <u32>host & ~0xfff, pageMeta);
   return host;
 }
 

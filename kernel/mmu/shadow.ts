@@ -13,13 +13,24 @@
 // Shadow table: a 4-level radix tree over VA bits 47:12 (enough for Sv39
 // and Sv48), one 4 KiB frame per node, entries u64:
 //   node entry   host address of the next node << 32 | V
-//   leaf entry   host page << 32 | D-ok | U | X | W | R | V
-// R/W/X/U are the guest PTE's (already ANDed with what PMP allows S/U);
-// D-ok says the guest PTE's D bit is set, so stores may use the entry.
+//   leaf entry   host page << 32 | level << 8 | D-ok | G | U | X | W | R | V
+// R/W/X/U/G are the guest PTE's (R/W/X already ANDed with what PMP allows
+// S/U); D-ok says the guest PTE's D bit is set, so stores may use the entry;
+// level is the guest leaf's (a superpage is shadowed as 4 KiB pieces), kept
+// for the TLB entries filled from the shadow (mmu/tlb.ts: what an addressed
+// sfence.vma must drop).
 //
-// Invalidation is coarse but exact: a write-protect fault, a satp write or a
-// PMP change drops the whole shadow of the vCPU (and asks the partition's
-// other vCPUs to drop theirs before they run again).
+// Invalidation is coarse but exact: a write-protect fault or a PMP change
+// drops the whole shadow of the vCPU and its TLB (and asks the partition's
+// other vCPUs to drop theirs before they run again). A satp write that
+// changes satp drops the shadow only: it was built from the old root, while
+// the TLB's entries are tagged with their address space (mmu/tlb.ts) and
+// stay. sfence.vma never touches the shadow: write protection keeps it equal
+// to the guest's tables at all times, and it always belongs to the current
+// root, so there is nothing stale in it for a fence to drop (the TLB entries
+// a fence must drop are dropped by tlbFence). Precise write-protect faults
+// (dropping only what the written PTE mapped) would need a reverse map from
+// page-table pages to the VAs they translate; not done.
 import {
   hart, H_MSTATUS, H_PARTITION, H_SATP, H_SHADOW_FLUSH_PENDING, H_SHADOW_ROOT, H_STAT_SHADOW_FILLS, H_STAT_SHADOW_FLUSHES,
   H_STAT_WP_FAULTS,
@@ -36,7 +47,9 @@ const SR: u64 = 1 << 1;
 const SW: u64 = 1 << 2;
 const SX: u64 = 1 << 3;
 const SU: u64 = 1 << 4;
+const SG: u64 = 1 << 5; // the guest PTE's G bit (same position)
 const SD_OK: u64 = 1 << 7;
+const SLEVEL_SHIFT: u64 = 8;
 const PTE_D: u64 = 1 << 7; // the guest PTE's dirty bit (same position as D-ok)
 
 @inline function bump(off: u32): void {
@@ -64,7 +77,7 @@ export function shadowActive(priv: u32): bool {
  * guest PTE is dirty.
  */
 export function shadowPerms(pte: u64, page: u64, priv: u32, pageTable: bool): u64 {
-  let perms = pte & (SR | SW | SX | SU);
+  let perms = pte & (SR | SW | SX | SU | SG);
   if (pte & PTE_D) perms |= SD_OK;
   if (pageTable) perms &= ~SW;
   if (!pmpAllows(page, 4096, ACC_LOAD, priv)) perms &= ~SR;
@@ -101,8 +114,16 @@ export function shadowAllows(e: u64, acc: u32, priv: u32): bool {
   return (e & SW) != 0 && (e & SD_OK) != 0;
 }
 
-/** Records host page `host` for `va` with guest permissions `perms` (R W X U D-ok bits). */
-export function shadowFill(va: u64, host: u32, perms: u64): void {
+/** TLB entry meta (mmu/tlb.ts: level | G << 2) of shadow leaf `e`. */
+export function shadowMeta(e: u64): u32 {
+  return <u32>((e >> SLEVEL_SHIFT) & 3) | (e & SG ? 4 : 0);
+}
+
+/**
+ * Records host page `host` for `va` with guest permissions `perms` (R W X U
+ * G D-ok bits, from shadowPerms) from a guest leaf at `level`.
+ */
+export function shadowFill(va: u64, host: u32, perms: u64, level: u32): void {
   let node = load<u32>(hart, H_SHADOW_ROOT);
   if (!node) {
     node = frameAlloc();
@@ -121,7 +142,10 @@ export function shadowFill(va: u64, host: u32, perms: u64): void {
       node = next;
     }
   }
-  store<u64>(slot(node, va, 0), (<u64>(host & ~0xfff) << 32) | (perms & (SR | SW | SX | SU | SD_OK)) | SV);
+  store<u64>(
+    slot(node, va, 0),
+    (<u64>(host & ~0xfff) << 32) | (<u64>(level & 3) << SLEVEL_SHIFT) | (perms & (SR | SW | SX | SU | SG | SD_OK)) | SV,
+  );
   bump(H_STAT_SHADOW_FILLS);
 }
 
@@ -139,6 +163,18 @@ function freeTree(node: u32, level: u32): void {
 export function shadowFlush(): void {
   atomic.store<u32>(hart, 0, H_SHADOW_FLUSH_PENDING);
   tlbFlushAll();
+  const root = load<u32>(hart, H_SHADOW_ROOT);
+  if (!root) return;
+  store<u32>(hart, 0, H_SHADOW_ROOT);
+  freeTree(root, 3);
+  bump(H_STAT_SHADOW_FLUSHES);
+}
+
+/**
+ * satp changed: the shadow, built from the old root, goes; the TLB stays (its
+ * entries are tagged with their address space).
+ */
+export function shadowSatpChanged(): void {
   const root = load<u32>(hart, H_SHADOW_ROOT);
   if (!root) return;
   store<u32>(hart, 0, H_SHADOW_ROOT);

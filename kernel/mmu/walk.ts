@@ -28,6 +28,8 @@ const PTE_RESERVED: u64 = 0xffc0_0000_0000_0000;
 export let walkFault: u32 = 0;
 /** After a successful walk through the tables: the leaf PTE (0 for M-mode / Bare). */
 export let walkLeaf: u64 = 0;
+/** With walkLeaf: the leaf's level (0 a 4 KiB page, 1 2 MiB, 2 1 GiB, 3 512 GiB). */
+export let walkLevel: u32 = 0;
 /** Shadow paging: record every page-table page the walk reads (write protection). */
 let markTables: bool = false;
 export function setMarkTables(on: bool): void {
@@ -48,6 +50,7 @@ export function setMarkTables(on: bool): void {
 export function translate(va: u64, acc: u32, priv: u32): u64 {
   walkFault = 0;
   walkLeaf = 0;
+  walkLevel = 0;
   const satp = load<u64>(hart, H_SATP);
   const mode = satp >> 60;
   if (priv == PRIV_M || mode == 0) return va;
@@ -100,6 +103,7 @@ export function translate(va: u64, acc: u32, priv: u32): u64 {
       }
     }
     walkLeaf = want;
+    walkLevel = <u32>i;
     return (((ppn & ~lowMask) | ((va >> 12) & lowMask)) << 12) | (va & 0xfff);
   }
   walkFault = pageFault(acc);
