@@ -21,7 +21,7 @@
  *    each used after ASID 1 with another root, never see ASID 1's mapping.
  *
  * What a stale translation does before its fence is left alone (the spec
- * lets it survive or not; QEMU drops it on every satp write), and so is
+ * lets it survive or not; QEMU drops it on every satp change), and so is
  * whether an ASID-specific fence drops global entries.
  * The code runs identity-mapped (a global gigapage at 0x80000000).
  */

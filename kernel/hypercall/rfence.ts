@@ -1,8 +1,9 @@
 // RFENCE extension (EID 0x52464E43 "RFNC", spec chapter 8).
 //
-// Our TLB caches superpages as 4 KiB pieces and has no ASID tags
-// (docs/architecture.md), so every sfence.vma variant flushes the target's
-// whole TLB; the address range and ASID only need to be well-formed.
+// Every sfence.vma variant flushes the target's whole TLB (over-fencing is
+// always allowed); the address range and ASID only need to be well-formed.
+// The TLB could honour them precisely (mmu/tlb.ts tlbFence), but a remote
+// target would need the range queued in its vCPU block, not one pending bit.
 // fence.i has nothing to invalidate until a decoded-block cache or JIT
 // exists; it is queued all the same. The H-extension fences (FIDs 3-6)
 // are NOT_SUPPORTED: there is no H extension.
