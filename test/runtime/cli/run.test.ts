@@ -84,3 +84,52 @@ describe('hv demo', () => {
     }
   });
 });
+
+describe('hv run on pCPU threads and from a VM config', () => {
+  it('runs the partitions of a JSON VM config on --pcpus threads, with their names and scheduling parameters', () => {
+    const config = join(mkdtempSync(join(tmpdir(), 'hv-config-')), 'vm.json');
+    const bin = join(process.cwd(), 'guests/bin');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        pcpus: 2,
+        partitions: [
+          { name: 'greeter', memory: '16M', kernel: join(bin, 'hello.elf'), sched: { weight: 512 } },
+          { name: 'smp', memory: '32M', vcpus: 4, paging: 'nested', kernel: join(bin, 'smp_ipi.elf'), sched: { cap: 150 } },
+        ],
+      }),
+    );
+    const r = hv('run', '--config', config, '--stats');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\[greeter\] Hello from RISC-V guest!$/m);
+    expect(r.stdout).toMatch(/^\[smp {4}\] /m);
+    expect(r.stdout).not.toMatch(/FAIL/);
+    expect(r.stderr).toMatch(/hv \[smp\]: G-stage walks [1-9]/);
+  });
+
+  it('rejects a VM config with an error that names the bad key, and partition options beside --config', () => {
+    const config = join(mkdtempSync(join(tmpdir(), 'hv-config-')), 'bad.json');
+    writeFileSync(config, JSON.stringify({ partitions: [{ kernel: 'x.elf', vcpus: 0 }] }));
+    const r = hv('run', '--config', config);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/partitions\[0\]\.vcpus/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    const both = hv('run', '--config', config, '-m', '64M');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/-m cannot be combined with --config/);
+  });
+
+  it('gives the same console output on 1 and 2 pCPU threads and in deterministic mode', () => {
+    const runs = [['--pcpus', '1'], ['--pcpus', '2'], ['--deterministic']].map((mode) => hv('run', ...mode, '-smp', '4', 'guests/bin/smp_ipi.elf'));
+    for (const r of runs) expect(r.code).toBe(0);
+    expect(runs[1]!.stdout).toBe(runs[0]!.stdout);
+    expect(runs[2]!.stdout).toBe(runs[0]!.stdout);
+  });
+
+  it('refuses --pcpus out of range, and with --deterministic', () => {
+    expect(hv('run', '--pcpus', '0', 'guests/bin/hello.elf').code).toBe(2);
+    const r = hv('run', '--pcpus', '2', '--icount', 'guests/bin/hello.elf');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--pcpus applies to threaded runs/);
+  });
+});

@@ -32,6 +32,14 @@ describe.skipIf(!present)('OpenSBI and U-Boot', () => {
     await s.waitFor(/U-Boot 20\d\d[\s\S]*=> $/, 30_000, before);
   });
 
+  it('boots two harts the same way with every vCPU on one thread (--deterministic) and on two pCPU threads', async () => {
+    for (const mode of [['--deterministic'], ['--pcpus', '2']]) {
+      const s = await bootToPrompt(['-smp', '2', ...mode]);
+      expect(s.output).toMatch(/Platform HART Count\s+: 2/);
+      s.kill();
+    }
+  });
+
   it('sees a virtio-blk disk and reads it (raw image)', async () => {
     const img = join(mkdtempSync(join(tmpdir(), 'hv-uboot-')), 'disk.raw');
     const bytes = new Uint8Array(4 << 20);
@@ -67,11 +75,6 @@ describe.skipIf(!present)('OpenSBI and U-Boot', () => {
     const data = (await import('node:fs')).readFileSync(raw);
     expect(data.subarray(0x10 * 512, 0x11 * 512).every((b) => b === 0x5a)).toBe(true);
     expect(data.subarray(0, 0x10 * 512).every((b) => b === 0)).toBe(true);
-  });
-
-  it('boots with two harts', async () => {
-    const s = await bootToPrompt(['-smp', '2']);
-    expect(s.output).toMatch(/Platform HART Count\s+: 2/);
   });
 });
 if (!present) describe('OpenSBI and U-Boot', () => it.skip('need Debian packages opensbi and u-boot-qemu', () => {}));
