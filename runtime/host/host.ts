@@ -83,20 +83,30 @@ export class Host implements HostController {
       return new Worker(workerPath('pcpu-worker'), { workerData: data });
     });
     const host = new Host(root, workers, remote, consoles.port1, pcpus, memory);
-    for (const w of [root, ...workers]) w.on('error', (e: unknown) => host.fail(e as Error));
+    host.dead.catch(() => {}); // observed through the calls it fails
+    for (const w of [root, ...workers]) {
+      w.on('error', (e: unknown) => host.fail(e as Error));
+      w.on('exit', (code) => host.fail(new Error(`a host thread exited (status ${code})`)));
+    }
     return host;
   }
 
   private failure: Error | undefined;
+  private failed!: (e: Error) => void;
+  /** Rejects when a thread of the host dies: every pending call fails with its error. */
+  private readonly dead = new Promise<never>((_, reject) => (this.failed = reject));
+  private closing = false;
   private fail(e: Error): void {
-    this.failure ??= e;
+    if (this.failure || this.closing) return;
+    this.failure = e;
+    this.failed(e);
   }
 
   /** Errors thrown on the root's thread arrive as plain Errors: give them back their class. */
   private async call<T>(f: () => Promise<T>): Promise<T> {
     if (this.failure) throw this.failure;
     try {
-      return await f();
+      return await Promise.race([f(), this.dead]);
     } catch (e) {
       const err = e as Error;
       const cls = { InputError, ControlError, RangeError }[err.name as 'InputError'];
@@ -154,6 +164,7 @@ export class Host implements HostController {
 
   /** Shuts the host down and ends its threads. */
   async close(): Promise<void> {
+    this.closing = true;
     try {
       if (!this.failure) await this.remote.shutdown();
     } finally {
