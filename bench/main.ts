@@ -3,14 +3,17 @@
 import { benchBoot } from './boot.ts';
 import { benchCpu } from './cpu.ts';
 import { benchPaging } from './paging.ts';
-import { benchPartitions } from './partitions.ts';
+import { benchPartitions, benchPartitionsThreaded } from './partitions.ts';
 import { benchExits, benchSmp } from './threads.ts';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   cpu: benchCpu,
   boot: benchBoot,
   paging: benchPaging,
-  partitions: benchPartitions,
+  partitions: async () => {
+    await benchPartitions();
+    await benchPartitionsThreaded();
+  },
   smp: benchSmp,
   exits: benchExits,
   vhd: async () => (await import('./vhd.ts')).benchVhd(),
