@@ -2,7 +2,7 @@
 // as one typed interface. The root partition implements it (root.ts) on its
 // own thread; other threads reach it over comlink (host.ts). Everything here
 // is plain data, so it crosses threads by structured clone.
-import type { MachineStats, RunResult } from '../machine/machine.ts';
+import type { ExitReason, MachineStats, RunResult } from '../machine/machine.ts';
 import type { PagingMode, PartitionSpec, SchedSpec } from './spec.ts';
 
 export type PartitionState = 'created' | 'running' | 'paused' | 'finished';
@@ -44,9 +44,11 @@ export interface VcpuStats {
   wpFaults: number;
   traps: number;
   interrupts: number;
-  /** VM exits by reason: device accesses (serviced by the root partition) and SBI calls (in the kernel). */
+  /** Device accesses (each a VM exit on a threaded host) and SBI calls (served in the kernel). */
   mmioExits: number;
   sbiCalls: number;
+  /** VM exits to the root partition, by reason (threaded host). */
+  exits: Record<ExitReason, number>;
 }
 
 export interface PartitionStats extends PartitionInfo {

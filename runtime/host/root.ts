@@ -3,7 +3,7 @@
 // threads (pcpu-worker.ts); a device access, an HTIF write or an SBI call
 // that needs the host is a VM exit they post to this thread (shared.ts),
 // which services it on the partition's Machine and wakes the vCPU.
-import type { MachineStats, RunResult } from '../machine/machine.ts';
+import type { ExitReason, MachineStats, RunResult } from '../machine/machine.ts';
 import type { Machine } from '../machine/machine.ts';
 import { closeDisks, setupPartition } from '../machine/setup.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
@@ -25,6 +25,8 @@ interface Partition {
   startedAt?: number;
   finishedAt?: number;
   waiters: ((r: RunResult) => void)[];
+  /** VM exits serviced, per vCPU (partition-relative) and reason. */
+  exits: Record<ExitReason, number>[];
 }
 
 /** How long the root watches for the next exit before sleeping (ms). */
@@ -103,7 +105,8 @@ export class RootPartition implements HostController {
     const p = this.byVcpu[v];
     if (!p || p.state === 'finished') return;
     const m = p.machine;
-    m.serviceExit(v - m.firstVcpu);
+    const i = v - m.firstVcpu;
+    p.exits[i]![m.serviceExit(i)]++;
     if (m.result) this.finish(p, m.result);
     else this.sched.schedWake(v);
   }
@@ -145,7 +148,8 @@ export class RootPartition implements HostController {
     }
     const { machine, disks } = made;
     id = machine.id;
-    const p: Partition = { spec, machine, disks, state: 'created', waiters: [] };
+    const exits = Array.from({ length: machine.vcpuCount }, () => ({ mmio: 0, sbi: 0, htif: 0, other: 0 }));
+    const p: Partition = { spec, machine, disks, state: 'created', waiters: [], exits };
     this.shared.setEpoch(machine.id, machine.clockEpochMs);
     const s = spec.sched;
     if (!this.sched.schedSetParams(machine.id, s.weight, s.cap, s.reservation)) {
@@ -242,6 +246,7 @@ export class RootPartition implements HostController {
         tlbLookups: h.stat('TLB_LOOKUPS'), tlbMisses: h.stat('TLB_MISSES'), pageWalks: h.stat('WALKS'), walkRefs: h.stat('WALK_REFS'),
         gstageWalks: h.stat('GWALKS'), gstageRefs: h.stat('GWALK_REFS'), shadowFills: h.stat('SHADOW_FILLS'), wpFaults: h.stat('WP_FAULTS'),
         traps: h.stat('TRAPS'), interrupts: h.stat('INTERRUPTS'), mmioExits: h.stat('MMIO'), sbiCalls: h.stat('SBI_CALLS'),
+        exits: { ...p.exits[index]! },
       };
     });
     return { ...this.info(id), totals, vcpuStats };

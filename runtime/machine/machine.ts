@@ -44,6 +44,9 @@ export interface MachineConfig {
 
 export type PagingMode = 'direct' | 'nested' | 'shadow';
 
+/** Why a vCPU exited to the root partition: a device access, an SBI call the host serves (console, reset), an HTIF write. */
+export type ExitReason = 'mmio' | 'sbi' | 'htif' | 'other';
+
 export type RunResult =
   | { kind: 'exit'; code: number; reason: 'htif' | 'finisher' | 'sbi' }
   | { kind: 'reset'; type?: 'cold' | 'warm' }
@@ -231,11 +234,13 @@ export class Machine implements Guest {
    * the device access it waits on (if any) and whatever else the exit asks
    * (HTIF, SBI console and reset). The caller wakes the vCPU unless `result` is set.
    */
-  serviceExit(i: number): void {
+  serviceExit(i: number): ExitReason {
     const h = this.harts[i]!;
     const req = h.mmioRequest();
+    const reason: ExitReason = req ? 'mmio' : this.enlightened && h.u32('SBI_EXIT') !== 0 ? 'sbi' : this.tohost !== 0n ? 'htif' : 'other';
     if (req) h.completeMmio(this.busAccess(req.write, req.addr, req.size, req.value));
     this.afterRun(i, Exit.HOST);
+    return reason;
   }
 
   /** A threaded host's root partition, now and then: console input and output of enlightened guests. */

@@ -44,9 +44,11 @@ describe('threaded host', () => {
       expect(results[i], g).toEqual({ kind: 'exit', code: 0, reason: 'finisher' });
       expect(runs[i]!.out.text, g).toBe(readFileSync(`guests/expected/${g}.out`, 'latin1'));
     });
-    // Device accesses were VM exits serviced by the root partition.
+    // Device accesses were VM exits serviced by the root partition, counted by reason.
     const stats = await host.stats(runs[0]!.id);
-    expect(stats.vcpuStats[0]!.mmioExits).toBeGreaterThan(0);
+    const hello = stats.vcpuStats[0]!;
+    expect(hello.exits.mmio).toBeGreaterThanOrEqual(2 * 'Hello from RISC-V guest!\n'.length); // status read + data write per byte
+    expect(hello.exits.mmio).toBeLessThanOrEqual(hello.mmioExits);
     // Both pCPUs ran guests.
     const pcpus = await host.pcpuStats();
     expect(pcpus.every((p) => p.busy > 0)).toBe(true);
@@ -104,6 +106,9 @@ describe('threaded host', () => {
     const result = await host.wait(p.id);
     expect(result).toEqual({ kind: 'exit', code: 0, reason: 'sbi' });
     expect(p.out.text).not.toMatch(/FAIL/);
+    const s = await host.stats(p.id);
+    expect(s.vcpuStats.every((v) => v.sbiCalls > 0)).toBe(true); // served in the kernel...
+    expect(s.vcpuStats[0]!.exits.sbi).toBeGreaterThan(0); // ...except what needs the host (console, reset)
   });
 
   it('contains a guest that probes other partitions and the hypervisor: it faults, the neighbours finish', async () => {
