@@ -1,59 +1,60 @@
-// `hv demo`: a few of our toy guests in child partitions at once, each with
-// a different memory-virtualization mode, their consoles, then one table of
-// what each partition cost the hypervisor.
+// `hv demo`: a few of our toy guests in child partitions at once on the
+// threaded host, each with a different memory-virtualization mode, their
+// consoles, then a table of what each partition cost the hypervisor and
+// one of what each physical CPU did.
 import { join } from 'node:path';
-import { Hypervisor } from '../host/hypervisor.ts';
 import { packageRoot } from '../host/paths.ts';
-import { parseElf } from '../loader/elf.ts';
-import { Machine, type MachineConfig, type PagingMode } from '../machine/machine.ts';
-import { readInput } from './common.ts';
-import { PrefixedConsole } from './partitions.ts';
+import { DEFAULT_SCHED, type PagingMode, type PartitionSpec } from '../host/spec.ts';
+import { consoles, runThreaded } from './partitions.ts';
 
-const DEMO: { name: string; elf: string; paging: PagingMode; harts: number }[] = [
-  { name: 'hello', elf: 'hello.elf', paging: 'direct', harts: 1 },
-  { name: 'smp', elf: 'smp_ipi.elf', paging: 'direct', harts: 4 },
-  { name: 'mmu', elf: 'mmu.elf', paging: 'nested', harts: 1 },
-  { name: 'tlb', elf: 'tlb.elf', paging: 'shadow', harts: 1 },
+const DEMO: { name: string; elf: string; paging: PagingMode; vcpus: number }[] = [
+  { name: 'hello', elf: 'hello.elf', paging: 'direct', vcpus: 1 },
+  { name: 'smp', elf: 'smp_ipi.elf', paging: 'direct', vcpus: 4 },
+  { name: 'mmu', elf: 'mmu.elf', paging: 'nested', vcpus: 1 },
+  { name: 'tlb', elf: 'tlb.elf', paging: 'shadow', vcpus: 1 },
 ];
+
+function table(head: string[], rows: string[][], leftCols: number): string {
+  const w = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = (cells: string[]) => cells.map((x, c) => (c < leftCols ? x.padEnd(w[c]!) : x.padStart(w[c]!))).join('  ');
+  return `${line(head)}\n${line(w.map((n) => '-'.repeat(n)))}\n${rows.map(line).join('\n')}\n`;
+}
 
 export async function demoCommand(argv: string[]): Promise<number> {
   if (argv.length) {
-    process.stdout.write('usage: hv demo\n\nBoots a few toy guests in child partitions and prints their consoles and statistics.\n');
+    process.stdout.write('usage: hv demo\n\nBoots a few toy guests in child partitions on pCPU threads and prints their consoles and statistics.\n');
     return argv[0] === '--help' || argv[0] === '-h' ? 0 : 2;
   }
-  const ramSize = 64 << 20;
-  const configs = DEMO.map((d) => ({ ramSize, harts: d.harts, paging: d.paging, clock: 'realtime' as const }));
-  const hv = new Hypervisor(configs.reduce((a, c) => a + Machine.hostBytes({ ...c, onConsole: () => {} } as MachineConfig), 0));
-  const width = Math.max(...DEMO.map((d) => d.name.length));
-  const machines = DEMO.map((d, i) => {
-    const out = new PrefixedConsole(`[${d.name.padEnd(width)}] `, (t) => process.stdout.write(t));
-    const m = new Machine({ ...configs[i]!, onConsole: (b) => out.push(b) }, hv);
-    m.boot(m.loadElf(parseElf(readInput(join(packageRoot(), 'guests', 'bin', d.elf), 'guest'))), m.placeDtb());
-    return { m, out };
-  });
-  await hv.run({ timeoutMs: 60_000 });
-  for (const { out } of machines) out.flush();
-
-  const rows = machines.map(({ m }, i) => {
-    const s = m.stats();
-    const r = m.result;
+  const specs: PartitionSpec[] = DEMO.map((d) => ({
+    name: d.name, memory: 64 << 20, vcpus: d.vcpus, paging: d.paging, boot: 'firmware',
+    kernel: join(packageRoot(), 'guests', 'bin', d.elf), disks: [], sched: DEFAULT_SCHED,
+  }));
+  const out = consoles(specs);
+  let run;
+  try {
+    run = await runThreaded(specs, { timeoutMs: 60_000 }, undefined, out);
+  } finally {
+    out.flush();
+  }
+  const rows = run.partitions.map(({ result: r, stats: s }, i) => {
+    const t = s.totals;
+    const exits = s.vcpuStats.reduce((n, v) => n + v.exits.mmio + v.exits.sbi + v.exits.htif + v.exits.other, 0);
     return [
-      DEMO[i]!.name,
-      DEMO[i]!.paging,
-      String(DEMO[i]!.harts),
-      r?.kind === 'exit' ? `exit ${r.code}` : (r?.kind ?? '?'),
-      String(s.instructions),
-      s.mips.toFixed(1),
-      String(s.tlbMisses),
-      String(s.walkRefs + s.gstageRefs),
-      String(s.shadowFills),
-      String(s.traps + s.interrupts),
-      String(s.mmioExits),
+      DEMO[i]!.name, DEMO[i]!.paging, String(DEMO[i]!.vcpus),
+      r.kind === 'exit' ? `exit ${r.code}` : r.kind,
+      String(t.instructions), t.mips.toFixed(1), String(t.tlbMisses), String(t.walkRefs + t.gstageRefs),
+      String(t.shadowFills), String(t.traps + t.interrupts), String(exits),
     ];
   });
-  const head = ['partition', 'paging', 'vCPUs', 'result', 'instructions', 'MIPS', 'TLB misses', 'PTE reads', 'shadow fills', 'traps+irqs', 'MMIO exits'];
-  const w = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const line = (cells: string[]) => cells.map((x, c) => (c < 4 ? x.padEnd(w[c]!) : x.padStart(w[c]!))).join('  ');
-  process.stdout.write(`\n${line(head)}\n${line(w.map((n) => '-'.repeat(n)))}\n${rows.map(line).join('\n')}\n`);
-  return machines.every(({ m }) => m.result?.kind === 'exit' && m.result.code === 0) ? 0 : 1;
+  process.stdout.write(
+    '\n' +
+      table(['partition', 'paging', 'vCPUs', 'result', 'instructions', 'MIPS', 'TLB misses', 'PTE reads', 'shadow fills', 'traps+irqs', 'VM exits'], rows, 4) +
+      '\n' +
+      table(
+        ['pCPU', 'busy (insns)', 'idle (insns)', 'vCPU runs', 'switches', 'steals'],
+        run.pcpus.map((p) => [String(p.pcpu), String(p.busy), String(p.idle), String(p.runs), String(p.switches), String(p.steals)]),
+        1,
+      ),
+  );
+  return run.partitions.every(({ result: r }) => r.kind === 'exit' && r.code === 0) ? 0 : 1;
 }

@@ -13,6 +13,7 @@ import { basename } from 'node:path';
 import { Host } from '../host/host.ts';
 import { Hypervisor } from '../host/hypervisor.ts';
 import type { PartitionSpec } from '../host/spec.ts';
+import type { PartitionStats, PcpuStats } from '../host/controller.ts';
 import type { MachineStats, RunResult } from '../machine/machine.ts';
 import { closeDisks, setupPartition, specHostBytes } from '../machine/setup.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
@@ -51,12 +52,13 @@ export interface HostMode {
   pcpus?: number;
 }
 
-interface Consoles {
+export interface Consoles {
   sinks: ((bytes: Uint8Array) => void)[];
   flush(): void;
 }
 
-function consoles(specs: readonly PartitionSpec[]): Consoles {
+/** Console sinks for `specs`: stdout as is for one partition, prefixed lines for several. */
+export function consoles(specs: readonly PartitionSpec[]): Consoles {
   const out = (t: string | Uint8Array) => process.stdout.write(t);
   if (specs.length === 1) return { sinks: [out], flush: () => {} };
   const width = Math.max(...specs.map((s) => s.name.length));
@@ -69,7 +71,9 @@ export async function runPartitions(specs: readonly PartitionSpec[], o: CommonOp
   const out = consoles(specs);
   let results: { result: RunResult; stats: MachineStats }[];
   try {
-    results = mode.deterministic ? await runDeterministic(specs, o, out) : await runThreaded(specs, o, mode.pcpus, out);
+    results = mode.deterministic
+      ? await runDeterministic(specs, o, out)
+      : (await runThreaded(specs, o, mode.pcpus, out)).partitions.map((p) => ({ result: p.result, stats: p.stats.totals }));
   } finally {
     out.flush();
   }
@@ -131,7 +135,19 @@ async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOption
   }
 }
 
-async function runThreaded(specs: readonly PartitionSpec[], o: CommonOptions, pcpus: number | undefined, out: Consoles) {
+/** What a threaded run leaves: each partition's result and statistics, and the pCPUs' figures. */
+export interface ThreadedRun {
+  partitions: { result: RunResult; stats: PartitionStats }[];
+  pcpus: PcpuStats[];
+}
+
+/** Runs `specs` at once on a threaded host with `pcpus` pCPU threads until each has finished. */
+export async function runThreaded(
+  specs: readonly PartitionSpec[],
+  o: Pick<CommonOptions, 'timeoutMs'>,
+  pcpus: number | undefined,
+  out: Consoles,
+): Promise<ThreadedRun> {
   // Host memory: what the partitions need, and slack for the shadow tables' pool.
   const memoryBytes = specs.reduce((n, s) => n + specHostBytes(s), 0) + (4 << 20);
   const host = await Host.start({ pcpus, memoryBytes });
@@ -143,9 +159,9 @@ async function runThreaded(specs: readonly PartitionSpec[], o: CommonOptions, pc
     const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => ids.forEach((id) => void host.stop(id, 'timeout')), o.timeoutMs);
     try {
       for (const id of ids) await host.start(id);
-      const results = [];
-      for (const id of ids) results.push({ result: await host.wait(id), stats: (await host.stats(id)).totals });
-      return results;
+      const partitions = [];
+      for (const id of ids) partitions.push({ result: await host.wait(id), stats: await host.stats(id) });
+      return { partitions, pcpus: await host.pcpuStats() };
     } finally {
       clearTimeout(timer);
       detach();
