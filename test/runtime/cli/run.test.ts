@@ -82,6 +82,10 @@ describe('hv demo', () => {
     for (const row of [/hello\s+direct\s+1\s+exit 0/, /smp\s+direct\s+4\s+exit 0/, /mmu\s+nested\s+1\s+exit 0/, /tlb\s+shadow\s+1\s+exit 0/]) {
       expect(r.stdout).toMatch(row);
     }
+    // One row per pCPU thread, each of which ran vCPUs.
+    const pcpuRows = [...r.stdout.matchAll(/^(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+\d+$/gm)];
+    expect(pcpuRows.length).toBeGreaterThanOrEqual(1);
+    for (const m of pcpuRows) expect(Number(m[4])).toBeGreaterThan(0);
   });
 });
 
