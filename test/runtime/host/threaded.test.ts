@@ -131,3 +131,23 @@ describe('threaded host', () => {
     await host.destroy(p);
   });
 });
+
+describe('threaded host scheduling', () => {
+  it('shares one pCPU 2:1 between two CPU-bound partitions of weights 512 and 256', async () => {
+    const host = await Host.start({ pcpus: 1, memoryBytes: 128 << 20 });
+    try {
+      const heavy = await host.create(spec('heavy', join(BIN, 'cpu.elf'), { sched: { weight: 512, cap: 0, reservation: 0 } }));
+      const light = await host.create(spec('light', join(BIN, 'cpu.elf'), { sched: { weight: 256, cap: 0, reservation: 0 } }));
+      await host.start(heavy);
+      await host.start(light);
+      await new Promise((r) => setTimeout(r, 1500));
+      await host.pause(heavy);
+      await host.pause(light);
+      const [h, l] = [(await host.stats(heavy)).totals.instructions, (await host.stats(light)).totals.instructions];
+      expect(h / l).toBeGreaterThan(1.8);
+      expect(h / l).toBeLessThan(2.2);
+    } finally {
+      await host.close();
+    }
+  });
+});
