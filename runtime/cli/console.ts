@@ -1,7 +1,11 @@
 // Host stdin to the guest's UART. On a TTY the terminal goes raw so keys
 // reach the guest unchanged; Ctrl-A x quits, as in QEMU's -nographic.
-/** Sends stdin to `input` (a partition's console) until the returned function is called. */
-export function attachConsole(input: (bytes: Uint8Array) => void): () => void {
+/**
+ * Sends stdin to `input` (a partition's console) until the returned function
+ * is called. Ctrl-A x calls `quit` (which must end the process, after closing
+ * what needs closing: disks flush on close).
+ */
+export function attachConsole(input: (bytes: Uint8Array) => void, quit: () => void = () => process.exit(0)): () => void {
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
   let escape = false;
@@ -12,7 +16,8 @@ export function attachConsole(input: (bytes: Uint8Array) => void): () => void {
           escape = false;
           if (b === 0x78 /* x */) {
             process.stderr.write('\nhv: terminated by Ctrl-A x\n');
-            process.exit(0);
+            quit();
+            return;
           }
           if (b !== 0x01) input(Uint8Array.of(0x01));
         } else if (b === 0x01) {

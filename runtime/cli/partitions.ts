@@ -155,7 +155,11 @@ export async function runThreaded(
   try {
     const ids: number[] = [];
     for (const [i, spec] of specs.entries()) ids.push(await host.create(spec, out.sinks[i]!));
-    const detach = attachConsole((b) => void host.input(ids[0]!, b));
+    // Ctrl-A x: the root partition closes (flushes) the disks before the process ends.
+    const detach = attachConsole(
+      (b) => void host.input(ids[0]!, b),
+      () => void host.close().finally(() => process.exit(0)),
+    );
     const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => ids.forEach((id) => void host.stop(id, 'timeout')), o.timeoutMs);
     try {
       for (const id of ids) await host.start(id);

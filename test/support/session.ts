@@ -54,4 +54,8 @@ export class ConsoleSession {
   kill(): void {
     this.child.kill('SIGKILL');
   }
+
+  signal(sig: NodeJS.Signals): void {
+    this.child.kill(sig);
+  }
 }
