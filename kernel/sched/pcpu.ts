@@ -15,7 +15,8 @@
 // its vCPUs retire and, while idle, by the host (pcpuAdvance) or by the
 // deterministic driver (schedRunDeterministic).
 import { vcpuAddr } from '../layout';
-import { setHart, H_INSTRET, H_SBI_EXIT, H_STATE, H_WFI, Exit, VcpuState } from '../cpu/hart';
+import { setHart, H_INSTRET, H_MIE, H_MTIMECMP, H_SBI_EXIT, H_STATE, H_STIMECMP, H_WFI, Exit, VcpuState } from '../cpu/hart';
+import { MIP_MTIP, MIP_STIP } from '../cpu/defs';
 import { run } from '../cpu/exec';
 import { wakeupPending } from '../cpu/interrupts';
 import { sbiAfterRun, sbiBeforeRun } from '../hypercall/sbi';
@@ -320,6 +321,12 @@ function chunkBudget(c: usize, va: usize, now: u64, cls: u32): u32 {
   if (atomic.load<u32>(c + C_BL_HEAD) != NIL) {
     const np = load<u64>(c + C_NEXT_POLL);
     if (np > now) lim = min64(lim, np - now);
+  }
+  // A vCPU with a timer armed and enabled sees it fire at a chunk boundary
+  // (or sooner, at an instruction that resyncs): keep those within a poll
+  // interval, as a 1000 Hz tick would.
+  if (load<u64>(va + H_MIE) & (MIP_MTIP | MIP_STIP) && (load<u64>(va + H_MTIMECMP) != NO_TIME || load<u64>(va + H_STIMECMP) != NO_TIME)) {
+    lim = min64(lim, load<u64>(G + G_IDLE_STEP));
   }
   const pa = partitionOf(va);
   if (atomic.load<u32>(pa + PS_CAP)) {
