@@ -16,6 +16,8 @@ export interface PartitionInfo {
   paging: PagingMode;
   boot: PartitionSpec['boot'];
   sched: SchedSpec;
+  /** Instructions its vCPUs have retired (list() reads every partition at one moment). */
+  instructions: number;
   /** Set once finished. */
   result?: RunResult;
 }

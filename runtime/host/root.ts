@@ -222,6 +222,7 @@ export class RootPartition implements HostController {
     const { spec, state, machine } = this.get(id);
     const info: PartitionInfo = {
       id, name: spec.name, state, vcpus: spec.vcpus, memory: spec.memory, paging: spec.paging, boot: spec.boot, sched: spec.sched,
+      instructions: machine.instructions(),
     };
     if (state === 'finished') info.result = machine.result;
     return info;

@@ -140,12 +140,19 @@ describe('threaded host scheduling', () => {
       const light = await host.create(spec('light', join(BIN, 'cpu.elf'), { sched: { weight: 256, cap: 0, reservation: 0 } }));
       await host.start(heavy);
       await host.start(light);
-      await new Promise((r) => setTimeout(r, 1500));
-      await host.pause(heavy);
-      await host.pause(light);
-      const [h, l] = [(await host.stats(heavy)).totals.instructions, (await host.stats(light)).totals.instructions];
-      expect(h / l).toBeGreaterThan(1.8);
-      expect(h / l).toBeLessThan(2.2);
+      // Shares over the second second (the first includes start-up), both
+      // partitions read at one moment on the root's thread.
+      const sample = async () => {
+        const all = await host.list();
+        return [all.find((p) => p.id === heavy)!.instructions, all.find((p) => p.id === light)!.instructions];
+      };
+      await new Promise((r) => setTimeout(r, 500));
+      const [h0, l0] = await sample();
+      await new Promise((r) => setTimeout(r, 1000));
+      const [h1, l1] = await sample();
+      const ratio = (h1! - h0!) / (l1! - l0!);
+      expect(ratio, `heavy:light = ${ratio}`).toBeGreaterThan(1.8);
+      expect(ratio, `heavy:light = ${ratio}`).toBeLessThan(2.2);
     } finally {
       await host.close();
     }
