@@ -246,7 +246,7 @@ export class Machine implements Guest {
   /** A threaded host's root partition, now and then: console input and output of enlightened guests. */
   poll(): void {
     if (this.sbiInput.length) this.feedSbiConsole();
-    if (this.enlightened) for (const h of this.harts) h.drainConsole(this.consoleBuf);
+    if (this.enlightened) this.drainSbiConsoles();
     this.flushConsole();
   }
 
@@ -444,10 +444,17 @@ export class Machine implements Guest {
    * console-full, yield and hart_stop need nothing more).
    */
   private serviceSbi(h: VcpuView, exit: number): void {
-    h.drainConsole(this.consoleBuf);
+    // Every vCPU's ring, in hart order: on a threaded host the others run
+    // meanwhile, and draining only this one would let its later lines
+    // overtake what another hart wrote before them.
+    this.drainSbiConsoles();
     if (exit !== Exit.HOST) return;
     const req = h.takeSbiExit();
     if (req.kind === SbiExit.RESET) this.pendingExit = srstResult(req.type, req.reason);
+  }
+
+  private drainSbiConsoles(): void {
+    for (const h of this.harts) h.drainConsole(this.consoleBuf);
   }
 
   private feedSbiConsole(): void {

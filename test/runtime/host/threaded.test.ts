@@ -134,7 +134,9 @@ describe('threaded host', () => {
 
 describe('threaded host scheduling', () => {
   it('shares one pCPU 2:1 between two CPU-bound partitions of weights 512 and 256', async () => {
-    const host = await Host.start({ pcpus: 1, memoryBytes: 128 << 20 });
+    // Short chunks (10 000 instructions per ms of CPU: a tick is 100 000),
+    // so a sample taken mid-chunk is off by little.
+    const host = await Host.start({ pcpus: 1, memoryBytes: 128 << 20, insnsPerMs: 10_000 });
     try {
       const heavy = await host.create(spec('heavy', join(BIN, 'cpu.elf'), { sched: { weight: 512, cap: 0, reservation: 0 } }));
       const light = await host.create(spec('light', join(BIN, 'cpu.elf'), { sched: { weight: 256, cap: 0, reservation: 0 } }));
