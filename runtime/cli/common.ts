@@ -3,7 +3,7 @@
 // status and statistics.
 import { parseSize, SizeError } from '../../drivers/board/size.ts';
 import type { ClockMode } from '../machine/clock.ts';
-import type { MachineStats, PagingMode, RunResult } from '../machine/machine.ts';
+import type { ExitReason, MachineStats, PagingMode, RunResult } from '../machine/machine.ts';
 import { intOption, optionValue, pagingOption, type Parsed } from './args.ts';
 import { EXIT_TIMEOUT, UsageError } from './errors.ts';
 
@@ -70,7 +70,8 @@ export function exitStatus(result: RunResult, limits: { timeout?: string; maxIns
   }
 }
 
-export function printStats(s: MachineStats, prefix = 'hv: '): void {
+/** --stats on stderr; `exits`: VM exits to the root partition by reason (threaded runs). */
+export function printStats(s: MachineStats, prefix = 'hv: ', exits?: Record<ExitReason, number>): void {
   const lines = [
     `instructions  ${s.instructions}`,
     `seconds       ${s.seconds.toFixed(3)}`,
@@ -85,5 +86,9 @@ export function printStats(s: MachineStats, prefix = 'hv: '): void {
     `MMIO exits    ${s.mmioExits}`,
     `SBI calls     ${s.sbiCalls}`,
   ];
+  if (exits) {
+    const n = exits.mmio + exits.sbi + exits.htif + exits.other;
+    lines.push(`VM exits      ${n} to the root partition (device ${exits.mmio}, SBI ${exits.sbi}, HTIF ${exits.htif})`);
+  }
   process.stderr.write(lines.map((l) => `${prefix}${l}\n`).join(''));
 }

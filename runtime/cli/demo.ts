@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { packageRoot } from '../host/paths.ts';
 import { DEFAULT_SCHED, type PagingMode, type PartitionSpec } from '../host/spec.ts';
-import { consoles, runThreaded } from './partitions.ts';
+import { consoles, runThreaded, sumExits } from './partitions.ts';
 
 const DEMO: { name: string; elf: string; paging: PagingMode; vcpus: number }[] = [
   { name: 'hello', elf: 'hello.elf', paging: 'direct', vcpus: 1 },
@@ -38,7 +38,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
   }
   const rows = run.partitions.map(({ result: r, stats: s }, i) => {
     const t = s.totals;
-    const exits = s.vcpuStats.reduce((n, v) => n + v.exits.mmio + v.exits.sbi + v.exits.htif + v.exits.other, 0);
+    const e = sumExits(s);
+    const exits = e.mmio + e.sbi + e.htif + e.other;
     return [
       DEMO[i]!.name, DEMO[i]!.paging, String(DEMO[i]!.vcpus),
       r.kind === 'exit' ? `exit ${r.code}` : r.kind,

@@ -14,7 +14,7 @@ import { Host } from '../host/host.ts';
 import { Hypervisor } from '../host/hypervisor.ts';
 import type { PartitionSpec } from '../host/spec.ts';
 import type { PartitionStats, PcpuStats } from '../host/controller.ts';
-import type { MachineStats, RunResult } from '../machine/machine.ts';
+import type { ExitReason, MachineStats, RunResult } from '../machine/machine.ts';
 import { closeDisks, setupPartition, specHostBytes } from '../machine/setup.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
 import { attachConsole } from './console.ts';
@@ -69,22 +69,29 @@ export function consoles(specs: readonly PartitionSpec[]): Consoles {
 /** Runs every partition at once until each has finished; returns the exit status. */
 export async function runPartitions(specs: readonly PartitionSpec[], o: CommonOptions, mode: HostMode): Promise<number> {
   const out = consoles(specs);
-  let results: { result: RunResult; stats: MachineStats }[];
+  let results: { result: RunResult; stats: MachineStats; exits?: Record<ExitReason, number> }[];
   try {
     results = mode.deterministic
       ? await runDeterministic(specs, o, out)
-      : (await runThreaded(specs, o, mode.pcpus, out)).partitions.map((p) => ({ result: p.result, stats: p.stats.totals }));
+      : (await runThreaded(specs, o, mode.pcpus, out)).partitions.map((p) => ({ result: p.result, stats: p.stats.totals, exits: sumExits(p.stats) }));
   } finally {
     out.flush();
   }
   let status = 0;
-  results.forEach(({ result, stats }, i) => {
+  results.forEach(({ result, stats, exits }, i) => {
     const who = specs.length === 1 ? 'guest' : `partition ${specs[i]!.name}`;
-    if (o.stats) printStats(stats, specs.length === 1 ? 'hv: ' : `hv [${specs[i]!.name}]: `);
+    if (o.stats) printStats(stats, specs.length === 1 ? 'hv: ' : `hv [${specs[i]!.name}]: `, exits);
     const s = exitStatus(result, o, who);
     if (s !== 0 && status === 0) status = s;
   });
   return status;
+}
+
+/** A partition's VM exits by reason, over its vCPUs. */
+export function sumExits(s: PartitionStats): Record<ExitReason, number> {
+  const sum = { mmio: 0, sbi: 0, htif: 0, other: 0 };
+  for (const v of s.vcpuStats) for (const k of Object.keys(sum) as ExitReason[]) sum[k] += v.exits[k];
+  return sum;
 }
 
 /**

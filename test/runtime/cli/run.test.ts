@@ -27,6 +27,8 @@ describe('hv run', () => {
     expect(r.stderr).toMatch(/instructions\s+\d+/);
     expect(r.stderr).toMatch(/MIPS/);
     expect(r.stderr).toMatch(/TLB misses/);
+    // Threaded (the default): every device access was a VM exit to the root partition.
+    expect(r.stderr).toMatch(/VM exits {6}51 to the root partition \(device 51, SBI 0, HTIF 0\)/);
   });
 
   it('stops a guest at --max-insns with status 124', () => {
