@@ -15,7 +15,7 @@ import {
 } from './defs';
 import { mipValue } from './interrupts';
 import { mtime } from '../platform/aclint';
-import { updateKeys } from '../mmu/access';
+import { resolveKeys, updateKeys } from '../mmu/access';
 import { shadowFlush, shadowSatpChanged } from '../mmu/shadow';
 import { PMP_ENTRIES, pmpAddrLocked, pmpWriteCfg } from '../mmu/pmp';
 import { requestResync } from './exception';
@@ -224,7 +224,7 @@ function writeSatp(v: u64): void {
     store<u64>(hart, v, H_SATP);
     shadowSatpChanged(); // shadow paging: the shadow was built from the old root
   }
-  updateKeys();
+  resolveKeys();
   requestResync();
 }
 

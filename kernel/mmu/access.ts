@@ -1,7 +1,9 @@
 // Guest memory accesses: the TLB fast path (inline at every access site) and
 // the slow path that walks, checks PMP, fills the TLB, splits misaligned
 // accesses and falls through to MMIO.
-import { hart, H_INSTRET, H_MSTATUS, H_PARTITION, H_PRIV, H_SATP, H_STAT_TLB_MISSES } from '../cpu/hart';
+import {
+  hart, H_INSTRET, H_MSTATUS, H_PARTITION, H_PRIV, H_SATP, H_STAT_TLB_MISSES, H_TLB_CTX, H_TLB_CTX_SLOT,
+} from '../cpu/hart';
 import { Cause, MS_MPP, MS_MPP_SHIFT, MS_MPRV, MS_MXR, MS_SUM, PRIV_M } from '../cpu/defs';
 import { excPending, raise, requestExit } from '../cpu/exception';
 import { gpaToHost, gpaPageWatched } from '../mm/gpa';
@@ -9,8 +11,8 @@ import { P_TOHOST_GPA } from '../mm/partition';
 import { mmioLoad, mmioStore, mmioValue, setMmioSplit } from '../platform/mmio';
 import { pmpAllows } from './pmp';
 import {
-  ACC_FETCH, ACC_LOAD, ACC_STORE, META_GLOBAL, dataKey, fetchKey, setKeys, tlbEntry, tlbFill, tlbKey, tlbRetagGlobal,
-  tlbSlot,
+  ACC_FETCH, ACC_LOAD, ACC_STORE, KEY_UNRESOLVED, META_GLOBAL, TLB_SLOTS, dataKey, fetchKey, setKeys, tlbEntry, tlbFill,
+  tlbKey, tlbRetagGlobal, tlbSlot,
 } from './tlb';
 import { accessFault, setMarkTables, translate, walkFault, walkLeaf, walkLevel } from './walk';
 import {
@@ -26,17 +28,40 @@ export let dataPriv: u32 = PRIV_M;
 /**
  * Recomputes the TLB keys and the data privilege from priv, mstatus and
  * satp (its MODE and ASID pick the address-space slot, mmu/tlb.ts).
- * Call after anything that changes priv, MPRV, MPP, SUM, MXR or satp.
+ * Call after anything that changes priv, MPRV, MPP, SUM or MXR; after a
+ * satp write, resolveKeys.
+ *
+ * No call on any path: satp's slot is taken from the cached one
+ * (H_TLB_CTX_SLOT, set by tlbSlot); if satp changed behind our back (the
+ * host, an SBI hart start), both keys are left unresolved — every access
+ * misses — and the slow path resolves them. A call here, even a rare one,
+ * cost the interpreter ~10% on bench cpu: run() starts with this, and V8
+ * then keeps the loop's register-file pointer worse (measured).
  */
-export function updateKeys(): void {
+@inline export function updateKeys(): void {
   const priv = load<u32>(hart, H_PRIV);
   const ms = load<u64>(hart, H_MSTATUS);
   dataPriv = priv == PRIV_M && ms & MS_MPRV ? <u32>((ms & MS_MPP) >> MS_MPP_SHIFT) : priv;
   const satp = load<u64>(hart, H_SATP);
-  const slot = satp >> 60 ? tlbSlot(<u32>(satp >> 44)) : 0;
-  const sum = (ms & MS_SUM) != 0;
-  const mxr = (ms & MS_MXR) != 0;
-  setKeys(tlbKey(priv, sum, mxr, slot), tlbKey(dataPriv, sum, mxr, slot));
+  let slot: u32 = 0;
+  if (satp >> 60) {
+    slot = load<u32>(hart, H_TLB_CTX_SLOT) & (TLB_SLOTS - 1);
+    if (load<u32>(hart + H_TLB_CTX + (slot << 2)) != <u32>(satp >> 44)) slot = TLB_SLOTS;
+  }
+  if (slot == TLB_SLOTS) {
+    setKeys(KEY_UNRESOLVED, KEY_UNRESOLVED);
+  } else {
+    const sum = (ms & MS_SUM) != 0;
+    const mxr = (ms & MS_MXR) != 0;
+    setKeys(tlbKey(priv, sum, mxr, slot), tlbKey(dataPriv, sum, mxr, slot));
+  }
+}
+
+/** updateKeys, finding (or taking) satp's slot first. */
+export function resolveKeys(): void {
+  const satp = load<u64>(hart, H_SATP);
+  if (satp >> 60) tlbSlot(<u32>(satp >> 44));
+  updateKeys();
 }
 
 // ---- fast paths -------------------------------------------------------------
@@ -145,6 +170,12 @@ function guestToHost(va: u64, size: u32, acc: u32, priv: u32): i64 {
 
 /** Translates one page-bounded data access and fills the TLB when it may. */
 function translateData(va: u64, size: u32, acc: u32, priv: u32, key: u64): i64 {
+  if (key & KEY_UNRESOLVED) {
+    resolveKeys();
+    key = dataKey;
+    const e = tlbEntry(acc, va);
+    if (load<u64>(e) == ((va & ~<u64>0xfff) | key)) return <i64>(<u32>va + load<u32>(e, 8));
+  }
   countMiss();
   if (tlbRetagGlobal(acc, va, key)) return <i64>(<u32>va + load<u32>(tlbEntry(acc, va), 8));
   const host = guestToHost(va, size, acc, priv);
@@ -254,6 +285,10 @@ export let fetchAddend: u32 = 0;
 function fetchHost(va: u64): i64 {
   const e = tlbEntry(ACC_FETCH, va);
   if (load<u64>(e) == ((va & ~<u64>0xfff) | fetchKey)) return <i64>(<u32>va + load<u32>(e, 8));
+  if (fetchKey & KEY_UNRESOLVED) {
+    resolveKeys();
+    if (load<u64>(e) == ((va & ~<u64>0xfff) | fetchKey)) return <i64>(<u32>va + load<u32>(e, 8));
+  }
   countMiss();
   if (tlbRetagGlobal(ACC_FETCH, va, fetchKey)) return <i64>(<u32>va + load<u32>(e, 8));
   const host = guestToHost(va, 2, ACC_FETCH, load<u32>(hart, H_PRIV));

@@ -24,6 +24,11 @@
 // bare <-> Sv39 switches and M-mode (with or without MPRV) keep their
 // entries too. The pair, not the ASID alone, names a slot: Sv39 and Sv48
 // with the same ASID never share entries.
+// A satp write finds or takes its slot (access.ts resolveKeys) and
+// H_TLB_CTX_SLOT caches it, so recomputing the keys on a trap or xRET
+// (updateKeys) takes no call; when satp no longer matches the cached slot
+// (the host rewrote it), the keys become KEY_UNRESOLVED, which no tag
+// matches, and the first slow path resolves them.
 //
 // A lookup for an n-byte access compares (vaddr & (~0xfff | (n-1))) | key
 // against the tag: a misaligned address keeps low bits the tag never has and
@@ -80,6 +85,12 @@ const TAG_SLOT: u64 = 31 << SLOT_SHIFT;
 /** Address-space slots per vCPU (slot 0 = untranslated). */
 export const TLB_SLOTS: u32 = 32;
 
+/**
+ * A key no tag ever has (tags keep bits 2:0 clear): every lookup misses, and
+ * the slow path resolves the keys first (access.ts updateKeys).
+ */
+export const KEY_UNRESOLVED: u64 = 1;
+
 /** Entry meta (+12). */
 export const META_LEVEL: u32 = 3;
 export const META_GLOBAL: u32 = 4;
@@ -97,7 +108,7 @@ export function setKeys(fetch: u64, data: u64): void {
  * The key (in tag position) of accesses at effective privilege `priv` in
  * address-space slot `slot` (0 = untranslated), with mstatus `sum`/`mxr`.
  */
-export function tlbKey(priv: u32, sum: bool, mxr: bool, slot: u32): u64 {
+@inline export function tlbKey(priv: u32, sum: bool, mxr: bool, slot: u32): u64 {
   if (priv == PRIV_M) return 3 << 3;
   const p = <u64>(priv + 1) << 3;
   if (!slot) return p;
