@@ -160,7 +160,7 @@ export function tlbSlot(ctx: u32): u32 {
  * Caches vpage -> host page for `acc` under `key` (in tag position); `meta`
  * is the leaf's level | G << 2 (0 for untranslated accesses).
  */
-export function tlbFill(acc: u32, vaddr: u64, key: u64, hostPage: u32, meta: u32): void {
+@inline export function tlbFill(acc: u32, vaddr: u64, key: u64, hostPage: u32, meta: u32): void {
   const e = tlbEntry(acc, vaddr);
   store<u64>(e, (vaddr & ~<u64>0xfff) | key);
   store<u32>(e, hostPage - <u32>(vaddr & ~<u64>0xfff), 8);
@@ -187,7 +187,7 @@ export function tlbFill(acc: u32, vaddr: u64, key: u64, hostPage: u32, meta: u32
  * that page under the same key but another slot of the same MODE, moves it
  * to the current slot (`key`) and returns true — the access may use it.
  */
-export function tlbRetagGlobal(acc: u32, va: u64, key: u64): bool {
+@inline export function tlbRetagGlobal(acc: u32, va: u64, key: u64): bool {
   const e = tlbEntry(acc, va);
   const tag = load<u64>(e);
   const want = (va & ~<u64>0xfff) | key;
