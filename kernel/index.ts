@@ -88,13 +88,7 @@ export const SBI_IMPLEMENTATION_ID = SBI_IMPL_ID;
 
 // ---- host memory and the second stage -----------------------------------------
 
-export { framesInit, framesUsed, framesAllocContiguous } from './mm/frames';
-import { frameFree } from './mm/frames';
-
-/** Returns `count` frames from `base` (a destroyed partition's RAM) to the pool. */
-export function framesFree(base: u32, count: u32): void {
-  for (let i: u32 = 0; i < count; i++) frameFree(base + i * 4096);
-}
+export { framesInit, framesUsed, framesAllocContiguous, framesFreeRun as framesFree } from './mm/frames';
 
 /**
  * Nested paging for partition `id`: builds Sv39x4 G-stage tables mapping its

@@ -132,6 +132,22 @@ describe('threaded host', () => {
   });
 });
 
+describe('threaded host memory', () => {
+  it('reuses a destroyed partition\'s RAM: partitions of most of host memory, one after another', async () => {
+    const host = await Host.start({ pcpus: 1, memoryBytes: 80 << 20 });
+    try {
+      for (let i = 0; i < 4; i++) {
+        const id = await host.create(spec(`big${i}`, join(BIN, 'hello.elf'), { memory: 64 << 20 }));
+        await host.start(id);
+        expect(await host.wait(id)).toEqual({ kind: 'exit', code: 0, reason: 'finisher' });
+        await host.destroy(id);
+      }
+    } finally {
+      await host.close();
+    }
+  });
+});
+
 describe('threaded host scheduling', () => {
   it('shares one pCPU 2:1 between two CPU-bound partitions of weights 512 and 256', async () => {
     // Short chunks (10 000 instructions per ms of CPU: a tick is 100 000),
