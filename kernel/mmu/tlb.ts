@@ -23,7 +23,10 @@
 // slot's entries. Bare and M-mode share slot 0 and are never recycled, so
 // bare <-> Sv39 switches and M-mode (with or without MPRV) keep their
 // entries too. The pair, not the ASID alone, names a slot: Sv39 and Sv48
-// with the same ASID never share entries.
+// with the same ASID never share entries. The index is still VA bits 19:12
+// alone: address spaces using the same VAs share (and evict) the same
+// entries, so what a switch keeps is what the other spaces did not touch.
+//
 // A satp write finds or takes its slot (access.ts resolveKeys) and
 // H_TLB_CTX_SLOT caches it, so recomputing the keys on a trap or xRET
 // (updateKeys) takes no call; when satp no longer matches the cached slot
