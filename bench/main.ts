@@ -2,7 +2,7 @@
 // reference exists, the ratio against it measured in the same run.
 import { benchBoot } from './boot.ts';
 import { benchCpu } from './cpu.ts';
-import { benchPaging } from './paging.ts';
+import { benchContextSwitch, benchPaging } from './paging.ts';
 import { benchPartitions, benchPartitionsThreaded } from './partitions.ts';
 import { benchExits, benchSmp } from './threads.ts';
 
@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   cpu: benchCpu,
   boot: benchBoot,
   paging: benchPaging,
+  ctxsw: benchContextSwitch,
   partitions: async () => {
     await benchPartitions();
     await benchPartitionsThreaded();

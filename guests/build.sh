@@ -40,6 +40,7 @@ sources() {
 	cpu)         echo "bench/cpu/cpu.c" ;;
 	tlb)         echo "bench/tlb/tlb.c" ;;
 	exits)       echo "bench/exits/exits.c" ;;
+	ctxsw)       echo "bench/ctxsw/ctxsw.c" ;;
 	isolation)   echo "tests/isolation.c" ;;
 	virtio_blk)  echo "tests/virtio_blk.c" ;;
 	plic_uart)   echo "tests/plic_uart.c" ;;
@@ -47,7 +48,7 @@ sources() {
 	*) echo "unknown guest: $1" >&2; exit 1 ;;
 	esac
 }
-ALL="hello rv64i rv64m rv64a rv64c zicsr traps interrupts privilege mmu asid fp-rounding cpu tlb exits virtio_blk plic_uart smp_ipi isolation"
+ALL="hello rv64i rv64m rv64a rv64c zicsr traps interrupts privilege mmu asid fp-rounding cpu tlb exits ctxsw virtio_blk plic_uart smp_ipi isolation"
 
 mkdir -p bin
 for g in ${*:-$ALL}; do

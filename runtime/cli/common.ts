@@ -77,7 +77,7 @@ export function printStats(s: MachineStats, prefix = 'hv: ', exits?: Record<Exit
     `seconds       ${s.seconds.toFixed(3)}`,
     `MIPS          ${s.mips.toFixed(1)}`,
     `TLB misses    ${s.tlbMisses} (${s.instructions ? ((100 * s.tlbMisses) / s.instructions).toFixed(4) : 0}% of instructions)`,
-    `TLB flushes   ${s.tlbFlushes}`,
+    `TLB flushes   ${s.tlbFlushes} whole, ${s.tlbInvals} precise (by page or ASID)`,
     `page walks    ${s.pageWalks} (${s.walkRefs} PTE reads)`,
     `G-stage walks ${s.gstageWalks} (${s.gstageRefs} PTE reads)`,
     `shadow fills  ${s.shadowFills}, write-protect faults ${s.wpFaults}, shadow flushes ${s.shadowFlushes}`,

@@ -69,7 +69,9 @@ export interface MachineStats {
   seconds: number;
   mips: number;
   tlbMisses: number;
+  /** Whole-TLB flushes, and page- or ASID-granular invalidations (sfence.vma with operands). */
   tlbFlushes: number;
+  tlbInvals: number;
   pageWalks: number;
   /** PTE reads of first-stage (guest) walks. */
   walkRefs: number;
@@ -480,6 +482,7 @@ export class Machine implements Guest {
       mips: seconds > 0 ? instructions / seconds / 1e6 : 0,
       tlbMisses: sum('TLB_MISSES'),
       tlbFlushes: sum('TLB_FLUSHES'),
+      tlbInvals: sum('TLB_INVALS'),
       pageWalks: sum('WALKS'),
       walkRefs: sum('WALK_REFS'),
       gstageWalks: sum('GWALKS'),
