@@ -11,8 +11,8 @@
 // Input: a per-partition ring of CONS_IN_SIZE bytes in the partition
 // descriptor, filled by the host (sbiConsoleInput) and drained by whichever
 // vCPU reads; readers claim bytes with a compare-and-swap on the head.
-import { hart, CONS_SIZE, H_CONS_BUF, H_CONS_HEAD, H_CONS_TAIL } from '../cpu/hart';
-import { CONS_IN_SIZE, P_CONS_IN_BUF, P_CONS_IN_HEAD, P_CONS_IN_TAIL } from '../mm/partition';
+import { hart, CONS_SIZE, H_CONS_BUF, H_CONS_HEAD, H_CONS_TAIL, H_PARTITION } from '../cpu/hart';
+import { CONS_IN_SIZE, P_CONS_IN_BUF, P_CONS_IN_HEAD, P_CONS_IN_TAIL, P_FLAGS, PF_MMIO_EXIT } from '../mm/partition';
 
 /** Free bytes in the running vCPU's output ring. */
 export function consoleFree(): u32 {
@@ -21,14 +21,28 @@ export function consoleFree(): u32 {
   return CONS_SIZE - (tail - head);
 }
 
-/** Copies `n` bytes (n <= consoleFree()) from host address `src` into the output ring. */
-export function consoleWrite(src: usize, n: u32): void {
+/** Copies `n` bytes (n <= consoleFree()) from host address `src` into the output ring; true if one was a newline. */
+export function consoleWrite(src: usize, n: u32): bool {
   let tail = load<u32>(hart, H_CONS_TAIL);
+  let newline = false;
   for (let i: u32 = 0; i < n; i++) {
-    store<u8>(hart + H_CONS_BUF + (tail & (CONS_SIZE - 1)), load<u8>(src + i));
+    const b = load<u8>(src + i);
+    newline |= b == 10;
+    store<u8>(hart + H_CONS_BUF + (tail & (CONS_SIZE - 1)), b);
     tail++;
   }
   atomic.store<u32>(hart, tail, H_CONS_TAIL);
+  return newline;
+}
+
+/**
+ * Does a finished line go to the host at once? On threaded hosts (devices on
+ * another thread, PF_MMIO_EXIT) each vCPU's ring is drained only at exits
+ * and now and then: an exit per line keeps the lines of different vCPUs in
+ * the order they were written.
+ */
+export function consoleLineExits(): bool {
+  return (load<u32>(<usize>load<u32>(hart, H_PARTITION), P_FLAGS) & PF_MMIO_EXIT) != 0;
 }
 
 /** Appends one byte; false when the ring is full. */

@@ -15,7 +15,7 @@ import {
   SbiExit,
 } from './defs';
 import { hostExit } from './exits';
-import { consoleFree, consoleGet, consolePut, consoleWrite } from './console';
+import { consoleFree, consoleGet, consoleLineExits, consolePut, consoleWrite } from './console';
 import { physAllowed, physHost, physIsRam, physMapped, toPageEnd } from './guestmem';
 
 const DBCN_CONSOLE_WRITE: u32 = 0;
@@ -37,7 +37,10 @@ export function sbiDbcn(): u32 {
 
 /** A blocking one-byte write: false (and a drain request) when the ring is full. */
 export function putByte(b: u8): bool {
-  if (consolePut(b)) return true;
+  if (consolePut(b)) {
+    if (b == 10 && consoleLineExits()) hostExit(SbiExit.CONSOLE);
+    return true;
+  }
   hostExit(SbiExit.CONSOLE);
   return false;
 }
@@ -67,13 +70,14 @@ function consoleWriteCall(n: u64, lo: u64, hi: u64): void {
   }
   const written = todo;
   let gpa = lo;
+  let newline = false;
   while (todo) {
     const chunk = min(todo, toPageEnd(gpa));
-    consoleWrite(physHost(gpa), chunk);
+    newline |= consoleWrite(physHost(gpa), chunk);
     gpa += chunk;
     todo -= chunk;
   }
-  if (<u64>written < n) hostExit(SbiExit.CONSOLE);
+  if (<u64>written < n || (newline && consoleLineExits())) hostExit(SbiExit.CONSOLE);
   ret(SBI_SUCCESS, written);
 }
 

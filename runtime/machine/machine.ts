@@ -248,7 +248,7 @@ export class Machine implements Guest {
   /** A threaded host's root partition, now and then: console input and output of enlightened guests. */
   poll(): void {
     if (this.sbiInput.length) this.feedSbiConsole();
-    if (this.enlightened) this.drainSbiConsoles();
+    if (this.enlightened) this.drainSbiConsoles(false);
     this.flushConsole();
   }
 
@@ -282,6 +282,7 @@ export class Machine implements Guest {
   }
 
   afterRound(ran: boolean): void {
+    if (this.enlightened) this.drainSbiConsoles(false); // a prompt without a newline shows too
     this.flushConsole();
     if (this.result) return;
     if (!ran && this.harts.every((h) => h.state === 0)) this.result = { kind: 'stopped' };
@@ -309,6 +310,7 @@ export class Machine implements Guest {
   }
 
   timeout(): void {
+    if (this.enlightened) this.drainSbiConsoles(false);
     this.flushConsole();
     this.result ??= { kind: 'timeout' };
   }
@@ -446,17 +448,26 @@ export class Machine implements Guest {
    * console-full, yield and hart_stop need nothing more).
    */
   private serviceSbi(h: VcpuView, exit: number): void {
-    // Every vCPU's ring, in hart order: on a threaded host the others run
-    // meanwhile, and draining only this one would let its later lines
-    // overtake what another hart wrote before them.
-    this.drainSbiConsoles();
+    // Whole lines of every vCPU's ring, in hart order: on a threaded host
+    // the others run meanwhile (and exit at each line they finish), so
+    // lines stay whole and in the order they were finished.
+    this.drainSbiConsoles(true);
     if (exit !== Exit.HOST) return;
     const req = h.takeSbiExit();
     if (req.kind === SbiExit.RESET) this.pendingExit = srstResult(req.type, req.reason);
   }
 
-  private drainSbiConsoles(): void {
-    for (const h of this.harts) h.drainConsole(this.consoleBuf);
+  /** SBI console output not yet passed on, per vCPU (a line being written). */
+  private readonly sbiPartial: number[][] = [];
+
+  /** Moves SBI console bytes to the console: whole lines only, or everything. */
+  private drainSbiConsoles(wholeLines: boolean): void {
+    this.harts.forEach((h, i) => {
+      const pending = (this.sbiPartial[i] ??= []);
+      h.drainConsole(pending);
+      const n = wholeLines ? pending.lastIndexOf(10) + 1 : pending.length;
+      if (n > 0) for (const b of pending.splice(0, n)) this.consoleBuf.push(b);
+    });
   }
 
   private feedSbiConsole(): void {
