@@ -6,7 +6,8 @@
 // host copies bytes out after every run() and publishes the head. A write
 // costs no exit unless the ring fills, in which case the call asks the host
 // to drain it (SbiExit.CONSOLE) and the guest sees a short write (DBCN
-// console_write) or the ECALL is retried (the blocking byte writes).
+// console_write) or the ECALL is retried (the blocking byte writes); on
+// threaded hosts a finished line exits as well (consoleLineExits).
 //
 // Input: a per-partition ring of CONS_IN_SIZE bytes in the partition
 // descriptor, filled by the host (sbiConsoleInput) and drained by whichever
