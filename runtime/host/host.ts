@@ -73,14 +73,18 @@ export class Host implements HostController {
     const rootData: RootWorkerData = { memory, module, poolBytes, shared: shared.buffer, pcpus, insnsPerMs, consolePort: consoles.port2 };
     const root = new Worker(workerPath('root-worker'), { workerData: rootData, transferList: [consoles.port2] });
     const remote = wrap<RootPartition>(nodeEndpoint(root));
-    // The root initializes host memory and the scheduler: pCPUs start after.
-    await new Promise<void>((resolve, reject) => {
-      root.once('error', reject);
-      remote.list().then(() => resolve(), reject);
-    });
+    // The pCPUs start meanwhile: until the root has initialized the
+    // scheduler, pcpuRun finds no pCPU of theirs and they idle.
     const workers = Array.from({ length: pcpus }, (_, pcpu) => {
       const data: PcpuWorkerData = { memory, module, pcpu, shared: shared.buffer, insnsPerMs };
       return new Worker(workerPath('pcpu-worker'), { workerData: data });
+    });
+    await new Promise<void>((resolve, reject) => {
+      root.once('error', reject);
+      remote.list().then(() => resolve(), reject);
+    }).catch(async (e) => {
+      await Promise.all([root, ...workers].map((w) => w.terminate()));
+      throw e;
     });
     const host = new Host(root, workers, remote, consoles.port1, pcpus, memory);
     host.dead.catch(() => {}); // observed through the calls it fails
