@@ -5,7 +5,7 @@ import { parseSize, SizeError } from '../../drivers/board/size.ts';
 import type { ClockMode } from '../machine/clock.ts';
 import type { ExitReason, MachineStats, PagingMode, RunResult } from '../machine/machine.ts';
 import { intOption, optionValue, pagingOption, type Parsed } from './args.ts';
-import { EXIT_TIMEOUT, UsageError } from './errors.ts';
+import { EXIT_SOFTWARE, EXIT_TIMEOUT, UsageError } from './errors.ts';
 
 /** Options every guest of a run shares. */
 export interface CommonOptions {
@@ -64,6 +64,9 @@ export function exitStatus(result: RunResult, limits: { timeout?: string; maxIns
     case 'off':
       process.stderr.write(`hv: ${who} was turned off\n`);
       return 1;
+    case 'crashed':
+      process.stderr.write(`hv: ${who} stopped: the root partition failed servicing it: ${result.message}\n`);
+      return EXIT_SOFTWARE;
     case 'insn-limit':
       process.stderr.write(`hv: ${who}: stopped after ${limits.maxInsns} instructions\n`);
       return EXIT_TIMEOUT;

@@ -3,3 +3,5 @@ export { InputError, UsageError } from '../errors.ts';
 
 export const EXIT_USAGE = 2;
 export const EXIT_TIMEOUT = 124;
+/** An internal error (sysexits.h EX_SOFTWARE), as for a bug in hv itself. */
+export const EXIT_SOFTWARE = 70;

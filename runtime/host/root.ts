@@ -106,7 +106,14 @@ export class RootPartition implements HostController {
     if (!p || p.state === 'finished') return;
     const m = p.machine;
     const i = v - m.firstVcpu;
-    p.exits[i]![m.serviceExit(i)]++;
+    try {
+      p.exits[i]![m.serviceExit(i)]++;
+    } catch (e) {
+      // A bug in a device model stops its partition, not the host.
+      console.error(`hv: partition ${p.spec.name}: the root partition failed servicing vCPU ${i}:`, e);
+      this.finish(p, { kind: 'crashed', message: String((e as Error)?.message ?? e) });
+      return;
+    }
     if (m.result) this.finish(p, m.result);
     else this.sched.schedWake(v);
   }

@@ -55,7 +55,9 @@ export type RunResult =
   | { kind: 'timeout' }
   | { kind: 'insn-limit' }
   /** Turned off by the host (HostController.stop). */
-  | { kind: 'off' };
+  | { kind: 'off' }
+  /** The root partition failed servicing it (a device model's bug): stopped, others run on. */
+  | { kind: 'crashed'; message: string };
 
 export interface RunLimits {
   timeoutMs?: number;
