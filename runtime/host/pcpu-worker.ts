@@ -21,8 +21,6 @@ export interface PcpuWorkerData {
 const RUNS_PER_CALL = 8;
 /** Longest sleep while idle: blocked vCPUs' timers are polled this often. */
 const IDLE_MS = 1;
-/** How long an idle pCPU watches its kick word before sleeping (ms). */
-const SPIN_MS = 0.03;
 
 function main(d: PcpuWorkerData): void {
   const shared = new HostShared(d.shared);
@@ -52,9 +50,8 @@ function main(d: PcpuWorkerData): void {
       shared.postExit(v);
     } else if (r === SchedExit.IDLE) {
       const t0 = performance.now();
-      // Idle right after an exit is usually a vCPU waiting for the root to
-      // complete it: watch the kick word a moment before sleeping.
-      while (Atomics.load(i32, kick) === seen && performance.now() - t0 < SPIN_MS) {}
+      // No spinning here: with as many pCPUs as cores, an idle pCPU that
+      // spins takes the core a busy one (or the root) needs.
       Atomics.wait(i32, kick, seen, IDLE_MS);
       const ms = performance.now() - t0;
       s.pcpuAdvance(d.pcpu, BigInt(Math.max(1, Math.round(ms * d.insnsPerMs))));

@@ -83,16 +83,22 @@ export class RootPartition implements HostController {
       exits.length = 0;
       for (const v of this.shared.takeExits(exits)) this.service(v);
       const now = performance.now();
-      // Console output goes out in batches: every 10 ms, and before sleeping.
-      if (now - lastPoll >= 10 || exits.length === 0) {
-        lastPoll = now;
+      // Console output goes out in batches: every 10 ms, and before sleeping
+      // (a message per exit of a guest printing a byte at a time would cost
+      // more than the exits).
+      const poll = () => {
+        lastPoll = performance.now();
         for (const p of this.parts.values()) if (p.state === 'running' || p.state === 'paused') p.machine.poll();
-      }
+      };
+      if (now - lastPoll >= 10) poll();
       if (exits.length === 0) {
         // A vCPU that just had an exit serviced often has the next one soon
         // (a driver polling a status register): watch the doorbell for a
         // moment before sleeping, as a waking thread costs far more.
-        if (!this.shared.spinDoorbell(seen, SPIN_MS)) await this.shared.waitDoorbell(seen, 10);
+        if (!this.shared.spinDoorbell(seen, SPIN_MS)) {
+          poll();
+          await this.shared.waitDoorbell(seen, 10);
+        }
         lastYield = performance.now();
       } else if (now - lastYield >= 2) {
         await new Promise<void>((r) => setImmediate(r)); // control-plane messages get a turn
