@@ -21,6 +21,8 @@ export interface PcpuWorkerData {
 const RUNS_PER_CALL = 8;
 /** Longest sleep while idle: blocked vCPUs' timers are polled this often. */
 const IDLE_MS = 1;
+/** How long a pCPU that just posted an exit watches for its vCPU's return before sleeping (ms). */
+const EXIT_SPIN_MS = 0.03;
 
 function main(d: PcpuWorkerData): void {
   const shared = new HostShared(d.shared);
@@ -41,17 +43,24 @@ function main(d: PcpuWorkerData): void {
   const layout = schedLayout(instance.exports as unknown as Record<string, unknown>);
   const i32 = new Int32Array(d.memory.buffer as ArrayBuffer);
   const kick = (layout.pcpus + d.pcpu * layout.pcpuSize + layout.kick) >> 2;
+  let posted = false; // the last call ended in an exit posted to the root
   while (!shared.shuttingDown) {
     const seen = Atomics.load(i32, kick);
     const r = s.pcpuRun(d.pcpu, RUNS_PER_CALL);
+    const exited = posted;
+    posted = false;
     if (r === SchedExit.HOST || r === SchedExit.HALT) {
+      posted = true;
       const v = s.pcpuExitVcpu(d.pcpu);
       if (r === SchedExit.HOST) s.schedBlock(v); // until the root has serviced the exit
       shared.postExit(v);
     } else if (r === SchedExit.IDLE) {
       const t0 = performance.now();
-      // No spinning here: with as many pCPUs as cores, an idle pCPU that
-      // spins takes the core a busy one (or the root) needs.
+      // Idle right after posting an exit: the vCPU is most likely waiting on
+      // the root and comes back here within microseconds, so watch the kick
+      // word a moment. Otherwise sleep at once: with as many pCPUs as cores,
+      // an idle pCPU that spins takes the core a busy one or the root needs.
+      if (exited) while (Atomics.load(i32, kick) === seen && performance.now() - t0 < EXIT_SPIN_MS) {}
       Atomics.wait(i32, kick, seen, IDLE_MS);
       const ms = performance.now() - t0;
       s.pcpuAdvance(d.pcpu, BigInt(Math.max(1, Math.round(ms * d.insnsPerMs))));
