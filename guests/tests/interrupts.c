@@ -180,6 +180,27 @@ static void machine_irqs(void)
 	check("wfi wake: no trap with MIE=0", mrec.count, 0);
 	timer_off();
 	csr_write(mie, 0);
+
+	/*
+	 * A timer that comes due while the hart only computes (nothing that
+	 * makes an emulator look at interrupts again) is taken at the latest
+	 * when the next WFI retires, before the instruction after it. (QEMU
+	 * takes it during the loop; then the WFI is skipped.)
+	 */
+	reset();
+	csr_write(mie, MIP_MTIP);
+	mmio_write64(CLINT_MTIMECMP(0), mtime_read() + 5);
+	csr_set(mstatus, MSTATUS_MIE);
+	unsigned long x = 1;
+	for (int i = 0; i < 500; i++)
+		__asm__ volatile ("mul %0, %0, %1; add %0, %0, %1" : "+r"(x) : "r"((unsigned long)i + 3));
+	if (mrec.count == 0)
+		__asm__ volatile ("wfi" ::: "memory");
+	uint64_t right_after = mrec.count;
+	csr_clear(mstatus, MSTATUS_MIE);
+	check("timer due mid-computation: taken by the next WFI", right_after, 1);
+	timer_off();
+	csr_write(mie, 0);
 }
 
 static uint64_t spin_until_m(uint64_t n)
