@@ -132,6 +132,16 @@ describe('hv run on pCPU threads and from a VM config', () => {
     expect(runs[2]!.stdout).toBe(runs[0]!.stdout);
   });
 
+  it('turns a guest that never ends off at --timeout, with status 124, on threads as in deterministic mode', () => {
+    for (const mode of [[], ['--deterministic']]) {
+      const t0 = performance.now();
+      const r = hv('run', ...mode, '--timeout', '0.5', 'guests/bin/sched/spin.elf');
+      expect(r.code).toBe(124);
+      expect(r.stderr).toMatch(/timeout after 0\.5 s/);
+      expect(performance.now() - t0).toBeLessThan(10_000);
+    }
+  });
+
   it('refuses --pcpus out of range, and with --deterministic', () => {
     expect(hv('run', '--pcpus', '0', 'guests/bin/hello.elf').code).toBe(2);
     const r = hv('run', '--pcpus', '2', '--icount', 'guests/bin/hello.elf');
