@@ -5,13 +5,15 @@
 //    worker running the devices; the CLI drives it through HostController.
 //  - deterministic (--deterministic, implied by --icount and --max-insns):
 //    every vCPU on this thread in a fixed order (runtime/host/hypervisor.ts),
-//    so the same guests and input give the same run.
+//    so the same guests and input give the same run: round-robin, or with
+//    --pcpus N the kernel scheduler's deterministic mode on N pCPUs.
 //
 // One partition writes its console as is; several get a line prefix each.
 // The exit status is the first failing partition's (in order), or 0.
 import { basename } from 'node:path';
 import { Host } from '../host/host.ts';
 import { Hypervisor } from '../host/hypervisor.ts';
+import { schedExports } from '../host/sched.ts';
 import type { PartitionSpec } from '../host/spec.ts';
 import type { PartitionStats, PcpuStats } from '../host/controller.ts';
 import type { ExitReason, MachineStats, RunResult } from '../machine/machine.ts';
@@ -72,7 +74,7 @@ export async function runPartitions(specs: readonly PartitionSpec[], o: CommonOp
   let results: { result: RunResult; stats: MachineStats; exits?: Record<ExitReason, number> }[];
   try {
     results = mode.deterministic
-      ? await runDeterministic(specs, o, out)
+      ? await runDeterministic(specs, o, out, mode.pcpus)
       : (await runThreaded(specs, o, mode.pcpus, out)).partitions.map((p) => ({ result: p.result, stats: p.stats.totals, exits: sumExits(p.stats) }));
   } finally {
     out.flush();
@@ -110,7 +112,8 @@ function onInterrupt(cleanup: () => void | Promise<void>): () => void {
   };
 }
 
-async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOptions, out: Consoles) {
+/** Every vCPU on this thread: round-robin, or on the kernel scheduler with `pcpus` pCPUs. */
+async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOptions, out: Consoles, pcpus?: number) {
   const hv = new Hypervisor(specs.reduce((n, s) => n + specHostBytes(s), 0));
   const disks: BlockDevice[] = [];
   let closed = false;
@@ -122,7 +125,7 @@ async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOption
   const detachSignals = onInterrupt(close);
   try {
     const machines = specs.map((spec, i) => {
-      const p = setupPartition(spec, hv, { onConsole: out.sinks[i]!, clock: o.clock });
+      const p = setupPartition(spec, hv, { onConsole: out.sinks[i]!, clock: pcpus ? 'sched' : o.clock });
       disks.push(...p.disks);
       p.machine.limit(o.maxInsns);
       return p.machine;
@@ -130,7 +133,16 @@ async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOption
     // Keyboard input goes to the first partition's console.
     const detach = attachConsole((b) => machines[0]!.input(b));
     try {
-      await hv.run({ timeoutMs: o.timeoutMs });
+      if (pcpus) {
+        const sched = schedExports(hv.kernel.exports);
+        const params = (id: number) => {
+          const p = specs[machines.findIndex((m) => m.id === id)]!.sched;
+          sched.schedSetParams(id, p.weight, p.cap, p.reservation);
+        };
+        await hv.runScheduled(pcpus, { timeoutMs: o.timeoutMs, params });
+      } else {
+        await hv.run({ timeoutMs: o.timeoutMs });
+      }
     } finally {
       detach();
     }

@@ -63,7 +63,9 @@ const HELP = `usage: hv run [options] [FILE.elf...]
   --pcpus N          physical CPUs: worker threads running the vCPU scheduler
                      (default: this machine's parallelism, or the config's)
   --deterministic    every vCPU on one thread in a fixed order: the same guest
-                     and input give the same run (implied by --icount, --max-insns)
+                     and input give the same run (implied by --icount, --max-insns);
+                     with --pcpus N, on the kernel scheduler with N pCPUs (weights,
+                     caps, reservations), guest time from the pCPUs' clocks
   --icount           guest time from instruction counts
   --timeout SECONDS  stop the guests after this long (exit status 124)
   --max-insns N      stop each guest after N instructions (exit status 124)
@@ -97,8 +99,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     specs = commandLineSpecs(args, common);
   }
   const deterministic = args.options.has('deterministic') || common.clock === 'icount' || common.maxInsns !== undefined;
-  if (deterministic && args.options.has('pcpus')) throw new UsageError('--pcpus applies to threaded runs, not --deterministic (or --icount, --max-insns)');
-  return runPartitions(specs, common, { deterministic, pcpus });
+  // Deterministic with --pcpus: the kernel scheduler, every pCPU on this thread.
+  const scheduled = deterministic && args.options.has('pcpus');
+  return runPartitions(specs, common, { deterministic, pcpus: deterministic && !scheduled ? undefined : pcpus });
 }
 
 /** The partitions FILEs and QEMU-style options describe. */

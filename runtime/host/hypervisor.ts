@@ -7,7 +7,8 @@
 // each), so the same guests and input give the same run. Threaded pCPUs
 // reuse every piece here: the kernel calls, the partition registry and the
 // per-partition services.
-import { createHostMemory, instantiateKernel, type KernelInstance } from './kernel.ts';
+import { createHostMemory, Exit, instantiateKernel, type KernelInstance } from './kernel.ts';
+import { SchedExit, schedExports } from './sched.ts';
 
 /** What the hypervisor needs from a partition (runtime/machine/machine.ts implements it). */
 export interface Guest {
@@ -104,6 +105,71 @@ export class Hypervisor {
   /** Forgets a partition (its id and vCPU slots are not reused). */
   unregister(id: number): void {
     delete this.guests[id];
+  }
+
+  /**
+   * Deterministic mode on the kernel scheduler: `pcpus` pCPUs on this
+   * thread in a fixed order (kernel/sched, schedRunDeterministic), weights,
+   * caps and reservations as set with schedSetParams, guest time from the
+   * pCPUs' clocks (guests built with clock 'sched'), `insnsPerMs`
+   * instructions per ms of CPU. Runs until every guest has a result (or the
+   * timeout).
+   */
+  async runScheduled(pcpus: number, options: RunOptions & { insnsPerMs?: number; params?: (id: number) => void } = {}): Promise<void> {
+    const s = schedExports(this.kernel.exports);
+    const insnsPerMs = options.insnsPerMs ?? 1_000_000; // 1 ns per instruction, as QEMU's -icount 0
+    if (!s.schedInit(pcpus, insnsPerMs)) throw new RangeError(`cannot schedule ${pcpus} pCPUs`);
+    const owner: Guest[] = [];
+    const live = () => this.guests.filter((g) => g && g.result === undefined);
+    for (const g of live()) {
+      options.params?.(g.id);
+      for (let i = 0; i < g.vcpuCount; i++) {
+        owner[g.firstVcpu + i] = g;
+        s.schedAddVcpu(g.firstVcpu + i, -1);
+      }
+    }
+    const retire = (g: Guest) => {
+      for (let i = 0; i < g.vcpuCount; i++) s.schedRemoveVcpu(g.firstVcpu + i);
+    };
+    const start = performance.now();
+    const deadline = options.timeoutMs === undefined ? Infinity : start + options.timeoutMs;
+    let lastYield = start;
+    let lastTick = start;
+    const step = BigInt(insnsPerMs); // 1 ms of every pCPU per call at most
+    try {
+      for (let guests = live(); guests.length; guests = live()) {
+        for (const g of guests) g.beforeRound();
+        let until = s.pcpuClock(0);
+        for (let p = 1; p < pcpus; p++) if (s.pcpuClock(p) < until) until = s.pcpuClock(p);
+        const r = s.schedRunDeterministic(until + step, 256);
+        if (r === SchedExit.HOST || r === SchedExit.HALT) {
+          const v = s.pcpuExitVcpu(s.schedExitPcpu());
+          const g = owner[v];
+          if (g) g.afterRun(v - g.firstVcpu, r === SchedExit.HOST ? Exit.HOST : Exit.HALT);
+          if (g && r === SchedExit.HALT && g.result === undefined) s.schedWake(v);
+        }
+        const now = performance.now();
+        for (const g of guests) {
+          g.afterRound(false);
+          g.addWallMs(now - lastTick);
+          if (g.result !== undefined) retire(g);
+        }
+        lastTick = now;
+        if (now >= deadline) {
+          for (const g of live()) {
+            g.timeout();
+            retire(g);
+          }
+          return;
+        }
+        if (now - lastYield > 20) {
+          await new Promise<void>((r) => setImmediate(r)); // let stdin and timers in
+          lastYield = performance.now();
+        }
+      }
+    } finally {
+      for (const g of live()) g.addWallMs(performance.now() - lastTick);
+    }
   }
 
   /** Runs every registered guest until each has a result (or the timeout). */

@@ -6,11 +6,14 @@
 //    with shift=0: 1 ns per instruction), plus any idle time skipped while
 //    every hart waited in WFI. Deterministic: the same guest and input give
 //    the same timer interrupts at the same instructions.
+//  - sched: mtime follows the kernel scheduler's clock (schedNow: the pCPU's
+//    time in instructions, idle time included) at INSNS_PER_TICK, for the
+//    deterministic host that runs the kernel scheduler on one thread.
 
 export const TICKS_PER_MS = 10_000; // 10 MHz timebase
 export const INSNS_PER_TICK = 100;
 
-export type ClockMode = 'realtime' | 'icount';
+export type ClockMode = 'realtime' | 'icount' | 'sched';
 
 export interface GuestClock {
   readonly mode: ClockMode;
@@ -57,5 +60,15 @@ export function icountClock(instret: () => number): GuestClock {
       const t = now();
       if (ticks > t) skipped += ticks - t;
     },
+  };
+}
+
+/** mtime from the kernel scheduler's clock (instructions, idle included): `insns` reads schedNow(). */
+export function schedClock(insns: () => bigint): GuestClock {
+  return {
+    mode: 'sched',
+    now: () => Number(insns() / BigInt(INSNS_PER_TICK)),
+    msUntil: () => 0,
+    skipTo: () => {}, // idle pCPUs move the scheduler's clocks themselves
   };
 }

@@ -7,7 +7,7 @@ import { MEMMAP } from '../../drivers/board/memmap.ts';
 import { Exit, type KernelInstance } from '../host/kernel.ts';
 import { type Guest, Hypervisor, partitionOverhead } from '../host/hypervisor.ts';
 import { ElfError, type ElfImage } from '../loader/elf.ts';
-import { icountClock, realtimeClock, type ClockMode, type GuestClock } from './clock.ts';
+import { icountClock, realtimeClock, schedClock, type ClockMode, type GuestClock } from './clock.ts';
 import { consoleAck, decodeTohost } from './htif.ts';
 import { VcpuView } from './vcpu-view.ts';
 import { schedExports } from '../host/sched.ts';
@@ -152,9 +152,15 @@ export class Machine implements Guest {
     const drives = config.drives ?? [];
     if (drives.length > MEMMAP.virtio.count) throw new RangeError(`at most ${MEMMAP.virtio.count} virtio drives, got ${drives.length}`);
     const exits = config.exits === true;
-    if (exits && config.clock === 'icount') throw new RangeError('an icount clock needs the vCPUs on the board\'s thread (deterministic mode)');
+    if (exits && config.clock !== undefined && config.clock !== 'realtime') {
+      throw new RangeError(`a ${config.clock} clock needs the vCPUs on the board's thread (deterministic mode)`);
+    }
     this.clock =
-      config.clock === 'icount' ? icountClock(() => this.instructions()) : realtimeClock();
+      config.clock === 'icount'
+        ? icountClock(() => this.instructions())
+        : config.clock === 'sched'
+          ? schedClock(() => schedExports(kernel.exports).schedNow())
+          : realtimeClock();
     const sched = schedExports(kernel.exports);
     this.board = createVirtBoard({
       harts: config.harts,
