@@ -3,8 +3,7 @@
 // threads (pcpu-worker.ts); a device access, an HTIF write or an SBI call
 // that needs the host is a VM exit they post to this thread (shared.ts),
 // which services it on the partition's Machine and wakes the vCPU.
-import type { ExitReason, MachineStats, RunResult } from '../machine/machine.ts';
-import type { Machine } from '../machine/machine.ts';
+import type { ExitReason, Machine, MachineStats, RunResult } from '../machine/machine.ts';
 import { closeDisks, setupPartition } from '../machine/setup.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
 import {
@@ -23,7 +22,6 @@ interface Partition {
   disks: BlockDevice[];
   state: PartitionState;
   startedAt?: number;
-  finishedAt?: number;
   waiters: ((r: RunResult) => void)[];
   /** VM exits serviced, per vCPU (partition-relative) and reason. */
   exits: Record<ExitReason, number>[];
@@ -74,29 +72,33 @@ export class RootPartition implements HostController {
 
   // ---- the data plane: VM exits ------------------------------------------------
 
+  private lastPoll = 0;
+
+  /**
+   * Console input and output of every live partition. Output goes out in
+   * batches (every 10 ms, and before the loop sleeps): a message per exit of
+   * a guest printing a byte at a time would cost more than the exits.
+   */
+  private pollAll(): void {
+    this.lastPoll = performance.now();
+    for (const p of this.parts.values()) if (p.state === 'running' || p.state === 'paused') p.machine.poll();
+  }
+
   private async serviceLoop(): Promise<void> {
     const exits: number[] = [];
-    let lastPoll = performance.now();
-    let lastYield = lastPoll;
+    let lastYield = performance.now();
     while (!this.closed) {
       const seen = this.shared.doorbell();
       exits.length = 0;
       for (const v of this.shared.takeExits(exits)) this.service(v);
       const now = performance.now();
-      // Console output goes out in batches: every 10 ms, and before sleeping
-      // (a message per exit of a guest printing a byte at a time would cost
-      // more than the exits).
-      const poll = () => {
-        lastPoll = performance.now();
-        for (const p of this.parts.values()) if (p.state === 'running' || p.state === 'paused') p.machine.poll();
-      };
-      if (now - lastPoll >= 10) poll();
+      if (now - this.lastPoll >= 10) this.pollAll();
       if (exits.length === 0) {
         // A vCPU that just had an exit serviced often has the next one soon
         // (a driver polling a status register): watch the doorbell for a
         // moment before sleeping, as a waking thread costs far more.
         if (!this.shared.spinDoorbell(seen, SPIN_MS)) {
-          poll();
+          this.pollAll();
           await this.shared.waitDoorbell(seen, 10);
         }
         lastYield = performance.now();
@@ -130,7 +132,6 @@ export class RootPartition implements HostController {
     m.result ??= result;
     for (let i = 0; i < m.vcpuCount; i++) this.sched.schedRemoveVcpu(m.firstVcpu + i);
     if (p.startedAt !== undefined) m.addWallMs(performance.now() - p.startedAt);
-    p.finishedAt = performance.now();
     p.state = 'finished';
     m.poll(); // the last console bytes
     closeDisks(p.disks);
@@ -166,6 +167,9 @@ export class RootPartition implements HostController {
     this.shared.setEpoch(machine.id, machine.clockEpochMs);
     const s = spec.sched;
     if (!this.sched.schedSetParams(machine.id, s.weight, s.cap, s.reservation)) {
+      closeDisks(disks);
+      this.hv.unregister(machine.id);
+      this.hv.kernel.exports.framesFree(machine.ramHostAddress, spec.memory / 4096);
       throw new ControlError(`partition ${spec.name}: bad scheduling parameters ${JSON.stringify(s)}`);
     }
     this.parts.set(machine.id, p);

@@ -126,6 +126,9 @@ describe('threaded host', () => {
     writeFileSync(bad, Buffer.from('\x7fELF\x01\x01\x01' + '\0'.repeat(64), 'latin1'));
     await expect(host.create(spec('bad', bad))).rejects.toBeInstanceOf(InputError);
     await expect(host.start(9999)).rejects.toBeInstanceOf(ControlError);
+    await expect(host.create(spec('greedy', join(BIN, 'hello.elf'), { sched: { weight: 256, cap: 10, reservation: 50 } }))).rejects.toBeInstanceOf(
+      ControlError,
+    );
     const p = await host.create(spec('twice', join(BIN, 'hello.elf')));
     await expect(host.create(spec('twice', join(BIN, 'hello.elf')))).rejects.toThrow(/exists/);
     await host.destroy(p);
