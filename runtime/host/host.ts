@@ -146,8 +146,8 @@ export class Host implements HostController {
     const result = await this.call(() => this.remote.wait(id) as Promise<RunResult>);
     const token = this.nextBarrier++;
     const drained = new Promise<void>((resolve) => this.barriers.set(token, resolve));
-    await this.remote.consoleBarrier(token);
-    await drained;
+    await this.call(() => this.remote.consoleBarrier(token));
+    await this.call(() => drained);
     return result;
   }
   input(id: number, bytes: Uint8Array): Promise<void> {
