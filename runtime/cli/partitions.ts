@@ -71,22 +71,36 @@ export function consoles(specs: readonly PartitionSpec[]): Consoles {
 /** Runs every partition at once until each has finished; returns the exit status. */
 export async function runPartitions(specs: readonly PartitionSpec[], o: CommonOptions, mode: HostMode): Promise<number> {
   const out = consoles(specs);
-  let results: { result: RunResult; stats: MachineStats; exits?: Record<ExitReason, number> }[];
+  let results: { result: RunResult; stats: MachineStats; threaded?: PartitionStats }[];
   try {
     results = mode.deterministic
       ? await runDeterministic(specs, o, out, mode.pcpus)
-      : (await runThreaded(specs, o, mode.pcpus, out)).partitions.map((p) => ({ result: p.result, stats: p.stats.totals, exits: sumExits(p.stats) }));
+      : (await runThreaded(specs, o, mode.pcpus, out)).partitions.map((p) => ({ result: p.result, stats: p.stats.totals, threaded: p.stats }));
   } finally {
     out.flush();
   }
   let status = 0;
-  results.forEach(({ result, stats, exits }, i) => {
+  results.forEach(({ result, stats, threaded }, i) => {
     const who = specs.length === 1 ? 'guest' : `partition ${specs[i]!.name}`;
-    if (o.stats) printStats(stats, specs.length === 1 ? 'hv: ' : `hv [${specs[i]!.name}]: `, exits);
+    if (o.stats) {
+      const prefix = specs.length === 1 ? 'hv: ' : `hv [${specs[i]!.name}]: `;
+      printStats(stats, prefix, threaded && sumExits(threaded));
+      if (threaded) printVcpuStats(threaded, prefix);
+    }
     const s = exitStatus(result, o, who);
     if (s !== 0 && status === 0) status = s;
   });
   return status;
+}
+
+/** One line per vCPU of a threaded run: where it ran and what the scheduler did with it. */
+function printVcpuStats(s: PartitionStats, prefix: string): void {
+  const lines = s.vcpuStats.map(
+    (v) =>
+      `vCPU ${v.index}        last on pCPU ${v.pcpu}, ${v.instructions} instructions, ${v.picks} slices, ${v.migrations} migrations, ` +
+      `${v.wakes} wake-ups, VM exits ${v.exits.mmio + v.exits.sbi + v.exits.htif + v.exits.other}`,
+  );
+  process.stderr.write(lines.map((l) => `${prefix}${l}\n`).join(''));
 }
 
 /** A partition's VM exits by reason, over its vCPUs. */

@@ -29,6 +29,7 @@ describe('hv run', () => {
     expect(r.stderr).toMatch(/TLB misses/);
     // Threaded (the default): every device access was a VM exit to the root partition.
     expect(r.stderr).toMatch(/VM exits {6}51 to the root partition \(device 51, SBI 0, HTIF 0\)/);
+    expect(r.stderr).toMatch(/vCPU 0 +last on pCPU \d+, \d+ instructions, [1-9]\d* slices/);
   });
 
   it('stops a guest at --max-insns with status 124', () => {
