@@ -17,7 +17,11 @@ const qemu = spawnSync('qemu-system-riscv64', ['--version']).status === 0;
 function runQemu(elf: string): { stdout: string; code: number | null } {
   const r = spawnSync(
     'qemu-system-riscv64',
-    ['-M', 'virt', '-bios', 'none', '-nographic', '-m', '64M', '-kernel', elf],
+    // -icount: QEMU's time from instruction counts (1 ns each, as hv's
+    // icount clock), idle time skipped. Without it a guest's timer tests
+    // depend on how busy the machine is; under a loaded test run QEMU once
+    // waited out the 30 s limit on interrupts.elf.
+    ['-M', 'virt', '-bios', 'none', '-nographic', '-m', '64M', '-icount', 'shift=0,sleep=off', '-kernel', elf],
     { encoding: 'latin1', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   return { stdout: r.stdout, code: r.status };
