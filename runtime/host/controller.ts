@@ -3,6 +3,7 @@
 // own thread; other threads reach it over comlink (host.ts). Everything here
 // is plain data, so it crosses threads by structured clone.
 import type { ExitReason, MachineStats, RunResult } from '../machine/machine.ts';
+import type { VcpuCounters } from '../machine/vcpu-view.ts';
 import type { PagingMode, PartitionSpec, SchedSpec } from './spec.ts';
 
 export type PartitionState = 'created' | 'running' | 'paused' | 'finished';
@@ -22,7 +23,7 @@ export interface PartitionInfo {
   result?: RunResult;
 }
 
-export interface VcpuStats {
+export interface VcpuStats extends VcpuCounters {
   /** Index in the partition, and in the hypervisor's vCPU array. */
   index: number;
   vcpu: number;
@@ -36,19 +37,6 @@ export interface VcpuStats {
   wakes: number;
   migrations: number;
   credit: number;
-  tlbLookups: number;
-  tlbMisses: number;
-  pageWalks: number;
-  walkRefs: number;
-  gstageWalks: number;
-  gstageRefs: number;
-  shadowFills: number;
-  wpFaults: number;
-  traps: number;
-  interrupts: number;
-  /** Device accesses (each a VM exit on a threaded host) and SBI calls (served in the kernel). */
-  mmioExits: number;
-  sbiCalls: number;
   /** VM exits to the root partition, by reason (threaded host). */
   exits: Record<ExitReason, number>;
 }

@@ -261,9 +261,7 @@ export class RootPartition implements HostController {
         index, vcpu: v, pcpu: s.schedVcpuPcpu(v), state: STATE_NAMES[s.schedVcpuState(v)] ?? 'none',
         instructions: h.instret, picks: st(VcpuStat.PICKS), waitInsns: st(VcpuStat.WAIT), wakes: st(VcpuStat.WAKES),
         migrations: st(VcpuStat.MIGRATIONS), credit: Number(s.schedVcpuCredit(v)),
-        tlbLookups: h.stat('TLB_LOOKUPS'), tlbMisses: h.stat('TLB_MISSES'), pageWalks: h.stat('WALKS'), walkRefs: h.stat('WALK_REFS'),
-        gstageWalks: h.stat('GWALKS'), gstageRefs: h.stat('GWALK_REFS'), shadowFills: h.stat('SHADOW_FILLS'), wpFaults: h.stat('WP_FAULTS'),
-        traps: h.stat('TRAPS'), interrupts: h.stat('INTERRUPTS'), mmioExits: h.stat('MMIO'), sbiCalls: h.stat('SBI_CALLS'),
+        ...h.counters(),
         exits: { ...p.exits[index]! },
       };
     });

@@ -9,7 +9,7 @@ import { type Guest, Hypervisor, partitionOverhead } from '../host/hypervisor.ts
 import { ElfError, type ElfImage } from '../loader/elf.ts';
 import { icountClock, realtimeClock, schedClock, type ClockMode, type GuestClock } from './clock.ts';
 import { consoleAck, decodeTohost } from './htif.ts';
-import { VcpuView } from './vcpu-view.ts';
+import { sumCounters, VcpuView, type VcpuCounters } from './vcpu-view.ts';
 import { schedExports } from '../host/sched.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
 import { RamGuestMemory } from '../../drivers/emulated/dma.ts';
@@ -66,29 +66,11 @@ export interface RunLimits {
   slice?: number;
 }
 
-export interface MachineStats {
+/** A partition's figures: instructions over wall time, and its vCPUs' counters summed. */
+export interface MachineStats extends VcpuCounters {
   instructions: number;
   seconds: number;
   mips: number;
-  tlbMisses: number;
-  /** Whole-TLB flushes, and page- or ASID-granular invalidations (sfence.vma with operands). */
-  tlbFlushes: number;
-  tlbInvals: number;
-  pageWalks: number;
-  /** PTE reads of first-stage (guest) walks. */
-  walkRefs: number;
-  /** Second-stage walks (nested paging) and their PTE reads. */
-  gstageWalks: number;
-  gstageRefs: number;
-  /** Shadow paging: entries built from guest walks, stores caught on page-table pages, whole-shadow drops. */
-  shadowFills: number;
-  wpFaults: number;
-  shadowFlushes: number;
-  traps: number;
-  interrupts: number;
-  mmioExits: number;
-  /** SBI calls serviced by the hypervisor (enlightened guests). */
-  sbiCalls: number;
 }
 
 const RAM_BASE = MEMMAP.dram.base;
@@ -492,29 +474,16 @@ export class Machine implements Guest {
   }
 
   stats(): MachineStats {
-    const sum = (name: string) => this.harts.reduce((a, h) => a + h.stat(name), 0);
     const instructions = this.instructions();
     const seconds = this.wallMs / 1000;
     return {
       instructions,
       seconds,
       mips: seconds > 0 ? instructions / seconds / 1e6 : 0,
-      tlbMisses: sum('TLB_MISSES'),
-      tlbFlushes: sum('TLB_FLUSHES'),
-      tlbInvals: sum('TLB_INVALS'),
-      pageWalks: sum('WALKS'),
-      walkRefs: sum('WALK_REFS'),
-      gstageWalks: sum('GWALKS'),
-      gstageRefs: sum('GWALK_REFS'),
-      shadowFills: sum('SHADOW_FILLS'),
-      wpFaults: sum('WP_FAULTS'),
-      shadowFlushes: sum('SHADOW_FLUSHES'),
-      traps: sum('TRAPS'),
-      interrupts: sum('INTERRUPTS'),
-      mmioExits: sum('MMIO'),
-      sbiCalls: sum('SBI_CALLS'),
+      ...sumCounters(this.harts.map((h) => h.counters())),
     };
   }
+
 }
 
 /**

@@ -2,6 +2,57 @@
 // kernel exports (never hand-copied numbers), for boot set-up and statistics.
 import type { KernelLayout } from '../host/kernel.ts';
 
+/** A vCPU's event counters (the kernel's H_STAT_* words), by the names the host reports them under. */
+export interface VcpuCounters {
+  tlbLookups: number;
+  tlbMisses: number;
+  /** Whole-TLB flushes, and page- or ASID-granular invalidations (sfence.vma with operands). */
+  tlbFlushes: number;
+  tlbInvals: number;
+  pageWalks: number;
+  /** PTE reads of first-stage (guest) walks. */
+  walkRefs: number;
+  /** Second-stage walks (nested paging) and their PTE reads. */
+  gstageWalks: number;
+  gstageRefs: number;
+  /** Shadow paging: entries built from guest walks, stores caught on page-table pages, whole-shadow drops. */
+  shadowFills: number;
+  wpFaults: number;
+  shadowFlushes: number;
+  traps: number;
+  interrupts: number;
+  /** Device accesses (each a VM exit on a threaded host). */
+  mmioExits: number;
+  /** SBI calls serviced by the hypervisor (enlightened guests). */
+  sbiCalls: number;
+}
+
+/** Which kernel statistic (OFF_STAT_<name>) each counter is. */
+const COUNTERS: Record<keyof VcpuCounters, string> = {
+  tlbLookups: 'TLB_LOOKUPS',
+  tlbMisses: 'TLB_MISSES',
+  tlbFlushes: 'TLB_FLUSHES',
+  tlbInvals: 'TLB_INVALS',
+  pageWalks: 'WALKS',
+  walkRefs: 'WALK_REFS',
+  gstageWalks: 'GWALKS',
+  gstageRefs: 'GWALK_REFS',
+  shadowFills: 'SHADOW_FILLS',
+  wpFaults: 'WP_FAULTS',
+  shadowFlushes: 'SHADOW_FLUSHES',
+  traps: 'TRAPS',
+  interrupts: 'INTERRUPTS',
+  mmioExits: 'MMIO',
+  sbiCalls: 'SBI_CALLS',
+};
+
+/** Counters summed over several vCPUs (a partition's totals). */
+export function sumCounters(all: readonly VcpuCounters[]): VcpuCounters {
+  const sum = {} as VcpuCounters;
+  for (const k of Object.keys(COUNTERS) as (keyof VcpuCounters)[]) sum[k] = all.reduce((n, c) => n + c[k], 0);
+  return sum;
+}
+
 export class VcpuView {
   private readonly dv: DataView;
   private readonly i32: Int32Array;
@@ -56,6 +107,11 @@ export class VcpuView {
   }
   stat(name: string): number {
     return Number(this.u64('STAT_' + name));
+  }
+  counters(): VcpuCounters {
+    const c = {} as VcpuCounters;
+    for (const [k, name] of Object.entries(COUNTERS) as [keyof VcpuCounters, string][]) c[k] = this.stat(name);
+    return c;
   }
 
   // ---- SBI firmware of enlightened partitions (kernel/hypercall/README.md) ----
