@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Host } from '../runtime/host/host.ts';
 import { Hypervisor } from '../runtime/host/hypervisor.ts';
-import { DEFAULT_SCHED } from '../runtime/host/spec.ts';
+import { partitionSpec } from '../runtime/host/spec.ts';
 import { parseElf } from '../runtime/loader/elf.ts';
 import { Machine, type MachineConfig, type PagingMode } from '../runtime/machine/machine.ts';
 
@@ -57,7 +57,7 @@ export async function benchPartitionsThreaded(): Promise<void> {
     const t0 = performance.now();
     const ids: number[] = [];
     for (let i = 0; i < COUNT; i++) {
-      ids.push(await host.create({ name: `p${i}`, memory: RAM, vcpus: 1, paging: 'nested', boot: 'firmware', kernel: 'guests/bin/hello.elf', disks: [], sched: DEFAULT_SCHED }));
+      ids.push(await host.create(partitionSpec(`p${i}`, 'guests/bin/hello.elf', { memory: RAM, paging: 'nested' })));
     }
     const created = performance.now();
     for (const id of ids) await host.start(id);

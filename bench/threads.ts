@@ -5,7 +5,7 @@
 //    serviced on the root's thread) against the same access served
 //    synchronously on the vCPU's thread (deterministic mode) and on QEMU.
 import { Host } from '../runtime/host/host.ts';
-import { DEFAULT_SCHED, type PartitionSpec } from '../runtime/host/spec.ts';
+import { partitionSpec, type PartitionSpec } from '../runtime/host/spec.ts';
 import { runGuest } from '../test/support/guest.ts';
 import { CPU_GUEST } from './cpu.ts';
 import { bestOf, qemuAvailable, timeQemu } from './qemu.ts';
@@ -14,7 +14,7 @@ const EXITS_GUEST = 'guests/bin/exits.elf';
 const EXITS = 20_000; // device reads the guest makes (guests/bench/exits/exits.c)
 
 function spec(name: string, kernel: string): PartitionSpec {
-  return { name, memory: 32 << 20, vcpus: 1, paging: 'direct', boot: 'firmware', kernel, disks: [], sched: DEFAULT_SCHED };
+  return partitionSpec(name, kernel, { memory: 32 << 20 });
 }
 
 /** Runs `count` copies of `kernel` at once on a host of `pcpus` threads: wall seconds and instructions. */

@@ -4,7 +4,7 @@
 // one of what each physical CPU did.
 import { join } from 'node:path';
 import { packageRoot } from '../host/paths.ts';
-import { DEFAULT_SCHED, type PagingMode, type PartitionSpec } from '../host/spec.ts';
+import { partitionSpec, type PagingMode, type PartitionSpec } from '../host/spec.ts';
 import { consoles, runThreaded, sumExits } from './partitions.ts';
 
 const DEMO: { name: string; elf: string; paging: PagingMode; vcpus: number }[] = [
@@ -25,10 +25,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
     process.stdout.write('usage: hv demo\n\nBoots a few toy guests in child partitions on pCPU threads and prints their consoles and statistics.\n');
     return argv[0] === '--help' || argv[0] === '-h' ? 0 : 2;
   }
-  const specs: PartitionSpec[] = DEMO.map((d) => ({
-    name: d.name, memory: 64 << 20, vcpus: d.vcpus, paging: d.paging, boot: 'firmware',
-    kernel: join(packageRoot(), 'guests', 'bin', d.elf), disks: [], sched: DEFAULT_SCHED,
-  }));
+  const specs: PartitionSpec[] = DEMO.map((d) =>
+    partitionSpec(d.name, join(packageRoot(), 'guests', 'bin', d.elf), { memory: 64 << 20, vcpus: d.vcpus, paging: d.paging }),
+  );
   const out = consoles(specs);
   let run;
   try {

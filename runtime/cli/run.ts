@@ -99,9 +99,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     specs = commandLineSpecs(args, common);
   }
   const deterministic = args.options.has('deterministic') || common.clock === 'icount' || common.maxInsns !== undefined;
-  // Deterministic with --pcpus: the kernel scheduler, every pCPU on this thread.
-  const scheduled = deterministic && args.options.has('pcpus');
-  return runPartitions(specs, common, { deterministic, pcpus: deterministic && !scheduled ? undefined : pcpus });
+  // Deterministic mode takes pCPUs from --pcpus only (then it runs the kernel scheduler), not from a config.
+  if (deterministic && !args.options.has('pcpus')) pcpus = undefined;
+  return runPartitions(specs, common, { deterministic, pcpus });
 }
 
 /** The partitions FILEs and QEMU-style options describe. */
@@ -125,7 +125,6 @@ function commandLineSpecs(args: Parsed, common: CommonOptions): PartitionSpec[] 
   const enlightened = bios === 'hv'; // the hypervisor is the SBI firmware
   if (kernel === undefined && (bios === undefined || bios === 'none')) throw new UsageError('no guest given (FILE.elf, or -bios/-kernel)');
   if (kernel === undefined && enlightened) throw new UsageError('-bios hv needs a kernel (-kernel FILE, or FILE)');
-  const disks = (args.options.get('drive') ?? []).map((text) => parseDrive(text));
   return [
     {
       ...base,
@@ -135,7 +134,7 @@ function commandLineSpecs(args: Parsed, common: CommonOptions): PartitionSpec[] 
       kernel,
       append: optionValue(args, 'append'),
       initrd: optionValue(args, 'initrd'),
-      disks: disks.map((d) => ({ path: d.path, format: d.format, readonly: d.readonly })),
+      disks: (args.options.get('drive') ?? []).map((text) => parseDrive(text)),
     },
   ];
 }

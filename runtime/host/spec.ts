@@ -56,6 +56,15 @@ export interface PartitionSpec {
 
 export const DEFAULT_SCHED: SchedSpec = { weight: 256, cap: 0, reservation: 0 };
 
+/**
+ * A partition running `kernel` with the defaults of `hv run` (128 MiB, one
+ * vCPU, direct paging, firmware boot without firmware, no disks, weight 256),
+ * with `more` on top.
+ */
+export function partitionSpec(name: string, kernel: string, more: Partial<PartitionSpec> = {}): PartitionSpec {
+  return { name, kernel, memory: 128 << 20, vcpus: 1, paging: 'direct', boot: 'firmware', disks: [], sched: DEFAULT_SCHED, ...more };
+}
+
 /** A whole host: its physical CPUs and the partitions to create at start. */
 export interface HostSpec {
   /** pCPU worker threads (default: the machine's parallelism). */

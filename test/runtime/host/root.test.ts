@@ -1,16 +1,15 @@
 // The root partition's side of VM exits, driven by hand on this thread (no
 // pCPU workers): what it does when servicing an exit goes wrong.
-import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { HOST_KERNEL_BYTES } from '../../../runtime/host/hypervisor.ts';
 import { createHostMemory } from '../../../runtime/host/kernel.ts';
 import { RootPartition } from '../../../runtime/host/root.ts';
 import { HostShared } from '../../../runtime/host/shared.ts';
-import { DEFAULT_SCHED, type PartitionSpec } from '../../../runtime/host/spec.ts';
+import { partitionSpec, type PartitionSpec } from '../../../runtime/host/spec.ts';
 import type { Machine } from '../../../runtime/machine/machine.ts';
 
 function spec(name: string): PartitionSpec {
-  return { name, memory: 16 << 20, vcpus: 1, paging: 'direct', boot: 'firmware', kernel: join('guests/bin/hello.elf'), disks: [], sched: DEFAULT_SCHED };
+  return partitionSpec(name, 'guests/bin/hello.elf', { memory: 16 << 20 });
 }
 
 describe('root partition', () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlError } from '../../../runtime/host/controller.ts';
 import { Host } from '../../../runtime/host/host.ts';
-import { DEFAULT_SCHED, type PartitionSpec } from '../../../runtime/host/spec.ts';
+import { partitionSpec, type PartitionSpec } from '../../../runtime/host/spec.ts';
 import { InputError } from '../../../runtime/errors.ts';
 
 const BIN = 'guests/bin';
@@ -15,7 +15,7 @@ const BIN = 'guests/bin';
 const GUESTS = ['hello', 'rv64i', 'rv64m', 'rv64a', 'rv64c', 'zicsr', 'traps', 'interrupts', 'privilege', 'mmu', 'fp-rounding', 'smp_ipi'];
 
 function spec(name: string, kernel: string, more: Partial<PartitionSpec> = {}): PartitionSpec {
-  return { name, memory: 32 << 20, vcpus: 1, paging: 'direct', boot: 'firmware', kernel, disks: [], sched: DEFAULT_SCHED, ...more };
+  return partitionSpec(name, kernel, { memory: 32 << 20, ...more });
 }
 
 /** Creates and starts a partition; its console collects into `out.text`. */
