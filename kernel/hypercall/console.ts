@@ -7,13 +7,13 @@
 // costs no exit unless the ring fills, in which case the call asks the host
 // to drain it (SbiExit.CONSOLE) and the guest sees a short write (DBCN
 // console_write) or the ECALL is retried (the blocking byte writes); on
-// threaded hosts a finished line exits as well (consoleLineExits).
+// threaded hosts a finished line exits as well (dbcn.ts).
 //
 // Input: a per-partition ring of CONS_IN_SIZE bytes in the partition
 // descriptor, filled by the host (sbiConsoleInput) and drained by whichever
 // vCPU reads; readers claim bytes with a compare-and-swap on the head.
-import { hart, CONS_SIZE, H_CONS_BUF, H_CONS_HEAD, H_CONS_TAIL, H_PARTITION } from '../cpu/hart';
-import { CONS_IN_SIZE, P_CONS_IN_BUF, P_CONS_IN_HEAD, P_CONS_IN_TAIL, P_FLAGS, PF_MMIO_EXIT } from '../mm/partition';
+import { hart, CONS_SIZE, H_CONS_BUF, H_CONS_HEAD, H_CONS_TAIL } from '../cpu/hart';
+import { CONS_IN_SIZE, P_CONS_IN_BUF, P_CONS_IN_HEAD, P_CONS_IN_TAIL } from '../mm/partition';
 
 /** Free bytes in the running vCPU's output ring. */
 export function consoleFree(): u32 {
@@ -34,16 +34,6 @@ export function consoleWrite(src: usize, n: u32): bool {
   }
   atomic.store<u32>(hart, tail, H_CONS_TAIL);
   return newline;
-}
-
-/**
- * Does a finished line go to the host at once? On threaded hosts (devices on
- * another thread, PF_MMIO_EXIT) each vCPU's ring is drained only at exits
- * and now and then: an exit per line keeps the lines of different vCPUs in
- * the order they were written.
- */
-export function consoleLineExits(): bool {
-  return (load<u32>(<usize>load<u32>(hart, H_PARTITION), P_FLAGS) & PF_MMIO_EXIT) != 0;
 }
 
 /** Appends one byte; false when the ring is full. */

@@ -15,7 +15,8 @@ import {
   SbiExit,
 } from './defs';
 import { hostExit } from './exits';
-import { consoleFree, consoleGet, consoleLineExits, consolePut, consoleWrite } from './console';
+import { consoleFree, consoleGet, consolePut, consoleWrite } from './console';
+import { devicesExit } from '../platform/mmio';
 import { physAllowed, physHost, physIsRam, physMapped, toPageEnd } from './guestmem';
 
 const DBCN_CONSOLE_WRITE: u32 = 0;
@@ -38,7 +39,10 @@ export function sbiDbcn(): u32 {
 /** A blocking one-byte write: false (and a drain request) when the ring is full. */
 export function putByte(b: u8): bool {
   if (consolePut(b)) {
-    if (b == 10 && consoleLineExits()) hostExit(SbiExit.CONSOLE);
+    // On threaded hosts (devices on another thread) a vCPU's ring is drained
+    // only at exits and now and then: an exit per finished line keeps the
+    // lines of different vCPUs in the order they were written.
+    if (b == 10 && devicesExit()) hostExit(SbiExit.CONSOLE);
     return true;
   }
   hostExit(SbiExit.CONSOLE);
@@ -77,7 +81,7 @@ function consoleWriteCall(n: u64, lo: u64, hi: u64): void {
     gpa += chunk;
     todo -= chunk;
   }
-  if (<u64>written < n || (newline && consoleLineExits())) hostExit(SbiExit.CONSOLE);
+  if (<u64>written < n || (newline && devicesExit())) hostExit(SbiExit.CONSOLE);
   ret(SBI_SUCCESS, written);
 }
 

@@ -88,11 +88,7 @@ export function framesAllocContiguous(count: u32, align: u32): u32 {
     unlock();
     return 0;
   }
-  // Frames skipped for alignment go to the free list rather than being lost.
-  for (let f = next; f < base; f += PAGE_SIZE) {
-    store<u32>(f, load<u32>(FRAMES_STATE, F_FREE));
-    store<u32>(FRAMES_STATE, f, F_FREE);
-  }
+  pushFree(next, base); // frames skipped for alignment are not lost
   store<u32>(FRAMES_STATE, end, F_NEXT);
   store<u32>(FRAMES_STATE, load<u32>(FRAMES_STATE, F_USED) + count, F_USED);
   unlock();

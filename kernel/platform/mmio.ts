@@ -77,7 +77,8 @@ function exitAccess(kind: u32, pa: u64, size: u32, value: u64): u32 {
   return MmioState.PENDING;
 }
 
-@inline function exits(): bool {
+/** Does the running vCPU's partition have its devices on another thread (PF_MMIO_EXIT)? */
+@inline export function devicesExit(): bool {
   return (load<u32>(partitionOf(), P_FLAGS) & PF_MMIO_EXIT) != 0;
 }
 
@@ -91,7 +92,7 @@ export function mmioLoad(pa: u64, size: u32): bool {
     return true;
   }
   if (pa + size > 0x1_0000_0000) return false;
-  if (exits()) {
+  if (devicesExit()) {
     const st = exitAccess(KIND_READ, pa, size, 0);
     mmioValue = st == MmioState.DONE ? load<u64>(hart, H_MMIO_VALUE) : 0;
     return st != MmioState.FAULT;
@@ -117,7 +118,7 @@ export function mmioStore(pa: u64, size: u32, value: u64): bool {
     return true;
   }
   if (pa + size > 0x1_0000_0000) return false;
-  if (exits()) return exitAccess(KIND_WRITE, pa, size, value) != MmioState.FAULT;
+  if (devicesExit()) return exitAccess(KIND_WRITE, pa, size, value) != MmioState.FAULT;
   count();
   const id = load<u32>(partitionOf(), P_ID);
   faulted = false;
