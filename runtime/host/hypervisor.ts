@@ -120,8 +120,7 @@ export class Hypervisor {
     const insnsPerMs = options.insnsPerMs ?? 1_000_000; // 1 ns per instruction, as QEMU's -icount 0
     if (!s.schedInit(pcpus, insnsPerMs)) throw new RangeError(`cannot schedule ${pcpus} pCPUs`);
     const owner: Guest[] = [];
-    const live = () => this.guests.filter((g) => g && g.result === undefined);
-    for (const g of live()) {
+    for (const g of this.live()) {
       options.params?.(g.id);
       for (let i = 0; i < g.vcpuCount; i++) {
         owner[g.firstVcpu + i] = g;
@@ -131,13 +130,10 @@ export class Hypervisor {
     const retire = (g: Guest) => {
       for (let i = 0; i < g.vcpuCount; i++) s.schedRemoveVcpu(g.firstVcpu + i);
     };
-    const start = performance.now();
-    const deadline = options.timeoutMs === undefined ? Infinity : start + options.timeoutMs;
-    let lastYield = start;
-    let lastTick = start;
     const step = BigInt(insnsPerMs); // 1 ms of every pCPU per call at most
-    try {
-      for (let guests = live(); guests.length; guests = live()) {
+    await this.rounds(
+      options,
+      (guests) => {
         for (const g of guests) g.beforeRound();
         let until = s.pcpuClock(0);
         for (let p = 1; p < pcpus; p++) if (s.pcpuClock(p) < until) until = s.pcpuClock(p);
@@ -148,73 +144,78 @@ export class Hypervisor {
           if (g) g.afterRun(v - g.firstVcpu, r === SchedExit.HOST ? Exit.HOST : Exit.HALT);
           if (g && r === SchedExit.HALT && g.result === undefined) s.schedWake(v);
         }
-        const now = performance.now();
         for (const g of guests) {
           g.afterRound(false);
-          g.addWallMs(now - lastTick);
           if (g.result !== undefined) retire(g);
         }
-        lastTick = now;
-        if (now >= deadline) {
-          for (const g of live()) {
-            g.timeout();
-            retire(g);
-          }
-          return;
-        }
-        if (now - lastYield > 20) {
-          await new Promise<void>((r) => setImmediate(r)); // let stdin and timers in
-          lastYield = performance.now();
-        }
-      }
-    } finally {
-      for (const g of live()) g.addWallMs(performance.now() - lastTick);
-    }
+        return undefined; // idle pCPUs move their own clocks
+      },
+      retire,
+    );
   }
 
   /** Runs every registered guest until each has a result (or the timeout). */
   async run(options: RunOptions = {}): Promise<void> {
     const slice = options.slice ?? 100_000;
+    const k = this.kernel.exports;
+    await this.rounds(options, (guests, msLeft) => {
+      let ran = false;
+      for (const g of guests) {
+        g.beforeRound();
+        let ranHere = false;
+        for (let i = 0; i < g.vcpuCount && g.result === undefined; i++) {
+          if (!g.runnable(i)) continue;
+          const budget = g.budget(i, slice);
+          if (budget <= 0) continue;
+          ran = ranHere = true;
+          g.afterRun(i, k.vcpuRun(g.firstVcpu + i, budget));
+        }
+        g.afterRound(ranHere);
+      }
+      return ran ? undefined : Math.min(...this.live().map((g) => g.idleMs()), 10, msLeft);
+    });
+  }
+
+  private live(): Guest[] {
+    return this.guests.filter((g) => g && g.result === undefined);
+  }
+
+  /**
+   * The shell of both deterministic loops: rounds until every guest has a
+   * result or the timeout passes (then `timedOut` for each one left), wall
+   * time charged to the live guests, and the event loop let in (stdin,
+   * timers) every 20 ms. `round` returns undefined when vCPUs ran, or how
+   * long to wait for a timer when none could (ms, 0 = go on).
+   */
+  private async rounds(options: RunOptions, round: (guests: Guest[], msLeft: number) => number | undefined, timedOut?: (g: Guest) => void): Promise<void> {
     const start = performance.now();
     const deadline = options.timeoutMs === undefined ? Infinity : start + options.timeoutMs;
     let lastYield = start;
-    const k = this.kernel.exports;
-    const live = () => this.guests.filter((g) => g && g.result === undefined);
     let lastTick = start;
     try {
-      for (let guests = live(); guests.length; guests = live()) {
-        let ran = false;
-        for (const g of guests) {
-          g.beforeRound();
-          let ranHere = false;
-          for (let i = 0; i < g.vcpuCount && g.result === undefined; i++) {
-            if (!g.runnable(i)) continue;
-            const budget = g.budget(i, slice);
-            if (budget <= 0) continue;
-            ran = ranHere = true;
-            g.afterRun(i, k.vcpuRun(g.firstVcpu + i, budget));
-          }
-          g.afterRound(ranHere);
-        }
+      for (let guests = this.live(); guests.length; guests = this.live()) {
+        const idleMs = round(guests, Math.max(0, deadline - performance.now()));
         const now = performance.now();
         for (const g of guests) g.addWallMs(now - lastTick);
         lastTick = now;
         if (now >= deadline) {
-          for (const g of live()) g.timeout();
+          for (const g of this.live()) {
+            g.timeout();
+            timedOut?.(g);
+          }
           return;
         }
-        if (!ran) {
-          const ms = Math.min(...live().map((g) => g.idleMs()), 10, Math.max(0, deadline - now));
-          if (ms > 0) await new Promise<void>((r) => setTimeout(r, ms));
+        if (idleMs !== undefined) {
+          if (idleMs > 0) await new Promise<void>((r) => setTimeout(r, idleMs));
           lastYield = performance.now();
         } else if (now - lastYield > 20) {
-          await new Promise<void>((r) => setImmediate(r)); // let stdin and timers in
+          await new Promise<void>((r) => setImmediate(r));
           lastYield = performance.now();
         }
       }
     } finally {
       const now = performance.now();
-      for (const g of live()) g.addWallMs(now - lastTick);
+      for (const g of this.live()) g.addWallMs(now - lastTick);
     }
   }
 }
