@@ -332,10 +332,20 @@ export class VirtioMmio implements MmioDevice {
     }
   }
 
+  /**
+   * Whether FEATURES_OK sticks. As tolerant as QEMU 7.2 (hw/virtio/virtio-mmio.c,
+   * virtio_mmio_write, VIRTIO_MMIO_STATUS; hw/virtio/virtio.c, virtio_set_features
+   * and virtio_set_status): bits the device did not offer are dropped, not refused
+   * (virtio_set_features_nocheck masks them with host_features and the transport
+   * ignores its result), and the device validates the features only when the
+   * driver accepted VIRTIO_F_VERSION_1 (virtio_set_status calls
+   * virtio_validate_features only then). A driver that never accepts VERSION_1
+   * on the version 2 transport (xv6-riscv's) gets FEATURES_OK and a device that
+   * works as before: our rings and requests are little-endian either way.
+   */
   private featuresAcceptable(): boolean {
-    const f = this.driverFeatures;
-    if (f & ~this.deviceFeatures) return false;
-    if (!(f & bit(VIRTIO_F_VERSION_1))) return false;
+    const f = this.negotiatedFeatures;
+    if (!(f & bit(VIRTIO_F_VERSION_1))) return true;
     return this.backend.acceptFeatures?.(f) ?? true;
   }
 

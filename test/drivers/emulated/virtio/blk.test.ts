@@ -76,21 +76,34 @@ describe('virtio-mmio transport (modern)', () => {
     expect(plain & (bit(VIRTIO_F_INDIRECT_DESC) | bit(VIRTIO_F_EVENT_IDX))).toBe(0n);
   });
 
-  it('accepts FEATURES_OK for a subset with VERSION_1 and refuses it otherwise', () => {
+  it('accepts FEATURES_OK for any feature set, as QEMU 7.2 does: bits not offered are dropped, VERSION_1 is optional', () => {
     const { drv, dev } = rig();
     const all = drv.deviceFeatures();
     expect(drv.negotiate(all) & STATUS_FEATURES_OK).toBe(STATUS_FEATURES_OK);
     expect(dev.negotiatedFeatures).toBe(all);
     expect(drv.negotiate(bit(VIRTIO_F_VERSION_1)) & STATUS_FEATURES_OK).toBe(STATUS_FEATURES_OK);
-    // No VERSION_1 on a modern transport: refused.
-    expect(drv.negotiate(bit(VIRTIO_BLK_F_FLUSH)) & STATUS_FEATURES_OK).toBe(0);
-    // A bit the device does not offer: refused.
-    expect(drv.negotiate(all | bit(40n)) & STATUS_FEATURES_OK).toBe(0);
+    // No VERSION_1 on a modern transport (xv6-riscv's driver): accepted, as on QEMU.
+    expect(drv.negotiate(bit(VIRTIO_BLK_F_FLUSH)) & STATUS_FEATURES_OK).toBe(STATUS_FEATURES_OK);
+    expect(dev.negotiatedFeatures).toBe(bit(VIRTIO_BLK_F_FLUSH));
+    // A bit the device does not offer: dropped, FEATURES_OK sticks.
+    expect(drv.negotiate(all | bit(40n)) & STATUS_FEATURES_OK).toBe(STATUS_FEATURES_OK);
+    expect(dev.negotiatedFeatures).toBe(all);
     // Once FEATURES_OK is set, DriverFeatures writes are ignored.
     drv.negotiate(bit(VIRTIO_F_VERSION_1));
     drv.writeFeatures(all);
     expect(dev.negotiatedFeatures).toBe(bit(VIRTIO_F_VERSION_1));
     expect(drv.status).toBe(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
+  });
+
+  it('serves a version 2 driver that never accepts VERSION_1 (as xv6-riscv does), as QEMU 7.2 does', () => {
+    const r = rig();
+    r.drv.init(8, 0n);
+    expect(r.drv.status & STATUS_FEATURES_OK).toBe(STATUS_FEATURES_OK);
+    const res = request(r, VIRTIO_BLK_T_IN, 3, 1024, { split: 512 });
+    expect(res.status).toBe(VIRTIO_BLK_S_OK);
+    expect(res.data).toEqual(pattern(3, 1024));
+    expect(r.irq()).toBe(true);
+    expect(r.dev.deviceNeedsReset).toBe(false);
   });
 
   it('exposes capacity, seg_max, blk_size and num_queues in the config space at 0x100', () => {
