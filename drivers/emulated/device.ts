@@ -27,7 +27,14 @@ export interface MmioDevice {
   restore(state: object): void;
 }
 
-/** An interrupt line from a device to the interrupt controller: level-triggered, true = asserted. */
+/**
+ * An interrupt line from a device to the interrupt controller: true =
+ * asserted. Devices call it each time they re-evaluate their interrupt
+ * condition after an event (a register access, data received, a buffer
+ * used), with the level they compute, not only when it changes: as QEMU's
+ * qemu_set_irq, each call with true is a new request to the PLIC, so an event
+ * while the guest handles the previous one is not lost (drivers/emulated/plic.ts).
+ */
 export type IrqLine = (level: boolean) => void;
 
 /** Raised by restore() for a snapshot that does not belong to the device or is corrupt. */

@@ -11,10 +11,17 @@
 // Context 2h is hart h's M-mode external interrupt (MEIP), 2h+1 its S-mode one
 // (SEIP), as in QEMU's "MS,MS,..." hart config. Source 0 does not exist.
 //
-// Each source has a gateway (spec section 5): a level-triggered line sets the
-// pending bit; a claim clears it and holds the source "in flight" until the
-// completion, so a line that stays high does not interrupt again until then;
-// on completion a still-high line becomes pending again. A context's output is
+// Each source has a gateway, as QEMU 7.2's (hw/intc/sifive_plic.c): every
+// time a device drives its line high (qemu_set_irq(irq, 1): devices call it
+// each time they re-evaluate their interrupt condition, not only on a change)
+// the source becomes pending, also while it is claimed; a claim clears the
+// pending bit and holds the source "in flight" until the completion, which
+// only ends the claim: a line that stayed high without being driven again
+// does not interrupt again. So an event during the handler (a byte received,
+// a buffer used) interrupts again after the completion and is never lost, and
+// a condition a driver leaves standing on purpose does not storm: xv6-riscv
+// enables the 16550's THR-empty interrupt and never reads IIR, which would
+// otherwise interrupt it again after every completion. A context's output is
 // high while some enabled, pending, not in-flight source has a priority above
 // its threshold.
 
@@ -83,17 +90,20 @@ export class Plic implements MmioDevice {
     this.outputs = new Uint8Array(this.contexts);
   }
 
-  /** Drives input line `irq` (1..sources-1); other numbers are ignored. */
+  /**
+   * Drives input line `irq` (1..sources-1); other numbers are ignored. Every
+   * call with `level` true is a request (see the top of this file), also
+   * when the line was high already.
+   */
   setIrq(irq: number, level: boolean): void {
     if (!this.validSource(irq)) return;
     const w = irq >>> 5;
     const bit = 1 << (irq & 31);
     this.lines[w] = level ? this.lines[w]! | bit : this.lines[w]! & ~bit;
-    // The gateway forwards a request when the line is asserted and the source
-    // is not in a claim; a forwarded request cannot be withdrawn (PLIC spec
-    // 1.0.0, "Interrupt Gateways"): it stays pending until claimed, even if
-    // the device lowers its line first.
-    if (level && !(this.claimed[w]! & bit)) this.pending[w] = this.pending[w]! | bit;
+    // A forwarded request cannot be withdrawn (PLIC spec 1.0.0, "Interrupt
+    // Gateways"; QEMU since 9.2): it stays pending until claimed, even if the
+    // device lowers its line first. (QEMU 7.2 withdrew it.)
+    if (level) this.pending[w] = this.pending[w]! | bit;
     this.update();
   }
 
@@ -241,8 +251,10 @@ export class Plic implements MmioDevice {
     const w = irq >>> 5;
     const bit = 1 << (irq & 31);
     if (!(this.enable[ctx * this.words + w]! & bit)) return;
+    // As QEMU: the completion ends the claim and nothing else. A request made
+    // during the claim is pending already; a line that stayed high is not
+    // sampled again.
     this.claimed[w] = this.claimed[w]! & ~bit;
-    if (this.lines[w]! & bit) this.pending[w] = this.pending[w]! | bit;
   }
 
   private update(force = false): void {

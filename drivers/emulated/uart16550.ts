@@ -128,7 +128,6 @@ export class Uart16550 implements MmioDevice {
   /** Host bytes not yet in the FIFO. */
   private queue: number[] = [];
   private queueHead = 0;
-  private line = false;
 
   constructor(options: Uart16550Options = {}) {
     this.onTransmit = options.onTransmit ?? (() => {});
@@ -247,7 +246,7 @@ export class Uart16550 implements MmioDevice {
     this.rx = [];
     this.queue = [];
     this.queueHead = 0;
-    this.update(true);
+    this.update();
   }
 
   save(): object {
@@ -290,7 +289,7 @@ export class Uart16550 implements MmioDevice {
     this.queue = [...queue];
     this.queueHead = 0;
     this.lsr = (this.lsr & ~LSR_DR) | (this.rx.length > 0 ? LSR_DR : 0);
-    this.update(true);
+    this.update();
   }
 
   private rxCapacity(): number {
@@ -370,7 +369,7 @@ export class Uart16550 implements MmioDevice {
   }
 
   /** Recomputes IIR and drives the interrupt line. */
-  private update(force = false): void {
+  private update(): void {
     let id = IIR_NO_INT;
     if (this.ier & IER_ELSI && this.lsr & LSR_ERRORS) {
       id = IIR_RLSI;
@@ -384,11 +383,9 @@ export class Uart16550 implements MmioDevice {
       id = IIR_MSI;
     }
     this.iir = id;
-    const level = id !== IIR_NO_INT;
-    if (level !== this.line || force) {
-      this.line = level;
-      this.irq(level);
-    }
+    // Driven on every update, as QEMU's serial_update_irq does: a request
+    // for the PLIC each time (device.ts, IrqLine).
+    this.irq(id !== IIR_NO_INT);
   }
 }
 

@@ -140,7 +140,6 @@ export class VirtioMmio implements MmioDevice {
   private guestPageSize = 4096;
   private shmSel = 0;
   private needsReset = false;
-  private line = false;
 
   private readonly stats: TransportMetrics = { notifications: 0, interrupts: 0, chains: 0, deviceErrors: 0, lastError: '' };
 
@@ -431,12 +430,15 @@ export class VirtioMmio implements MmioDevice {
     this.updateIrq();
   }
 
-  private updateIrq(force = false): void {
-    const level = this.interruptStatus !== 0;
-    if (level !== this.line || force) {
-      this.line = level;
-      this.irq(level);
-    }
+  /**
+   * Drives the line from InterruptStatus, on every used-buffer or
+   * configuration interrupt and every InterruptACK, as QEMU's
+   * virtio_update_irq / virtio_notify do: each is a request for the PLIC
+   * (device.ts, IrqLine), so buffers used while the driver handles the last
+   * interrupt interrupt it again after its completion.
+   */
+  private updateIrq(): void {
+    this.irq(this.interruptStatus !== 0);
   }
 
   /**
@@ -578,6 +580,6 @@ export class VirtioMmio implements MmioDevice {
       q.align = n.align;
       q.ring = n.ring;
     });
-    this.updateIrq(true);
+    this.updateIrq();
   }
 }

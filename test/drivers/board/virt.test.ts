@@ -3,7 +3,7 @@ import { BusError } from '../../../drivers/board/bus.ts';
 import { PLIC_CONTEXT_BASE, PLIC_CONTEXT_STRIDE, PLIC_ENABLE_BASE, PLIC_ENABLE_STRIDE, plicContext } from '../../../drivers/board/memmap.ts';
 import { createVirtBoard } from '../../../drivers/board/virt.ts';
 import type { FinisherEvent } from '../../../drivers/emulated/test_finisher.ts';
-import { IER_ERBFI, UART_IER, UART_RBR } from '../../../drivers/emulated/uart16550.ts';
+import { IER_ERBFI, IER_ETBEI, UART_IER, UART_LSR, UART_RBR } from '../../../drivers/emulated/uart16550.ts';
 import { VIRTIO_MAGIC } from '../../../drivers/emulated/virtio_mmio_empty.ts';
 
 const PLIC = 0x0c00_0000;
@@ -43,6 +43,47 @@ describe('virt board', () => {
     expect(bus.read(UART + UART_RBR, 1)).toBe(0x6b);
     bus.write(PLIC + PLIC_CONTEXT_BASE + PLIC_CONTEXT_STRIDE * ctx + 4, 4, 10); // complete
     expect(eip.get('1S')).toBe(false);
+  });
+
+  it('a UART THR-empty interrupt a driver leaves standing does not storm; each new byte written interrupts once (xv6-riscv, as QEMU)', () => {
+    const { bus, eip } = board();
+    const ctx = plicContext(0, 'S');
+    const claimReg = PLIC + PLIC_CONTEXT_BASE + PLIC_CONTEXT_STRIDE * ctx + 4;
+    bus.write(PLIC + 4 * 10, 4, 1);
+    bus.write(PLIC + PLIC_ENABLE_BASE + PLIC_ENABLE_STRIDE * ctx, 4, 1 << 10);
+    bus.write(UART + UART_IER, 1, IER_ETBEI | IER_ERBFI); // THR is empty: THR-empty pending at once
+    expect(eip.get('0S')).toBe(true);
+    // xv6's handler: claim, read LSR (no data), nothing to send, complete. It never reads IIR.
+    expect(bus.read(claimReg, 4)).toBe(10);
+    bus.read(UART + UART_LSR, 1);
+    bus.write(claimReg, 4, 10);
+    expect(eip.get('0S')).toBe(false);
+    expect(bus.read(claimReg, 4)).toBe(0);
+    // A byte written re-arms THR-empty: one new interrupt.
+    bus.write(UART + UART_RBR, 1, 0x41);
+    expect(eip.get('0S')).toBe(true);
+    expect(bus.read(claimReg, 4)).toBe(10);
+    bus.write(claimReg, 4, 10);
+    expect(eip.get('0S')).toBe(false);
+  });
+
+  it('a byte received while the UART interrupt is being handled interrupts again after the completion', () => {
+    const { bus, uart, eip } = board();
+    const ctx = plicContext(0, 'S');
+    const claimReg = PLIC + PLIC_CONTEXT_BASE + PLIC_CONTEXT_STRIDE * ctx + 4;
+    bus.write(PLIC + 4 * 10, 4, 1);
+    bus.write(PLIC + PLIC_ENABLE_BASE + PLIC_ENABLE_STRIDE * ctx, 4, 1 << 10);
+    bus.write(UART + UART_IER, 1, IER_ERBFI);
+    uart.receive('a');
+    expect(bus.read(claimReg, 4)).toBe(10);
+    expect(bus.read(UART + UART_RBR, 1)).toBe(0x61);
+    uart.receive('b'); // during the handler, after it drained the FIFO
+    bus.write(claimReg, 4, 10);
+    expect(eip.get('0S')).toBe(true);
+    expect(bus.read(claimReg, 4)).toBe(10);
+    expect(bus.read(UART + UART_RBR, 1)).toBe(0x62);
+    bus.write(claimReg, 4, 10);
+    expect(eip.get('0S')).toBe(false);
   });
 
   it('powers off through the test finisher at 0x10_0000', () => {
