@@ -7,7 +7,7 @@ import { MEMMAP } from '../../drivers/board/memmap.ts';
 import { Exit, type KernelInstance } from '../host/kernel.ts';
 import { type Guest, Hypervisor, partitionOverhead } from '../host/hypervisor.ts';
 import { ElfError, type ElfImage } from '../loader/elf.ts';
-import { icountClock, realtimeClock, schedClock, type ClockMode, type GuestClock } from './clock.ts';
+import { icountClock, INSNS_PER_TICK, realtimeClock, schedClock, type ClockMode, type GuestClock } from './clock.ts';
 import { consoleAck, decodeTohost } from './htif.ts';
 import { sumCounters, VcpuView, type VcpuCounters } from './vcpu-view.ts';
 import { schedExports } from '../host/sched.ts';
@@ -40,6 +40,13 @@ export interface MachineConfig {
    * interrupt line the board raises kicks and wakes the vCPU. Realtime clock only.
    */
   exits?: boolean;
+  /**
+   * What a reset the guest asks for (SBI SRST, the finisher's 0x7777) does:
+   * with a loader, the partition reboots as QEMU's does: its devices are
+   * power-cycled, this function loads its images again and resets its harts
+   * (RAM keeps its contents). Without one, a reset ends the run (QEMU's -no-reboot).
+   */
+  reboot?: (machine: Machine) => void;
 }
 
 export type PagingMode = 'direct' | 'nested' | 'shadow';
@@ -111,7 +118,14 @@ export class Machine implements Guest {
   private sbiInput: number[] = [];
   /** Set when the guest has finished; the hypervisor stops running it. */
   result: RunResult | undefined;
-  private maxInsns = Infinity;
+  /** Resets performed as reboots. */
+  reboots = 0;
+  /** --max-insns: the steps this guest may take (see steps()). */
+  private maxSteps = Infinity;
+  /** Steps of idle time: every hart waiting in WFI (INSNS_PER_TICK per mtime tick, as icount counts it). */
+  private idleSteps = 0;
+  /** Guest clock (ticks) when the harts were last seen all idle (realtime and sched clocks). */
+  private idleSince: number | undefined;
 
   /** A partition on `hypervisor`, or on a hypervisor of its own sized for it. */
   constructor(
@@ -143,9 +157,30 @@ export class Machine implements Guest {
         : config.clock === 'sched'
           ? schedClock(() => schedExports(kernel.exports).schedNow())
           : realtimeClock();
+    this.board = this.createBoard(guestMemory, drives, exits);
+    this.bus = this.board.bus;
+    kernel.exports.partitionInit(id, BigInt(RAM_BASE), BigInt(config.ramSize), ramHost, firstVcpu, config.harts);
+    if (exits) kernel.exports.partitionSetMmioExits(id, 1);
+    if (paging === 'nested' && !kernel.exports.partitionEnableNested(id)) {
+      throw new RangeError('out of host frames for the G-stage tables');
+    }
+    if (paging === 'shadow' && !kernel.exports.partitionEnableShadow(id)) {
+      throw new RangeError('out of host frames for the page-table bitmap');
+    }
+    for (let h = 0; h < config.harts; h++) {
+      const base = kernel.exports.vcpuReset(firstVcpu + h, id, h, BigInt(RAM_BASE));
+      this.harts.push(new VcpuView(memory, base, kernel.layout));
+    }
+    this.hypervisor.register(this);
+  }
+
+  /** The board's devices, their interrupt lines wired to this partition's vCPUs. */
+  private createBoard(guestMemory: RamGuestMemory, drives: readonly BlockDevice[], exits: boolean): VirtBoard {
+    const kernel = this.kernel;
+    const firstVcpu = this.firstVcpu;
     const sched = schedExports(kernel.exports);
-    this.board = createVirtBoard({
-      harts: config.harts,
+    return createVirtBoard({
+      harts: this.config.harts,
       externalIrq: (hart, mode, level) => {
         const h = this.harts[hart];
         if (!h) return;
@@ -163,20 +198,26 @@ export class Machine implements Guest {
       },
       virtio: drives.map((d) => virtioBlkFactory(d, guestMemory)),
     });
-    this.bus = this.board.bus;
-    kernel.exports.partitionInit(id, BigInt(RAM_BASE), BigInt(config.ramSize), ramHost, firstVcpu, config.harts);
-    if (exits) kernel.exports.partitionSetMmioExits(id, 1);
-    if (paging === 'nested' && !kernel.exports.partitionEnableNested(id)) {
-      throw new RangeError('out of host frames for the G-stage tables');
-    }
-    if (paging === 'shadow' && !kernel.exports.partitionEnableShadow(id)) {
-      throw new RangeError('out of host frames for the page-table bitmap');
-    }
-    for (let h = 0; h < config.harts; h++) {
-      const base = kernel.exports.vcpuReset(firstVcpu + h, id, h, BigInt(RAM_BASE));
-      this.harts.push(new VcpuView(memory, base, kernel.layout));
-    }
-    this.hypervisor.register(this);
+  }
+
+  /**
+   * After a reset the guest asked for: reboots the partition if it has a
+   * loader (MachineConfig.reboot) and returns true; the caller makes sure
+   * no vCPU of it is running. Otherwise (or for any other result) false.
+   */
+  rebootIfReset(): boolean {
+    if (this.result?.kind !== 'reset' || !this.config.reboot) return false;
+    this.flushConsole();
+    this.result = this.pendingExit = undefined;
+    this.bus.resetDevices(); // as QEMU's system reset: every device to its power-on state
+    this.tohost = this.fromhost = 0n;
+    this.enlightened = false;
+    this.sbiInput = [];
+    this.sbiPartial.length = 0;
+    this.kernel.exports.partitionSetEnlightened(this.id, 0);
+    this.config.reboot(this);
+    this.reboots++;
+    return true;
   }
 
   /** Host memory a machine of this configuration needs in its hypervisor's pool. */
@@ -204,6 +245,14 @@ export class Machine implements Guest {
    * undefined for a bus error. 8-byte accesses are two 4-byte ones, low first.
    */
   busAccess(write: boolean, addr: number, size: number, value: bigint): bigint | undefined {
+    if (process.env.HVTRACE && (addr >= 0x10001000 && addr < 0x10009000 || addr >= 0x0c000000 && addr < 0x10000000)) {
+      const r = this.busAccess2(write, addr, size, value);
+      console.error(`T ${(performance.now()|0)} i=${this.harts[0]!.instret} ${write ? 'W' : 'R'} ${addr.toString(16)} ${write ? value : r} ext=${this.harts[0]!.u32('EXT_IRQ')}`);
+      return r;
+    }
+    return this.busAccess2(write, addr, size, value);
+  }
+  busAccess2(write: boolean, addr: number, size: number, value: bigint): bigint | undefined {
     try {
       if (size === 8) {
         const lo = this.busAccess(write, addr, 4, value & 0xffff_ffffn);
@@ -261,8 +310,8 @@ export class Machine implements Guest {
   }
 
   budget(_i: number, slice: number): number {
-    if (this.maxInsns === Infinity) return slice;
-    return Math.min(slice, Math.max(1, this.maxInsns - this.instructions()));
+    if (this.maxSteps === Infinity) return slice;
+    return Math.min(slice, Math.max(0, this.maxSteps - this.steps()));
   }
 
   afterRun(i: number, exit: number): void {
@@ -276,7 +325,24 @@ export class Machine implements Guest {
     this.flushConsole();
     if (this.result) return;
     if (!ran && this.harts.every((h) => h.state === 0)) this.result = { kind: 'stopped' };
-    else if (this.instructions() >= this.maxInsns) this.result = { kind: 'insn-limit' };
+    else if (this.maxSteps !== Infinity) {
+      if (this.clock.mode !== 'icount') this.countIdle();
+      if (this.steps() >= this.maxSteps) this.result = { kind: 'insn-limit' };
+    }
+  }
+
+  /**
+   * Realtime and scheduler clocks: guest time that passes while every hart
+   * waits in WFI counts as steps (icount counts it where it skips, in idleMs).
+   */
+  private countIdle(): void {
+    if (!this.harts.every((h) => !h.runnable || h.inWfi)) {
+      this.idleSince = undefined;
+      return;
+    }
+    const now = this.clock.now();
+    if (this.idleSince !== undefined) this.idleSteps += Math.max(0, now - this.idleSince) * INSNS_PER_TICK;
+    this.idleSince = now;
   }
 
   idleMs(): number {
@@ -289,6 +355,19 @@ export class Machine implements Guest {
       if (scmp !== NO_TIMER) next = Math.min(next, Number(scmp));
     }
     if (this.clock.mode === 'icount') {
+      // Idle time is skipped, and counts as steps: to the next timer, or,
+      // with none set, for ever (nothing but input could wake the guest), so
+      // a step limit ends the run here.
+      if (this.maxSteps !== Infinity) {
+        const left = this.maxSteps - this.steps();
+        const ticks = next === Infinity ? Infinity : Math.max(0, next - this.clock.now());
+        if (ticks * INSNS_PER_TICK >= left) {
+          this.idleSteps += left;
+          this.result ??= { kind: 'insn-limit' };
+          return 0;
+        }
+        this.idleSteps += ticks * INSNS_PER_TICK;
+      }
       if (next !== Infinity) this.clock.skipTo(next);
       return 0;
     }
@@ -356,9 +435,14 @@ export class Machine implements Guest {
    * clear of the kernel as it unpacks) and returns its range for the device tree.
    */
   loadInitrd(bytes: Uint8Array, kernelAddr: number): { start: number; end: number } {
-    const start = kernelAddr + Math.min(Math.floor(this.config.ramSize / 2), 128 << 20);
+    const start = this.initrdAddress(kernelAddr);
     this.loadRaw(bytes, start, 'initrd');
     return { start, end: start + bytes.length };
+  }
+
+  /** Where loadInitrd puts an initrd for a kernel at `kernelAddr`. */
+  initrdAddress(kernelAddr: number): number {
+    return kernelAddr + Math.min(Math.floor(this.config.ramSize / 2), 128 << 20);
   }
 
   /** Every hart starts at `pc` in M-mode with a0 = hartid, a1 = dtb (QEMU's reset vector). */
@@ -393,6 +477,17 @@ export class Machine implements Guest {
     return n;
   }
 
+  /**
+   * Steps taken, what --max-insns bounds: instructions retired, traps taken
+   * (exceptions and interrupts) and idle time in WFI (INSNS_PER_TICK per
+   * mtime tick), so a guest that retires nothing still comes to its limit.
+   */
+  steps(): number {
+    let n = this.idleSteps;
+    for (const h of this.harts) n += h.steps;
+    return n;
+  }
+
   /** Guest bytes for the UART (host stdin), and for the SBI console of an enlightened guest. */
   input(bytes: Uint8Array | string): void {
     this.board.uart.receive(bytes);
@@ -402,9 +497,9 @@ export class Machine implements Guest {
     }
   }
 
-  /** Stops this guest after `maxInsns` instructions (undefined: no limit). */
-  limit(maxInsns: number | undefined): void {
-    this.maxInsns = maxInsns ?? Infinity;
+  /** Stops this guest after `maxSteps` steps (see steps(); undefined: no limit). */
+  limit(maxSteps: number | undefined): void {
+    this.maxSteps = maxSteps ?? Infinity;
   }
 
   /**

@@ -93,6 +93,10 @@ export class VcpuView {
   get instret(): number {
     return Number(this.u64('INSTRET'));
   }
+  /** Steps this vCPU has taken: instructions retired plus traps taken (exceptions and interrupts), as a slice's budget counts them. */
+  get steps(): number {
+    return this.instret + this.stat('TRAPS') + this.stat('INTERRUPTS');
+  }
   get inWfi(): boolean {
     return this.u32('WFI') !== 0;
   }
