@@ -8,7 +8,7 @@ import {
   H_STAT_WALK_REFS, H_STAT_GWALKS, H_STAT_GWALK_REFS, H_STAT_SHADOW_FILLS, H_STAT_WP_FAULTS, H_STAT_SHADOW_FLUSHES, H_STAT_TRAPS, H_STAT_INTERRUPTS, H_STAT_MMIO, H_STAT_TLB_FLUSHES, H_EXIT, VcpuState,
   H_STIMECMP, H_SBI_EXIT, H_SBI_EXIT_TYPE, H_SBI_EXIT_REASON, H_FENCE_PENDING, H_STAT_SBI_CALLS, H_CONS_HEAD,
   H_CONS_TAIL, H_CONS_BUF, CONS_SIZE, Exit, H_MIP, H_SATP, H_ATTENTION,
-  H_MMIO_STATE, H_MMIO_KIND, H_MMIO_ADDR, H_MMIO_SIZE, H_MMIO_VALUE,
+  H_MMIO_STATE, H_MMIO_KIND, H_MMIO_ADDR, H_MMIO_SIZE, H_MMIO_VALUE, H_SHADOW_ROOT, H_SHADOW_FLUSH_PENDING,
 } from './cpu/hart';
 import { MISA_VALUE, MS_XLEN_FIXED, PRIV_M } from './cpu/defs';
 import { run } from './cpu/exec';
@@ -167,7 +167,14 @@ export function partitionSetTohost(id: u32, tohost: u64): void {
 /** Resets vCPU `index` to the state of a hart leaving reset (M-mode at `pc`). */
 export function vcpuReset(index: u32, partition: u32, hartid: u32, pc: u64): usize {
   const v = vcpuAddr(index);
+  // A reset (reboot) keeps the shadow table's frames for the tree to be
+  // freed before the vCPU next runs, instead of leaking them.
+  const shadow = load<u32>(v, H_SHADOW_ROOT);
   memory.fill(v, 0, VCPU_SIZE);
+  if (shadow) {
+    store<u32>(v, shadow, H_SHADOW_ROOT);
+    store<u32>(v, 1, H_SHADOW_FLUSH_PENDING);
+  }
   store<u32>(v, <u32>partitionAddr(partition), H_PARTITION);
   store<u32>(v, hartid, H_HARTID);
   store<u64>(v, pc, H_PC);

@@ -83,7 +83,7 @@ const ENLIGHTENED_MEDELEG: u64 = 0xb1ff;
  * sstatus.SIE = 0, all S-level interrupts and exceptions delegated, PMP
  * entry 0 granting S-mode the whole physical space (as OpenSBI does;
  * second-stage translation is what confines the partition), counters
- * readable from S, timers off. FP is Initial, as KVM starts its guests.
+ * readable from S and U, timers off. FP is Initial, as KVM starts its guests.
  * Counters, statistics and the console ring survive; the TLB (and any
  * shadow tables) are flushed before the vCPU next runs.
  */
@@ -108,8 +108,12 @@ export function enterSupervisor(v: usize, pc: u64, a0: u64, a1: u64): void {
   store<u64>(v, 0, H_STVAL);
   store<u64>(v, 0, H_SATP);
   store<u64>(v, 0, H_SENVCFG);
-  store<u32>(v, 0, H_SCOUNTEREN);
-  store<u32>(v, 7, H_MCOUNTEREN); // cycle, time, instret
+  // As OpenSBI's mstatus_init: cycle, time and instret readable from S
+  // (mcounteren) and, until the kernel says otherwise, from U (scounteren):
+  // Linux without its PMU driver never writes scounteren, and its vDSO and
+  // every libc read `time` from U-mode.
+  store<u32>(v, 7, H_SCOUNTEREN);
+  store<u32>(v, 7, H_MCOUNTEREN);
   store<u64>(v, ~<u64>0, H_MTIMECMP);
   store<u64>(v, ~<u64>0, H_STIMECMP);
   store<u64>(v, ~<u64>0, H_RESV_ADDR);

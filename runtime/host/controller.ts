@@ -6,7 +6,7 @@ import type { ExitReason, MachineStats, RunResult } from '../machine/machine.ts'
 import type { VcpuCounters } from '../machine/vcpu-view.ts';
 import type { PagingMode, PartitionSpec, SchedSpec } from './spec.ts';
 
-export type PartitionState = 'created' | 'running' | 'paused' | 'finished';
+export type PartitionState = 'created' | 'running' | 'paused' | 'rebooting' | 'finished';
 
 export interface PartitionInfo {
   id: number;

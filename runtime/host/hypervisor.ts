@@ -35,6 +35,8 @@ export interface Guest {
   /** Account wall time spent running. */
   addWallMs(ms: number): void;
   timeout(): void;
+  /** After a reset result: reboot (returns true, the result is cleared) if the guest does that. */
+  rebootIfReset(): boolean;
 }
 
 export interface RunOptions {
@@ -146,7 +148,9 @@ export class Hypervisor {
         }
         for (const g of guests) {
           g.afterRound(false);
-          if (g.result !== undefined) retire(g);
+          if (g.result === undefined) continue;
+          retire(g);
+          if (g.rebootIfReset()) for (let i = 0; i < g.vcpuCount; i++) s.schedAddVcpu(g.firstVcpu + i, -1);
         }
         return undefined; // idle pCPUs move their own clocks
       },
@@ -171,6 +175,7 @@ export class Hypervisor {
           g.afterRun(i, k.vcpuRun(g.firstVcpu + i, budget));
         }
         g.afterRound(ranHere);
+        g.rebootIfReset(); // every vCPU is on this thread: none is running
       }
       return ran ? undefined : Math.min(...this.live().map((g) => g.idleMs()), 10, msLeft);
     });

@@ -1,0 +1,74 @@
+// The Linux guest (guests/linux/build.sh) for tests: where its build is,
+// and a shell session on its serial console driven like a person would.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConsoleSession } from './session.ts';
+
+export const OPENSBI = '/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin';
+
+/** The built kernel Image, or undefined when this machine has not built it (run guests/linux/build.sh). */
+export function linuxImage(): string | undefined {
+  let dir: string;
+  try {
+    dir = execFileSync('sh', ['guests/linux/build.sh', '--path'], { encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+  const image = join(dir, 'Image');
+  return existsSync(image) ? image : undefined;
+}
+
+/** The busybox shell's prompt (guests/linux/profile), at the start of a line. */
+const PROMPT = /(^|\n)hv:[^\n#]*# $/;
+
+/** Generous: a loaded 2-core machine boots Linux many times slower than an idle one. */
+const BOOT_MS = 240_000;
+const COMMAND_MS = 60_000;
+
+/** `hv run` of the Linux guest with a shell on its console. */
+export class LinuxSession {
+  readonly console: ConsoleSession;
+
+  constructor(args: string[]) {
+    this.console = ConsoleSession.hv(['run', ...args]);
+  }
+
+  /** Boots with OpenSBI's fw_jump (or `-bios hv`) and the rest of `args` (-smp, --paging, -drive...). */
+  static boot(image: string, firmware: 'opensbi' | 'hv', args: string[] = []): LinuxSession {
+    return new LinuxSession(['-bios', firmware === 'hv' ? 'hv' : OPENSBI, '-kernel', image, '-m', '256M', ...args]);
+  }
+
+  get output(): string {
+    return this.console.output;
+  }
+
+  /** Waits for the shell prompt after output position `from`. */
+  async prompt(from = 0, timeoutMs = BOOT_MS): Promise<void> {
+    await this.console.waitFor(PROMPT, timeoutMs, from);
+  }
+
+  /** Types a command line at the prompt and returns what it printed (the echoed line and the next prompt removed). */
+  async run(command: string, timeoutMs = COMMAND_MS): Promise<string> {
+    const from = this.console.output.length;
+    this.console.type(command + '\n');
+    await this.console.waitFor(new RegExp(`${escape(command)}\\r?\\n[\\s\\S]*${PROMPT.source}`), timeoutMs, from);
+    const text = this.console.output.slice(from).replace(/\r/g, '');
+    const start = text.indexOf(command + '\n') + command.length + 1;
+    return text.slice(start).replace(/hv:[^\n#]*# $/, '');
+  }
+
+  /** Types `poweroff` and resolves with hv's exit status. */
+  async poweroff(): Promise<number | null> {
+    this.console.type('poweroff\n');
+    return this.console.exited;
+  }
+
+  kill(): void {
+    this.console.kill();
+  }
+}
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
