@@ -245,14 +245,6 @@ export class Machine implements Guest {
    * undefined for a bus error. 8-byte accesses are two 4-byte ones, low first.
    */
   busAccess(write: boolean, addr: number, size: number, value: bigint): bigint | undefined {
-    if (process.env.HVTRACE && (addr >= 0x10001000 && addr < 0x10009000 || addr >= 0x0c000000 && addr < 0x10000000)) {
-      const r = this.busAccess2(write, addr, size, value);
-      console.error(`T ${(performance.now()|0)} i=${this.harts[0]!.instret} ${write ? 'W' : 'R'} ${addr.toString(16)} ${write ? value : r} ext=${this.harts[0]!.u32('EXT_IRQ')}`);
-      return r;
-    }
-    return this.busAccess2(write, addr, size, value);
-  }
-  busAccess2(write: boolean, addr: number, size: number, value: bigint): bigint | undefined {
     try {
       if (size === 8) {
         const lo = this.busAccess(write, addr, 4, value & 0xffff_ffffn);
