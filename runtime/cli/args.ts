@@ -70,3 +70,26 @@ export function intOption(p: Parsed, name: string, min: number, max: number): nu
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`-${name} wants an integer in ${min}..${max}, got '${v}'`);
   return n;
 }
+
+/**
+ * An option whose value a partition spec's rules check (runtime/host/spec.ts):
+ * a number when the text is an integer, else the text itself, for the rule
+ * to reject as it shows it ("got \"abc\"").
+ */
+export function integerOption(p: Parsed, name: string): number | undefined {
+  const v = optionValue(p, name);
+  if (v === undefined) return undefined;
+  return (/^\s*[+-]?\d+\s*$/.test(v) ? Number(v) : v) as number;
+}
+
+/** The longest --timeout: a year (the timer is chained past Node's 24.8-day limit). */
+export const MAX_TIMEOUT_S = 365 * 24 * 3600;
+
+/** --timeout SECONDS: a finite positive number of seconds (fractions allowed), as ms. */
+export function timeoutOption(p: Parsed): number | undefined {
+  const v = optionValue(p, 'timeout');
+  if (v === undefined) return undefined;
+  const s = /^\s*(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/.test(v) ? Number(v) : NaN;
+  if (!(s > 0) || s > MAX_TIMEOUT_S) throw new UsageError(`--timeout wants a number of seconds above 0 and at most ${MAX_TIMEOUT_S} (a year), got '${v}'`);
+  return s * 1000;
+}

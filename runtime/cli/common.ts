@@ -4,7 +4,7 @@
 import { parseSize, SizeError } from '../../drivers/board/size.ts';
 import type { ClockMode } from '../machine/clock.ts';
 import type { ExitReason, MachineStats, PagingMode, RunResult } from '../machine/machine.ts';
-import { intOption, optionValue, pagingOption, type Parsed } from './args.ts';
+import { integerOption, intOption, optionValue, pagingOption, timeoutOption, type Parsed } from './args.ts';
 import { EXIT_SOFTWARE, EXIT_TIMEOUT, UsageError } from './errors.ts';
 
 /** Options every guest of a run shares. */
@@ -30,17 +30,17 @@ export function commonOptions(args: Parsed): CommonOptions {
       throw e;
     }
   }
-  const timeout = optionValue(args, 'timeout');
-  const timeoutMs = timeout === undefined ? undefined : Number(timeout) * 1000;
-  if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new UsageError(`--timeout wants a positive number of seconds, got '${timeout}'`);
+  const maxInsns = intOption(args, 'max-insns', 1, Number.MAX_SAFE_INTEGER);
   return {
     ramSize,
-    harts: intOption(args, 'smp', 1, 64) ?? 1,
+    harts: integerOption(args, 'smp') ?? 1, // its range is a partition spec's rule (runtime/host/spec.ts)
     paging: pagingOption(optionValue(args, 'paging')),
-    clock: args.options.has('icount') ? 'icount' : 'realtime',
-    timeout,
-    timeoutMs,
-    maxInsns: intOption(args, 'max-insns', 1, Number.MAX_SAFE_INTEGER),
+    // A step limit is only repeatable on the icount clock: realtime timers
+    // would fire at different steps on every run.
+    clock: args.options.has('icount') || maxInsns !== undefined ? 'icount' : 'realtime',
+    timeout: optionValue(args, 'timeout'),
+    timeoutMs: timeoutOption(args),
+    maxInsns,
     stats: args.options.has('stats'),
   };
 }
@@ -68,7 +68,7 @@ export function exitStatus(result: RunResult, limits: { timeout?: string; maxIns
       process.stderr.write(`hv: ${who} stopped: the root partition failed servicing it: ${result.message}\n`);
       return EXIT_SOFTWARE;
     case 'insn-limit':
-      process.stderr.write(`hv: ${who}: stopped after ${limits.maxInsns} instructions\n`);
+      process.stderr.write(`hv: ${who}: stopped after ${limits.maxInsns} steps (--max-insns)\n`);
       return EXIT_TIMEOUT;
   }
 }

@@ -63,12 +63,12 @@ export function parseDtbArgs(argv: readonly string[]): DtbOptions | null {
         bootargs = value();
         break;
       default:
-        if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option '${arg}'\n${USAGE}`);
+        if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option '${arg}' (see hv dtb --help)`);
         if (out !== undefined) throw new UsageError(`more than one output file ('${out}', '${arg}')`);
         out = arg;
     }
   }
-  if (out === undefined) throw new UsageError(`missing output file\n${USAGE}`);
+  if (out === undefined) throw new UsageError("missing output file (see hv dtb --help)");
   return { ramSize, harts, bootargs, out };
 }
 

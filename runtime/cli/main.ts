@@ -38,7 +38,8 @@ export async function main(argv: string[]): Promise<number> {
     return await (await cmd.load())(rest);
   } catch (e) {
     if (e instanceof UsageError || e instanceof InputError) {
-      process.stderr.write(`hv ${name}: ${e.message}\n`);
+      // One line, whatever the message quotes (a file's text, an option's value).
+      process.stderr.write(`hv ${name}: ${e.message.replace(/\s*[\r\n]+\s*/g, ' ')}\n`);
       return EXIT_USAGE;
     }
     throw e;

@@ -21,6 +21,7 @@ import { closeDisks, setupPartition, specHostBytes } from '../machine/setup.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
 import { attachConsole } from './console.ts';
 import { type CommonOptions, exitStatus, printStats } from './common.ts';
+import { setLongTimeout } from './timer.ts';
 
 /** Writes a partition's console a line at a time, each line prefixed with its name. */
 export class PrefixedConsole {
@@ -41,9 +42,9 @@ export class PrefixedConsole {
   }
 }
 
-/** Names for the partitions: the file names, made unique. */
+/** Names for the partitions: the file names, made valid partition names (spec.ts) and unique. */
 export function partitionNames(files: readonly string[]): string[] {
-  const base = files.map((f) => basename(f).replace(/\.elf$/, ''));
+  const base = files.map((f) => basename(f).replace(/\.elf$/, '').replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 28) || 'guest');
   return base.map((b, i) => (base.filter((x) => x === b).length > 1 ? `${b}#${base.slice(0, i).filter((x) => x === b).length}` : b));
 }
 
@@ -128,6 +129,8 @@ function onInterrupt(cleanup: () => void | Promise<void>): () => void {
 
 /** Every vCPU on this thread: round-robin, or on the kernel scheduler with `pcpus` pCPUs. */
 async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOptions, out: Consoles, pcpus?: number) {
+  const start = performance.now(); // the timeout runs from here: set-up reads the images
+  const timeoutMs = () => (o.timeoutMs === undefined ? undefined : Math.max(0, o.timeoutMs - (performance.now() - start)));
   const hv = new Hypervisor(specs.reduce((n, s) => n + specHostBytes(s), 0));
   const disks: BlockDevice[] = [];
   let closed = false;
@@ -153,9 +156,9 @@ async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOption
           const p = specs[machines.findIndex((m) => m.id === id)]!.sched;
           sched.schedSetParams(id, p.weight, p.cap, p.reservation);
         };
-        await hv.runScheduled(pcpus, { timeoutMs: o.timeoutMs, params });
+        await hv.runScheduled(pcpus, { timeoutMs: timeoutMs(), params });
       } else {
-        await hv.run({ timeoutMs: o.timeoutMs });
+        await hv.run({ timeoutMs: timeoutMs() });
       }
     } finally {
       detach();
@@ -181,30 +184,48 @@ export async function runThreaded(
   pcpus: number | undefined,
   out: Consoles,
 ): Promise<ThreadedRun> {
+  // The timeout runs from here: creating partitions reads their images.
+  const ids: number[] = [];
+  let timedOut = false;
+  let host: Host | undefined;
+  const cancelTimer =
+    o.timeoutMs === undefined
+      ? () => {}
+      : setLongTimeout(() => {
+          timedOut = true;
+          ids.forEach((id) => void host?.stop(id, 'timeout'));
+        }, o.timeoutMs);
   // Host memory: what the partitions need, and slack for the shadow tables' pool.
   const memoryBytes = specs.reduce((n, s) => n + specHostBytes(s), 0) + (4 << 20);
-  const host = await Host.start({ pcpus, memoryBytes });
-  const detachSignals = onInterrupt(() => host.close());
   try {
-    const ids: number[] = [];
-    for (const [i, spec] of specs.entries()) ids.push(await host.create(spec, out.sinks[i]!));
+    host = await Host.start({ pcpus, memoryBytes });
+  } catch (e) {
+    cancelTimer();
+    throw e;
+  }
+  const h = host;
+  const detachSignals = onInterrupt(() => h.close());
+  try {
+    for (const [i, spec] of specs.entries()) {
+      ids.push(await h.create(spec, out.sinks[i]!));
+      if (timedOut) await h.stop(ids.at(-1)!, 'timeout');
+    }
     // Ctrl-A x: the root partition closes (flushes) the disks before the process ends.
     const detach = attachConsole(
-      (b) => void host.input(ids[0]!, b),
-      () => void host.close().finally(() => process.exit(0)),
+      (b) => void h.input(ids[0]!, b),
+      () => void h.close().finally(() => process.exit(0)),
     );
-    const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => ids.forEach((id) => void host.stop(id, 'timeout')), o.timeoutMs);
     try {
-      for (const id of ids) await host.start(id);
+      for (const id of ids) if (!timedOut) await h.start(id); // a timed-out partition is stopped: not started
       const partitions = [];
-      for (const id of ids) partitions.push({ result: await host.wait(id), stats: await host.stats(id) });
-      return { partitions, pcpus: await host.pcpuStats() };
+      for (const id of ids) partitions.push({ result: await h.wait(id), stats: await h.stats(id) });
+      return { partitions, pcpus: await h.pcpuStats() };
     } finally {
-      clearTimeout(timer);
       detach();
     }
   } finally {
+    cancelTimer();
     detachSignals();
-    await host.close();
+    await h.close();
   }
 }

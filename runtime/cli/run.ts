@@ -10,10 +10,9 @@
 //
 // Exit status: the guest's (0 on pass/poweroff, its failure code otherwise),
 // 124 on --timeout or --max-insns, 2 on bad usage or input.
-import { basename } from 'node:path';
 import { readVmConfig } from '../config/vm-config.ts';
-import { DEFAULT_SCHED, type PartitionSpec } from '../host/spec.ts';
-import { optionValue, parseArgs, intOption, type Parsed } from './args.ts';
+import { checkHost, partitionSpec, SpecError, type HostSpec, type PartitionSpec } from '../host/spec.ts';
+import { integerOption, optionValue, parseArgs, type Parsed } from './args.ts';
 import { type CommonOptions, commonOptions } from './common.ts';
 import { UsageError } from './errors.ts';
 import { parseDrive } from './drive.ts';
@@ -62,13 +61,20 @@ const HELP = `usage: hv run [options] [FILE.elf...]
                      instead of FILEs and the options above
   --pcpus N          physical CPUs: worker threads running the vCPU scheduler
                      (default: this machine's parallelism, or the config's)
-  --deterministic    every vCPU on one thread in a fixed order: the same guest
-                     and input give the same run (implied by --icount, --max-insns);
-                     with --pcpus N, on the kernel scheduler with N pCPUs (weights,
-                     caps, reservations), guest time from the pCPUs' clocks
-  --icount           guest time from instruction counts
-  --timeout SECONDS  stop the guests after this long (exit status 124)
-  --max-insns N      stop each guest after N instructions (exit status 124)
+  --deterministic    every vCPU on one thread in a fixed order (implied by --icount
+                     and --max-insns); with --icount, the same guest and input give
+                     the same run; with --pcpus N, on the kernel scheduler with N
+                     pCPUs (weights, caps, reservations), guest time from the
+                     pCPUs' clocks (the same run every time too)
+  --icount           guest time from instruction counts (1 ns each), idle time
+                     skipped to the next timer
+  --timeout SECONDS  stop the guests after this long (exit status 124); a finite
+                     number above 0, at most a year; counts from start-up
+  --max-insns N      stop each guest after N steps: instructions retired, traps
+                     taken, and idle time in WFI (100 per timer tick, as QEMU's
+                     icount; WFI with no timer set spends them all), so every
+                     guest stops; implies --icount: the same run every time
+                     (exit status 124)
   --stats            print instructions, MIPS, TLB and exit figures on stderr
 
 With several FILEs, each runs in a child partition of its own, all at once on
@@ -86,34 +92,66 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const common = commonOptions(args);
-  let specs: PartitionSpec[];
-  let pcpus = intOption(args, 'pcpus', 1, 64);
+  let host: HostSpec;
+  let pcpus = integerOption(args, 'pcpus');
   const config = optionValue(args, 'config');
   if (config !== undefined) {
     for (const o of PARTITION_OPTIONS) if (args.options.has(o)) throw new UsageError(`-${o} cannot be combined with --config (the config describes the partitions)`);
     if (args.positionals.length) throw new UsageError('give the guests either as FILEs or with --config, not both');
-    const host = readVmConfig(config);
-    specs = host.partitions;
+    host = readVmConfig(config);
+    if (pcpus !== undefined) host = checkOptions({ ...host, pcpus });
     pcpus ??= host.pcpus;
   } else {
-    specs = commandLineSpecs(args, common);
+    host = checkOptions({ partitions: commandLineSpecs(args, common), pcpus });
   }
-  const deterministic = args.options.has('deterministic') || common.clock === 'icount' || common.maxInsns !== undefined;
+  const deterministic = args.options.has('deterministic') || common.clock === 'icount';
   // Deterministic mode takes pCPUs from --pcpus only (then it runs the kernel scheduler), not from a config.
   if (deterministic && !args.options.has('pcpus')) pcpus = undefined;
-  return runPartitions(specs, common, { deterministic, pcpus });
+  return runPartitions(host.partitions, common, { deterministic, pcpus });
+}
+
+/** Which option of the command line sets each field of a PartitionSpec. */
+const OPTION_OF: Record<string, string> = {
+  name: 'FILE',
+  memory: '-m',
+  vcpus: '-smp',
+  paging: '--paging',
+  bios: '-bios',
+  kernel: '-kernel',
+  append: '-append',
+  initrd: '-initrd',
+  disks: '-drive',
+  pcpus: '--pcpus',
+  partitions: 'the guests',
+};
+
+/**
+ * The command line's partitions through the rules every partition spec
+ * keeps (runtime/host/spec.ts, as a VM config's do); a broken rule is a
+ * UsageError naming the option.
+ */
+function checkOptions(host: HostSpec): HostSpec {
+  try {
+    return checkHost(host);
+  } catch (e) {
+    if (!(e instanceof SpecError)) throw e;
+    const m = /^(?:partitions\[\d+\]\.)?(\w+)(?:\[(\d+)\])?/.exec(e.path)!;
+    const option = OPTION_OF[m[1]!] ?? m[1]!;
+    const which = m[2] === undefined ? '' : ` #${Number(m[2]) + 1}`;
+    throw new UsageError(`${option}${which}: ${e.problem}`, { cause: e });
+  }
 }
 
 /** The partitions FILEs and QEMU-style options describe. */
 function commandLineSpecs(args: Parsed, common: CommonOptions): PartitionSpec[] {
-  const base = { memory: common.ramSize, vcpus: common.harts, paging: common.paging, disks: [], sched: DEFAULT_SCHED };
+  const base = { memory: common.ramSize, vcpus: common.harts, paging: common.paging, append: optionValue(args, 'append') };
   if (args.positionals.length > 1) {
     // hv run A.elf B.elf ...: each guest in a child partition of its own.
     for (const o of ['bios', 'kernel', 'initrd', 'drive'] as const) {
       if (args.options.has(o)) throw new UsageError(`-${o} applies to a single guest; several FILEs each run bare (-bios none)`);
     }
     const names = partitionNames(args.positionals);
-    return args.positionals.map((kernel, i) => ({ ...base, name: names[i]!, boot: 'firmware' as const, kernel, append: optionValue(args, 'append') }));
+    return args.positionals.map((kernel, i) => partitionSpec(names[i]!, kernel, base));
   }
   const bios = optionValue(args, 'bios');
   let kernel = optionValue(args, 'kernel');
@@ -125,16 +163,15 @@ function commandLineSpecs(args: Parsed, common: CommonOptions): PartitionSpec[] 
   const enlightened = bios === 'hv'; // the hypervisor is the SBI firmware
   if (kernel === undefined && (bios === undefined || bios === 'none')) throw new UsageError('no guest given (FILE.elf, or -bios/-kernel)');
   if (kernel === undefined && enlightened) throw new UsageError('-bios hv needs a kernel (-kernel FILE, or FILE)');
-  return [
-    {
-      ...base,
-      name: basename(kernel ?? bios!).replace(/\.elf$/, ''),
-      boot: enlightened ? 'enlightened' : 'firmware',
-      bios: bios === undefined || bios === 'none' || bios === 'hv' ? undefined : bios,
-      kernel,
-      append: optionValue(args, 'append'),
-      initrd: optionValue(args, 'initrd'),
-      disks: (args.options.get('drive') ?? []).map((text) => parseDrive(text)),
-    },
-  ];
+  const spec = partitionSpec(partitionNames([kernel ?? bios!])[0]!, kernel!, {
+    ...base,
+    boot: enlightened ? 'enlightened' : 'firmware',
+    disks: (args.options.get('drive') ?? []).map((text) => parseDrive(text)),
+  });
+  if (kernel === undefined) delete spec.kernel;
+  if (bios !== undefined && bios !== 'none' && bios !== 'hv') spec.bios = bios;
+  const initrd = optionValue(args, 'initrd');
+  if (initrd !== undefined) spec.initrd = initrd;
+  if (spec.append === undefined) delete spec.append;
+  return [spec];
 }

@@ -50,8 +50,8 @@ export function partitionOverhead(ramSize: number, paging: 'direct' | 'nested' |
   // GiB and slack for the root's alignment. Shadow: tables are built on
   // demand; leave them a sixteenth of RAM (when the pool runs dry the vCPUs
   // run unshadowed, through full walks).
-  if (paging === 'nested') return (ramSize >> 9) + 0x1_0000;
-  if (paging === 'shadow') return (ramSize >> 4) + 0x40_0000;
+  if (paging === 'nested') return Math.floor(ramSize / 512) + 0x1_0000;
+  if (paging === 'shadow') return Math.floor(ramSize / 16) + 0x40_0000;
   return 0;
 }
 

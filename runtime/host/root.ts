@@ -14,7 +14,7 @@ import { InputError } from '../errors.ts';
 import { Hypervisor } from './hypervisor.ts';
 import { PcpuStat, schedExports, SState, VcpuStat, type SchedExports } from './sched.ts';
 import type { HostShared } from './shared.ts';
-import type { PartitionSpec } from './spec.ts';
+import { checkPartition, SpecError, type PartitionSpec } from './spec.ts';
 
 interface Partition {
   spec: PartitionSpec;
@@ -111,7 +111,7 @@ export class RootPartition implements HostController {
 
   private service(v: number): void {
     const p = this.byVcpu[v];
-    if (!p || p.state === 'finished') return;
+    if (!p || p.state === 'finished' || p.state === 'rebooting') return;
     const m = p.machine;
     const i = v - m.firstVcpu;
     try {
@@ -122,8 +122,35 @@ export class RootPartition implements HostController {
       this.finish(p, { kind: 'crashed', message: String((e as Error)?.message ?? e) });
       return;
     }
-    if (m.result) this.finish(p, m.result);
+    if (m.result?.kind === 'reset' && m.config.reboot) void this.reboot(p);
+    else if (m.result) this.finish(p, m.result);
     else this.sched.schedWake(v);
+  }
+
+  /**
+   * A reset the guest asked for, as a reboot: its vCPUs leave the scheduler
+   * (one may still be finishing a slice on another pCPU), the machine
+   * reboots, and they come back. Exits posted meanwhile are dropped: a
+   * rebooting partition's vCPUs start again from reset.
+   */
+  private async reboot(p: Partition): Promise<void> {
+    if (p.state !== 'running' && p.state !== 'paused') return;
+    const m = p.machine;
+    const was = p.state;
+    p.state = 'rebooting';
+    for (let i = 0; i < m.vcpuCount; i++) this.sched.schedRemoveVcpu(m.firstVcpu + i);
+    await this.vcpusGone(m);
+    if (p.state !== 'rebooting') return; // stopped meanwhile
+    m.rebootIfReset();
+    p.state = was;
+    for (let i = 0; i < m.vcpuCount; i++) this.sched.schedAddVcpu(m.firstVcpu + i, -1);
+  }
+
+  /** Resolves once no vCPU of `m` is queued or running (a running one leaves at its pCPU's next step). */
+  private async vcpusGone(m: Machine): Promise<void> {
+    for (let i = 0; i < m.vcpuCount; i++) {
+      while (this.sched.schedVcpuState(m.firstVcpu + i) !== SState.NONE) await new Promise((r) => setTimeout(r, 1));
+    }
   }
 
   private finish(p: Partition, result: RunResult): void {
@@ -152,6 +179,13 @@ export class RootPartition implements HostController {
     let id = -1;
     const port = this.consolePort;
     const sink: ConsoleSink = console ?? (port ? (bytes) => port.postMessage({ id, bytes }) : () => {});
+    try {
+      checkPartition(spec);
+    } catch (e) {
+      // A spec that breaks a rule (runtime/host/spec.ts) is a bad request.
+      if (e instanceof SpecError) throw new ControlError(`partition ${String(spec.name)}: ${e.message}`);
+      throw e;
+    }
     let made;
     try {
       made = setupPartition(spec, this.hv, { onConsole: (b) => void sink(b), exits: true });
@@ -211,10 +245,7 @@ export class RootPartition implements HostController {
     const p = this.get(id);
     await this.stop(id);
     const m = p.machine;
-    // A vCPU that was running leaves at its pCPU's next step.
-    for (let i = 0; i < m.vcpuCount; i++) {
-      while (this.sched.schedVcpuState(m.firstVcpu + i) !== SState.NONE) await new Promise((r) => setTimeout(r, 1));
-    }
+    await this.vcpusGone(m);
     this.parts.delete(id);
     for (let i = 0; i < m.vcpuCount; i++) delete this.byVcpu[m.firstVcpu + i];
     this.hv.unregister(id);

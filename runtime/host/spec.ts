@@ -1,6 +1,13 @@
 // What a partition is made of, as the control plane (HostController), the
-// JSON VM config (`hv run --config vm.json`) and the CLI describe it. Plain
-// data: it crosses threads (structured clone) unchanged.
+// JSON VM config (`hv run --config vm.json`) and the CLI describe it, and the
+// one set of rules every description must keep (checkPartition, checkHost):
+// the config reader and the command line both build a PartitionSpec and
+// hand it here, so the two cannot disagree. Plain data: it crosses threads
+// (structured clone) unchanged.
+import { formatSize } from '../../drivers/board/size.ts';
+import { MEMMAP } from '../../drivers/board/memmap.ts';
+import { InputError } from '../errors.ts';
+import { HOST_KERNEL_BYTES, partitionOverhead } from './hypervisor.ts';
 import type { PagingMode } from '../machine/machine.ts';
 
 export type { PagingMode };
@@ -70,4 +77,170 @@ export interface HostSpec {
   /** pCPU worker threads (default: the machine's parallelism). */
   pcpus?: number;
   partitions: PartitionSpec[];
+}
+
+// ---- the rules ---------------------------------------------------------------
+
+/** The largest values a spec may hold (docs/architecture.md, "Resource bounds"). */
+export const LIMITS = {
+  pcpus: 64,
+  partitions: 256,
+  vcpus: 64,
+  /** One virtio-mmio slot each. */
+  disks: MEMMAP.virtio.count,
+  /** Guest RAM: at least 64 KiB (the device tree and a small image), a multiple of 4 KiB. */
+  minMemory: 64 << 10,
+  /**
+   * Host memory is one wasm32 memory, 4 GiB in all: the kernel's regions,
+   * every partition's RAM and second-stage structures, and 4 MiB of slack
+   * for the threaded host's shadow-table pool.
+   */
+  hostMemory: 2 ** 32 - HOST_KERNEL_BYTES - (4 << 20),
+  /** Kernel command line bytes (the device tree's /chosen/bootargs). */
+  append: 4096,
+  weight: 65535,
+  /** cap and reservation: percent of one pCPU. */
+  percent: 100 * 64,
+} as const;
+
+const NAME = /^[A-Za-z0-9_.#-]{1,32}$/;
+const PAGING: readonly PagingMode[] = ['direct', 'nested', 'shadow'];
+const BOOT = ['firmware', 'enlightened'] as const;
+const FORMAT = ['raw', 'vpc'] as const;
+const MiB = 1 << 20;
+
+/**
+ * A spec that breaks a rule. `path` names the field as a JSON path inside
+ * the spec ('memory', 'disks[1].path', 'sched.cap'; for a host,
+ * 'partitions[0].memory'), so each front end can say it its own way.
+ */
+export class SpecError extends InputError {
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(`${path}: ${problem}`);
+    this.name = 'SpecError';
+  }
+}
+
+/** Host memory a partition needs: its RAM and its second-stage structures. */
+export function partitionHostBytes(memory: number, paging: PagingMode): number {
+  return memory + partitionOverhead(memory, paging);
+}
+
+/** The most RAM one partition may have with `paging` (whole MiB). */
+export function maxMemory(paging: PagingMode): number {
+  let m = Math.floor(LIMITS.hostMemory / MiB) * MiB;
+  while (partitionHostBytes(m, paging) > LIMITS.hostMemory) m -= MiB;
+  return m;
+}
+
+/** A value as an error message shows it (JSON, but numbers JSON cannot spell as themselves). */
+export function show(v: unknown): string {
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === 'object' && v !== null) return 'an object';
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  if (v === undefined) return 'nothing';
+  return JSON.stringify(v);
+}
+
+/**
+ * Checks a partition spec against every rule; throws SpecError naming the
+ * first field that breaks one. The spec may come from JSON or another
+ * thread, so every field's type is checked too.
+ */
+export function checkPartition(spec: PartitionSpec): PartitionSpec {
+  const s = spec as unknown as Record<string, unknown>;
+  const fail = (path: string, problem: string): never => {
+    throw new SpecError(path, problem);
+  };
+  if (typeof s.name !== 'string' || !NAME.test(s.name)) fail('name', `must be 1..32 of A-Z a-z 0-9 _ . - #, got ${show(s.name)}`);
+  checkMemory(s.memory, (typeof s.paging === 'string' ? s.paging : 'direct') as PagingMode, fail);
+  integer(s.vcpus, 'vcpus', 1, LIMITS.vcpus, fail);
+  oneOf(s.paging, 'paging', PAGING, fail);
+  oneOf(s.boot, 'boot', BOOT, fail);
+  for (const key of ['bios', 'kernel', 'initrd'] as const) if (s[key] !== undefined) file(s[key], key, fail);
+  if (s.bios !== undefined && s.boot !== 'firmware') fail('bios', `only allowed with boot "firmware" (this partition boots "${String(s.boot)}")`);
+  if (s.kernel === undefined && (s.boot !== 'firmware' || s.bios === undefined)) fail('kernel', 'missing (required)');
+  if (s.append !== undefined) {
+    if (typeof s.append !== 'string') fail('append', `must be a string, got ${show(s.append)}`);
+    const append = s.append as string;
+    if (append.includes('\0')) fail('append', 'must not contain a NUL character (the device tree stores it as a C string)');
+    if (Buffer.byteLength(append) > LIMITS.append) fail('append', `must be at most ${LIMITS.append} bytes, got ${Buffer.byteLength(append)}`);
+  }
+  if (!Array.isArray(s.disks)) fail('disks', `must be an array of at most ${LIMITS.disks} disks, got ${show(s.disks)}`);
+  if ((s.disks as unknown[]).length > LIMITS.disks) fail('disks', `at most ${LIMITS.disks} disks (one per virtio-mmio slot), got ${(s.disks as unknown[]).length}`);
+  (s.disks as unknown[]).forEach((d, i) => {
+    const p = `disks[${i}]`;
+    if (typeof d !== 'object' || d === null || Array.isArray(d)) fail(p, `must be an object, got ${show(d)}`);
+    const disk = d as Record<string, unknown>;
+    file(disk.path, `${p}.path`, fail);
+    if (disk.format !== undefined) oneOf(disk.format, `${p}.format`, FORMAT, fail);
+    if (disk.readonly !== undefined && typeof disk.readonly !== 'boolean') fail(`${p}.readonly`, `must be true or false, got ${show(disk.readonly)}`);
+  });
+  const sched = s.sched as Record<string, unknown>;
+  if (typeof sched !== 'object' || sched === null || Array.isArray(sched)) fail('sched', `must be an object, got ${show(sched)}`);
+  integer(sched.weight, 'sched.weight', 1, LIMITS.weight, fail);
+  integer(sched.cap, 'sched.cap', 0, LIMITS.percent, fail);
+  integer(sched.reservation, 'sched.reservation', 0, LIMITS.percent, fail);
+  if (sched.cap !== 0 && (sched.reservation as number) > (sched.cap as number)) {
+    fail('sched.reservation', `must be at most cap (${sched.cap}), got ${sched.reservation}`);
+  }
+  return spec;
+}
+
+/** Checks a whole host: its pCPUs, each partition (paths 'partitions[i]...'), unique names, and that all fit in host memory. */
+export function checkHost(host: HostSpec): HostSpec {
+  const fail = (path: string, problem: string): never => {
+    throw new SpecError(path, problem);
+  };
+  if (host.pcpus !== undefined) integer(host.pcpus, 'pcpus', 1, LIMITS.pcpus, fail);
+  const list = host.partitions as unknown;
+  if (!Array.isArray(list) || list.length < 1 || list.length > LIMITS.partitions) {
+    fail('partitions', `must be an array of 1..${LIMITS.partitions} partitions, got ${show(list)}`);
+  }
+  const seen = new Map<string, number>();
+  let bytes = 0;
+  host.partitions.forEach((p, i) => {
+    try {
+      checkPartition(p);
+    } catch (e) {
+      if (e instanceof SpecError) fail(`partitions[${i}].${e.path}`, e.problem);
+      throw e;
+    }
+    const first = seen.get(p.name);
+    if (first !== undefined) fail(`partitions[${i}].name`, `duplicate name "${p.name}" (also partitions[${first}])`);
+    seen.set(p.name, i);
+    bytes += partitionHostBytes(p.memory, p.paging);
+  });
+  if (bytes > LIMITS.hostMemory) {
+    fail('partitions', `need ${formatSize(bytes)} of host memory together, more than the ${formatSize(LIMITS.hostMemory)} a wasm32 host has for partitions`);
+  }
+  return host;
+}
+
+function checkMemory(v: unknown, paging: PagingMode, fail: (path: string, problem: string) => never): void {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0 || v % 4096 !== 0) {
+    fail('memory', `must be a positive multiple of 4 KiB, got ${typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? formatSize(v) : show(v)}`);
+  }
+  const bytes = v as number;
+  if (bytes < LIMITS.minMemory) fail('memory', `must be at least ${formatSize(LIMITS.minMemory)}, got ${formatSize(bytes)}`);
+  const max = PAGING.includes(paging) ? maxMemory(paging) : maxMemory('direct');
+  if (bytes > max) {
+    fail('memory', `must be at most ${formatSize(max)} with ${paging} paging (host memory is one wasm32 memory, 4 GiB in all), got ${formatSize(bytes)}`);
+  }
+}
+
+function integer(v: unknown, path: string, lo: number, hi: number, fail: (path: string, problem: string) => never): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) fail(path, `must be an integer ${lo}..${hi}, got ${show(v)}`);
+}
+
+function oneOf(v: unknown, path: string, options: readonly string[], fail: (path: string, problem: string) => never): void {
+  if (!options.includes(v as string)) fail(path, `must be one of ${options.join(', ')}, got ${show(v)}`);
+}
+
+function file(v: unknown, path: string, fail: (path: string, problem: string) => never): void {
+  if (typeof v !== 'string' || v === '') fail(path, `must be a non-empty string (a file path), got ${show(v)}`);
+  if ((v as string).includes('\0')) fail(path, 'must not contain a NUL character');
 }

@@ -1,5 +1,6 @@
 // Opening the disk image a partition's spec names (-drive on the command
 // line, disks[] in a VM config).
+import { statSync } from 'node:fs';
 import { BlockError, type BlockDevice } from '../../drivers/block/device.ts';
 import { RawDevice } from '../../drivers/block/raw.ts';
 import { isVhd, openVhd } from '../../drivers/vhd/chain.ts';
@@ -14,6 +15,9 @@ import type { DiskSpec } from '../host/spec.ts';
  */
 export function openDrive(spec: DiskSpec): BlockDevice {
   try {
+    // A disk is an image file: a device or FIFO has no size to give the
+    // guest and may refuse fsync (EINVAL for /dev/null) when it is closed.
+    if (!statSync(spec.path).isFile()) throw new BlockError('not a regular file (a disk is an image file)');
     const format = spec.format ?? (isVhd(spec.path) ? 'vpc' : 'raw');
     if (format === 'vpc') return openVhd(spec.path, { readOnly: spec.readonly === true });
     return RawDevice.open(spec.path, { readOnly: spec.readonly === true });

@@ -2,13 +2,13 @@
 // the Machine, load firmware, kernel and initrd where QEMU would, place the
 // device tree and reset the harts. One path for `hv run`, VM configs and the
 // root partition's worker.
-import { readFileSync } from 'node:fs';
 import { MEMMAP } from '../../drivers/board/memmap.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
 import { InputError } from '../errors.ts';
 import type { Hypervisor } from '../host/hypervisor.ts';
-import type { PartitionSpec } from '../host/spec.ts';
+import { checkPartition, type PartitionSpec } from '../host/spec.ts';
 import { parseElf } from '../loader/elf.ts';
+import { readBounded } from '../loader/input.ts';
 import type { ClockMode } from './clock.ts';
 import { openDrive } from './drives.ts';
 import { Machine } from './machine.ts';
@@ -20,12 +20,22 @@ export function isElf(b: Uint8Array): boolean {
   return b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
 }
 
-export function readInput(path: string, what: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new InputError(`cannot read ${what} '${path}': ${(e as NodeJS.ErrnoException).code ?? e}`, { cause: e });
-  }
+/** The largest ELF file read: it may hold more than it loads (symbols, debug sections), but not without end. */
+export const MAX_ELF_BYTES = 1 << 30;
+
+/**
+ * Reads an image to load at guest-physical `addr` of a partition with
+ * `ramSize` bytes of RAM: raw bytes up to what fits from there to the end
+ * of RAM, an ELF up to MAX_ELF_BYTES (its segments are checked when loaded).
+ */
+export function readImage(path: string, what: string, ramSize: number, addr: number): Uint8Array {
+  const fits = Math.max(0, RAM_BASE + ramSize - addr);
+  return readBounded(path, what, fits, (head) => (isElf(head) ? Math.max(fits, MAX_ELF_BYTES) : fits));
+}
+
+/** Reads a whole input file (up to `maxBytes`); InputError if it cannot be read or is larger. */
+export function readInput(path: string, what: string, maxBytes = MAX_ELF_BYTES): Uint8Array {
+  return readBounded(path, what, maxBytes);
 }
 
 export interface SetupOptions {
@@ -33,6 +43,8 @@ export interface SetupOptions {
   clock?: ClockMode;
   /** The vCPUs run on other threads (MachineConfig.exits). */
   exits?: boolean;
+  /** A reset the guest asks for ends its run instead of rebooting it (QEMU's -no-reboot). */
+  noReboot?: boolean;
 }
 
 /** Host memory a partition of this spec needs (guest RAM and second-stage structures). */
@@ -46,6 +58,7 @@ export function specHostBytes(spec: Pick<PartitionSpec, 'memory' | 'vcpus' | 'pa
  * Throws InputError for unreadable or malformed images.
  */
 export function setupPartition(spec: PartitionSpec, hv: Hypervisor, options: SetupOptions): { machine: Machine; disks: BlockDevice[] } {
+  checkPartition(spec); // a spec from the control plane may not have come through a front end's checks
   const disks: BlockDevice[] = [];
   try {
     for (const d of spec.disks) disks.push(openDrive(d));
@@ -59,6 +72,8 @@ export function setupPartition(spec: PartitionSpec, hv: Hypervisor, options: Set
         clock: options.clock,
         exits: options.exits,
         onConsole: options.onConsole,
+        // A reboot loads the images again from their files, as QEMU reloads its ROMs.
+        reboot: options.noReboot ? undefined : (m) => boot(m, spec),
       },
       hv,
     );
@@ -77,7 +92,8 @@ export function closeDisks(disks: readonly BlockDevice[]): void {
 function boot(machine: Machine, spec: PartitionSpec): void {
   /** Loads an ELF where its headers say, or raw bytes at `rawAddr`; returns its entry and load address. */
   const load = (path: string, what: string, rawAddr: number): { entry: bigint; addr: number } => {
-    const bytes = readInput(path, what);
+    const bytes = readImage(path, what, spec.memory, rawAddr);
+    if (bytes.length === 0) throw new InputError(`${what} '${path}' is empty: there is nothing to run`);
     if (isElf(bytes)) {
       const entry = machine.loadElf(parseElf(bytes));
       return { entry, addr: Number(entry) };
@@ -98,7 +114,7 @@ function boot(machine: Machine, spec: PartitionSpec): void {
   } else {
     entry = load(spec.kernel!, 'kernel', RAM_BASE).entry;
   }
-  const initrd = spec.initrd === undefined ? undefined : machine.loadInitrd(readInput(spec.initrd, 'initrd'), kernelAddr);
+  const initrd = spec.initrd === undefined ? undefined : machine.loadInitrd(readImage(spec.initrd, 'initrd', spec.memory, machine.initrdAddress(kernelAddr)), kernelAddr);
   const dtb = machine.placeDtb(initrd);
   if (enlightened) machine.bootEnlightened(entry, dtb);
   else machine.boot(entry, dtb);

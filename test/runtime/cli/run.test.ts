@@ -35,7 +35,7 @@ describe('hv run', () => {
   it('stops a guest at --max-insns with status 124', () => {
     const r = hv('run', '--max-insns', '50', 'guests/bin/hello.elf');
     expect(r.code).toBe(124);
-    expect(r.stderr).toMatch(/stopped after 50 instructions/);
+    expect(r.stderr).toMatch(/stopped after 50 steps/);
   });
 
   it('runs several ELFs at once, each in a child partition, consoles prefixed by name', () => {
@@ -52,13 +52,13 @@ describe('hv run', () => {
     const r = hv('run', '--max-insns', '2000', 'guests/bin/hello.elf', 'guests/bin/rv64m.elf');
     expect(r.code).toBe(124); // hello finishes in time, rv64m does not
     expect(r.stdout).toContain('[hello] Hello from RISC-V guest!');
-    expect(r.stderr).toMatch(/partition rv64m: stopped after 2000 instructions/);
+    expect(r.stderr).toMatch(/partition rv64m: stopped after 2000 steps/);
   });
 
   it.each([
     ['a missing file', [join('/nonexistent', 'x.elf')], /cannot read kernel/],
     ['an unknown option', ['--frobnicate', 'guests/bin/hello.elf'], /unknown option '--frobnicate'/],
-    ['a bad -smp', ['-smp', 'zero', 'guests/bin/hello.elf'], /-smp wants an integer/],
+    ['a bad -smp', ['-smp', 'zero', 'guests/bin/hello.elf'], /-smp: must be an integer 1\.\.64, got "zero"/],
     ['no guest', [], /no guest given/],
   ])('exits 2 with a one-line message for %s', (_, args, message) => {
     const r = hv('run', ...args);
@@ -146,7 +146,7 @@ describe('hv run on pCPU threads and from a VM config', () => {
   it('refuses --pcpus out of range', () => {
     const r = hv('run', '--pcpus', '0', 'guests/bin/hello.elf');
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/-pcpus wants an integer in 1\.\.64/);
+    expect(r.stderr).toMatch(/--pcpus: must be an integer 1\.\.64, got 0/);
   });
 
   it('runs on the kernel scheduler in deterministic mode with --deterministic --pcpus: same output, the same run every time', () => {
