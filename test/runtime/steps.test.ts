@@ -114,3 +114,26 @@ describe('--max-insns (Machine.run maxInsns) bounds every guest', () => {
     expect(await m.run({ maxInsns: 1_000_000 })).toEqual({ kind: 'exit', code: 0, reason: 'finisher' });
   });
 });
+
+describe('device space without a device', () => {
+  it('faults each access (counted as unmapped on the bus) and the guest runs on to its limit', async () => {
+    // A load from 0x3000_0000 (no device), its fault stepped over by the handler, for ever.
+    const m = machine(
+      code([
+        rv.auipc(T0, 0),
+        rv.addi(T0, T0, 0x18), // handler at 0x18
+        rv.csrrw(0, CSR.mtvec, T0),
+        rv.lui(T0, 0x30000),
+        rv.ld(T1, T0, 0), // 0x10
+        rv.jal(0, -4),
+        rv.csrrs(T1, CSR.mepc, 0), // 0x18 handler
+        rv.addi(T1, T1, 4),
+        rv.csrrw(0, CSR.mepc, T1),
+        rv.mret(),
+      ]),
+    );
+    expect(await m.run({ maxInsns: 60_000 })).toEqual({ kind: 'insn-limit' });
+    expect(m.stats().traps).toBeGreaterThan(9000);
+    expect(m.board.bus.unmapped).toBe(m.stats().traps);
+  });
+});
