@@ -1,9 +1,9 @@
 // Credit: proportional share with weight, cap and reservation per partition,
 // in the style of Xen's credit scheduler, with time measured in retired
-// instructions.
+// instructions (steps: traps taken count as one each, kernel/cpu/exec.ts).
 //
 // - Burning is by consumption: after every run the vCPU's credit drops by
-//   the instructions it actually retired (H_INSTRET after - before). Nothing
+//   the steps it actually took (instructions retired and traps). Nothing
 //   is sampled at ticks, so yielding just before a tick dodges nothing.
 // - Every accounting period (30 ms worth of instructions) the pCPU that
 //   crosses the boundary first hands out npcpus x period of credit to the

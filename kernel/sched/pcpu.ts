@@ -15,7 +15,7 @@
 // its vCPUs retire and, while idle, by the host (pcpuAdvance) or by the
 // deterministic driver (schedRunDeterministic).
 import { vcpuAddr } from '../layout';
-import { setHart, H_INSTRET, H_MIE, H_MTIMECMP, H_SBI_EXIT, H_STATE, H_STIMECMP, H_WFI, Exit, VcpuState } from '../cpu/hart';
+import { setHart, H_INSTRET, H_STAT_INTERRUPTS, H_STAT_TRAPS, H_MIE, H_MTIMECMP, H_SBI_EXIT, H_STATE, H_STIMECMP, H_WFI, Exit, VcpuState } from '../cpu/hart';
 import { MIP_MTIP, MIP_STIP } from '../cpu/defs';
 import { run } from '../cpu/exec';
 import { wakeupPending } from '../cpu/interrupts';
@@ -406,6 +406,7 @@ export function pcpuStep(p: u32): u32 {
   const budget = chunkBudget(c, va, now, cls);
   setHart(va);
   const i0 = load<u64>(va + H_INSTRET);
+  const t0 = trapsOf(va);
   runVa = va;
   runInstret0 = i0;
   inRun = true;
@@ -415,7 +416,9 @@ export function pcpuStep(p: u32): u32 {
     sbiAfterRun();
   }
   inRun = false;
-  const used = load<u64>(va + H_INSTRET) - i0;
+  // Time is steps, as the chunk's budget counts them: a trap storm that
+  // retires nothing still moves the clock (its timers come due) and burns credit.
+  const used = load<u64>(va + H_INSTRET) - i0 + (trapsOf(va) - t0);
   setClock(c, now + used);
   charge(va, used);
   atomic.and<u32>(va + S_FLAGS, ~SF_BOOST); // BOOST lasts one run
@@ -456,6 +459,11 @@ export function pcpuStep(p: u32): u32 {
     return SchedExit.HALT;
   }
   return SchedExit.RAN;
+}
+
+/** Traps vCPU block `va` has taken (exceptions and interrupts): with H_INSTRET, its steps. */
+function trapsOf(va: usize): u64 {
+  return load<u64>(va + H_STAT_TRAPS) + load<u64>(va + H_STAT_INTERRUPTS);
 }
 
 /** Idle time on pCPU `p`: its clock moves on by `insns`. */

@@ -68,7 +68,7 @@ export function exitStatus(result: RunResult, limits: { timeout?: string; maxIns
       process.stderr.write(`hv: ${who} stopped: the root partition failed servicing it: ${result.message}\n`);
       return EXIT_SOFTWARE;
     case 'insn-limit':
-      process.stderr.write(`hv: ${who}: stopped after ${limits.maxInsns} steps (--max-insns)\n`);
+      process.stderr.write(`hv: ${who}: stopped at the --max-insns limit of ${limits.maxInsns} steps\n`);
       return EXIT_TIMEOUT;
   }
 }

@@ -35,7 +35,7 @@ describe('hv run', () => {
   it('stops a guest at --max-insns with status 124', () => {
     const r = hv('run', '--max-insns', '50', 'guests/bin/hello.elf');
     expect(r.code).toBe(124);
-    expect(r.stderr).toMatch(/stopped after 50 steps/);
+    expect(r.stderr).toMatch(/stopped at the --max-insns limit of 50 steps/);
   });
 
   it('runs several ELFs at once, each in a child partition, consoles prefixed by name', () => {
@@ -52,7 +52,7 @@ describe('hv run', () => {
     const r = hv('run', '--max-insns', '2000', 'guests/bin/hello.elf', 'guests/bin/rv64m.elf');
     expect(r.code).toBe(124); // hello finishes in time, rv64m does not
     expect(r.stdout).toContain('[hello] Hello from RISC-V guest!');
-    expect(r.stderr).toMatch(/partition rv64m: stopped after 2000 steps/);
+    expect(r.stderr).toMatch(/partition rv64m: stopped at the --max-insns limit of 2000 steps/);
   });
 
   it.each([
