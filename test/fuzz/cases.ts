@@ -273,26 +273,29 @@ export async function configCase(rng: Rng): Promise<CaseOutcome> {
 
 // ---- random command lines (the real CLI, in a child process) ------------------------------
 
-const SIZES = ['0', '1B', '100B', '4097B', '4K', '64K', '1M', '2M', '16M', '128M', '1.5M', '4096M', '16G', '-1M', 'lots', '1e9', ''];
-const NUMBERS = ['0', '1', '2', '3', '64', '65', '-1', '1.5', '1e400', 'Infinity', 'NaN', 'x', '', '9007199254740993'];
+// Each option's values: ones a user would give, and ones that must be refused.
+const OPTIONS: [string, string[], string[]][] = [
+  ['-m', ['64K', '1M', '2M', '16M', '128M', '1.5M', '256'], ['0', '1B', '100B', '4097B', '4K', '4096M', '16G', '-1M', 'lots', '1e9', '']],
+  ['-smp', ['1', '2', '3', '4'], ['0', '65', '-1', '1.5', '1e400', 'Infinity', 'NaN', 'x', '', '9007199254740993']],
+  ['--paging', ['direct', 'nested', 'shadow'], ['ept', '']],
+  ['-append', ['console=ttyS0', '', 'a b c', 'x'.repeat(4096)], ['x'.repeat(5000)]],
+  ['--pcpus', ['1', '2', '3'], ['0', '65', 'x', '', '1e400']],
+  ['--timeout', ['0.5', '2', '2147484'], ['0', '1e400', 'Infinity', '-3', 'x']],
+];
 
 /** `hv run` with random option values: ends within its bound with 0, a guest status, 124, or 2 and one line. */
 export async function cliCase(rng: Rng): Promise<CaseOutcome> {
   const dir = scratchDir();
   const args: string[] = ['run'];
-  const opt = (name: string, values: readonly string[]) => {
-    if (rng.chance(0.35)) args.push(name, rng.pick(values));
-  };
-  opt('-m', SIZES);
-  opt('-smp', NUMBERS);
-  opt('--paging', ['direct', 'nested', 'shadow', 'ept', '']);
-  opt('-append', ['console=ttyS0', '', 'x'.repeat(5000), 'a b c']);
-  opt('--pcpus', NUMBERS);
-  opt('--timeout', ['0', '0.5', '2', '1e400', 'Infinity', '-3', '2147484', 'x']);
-  if (rng.chance(0.3)) args.push('-drive', rng.pick(['file=/dev/null,format=raw', 'file=', 'format=qcow2', 'file=/nonexistent.img', 'if=ide,file=x', `file=${join(dir, 'disk.img')},format=raw`, 'garbage']));
-  if (rng.chance(0.15)) args.push(rng.pick(['--deterministic', '--icount', '--stats', '--frobnicate', '--help']));
+  for (const [name, good, bad] of OPTIONS) if (rng.chance(0.3)) args.push(name, rng.chance(0.8) ? rng.pick(good) : rng.pick(bad));
+  if (rng.chance(0.2)) {
+    const good = [`file=${join(dir, 'disk.img')},format=raw`, `file=${join(dir, 'disk.img')}`, `file=${join(dir, 'disk.img')},if=virtio,readonly=on`];
+    const bad = ['file=/dev/null,format=raw', 'file=', 'format=qcow2', 'file=/nonexistent.img', 'if=ide,file=x', 'garbage'];
+    args.push('-drive', rng.chance(0.7) ? rng.pick(good) : rng.pick(bad));
+  }
+  if (rng.chance(0.3)) args.push(rng.pick(['--deterministic', '--icount', '--stats', '--stats', '--frobnicate', '--help']));
   const guest = rng.int(10);
-  if (guest < 5) args.push(join(ROOT, 'guests', 'bin', rng.pick(['hello.elf', 'rv64m.elf', 'interrupts.elf', 'traps.elf'])));
+  if (guest < 5) args.push(join(ROOT, 'guests', 'bin', rng.pick(['hello.elf', 'rv64m.elf', 'interrupts.elf', 'traps.elf', 'smp_ipi.elf', 'virtio_blk.elf', 'mmu.elf'])));
   else if (guest < 7) {
     const f = join(dir, `cli-${rng.seed}.elf`);
     writeFileSync(f, mutateElf(rng, (elfBase ??= new Uint8Array(readFileSync(join(ROOT, 'guests', 'bin', 'hello.elf'))))));
@@ -301,7 +304,9 @@ export async function cliCase(rng: Rng): Promise<CaseOutcome> {
   else args.push('/dev/null');
   writeFileSync(join(dir, 'disk.img'), new Uint8Array(64 * 1024));
   // Every case is bounded: by a step limit, or by a wall-clock timeout on threads.
-  const bounded = args.includes('--timeout') ? [] : rng.chance(0.5) ? ['--max-insns', String(rng.range(1, 3_000_000))] : ['--timeout', '3'];
+  const t = args.indexOf('--timeout');
+  const shortTimeout = t >= 0 && Number(args[t + 1]) > 0 && Number(args[t + 1]) <= 3;
+  const bounded = shortTimeout ? [] : t < 0 && rng.chance(0.5) ? ['--timeout', '3'] : ['--max-insns', String(rng.range(1, 3_000_000))];
   const argv = [...args, ...bounded];
   const r = spawnSync(process.execPath, [HV, ...argv], { encoding: 'utf8', timeout: 30_000, input: '' });
   const what = `hv ${argv.join(' ')}`.slice(0, 300);

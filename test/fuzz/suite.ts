@@ -25,7 +25,7 @@ export const KINDS: Kind[] = [
   { name: 'elf', ci: 1000, run: (rng) => elfCase(rng) },
   { name: 'vhd', ci: 300, run: (rng) => vhdCase(rng) },
   { name: 'config', ci: 2000, run: (rng) => configCase(rng) },
-  { name: 'cli', ci: 40, run: (rng) => cliCase(rng) },
+  { name: 'cli', ci: 30, run: (rng) => cliCase(rng) },
 ];
 
 export interface Tally {
