@@ -45,10 +45,12 @@ sources() {
 	virtio_blk)  echo "tests/virtio_blk.c" ;;
 	plic_uart)   echo "tests/plic_uart.c" ;;
 	smp_ipi)     echo "tests/smp_ipi.c" ;;
+	irq_spin)    echo "tests/irq_spin.c" ;;
+	irq_wfi)     echo "tests/irq_wfi.c" ;;
 	*) echo "unknown guest: $1" >&2; exit 1 ;;
 	esac
 }
-ALL="hello rv64i rv64m rv64a rv64c zicsr traps interrupts privilege mmu asid fp-rounding cpu tlb exits ctxsw virtio_blk plic_uart smp_ipi isolation"
+ALL="hello rv64i rv64m rv64a rv64c zicsr traps interrupts privilege mmu asid fp-rounding cpu tlb exits ctxsw virtio_blk plic_uart smp_ipi isolation irq_spin irq_wfi"
 
 mkdir -p bin
 for g in ${*:-$ALL}; do

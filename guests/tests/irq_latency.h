@@ -1,0 +1,325 @@
+/*
+ * irq_latency.h - interrupt-driven virtio-blk reads and UART input, with the
+ * hart idle between them in one of two ways (IDLE_WFI, set by the including
+ * file): spinning with interrupts enabled and never executing WFI (as
+ * xv6-riscv's scheduler does), or waiting in WFI. Every interrupt comes
+ * through the PLIC to hart 0's M-mode context (MEIP).
+ *
+ * irq_spin.c and irq_wfi.c include this. Each does READS reads of sectors
+ * 1..READS of the disk in the first virtio-blk slot it finds (any slot:
+ * QEMU puts -device virtio-blk-device in the last one), checking each
+ * sector's contents (byte i of sector s is (s * 37 + i) & 0xff, written by
+ * the test), then INPUTS times prints "ready N", enables the UART receive
+ * interrupt and waits, idle, for byte N of the input ('a', 'b', ...); the
+ * handler takes one byte and disables it again (the next byte waits in the
+ * UART, also when all the input came at once).
+ *
+ * The check lines ("ok N ...") do not depend on timing. Lines starting with
+ * "latency" carry measurements, which differ between runs and hosts (the
+ * tests compare every other line with guests/expected/NAME.out):
+ *
+ *   latency disk N: insns I ticks T     minstret and mtime from the
+ *       QueueNotify store to the interrupt handler's first C statement
+ *       (includes the trap entry: saving 32 registers, about 40 instructions)
+ *   latency uart N: insns I ticks T seen S   from the last byte of "ready N"
+ *       to the handler (this includes the host noticing the prompt and
+ *       typing); S (spinning only): instructions between the first poll of
+ *       the idle loop that saw mip.MEIP set and the handler, that is, how
+ *       late the hart took an interrupt it could already see (-1: never seen
+ *       pending before the trap)
+ *
+ * Nothing else is timed: no CLINT timer is armed, so an interrupt that were
+ * only noticed at a timer tick would never be noticed, and the run would
+ * not finish.
+ */
+#include "guest.h"
+
+#ifndef IDLE_WFI
+#error "IDLE_WFI must be 0 (spin) or 1 (wfi)"
+#endif
+
+#define READS  4
+#define INPUTS 2
+
+/* ---- virtio-mmio --------------------------------------------------------- */
+#define VIRTIO_BASE   0x10001000UL
+#define VIRTIO_STRIDE 0x1000UL
+#define VIRTIO_SLOTS  8
+#define VIRTIO_IRQ0   1 /* slot n: PLIC source 1 + n */
+
+#define MAGIC_VALUE         0x000
+#define VERSION             0x004
+#define DEVICE_ID           0x008
+#define DEVICE_FEATURES     0x010
+#define DEVICE_FEATURES_SEL 0x014
+#define DRIVER_FEATURES     0x020
+#define DRIVER_FEATURES_SEL 0x024
+#define GUEST_PAGE_SIZE     0x028
+#define QUEUE_SEL           0x030
+#define QUEUE_NUM_MAX       0x034
+#define QUEUE_NUM           0x038
+#define QUEUE_ALIGN         0x03c
+#define QUEUE_PFN           0x040
+#define QUEUE_READY         0x044
+#define QUEUE_NOTIFY        0x050
+#define INTERRUPT_STATUS    0x060
+#define INTERRUPT_ACK       0x064
+#define STATUS              0x070
+#define QUEUE_DESC_LOW      0x080
+#define QUEUE_DESC_HIGH     0x084
+#define QUEUE_DRIVER_LOW    0x090
+#define QUEUE_DRIVER_HIGH   0x094
+#define QUEUE_DEVICE_LOW    0x0a0
+#define QUEUE_DEVICE_HIGH   0x0a4
+
+#define S_ACKNOWLEDGE 1
+#define S_DRIVER      2
+#define S_DRIVER_OK   4
+#define S_FEATURES_OK 8
+#define F_VERSION_1   (1u << 0) /* feature word 1 */
+
+#define DESC_F_NEXT  1
+#define DESC_F_WRITE 2
+#define T_IN 0
+
+#define QSIZE 8
+#define PAGE  4096
+
+struct desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags, next;
+};
+struct avail {
+	uint16_t flags, idx, ring[QSIZE], used_event;
+};
+struct used {
+	uint16_t flags, idx;
+	struct { uint32_t id, len; } ring[QSIZE];
+	uint16_t avail_event;
+};
+struct req_hdr {
+	uint32_t type, reserved;
+	uint64_t sector;
+};
+
+static uint8_t ring_mem[2 * PAGE] __attribute__((aligned(PAGE)));
+#define DESCS ((volatile struct desc *)ring_mem)
+#define AVAIL ((volatile struct avail *)(ring_mem + 16 * QSIZE))
+#define USED  ((volatile struct used *)(ring_mem + PAGE))
+
+static struct req_hdr hdr __attribute__((aligned(16)));
+static uint8_t buf[512] __attribute__((aligned(512)));
+static volatile uint8_t status_byte;
+static uintptr_t vbase;
+static unsigned virq;
+static uint16_t avail_idx;
+
+static uint32_t vrd(unsigned off) { return mmio_read32(vbase + off); }
+static void vwr(unsigned off, uint32_t v) { mmio_write32(vbase + off, v); }
+
+/* ---- UART, PLIC ------------------------------------------------------------ */
+#define UART_RBR 0
+#define UART_IER 1
+#define UART_FCR 2
+#define UART_LSR 5
+#define IER_RDI  0x01
+#define LSR_DR   0x01
+#define UART_IRQ 10
+
+#define PLIC_BASE       0x0c000000UL
+#define PLIC_PRIO(s)    (PLIC_BASE + 4UL * (s))
+#define PLIC_ENABLE0(c) (PLIC_BASE + 0x2000UL + 0x80UL * (c))
+#define PLIC_THRESH(c)  (PLIC_BASE + 0x200000UL + 0x1000UL * (c))
+#define PLIC_CLAIM(c)   (PLIC_THRESH(c) + 4)
+#define CTX_M0 0
+
+#define MIP_MEIP (1UL << IRQ_M_EXT)
+
+/* ---- what the handler saw -------------------------------------------------- */
+static volatile unsigned disk_done, uart_count, other_irqs;
+static volatile uint8_t uart_byte;
+static volatile uint64_t irq_instret, irq_mtime;
+
+static inline uint64_t instret(void) { return csr_read(minstret); }
+
+static void handler(struct trap_frame *f)
+{
+	uint64_t i = instret(), t = mtime_read();
+	if (f->cause != (CAUSE_INTR | IRQ_M_EXT)) {
+		printf("unexpected trap mcause=0x%lx\n", f->cause);
+		exit(97);
+	}
+	irq_instret = i;
+	irq_mtime = t;
+	uint32_t src;
+	while ((src = mmio_read32(PLIC_CLAIM(CTX_M0))) != 0) {
+		if (src == virq) {
+			vwr(INTERRUPT_ACK, vrd(INTERRUPT_STATUS));
+			disk_done++;
+		} else if (src == UART_IRQ) {
+			/* One byte per wait: the next waits in the UART until asked for. */
+			if (mmio_read8(UART_BASE + UART_LSR) & LSR_DR) {
+				uart_byte = mmio_read8(UART_BASE + UART_RBR);
+				uart_count++;
+			}
+			mmio_write8(UART_BASE + UART_IER, 0);
+		} else {
+			other_irqs++;
+		}
+		mmio_write32(PLIC_CLAIM(CTX_M0), src);
+	}
+}
+
+/*
+ * Idles until *flag reaches want. Spinning: interrupts stay enabled and the
+ * loop polls mip; *seen gets minstret at the first poll that found MEIP
+ * pending (the interrupt could have been taken there already).
+ */
+static void idle_until(volatile unsigned *flag, unsigned want, uint64_t *seen)
+{
+	*seen = 0;
+	while (*flag < want) {
+#if IDLE_WFI
+		__asm__ volatile ("wfi" ::: "memory");
+#else
+		/* minstret first: if the trap comes right after the mip read, seen < the handler's. */
+		uint64_t i = instret();
+		if (!*seen && (csr_read(mip) & MIP_MEIP))
+			*seen = i;
+#endif
+	}
+}
+
+static int find_blk(void)
+{
+	for (int i = 0; i < VIRTIO_SLOTS; i++) {
+		uintptr_t b = VIRTIO_BASE + i * VIRTIO_STRIDE;
+		if (mmio_read32(b + MAGIC_VALUE) == 0x74726976 && mmio_read32(b + DEVICE_ID) == 2) {
+			vbase = b;
+			virq = VIRTIO_IRQ0 + i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Modern (version 2) or legacy (version 1) bring-up, no optional features. */
+static int blk_init(void)
+{
+	uint32_t version = vrd(VERSION);
+	vwr(STATUS, 0);
+	vwr(STATUS, S_ACKNOWLEDGE);
+	vwr(STATUS, S_ACKNOWLEDGE | S_DRIVER);
+	vwr(DRIVER_FEATURES_SEL, 0);
+	vwr(DRIVER_FEATURES, 0);
+	if (version == 2) {
+		vwr(DRIVER_FEATURES_SEL, 1);
+		vwr(DRIVER_FEATURES, F_VERSION_1);
+		vwr(STATUS, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK);
+		if (!(vrd(STATUS) & S_FEATURES_OK))
+			return 2;
+	} else if (version == 1) {
+		vwr(GUEST_PAGE_SIZE, PAGE);
+	} else {
+		return 3;
+	}
+	vwr(QUEUE_SEL, 0);
+	if (vrd(QUEUE_NUM_MAX) < QSIZE)
+		return 5;
+	vwr(QUEUE_NUM, QSIZE);
+	if (version == 2) {
+		uint64_t d = (uintptr_t)DESCS, a = (uintptr_t)AVAIL, u = (uintptr_t)USED;
+		vwr(QUEUE_DESC_LOW, (uint32_t)d);
+		vwr(QUEUE_DESC_HIGH, (uint32_t)(d >> 32));
+		vwr(QUEUE_DRIVER_LOW, (uint32_t)a);
+		vwr(QUEUE_DRIVER_HIGH, (uint32_t)(a >> 32));
+		vwr(QUEUE_DEVICE_LOW, (uint32_t)u);
+		vwr(QUEUE_DEVICE_HIGH, (uint32_t)(u >> 32));
+		vwr(QUEUE_READY, 1);
+	} else {
+		vwr(QUEUE_ALIGN, PAGE);
+		vwr(QUEUE_PFN, (uint32_t)((uintptr_t)ring_mem / PAGE));
+	}
+	vwr(STATUS, vrd(STATUS) | S_DRIVER_OK);
+	return 0;
+}
+
+/* Reads `sector` into buf, idle until the used-buffer interrupt. */
+static void read_sector(unsigned n, uint64_t sector)
+{
+	hdr.type = T_IN;
+	hdr.reserved = 0;
+	hdr.sector = sector;
+	status_byte = 0xff;
+	DESCS[0].addr = (uintptr_t)&hdr;
+	DESCS[0].len = sizeof(hdr);
+	DESCS[0].flags = DESC_F_NEXT;
+	DESCS[0].next = 1;
+	DESCS[1].addr = (uintptr_t)buf;
+	DESCS[1].len = sizeof(buf);
+	DESCS[1].flags = DESC_F_NEXT | DESC_F_WRITE;
+	DESCS[1].next = 2;
+	DESCS[2].addr = (uintptr_t)&status_byte;
+	DESCS[2].len = 1;
+	DESCS[2].flags = DESC_F_WRITE;
+	DESCS[2].next = 0;
+	AVAIL->ring[avail_idx % QSIZE] = 0;
+	__sync_synchronize();
+	AVAIL->idx = ++avail_idx;
+	__sync_synchronize();
+	unsigned want = disk_done + 1;
+	uint64_t seen;
+	uint64_t t0 = mtime_read();
+	uint64_t i0 = instret();
+	vwr(QUEUE_NOTIFY, 0);
+	idle_until(&disk_done, want, &seen);
+	printf("latency disk %u: insns %lu ticks %lu\n", n, irq_instret - i0, irq_mtime - t0);
+	unsigned bad = 0;
+	for (unsigned i = 0; i < sizeof(buf); i++)
+		bad += buf[i] != (uint8_t)(sector * 37 + i);
+	check("disk read by interrupt: status", status_byte, 0);
+	check("disk read by interrupt: data", bad, 0);
+}
+
+static void wait_input(unsigned n)
+{
+	unsigned want = uart_count + 1;
+	uint64_t seen;
+	printf("ready %u\n", n);
+	uint64_t t0 = mtime_read();
+	uint64_t i0 = instret();
+	mmio_write8(UART_BASE + UART_IER, IER_RDI);
+	idle_until(&uart_count, want, &seen);
+	printf("latency uart %u: insns %lu ticks %lu seen %ld\n", n, irq_instret - i0, irq_mtime - t0,
+	       seen ? (long)(irq_instret - seen) : -1L);
+	check("uart byte by interrupt", uart_byte, 'a' + n);
+}
+
+int main(unsigned long hartid, void *dtb)
+{
+	printf("# irq_%s: interrupt-driven disk and UART input, idle by %s\n", IDLE_WFI ? "wfi" : "spin",
+	       IDLE_WFI ? "WFI" : "spinning with interrupts on");
+	if (!find_blk()) {
+		printf("no virtio-blk device\n");
+		return 1;
+	}
+	check("virtio-blk init", blk_init(), 0);
+	mmio_write32(PLIC_PRIO(virq), 1);
+	mmio_write32(PLIC_PRIO(UART_IRQ), 1);
+	mmio_write32(PLIC_THRESH(CTX_M0), 0);
+	mmio_write32(PLIC_ENABLE0(CTX_M0), (1u << virq) | (1u << UART_IRQ));
+	mmio_write8(UART_BASE + UART_FCR, 0x07); /* FIFOs on and cleared, receive trigger at 1 byte */
+	m_trap_handler = handler;
+	csr_write(mie, MIP_MEIP);
+	csr_set(mstatus, MSTATUS_MIE);
+
+	for (unsigned n = 0; n < READS; n++)
+		read_sector(n, 1 + n);
+	for (unsigned n = 0; n < INPUTS; n++)
+		wait_input(n);
+
+	csr_clear(mstatus, MSTATUS_MIE);
+	check("no other interrupts", other_irqs, 0);
+	return check_summary();
+}
