@@ -9,7 +9,7 @@ import { runGuest } from '../support/guest.ts';
 
 const BIN = 'guests/bin';
 /** Guests that need a disk or run too long for a unit test are covered elsewhere. */
-const ELSEWHERE = new Set(['cpu.elf', 'virtio_blk.elf', 'isolation.elf']);
+const ELSEWHERE = new Set(['cpu.elf', 'virtio_blk.elf', 'isolation.elf', 'irq_spin.elf', 'irq_wfi.elf']);
 const guests = readdirSync(BIN).filter((f) => f.endsWith('.elf') && !ELSEWHERE.has(f)).sort();
 
 const qemu = spawnSync('qemu-system-riscv64', ['--version']).status === 0;
