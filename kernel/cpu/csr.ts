@@ -128,6 +128,20 @@ export function csrRead(csr: u32): u64 {
 }
 
 /** Writes a CSR that csrRead accepted. WARL fields keep only legal values. */
+/**
+ * The value CSRRS/CSRRC modify, given what the read returned. For mip it is
+ * not the value read: SEIP reads as the software-writable bit OR the PLIC's
+ * line, but "the value used in the read-modify-write sequence of a CSRRS or
+ * CSRRC instruction contains only the software-writable SEIP bit" (privileged
+ * spec 3.1.9). Otherwise OpenSBI's csr_set(mip, STIP), taken while the
+ * UART's line is high, latches SEIP on for good: Linux then takes external
+ * interrupts that the PLIC has nothing for, for ever.
+ */
+export function csrRmwBase(csr: u32, read: u64): u64 {
+  if (csr != Csr.MIP) return read;
+  return (read & ~MIP_SEIP) | (load<u64>(hart, H_MIP) & MIP_SEIP);
+}
+
 export function csrWrite(csr: u32, v: u64): void {
   switch (csr) {
     case Csr.FFLAGS: setFcsr((load<u32>(hart, H_FCSR) & ~0x1f) | (<u32>v & 0x1f)); return;

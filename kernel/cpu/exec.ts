@@ -13,7 +13,7 @@ import { Cause, MS_FS, MS_TSR, MS_TVM, MS_TW, PRIV_M, PRIV_S, PRIV_U } from './d
 import {
   excCause, excPending, excTval, exitRequested, raise, requestResync, clearEvents, CAUSE_RETRY,
 } from './exception';
-import { csrAccessible, csrIllegal, csrRead, csrWrite } from './csr';
+import { csrAccessible, csrIllegal, csrRead, csrRmwBase, csrWrite } from './csr';
 import { enterTrap, mret, sret } from './trap';
 import { pendingInterrupt, wakeupPending } from './interrupts';
 import { div32, div64, divu32, divu64, mulh, mulhsu, mulhu, rem32, rem64, remu32, remu64 } from './muldiv';
@@ -499,7 +499,10 @@ function csrOp(insn: u32, rd: u32, rs1: u32, f3: u32): void {
   if (!csrAccessible(csr, writes)) { illegal(insn); return; }
   const old = csrRead(csr);
   if (csrIllegal) { illegal(insn); return; }
-  if (writes) csrWrite(csr, op == 1 ? src : op == 2 ? old | src : old & ~src);
+  if (writes) {
+    const base = csrRmwBase(csr, old);
+    csrWrite(csr, op == 1 ? src : op == 2 ? base | src : base & ~src);
+  }
   setX(rd, old);
 }
 

@@ -210,10 +210,11 @@ export class Hypervisor {
           }
           return;
         }
-        if (idleMs !== undefined) {
-          if (idleMs > 0) await new Promise<void>((r) => setTimeout(r, idleMs));
+        if (idleMs !== undefined && idleMs > 0) {
+          await new Promise<void>((r) => setTimeout(r, idleMs));
           lastYield = performance.now();
         } else if (now - lastYield > 20) {
+          // Also when guests only skipped idle time (icount): stdin and timers need their turn.
           await new Promise<void>((r) => setImmediate(r));
           lastYield = performance.now();
         }

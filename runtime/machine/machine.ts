@@ -366,7 +366,8 @@ export class Machine implements Guest {
         }
         this.idleSteps += ticks * INSNS_PER_TICK;
       }
-      if (next !== Infinity) this.clock.skipTo(next);
+      if (next === Infinity) return Infinity; // only input can wake it: the host waits for some
+      this.clock.skipTo(next);
       return 0;
     }
     return this.clock.msUntil(next);
