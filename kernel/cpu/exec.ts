@@ -6,7 +6,7 @@
 // Compressed instructions are expanded by a table load (rvc.ts) and share
 // the 32-bit decoder.
 import {
-  hart, Exit, H_ATTENTION, H_MMIO_STATE, MmioState, H_EXIT, H_FCSR, H_INSTRET, H_MSTATUS, H_PC, H_PRIV, H_RESV_ADDR, H_RESV_VALUE, H_WFI,
+  hart, Exit, H_ATTENTION, H_PREEMPT, H_MMIO_STATE, MmioState, H_EXIT, H_FCSR, H_INSTRET, H_MSTATUS, H_PC, H_PRIV, H_RESV_ADDR, H_RESV_VALUE, H_WFI,
   getF, getX, rX, setF, setX, wX,
 } from './hart';
 import { Cause, MS_FS, MS_TSR, MS_TVM, MS_TW, PRIV_M, PRIV_S, PRIV_U } from './defs';
@@ -394,6 +394,10 @@ export function run(budget: u32): u32 {
       const leave = exitRequested;
       fPage = 1;
       clearEvents();
+      // The scheduler wants this pCPU for a vCPU another thread woke
+      // (sched/pcpu.ts, preemptFor): the chunk ends here, and a pending
+      // interrupt is taken when this vCPU next runs (run() looks first).
+      if (!leave && atomic.load<u32>(h + H_PREEMPT) != 0) break;
       // With the budget spent, a pending interrupt waits for the next slice.
       const irq = n < budget ? pendingInterrupt() : -1;
       if (irq >= 0) pc = enterTrap(<u32>irq, 0, pc, true);

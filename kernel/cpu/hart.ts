@@ -78,6 +78,7 @@ export const H_STAT_SHADOW_FILLS: u32 = 0x578; // u64 shadow entries built from 
 export const H_STAT_WP_FAULTS: u32 = 0x580; // u64 guest stores to write-protected page-table pages
 export const H_STAT_SHADOW_FLUSHES: u32 = 0x588; // u64 whole-shadow drops
 export const H_ATTENTION: u32 = 0x558; // non-zero: the interpreter must look at events (exceptions, resync, exit, a kick)
+export const H_PREEMPT: u32 = 0x55c; // u32 non-zero: another thread woke a vCPU that should run on this one's pCPU now: end the chunk (sched/pcpu.ts)
 
 // An MMIO access handed to the root partition (partitions with PF_MMIO_EXIT,
 // platform/mmio.ts): the instruction is abandoned, the vCPU exits, the root

@@ -14,7 +14,7 @@ import {
 } from './defs';
 import { blAppend, blRemove, listsInit, rqAppend, rqRemove } from './queue';
 import { capAmount } from './credit';
-import { advanceIdle, clockOf, kick, kickAll, nowOfInstance, pcpuStep, runDeterministic, wakeLocked } from './pcpu';
+import { advanceIdle, clockOf, kick, kickAll, nowOfInstance, pcpuStep, preemptFor, runDeterministic, wakeLocked } from './pcpu';
 import { SchedExit } from './defs';
 
 // Layout facts for the host's typed views and the playground.
@@ -204,6 +204,7 @@ export function schedWake(vcpu: u32): bool {
       atomic.and<u32>(va + S_FLAGS, ~SF_WAKE);
       blRemove(c, vcpu);
       wakeLocked(c, vcpu, clockOf(c));
+      preemptFor(c, vcpu);
       unlockPcpu(c);
       kick(c);
       return true;

@@ -15,7 +15,10 @@
 // its vCPUs retire and, while idle, by the host (pcpuAdvance) or by the
 // deterministic driver (schedRunDeterministic).
 import { vcpuAddr } from '../layout';
-import { setHart, H_INSTRET, H_STAT_INTERRUPTS, H_STAT_TRAPS, H_MIE, H_MTIMECMP, H_SBI_EXIT, H_STATE, H_STIMECMP, H_WFI, Exit, VcpuState } from '../cpu/hart';
+import {
+  setHart, H_ATTENTION, H_INSTRET, H_PREEMPT, H_STAT_INTERRUPTS, H_STAT_TRAPS, H_MIE, H_MTIMECMP, H_SBI_EXIT, H_STATE, H_STIMECMP, H_WFI, Exit,
+  VcpuState,
+} from '../cpu/hart';
 import { MIP_MTIP, MIP_STIP } from '../cpu/defs';
 import { run } from '../cpu/exec';
 import { wakeupPending } from '../cpu/interrupts';
@@ -86,6 +89,25 @@ export function wakeLocked(c: usize, v: u32, now: u64): void {
   store<u64>(va + S_READY_AT, now);
   statAdd(va + S_STATS, VcpuStat.WAKES, 1);
   rqAppend(c, v);
+}
+
+/**
+ * Another thread (the root partition: an exit completed, an interrupt raised)
+ * has just woken `v` onto `c` (lock held). If it has BOOST and `c` is running
+ * a vCPU of a lower class, that vCPU's chunk ends at its next instruction
+ * (H_PREEMPT, then a kick of its attention word), so the woken one runs now
+ * rather than when the chunk would have ended (a poll, up to 1 ms, or a
+ * tick). The step that follows picks it (pcpuStep: preemption by a strictly
+ * better class). Wake-ups found by the pCPU's own polls need none of this:
+ * they happen between chunks.
+ */
+export function preemptFor(c: usize, v: u32): void {
+  const cur = load<u32>(c + C_CURRENT);
+  if (cur == NIL || cur == v) return;
+  if (classOf(vcpuAddr(v)) != Class.BOOST || classOf(vcpuAddr(cur)) >= Class.BOOST) return;
+  const ca = vcpuAddr(cur);
+  atomic.store<u32>(ca + H_PREEMPT, 1);
+  atomic.store<u32>(ca + H_ATTENTION, 1);
 }
 
 /** The current vCPU goes back to the tail of pCPU `c`'s queue (takes the lock). */
@@ -373,6 +395,9 @@ export function pcpuStep(p: u32): u32 {
       block(c, v, Block.IO);
     } else if (atomic.load<u32>(va + H_STATE) != VcpuState.RUNNABLE) block(c, v, Block.STOPPED);
     else {
+      // A preemption asked for from here on is for the run below (preemptFor);
+      // one asked for before is answered by the pick that follows.
+      atomic.store<u32>(va + H_PREEMPT, 0);
       const k = classOf(va);
       if (k == Class.NONE || now >= load<u64>(c + C_SLICE_END)) requeue(c, v);
       else {

@@ -34,6 +34,8 @@ export interface RigConfig {
   insnsPerMs?: number;
   partitions: PartitionSpec[];
   boost?: boolean;
+  /** Called whenever a guest reads the time (mid-run, as another thread's event would arrive), with schedNow(). */
+  onClock?: (now: bigint) => void;
 }
 
 const images = new Map<GuestName, ElfImage>();
@@ -79,7 +81,10 @@ export class SchedRig {
         return 0;
       },
       mmioWrite: () => k.mmioFault(),
-      hostClock: () => Math.floor(Number(k.schedNow()) * ticksPerInsn),
+      hostClock: () => {
+        config.onClock?.(k.schedNow());
+        return Math.floor(Number(k.schedNow()) * ticksPerInsn);
+      },
     });
     k = this.k = Object.assign(Object.create(null) as object, instance.exports) as KernelExports & SchedExports;
     if (instance.layout.framePool !== framePool) throw new Error('frame pool moved');

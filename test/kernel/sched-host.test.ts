@@ -42,6 +42,43 @@ describe('HOST exits', () => {
   });
 });
 
+describe('wake-ups from another thread', () => {
+  test('a vCPU woken with BOOST while another runs on its pCPU runs at once: the running chunk ends at the next instruction', () => {
+    // vCPU 0 (a spinner) waits on the host; vCPU 1 (the gamer, patched never
+    // to sleep: it reads the time in a tight loop) runs alone on the pCPU,
+    // in chunks that end at the 1 ms polls. Mid-chunk, as the root partition
+    // would from its thread, the test wakes vCPU 0 (from the time read).
+    let wakeAt: bigint | undefined;
+    let armed = false;
+    const rig: SchedRig = new SchedRig({
+      pcpus: 1,
+      partitions: [{ guest: 'spin' }, { guest: 'gamer', patch: { tick_ticks: 1n << 40n, guard_ticks: 0n } }],
+      onClock: (now) => {
+        if (!armed || wakeAt !== undefined || rig.k.schedVcpuState(1) !== SState.RUNNING) return;
+        if (now % BigInt(rig.ms(1)) < BigInt(rig.ms(1) / 2)) return; // mid-chunk
+        wakeAt = now;
+        expect(rig.k.schedWake(0)).toBe(1);
+      },
+    });
+    rig.run(40); // both ran, an accounting gave both credit
+    rig.k.schedBlock(0);
+    rig.run(45);
+    expect(rig.k.schedVcpuState(0)).toBe(SState.BLOCKED);
+    const { next } = rig.trace(0);
+    armed = true;
+    rig.run(50);
+    expect(wakeAt).toBeDefined();
+    const runs = rig.trace(0, next).entries;
+    const i = runs.findIndex((e) => e.start <= wakeAt! && wakeAt! < e.start + BigInt(e.length));
+    expect(runs[i]!.vcpu).toBe(1);
+    // The gamer's run ended right after the instruction that woke vCPU 0
+    // (without the preemption it ran on to the poll, up to 1 ms later)...
+    expect(Number(runs[i]!.start + BigInt(runs[i]!.length) - wakeAt!)).toBeLessThanOrEqual(2);
+    // ...and vCPU 0 ran next.
+    expect(runs[i + 1]!.vcpu).toBe(0);
+  });
+});
+
 describe('SBI HSM stopped vCPUs', () => {
   test('a stopped vCPU takes no CPU, and runs again once it is RUNNABLE', () => {
     const rig = new SchedRig({ pcpus: 1, partitions: [{ guest: 'spin', vcpus: 2 }] });
