@@ -30,6 +30,7 @@ const SPEC = {
   pcpus: { value: true },
   deterministic: { value: false },
   nographic: { value: false },
+  'no-reboot': { value: false },
   timeout: { value: true },
   'max-insns': { value: true },
   stats: { value: false },
@@ -51,6 +52,8 @@ const HELP = `usage: hv run [options] [FILE.elf...]
   -kernel FILE       kernel image: at 0x80200000 after firmware or with -bios hv
                      (an ELF at its own addresses), in M-mode with -bios none
   -append ARGS       kernel command line (device tree /chosen/bootargs)
+  -no-reboot         a reset the guest asks for ends the run (exit status 0)
+                     instead of rebooting the partition
   -initrd FILE       initial ramdisk (device tree linux,initrd-start/end)
   -drive file=PATH,format=raw|vpc,if=virtio[,readonly=on]
                      a virtio-blk disk; drives fill the virtio-mmio slots in order
@@ -83,7 +86,7 @@ exit status is the first failing guest's (in command-line order), or 0.
 `;
 
 /** Options that describe a partition, which a VM config describes instead. */
-const PARTITION_OPTIONS = ['m', 'smp', 'bios', 'kernel', 'append', 'initrd', 'drive', 'paging'] as const;
+const PARTITION_OPTIONS = ['m', 'smp', 'bios', 'kernel', 'append', 'initrd', 'drive', 'paging', 'no-reboot'] as const;
 
 export async function runCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
@@ -144,7 +147,10 @@ function checkOptions(host: HostSpec): HostSpec {
 
 /** The partitions FILEs and QEMU-style options describe. */
 function commandLineSpecs(args: Parsed, common: CommonOptions): PartitionSpec[] {
-  const base = { memory: common.ramSize, vcpus: common.harts, paging: common.paging, append: optionValue(args, 'append') };
+  const base = {
+    memory: common.ramSize, vcpus: common.harts, paging: common.paging, append: optionValue(args, 'append'),
+    ...(args.options.has('no-reboot') ? { reboot: false } : {}),
+  };
   if (args.positionals.length > 1) {
     // hv run A.elf B.elf ...: each guest in a child partition of its own.
     for (const o of ['bios', 'kernel', 'initrd', 'drive'] as const) {

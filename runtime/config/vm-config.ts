@@ -42,7 +42,7 @@ export class ConfigError extends InputError {
 const MAX_CONFIG_BYTES = 1 << 20;
 
 const HOST_KEYS = ['pcpus', 'partitions'];
-const PARTITION_KEYS = ['name', 'memory', 'vcpus', 'paging', 'boot', 'bios', 'kernel', 'append', 'initrd', 'disks', 'sched'];
+const PARTITION_KEYS = ['name', 'memory', 'vcpus', 'paging', 'boot', 'bios', 'kernel', 'append', 'initrd', 'disks', 'sched', 'reboot'];
 const DISK_KEYS = ['path', 'format', 'readonly'];
 const SCHED_KEYS = ['weight', 'cap', 'reservation'];
 
@@ -93,7 +93,7 @@ function partition(v: unknown, path: string, index: number, baseDir: string): Pa
   const file = (value: unknown) => (typeof value === 'string' && value !== '' ? resolve(baseDir, value) : value) as string;
   const kernel = file(required(o, path, 'kernel'));
   const more: Partial<PartitionSpec> = {};
-  for (const key of ['name', 'vcpus', 'paging', 'boot', 'append'] as const) if (o[key] !== undefined) (more as Obj)[key] = o[key];
+  for (const key of ['name', 'vcpus', 'paging', 'boot', 'append', 'reboot'] as const) if (o[key] !== undefined) (more as Obj)[key] = o[key];
   if (o.memory !== undefined) more.memory = memory(o.memory, at(path, 'memory'));
   if (o.bios !== undefined && o.bios !== 'none') more.bios = file(o.bios);
   if (o.initrd !== undefined) more.initrd = file(o.initrd);

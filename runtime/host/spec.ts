@@ -59,6 +59,11 @@ export interface PartitionSpec {
   initrd?: string;
   disks: DiskSpec[];
   sched: SchedSpec;
+  /**
+   * A reset the guest asks for (SBI SRST, the test finisher) reboots the
+   * partition, as QEMU does (default); false ends its run instead (QEMU's -no-reboot).
+   */
+  reboot?: boolean;
 }
 
 export const DEFAULT_SCHED: SchedSpec = { weight: 256, cap: 0, reservation: 0 };
@@ -163,6 +168,7 @@ export function checkPartition(spec: PartitionSpec): PartitionSpec {
   for (const key of ['bios', 'kernel', 'initrd'] as const) if (s[key] !== undefined) file(s[key], key, fail);
   if (s.bios !== undefined && s.boot !== 'firmware') fail('bios', `only allowed with boot "firmware" (this partition boots "${String(s.boot)}")`);
   if (s.kernel === undefined && (s.boot !== 'firmware' || s.bios === undefined)) fail('kernel', 'missing (required)');
+  if (s.reboot !== undefined && typeof s.reboot !== 'boolean') fail('reboot', `must be true or false, got ${show(s.reboot)}`);
   if (s.append !== undefined) {
     if (typeof s.append !== 'string') fail('append', `must be a string, got ${show(s.append)}`);
     const append = s.append as string;

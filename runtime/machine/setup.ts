@@ -43,8 +43,6 @@ export interface SetupOptions {
   clock?: ClockMode;
   /** The vCPUs run on other threads (MachineConfig.exits). */
   exits?: boolean;
-  /** A reset the guest asks for ends its run instead of rebooting it (QEMU's -no-reboot). */
-  noReboot?: boolean;
 }
 
 /** Host memory a partition of this spec needs (guest RAM and second-stage structures). */
@@ -73,7 +71,7 @@ export function setupPartition(spec: PartitionSpec, hv: Hypervisor, options: Set
         exits: options.exits,
         onConsole: options.onConsole,
         // A reboot loads the images again from their files, as QEMU reloads its ROMs.
-        reboot: options.noReboot ? undefined : (m) => boot(m, spec),
+        reboot: spec.reboot === false ? undefined : (m) => boot(m, spec),
       },
       hv,
     );

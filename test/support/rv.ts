@@ -20,6 +20,9 @@ export const rv = {
   /** jal rd, offset (bytes, even, +-1 MiB). */
   jal: (rd: number, off: number) =>
     ((((off >> 20) & 1) << 31) | (((off >> 1) & 0x3ff) << 21) | (((off >> 11) & 1) << 20) | (((off >> 12) & 0xff) << 12) | (rd << 7) | 0x6f) >>> 0,
+  /** bne rs1, rs2, offset (bytes, even, +-4 KiB). */
+  bne: (rs1: number, rs2: number, off: number) =>
+    ((((off >> 12) & 1) << 31) | (((off >> 5) & 0x3f) << 25) | (rs2 << 20) | (rs1 << 15) | (1 << 12) | (((off >> 1) & 0xf) << 8) | (((off >> 11) & 1) << 7) | 0x63) >>> 0,
   csrrw: (rd: number, csr: number, rs1: number) => i(0x73, rd, 1, rs1, csr),
   csrrs: (rd: number, csr: number, rs1: number) => i(0x73, rd, 2, rs1, csr),
   csrrwi: (rd: number, csr: number, uimm: number) => i(0x73, rd, 5, uimm, csr),
