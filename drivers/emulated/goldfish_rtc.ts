@@ -134,17 +134,24 @@ export class GoldfishRtc implements MmioDevice {
       default:
         return;
     }
-    this.poll();
+    this.poll(true);
   }
 
-  /** Fires the alarm if its time has come; updates the interrupt line. */
-  poll(): void {
+  /**
+   * Fires the alarm if its time has come; updates the interrupt line. The
+   * line is driven (a PLIC request if high: device.ts, IrqLine) when the alarm
+   * fires and after every register write, as QEMU's goldfish_rtc_update is
+   * called; reads and idle polls only drive a change.
+   */
+  poll(drive = false): void {
+    let fired = false;
     if (this.alarmRunning && this.now() >= this.alarmNext) {
       this.alarmRunning = false;
       this.irqPending = true;
       this.onAlarmScheduled(null);
+      fired = true;
     }
-    this.updateIrq();
+    this.updateIrq(drive || fired);
   }
 
   reset(): void {

@@ -28,7 +28,7 @@ function rtc() {
     dev.write(RTC_ALARM_LOW, 4, Number(t & 0xffff_ffffn));
   };
   const line = () => irqs[irqs.length - 1] ?? false;
-  return { clock, dev, time, setAlarm, line, deadlines };
+  return { clock, dev, time, setAlarm, line, deadlines, irqs };
 }
 
 describe('goldfish RTC', () => {
@@ -55,6 +55,25 @@ describe('goldfish RTC', () => {
     expect(r.time()).toBe(target);
     r.clock.t += 10n;
     expect(r.time()).toBe(target + 10n);
+  });
+
+  it('drives its line again when an alarm fires while the last interrupt is still pending (a new PLIC request, as QEMU)', () => {
+    const r = rtc();
+    r.dev.write(RTC_IRQ_ENABLED, 4, 1);
+    r.setAlarm(START + 100n);
+    r.clock.t += 100n;
+    r.dev.read(RTC_ALARM_STATUS, 4);
+    expect(r.line()).toBe(true);
+    const before = r.irqs.length;
+    // The driver left the interrupt pending (no CLEAR_INTERRUPT) and set the next alarm.
+    r.setAlarm(START + 200n);
+    r.dev.read(RTC_ALARM_STATUS, 4);
+    r.dev.read(RTC_ALARM_STATUS, 4); // reads alone drive nothing
+    const afterWrites = r.irqs.length;
+    r.clock.t += 100n;
+    r.dev.read(RTC_ALARM_STATUS, 4);
+    expect(r.irqs.length).toBe(afterWrites + 1); // the alarm fired: driven high again
+    expect(r.irqs.slice(before).every((l) => l)).toBe(true);
   });
 
   it('fires an enabled alarm when its time comes', () => {
