@@ -4,6 +4,7 @@ import { createVirtBoard, type VirtBoard } from '../../drivers/board/virt.ts';
 import { BusError } from '../../drivers/board/bus.ts';
 import { writeVirtDtb } from '../../drivers/board/dtb.ts';
 import { MEMMAP } from '../../drivers/board/memmap.ts';
+import { systemClock } from '../../drivers/emulated/goldfish_rtc.ts';
 import { Exit, type KernelInstance } from '../host/kernel.ts';
 import { type Guest, Hypervisor, partitionOverhead } from '../host/hypervisor.ts';
 import { ElfError, type ElfImage } from '../loader/elf.ts';
@@ -191,6 +192,7 @@ export class Machine implements Guest {
         }
       },
       onTransmit: (byte) => this.consoleBuf.push(byte),
+      onRtcAlarmScheduled: (deadlineNs) => this.rtcAlarm(deadlineNs),
       onExit: (e) => {
         this.pendingExit =
           e.kind === 'reset' ? { kind: 'reset' } : { kind: 'exit', code: e.code, reason: 'finisher' };
@@ -218,6 +220,29 @@ export class Machine implements Guest {
     this.config.reboot(this);
     this.reboots++;
     return true;
+  }
+
+  private rtcTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * The RTC alarm on a host timer, on the thread that owns the board (the
+   * RTC's clock is the host's wall clock, as QEMU's default rtc_clock=host):
+   * the alarm interrupts when it is due, not when the guest next touches the
+   * RTC. The timer does not keep the process alive.
+   */
+  private rtcAlarm(deadlineNs: bigint | null): void {
+    if (this.rtcTimer !== undefined) clearTimeout(this.rtcTimer);
+    this.rtcTimer = undefined;
+    if (deadlineNs === null) return;
+    const ms = Math.min(2 ** 31 - 1, Math.max(0, Math.ceil(Number(deadlineNs - systemClock.nowNs()) / 1e6)));
+    this.rtcTimer = setTimeout(() => {
+      this.rtcTimer = undefined;
+      if (this.result) return;
+      // Timers may fire a little early: wait out the rest.
+      if (systemClock.nowNs() < deadlineNs) this.rtcAlarm(deadlineNs);
+      else this.board.rtc.poll();
+    }, ms);
+    this.rtcTimer.unref?.();
   }
 
   /** Host memory a machine of this configuration needs in its hypervisor's pool. */
