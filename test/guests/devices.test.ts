@@ -15,11 +15,8 @@ interface DeviceGuest {
   harts: number;
 }
 
-// Checks 101-103 of plic_uart ("line dropped: ...") fail on hv: our PLIC
-// (drivers/emulated/plic.ts, setIrq) clears a source's pending bit when its
-// level-triggered line drops before the claim. The PLIC spec (1.0.0, interrupt
-// gateways: a request cannot be retracted once forwarded) and QEMU 7.2 keep it
-// pending until claimed. The test stays red until the model is fixed.
+// Checks 101-103 of plic_uart ("line dropped: ...") hold a forwarded request
+// pending after its line drops (drivers/emulated/plic.ts, setIrq).
 const PLIC_UART: DeviceGuest = { name: 'plic_uart', harts: 1 };
 const SMP_IPI: DeviceGuest = { name: 'smp_ipi', harts: 4 };
 
