@@ -101,8 +101,10 @@ export class Plic implements MmioDevice {
     const bit = 1 << (irq & 31);
     this.lines[w] = level ? this.lines[w]! | bit : this.lines[w]! & ~bit;
     // A forwarded request cannot be withdrawn (PLIC spec 1.0.0, "Interrupt
-    // Gateways"; QEMU since 9.2): it stays pending until claimed, even if the
-    // device lowers its line first. (QEMU 7.2 withdrew it.)
+    // Gateways"): it stays pending until claimed, even if the device lowers
+    // its line first, as on Debian's QEMU 7.2.22 (guests/tests/plic_uart.c,
+    // "line dropped"; QEMU releases before the fix "hw/intc: Don't clear
+    // pending bits on IRQ lowering", 2024, withdrew it).
     if (level) this.pending[w] = this.pending[w]! | bit;
     this.update();
   }
