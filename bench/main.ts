@@ -2,6 +2,7 @@
 // reference exists, the ratio against it measured in the same run.
 import { benchBoot } from './boot.ts';
 import { benchCpu } from './cpu.ts';
+import { benchLinux } from './linux.ts';
 import { benchContextSwitch, benchPaging } from './paging.ts';
 import { benchPartitions, benchPartitionsThreaded } from './partitions.ts';
 import { benchExits, benchSmp } from './threads.ts';
@@ -18,6 +19,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   smp: benchSmp,
   exits: benchExits,
   vhd: async () => (await import('./vhd.ts')).benchVhd(),
+  linux: benchLinux,
 };
 
 const wanted = process.argv.slice(2);

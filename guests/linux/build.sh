@@ -9,7 +9,8 @@
 #   guests/linux/build.sh --path   print the output folder, build nothing
 #
 # Output folder ($HV_CACHE_DIR, else $XDG_CACHE_HOME/hv, else ~/.cache/hv,
-# then linux/<hash>): Image (the kernel, for -kernel), config, busybox.
+# then linux/<hash>): Image (the kernel, for -kernel), config, System.map,
+# busybox.
 # Needs: linux-source-6.12 gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
 # bc flex bison cpio dpkg-dev, and a deb-src entry for busybox (.ci/run
 # sets all of this up).
@@ -23,6 +24,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo none; }
 key=$( {
   for f in build.sh kernel.config busybox.config initramfs.list inittab rcS profile; do cat "$HERE/$f"; done
+  cat "$HERE"/scripts/*.sh
   pkgver linux-source-6.12; pkgver gcc-riscv64-linux-gnu; pkgver libc6-dev-riscv64-cross
   apt-cache showsrc busybox 2>/dev/null | sed -n 's/^Version: //p' | head -1
 } | sha256sum | cut -c1-16)
@@ -93,6 +95,7 @@ run make -C "$LSRC" O="$K" ARCH=riscv CROSS_COMPILE=$CROSS -j"$JOBS" Image
 
 cp "$K/arch/riscv/boot/Image" "$WORK/Image"
 cp "$K/.config" "$WORK/config"
+cp "$K/System.map" "$WORK/System.map" # for reading a stuck guest's pc
 rm -rf "$K" "$B"
 mv "$WORK/busybox.bin" "$WORK/busybox"
 rm -rf "$OUT" && mv "$WORK" "$OUT"

@@ -36,7 +36,7 @@ export class LinuxSession {
 
   /** Boots with OpenSBI's fw_jump (or `-bios hv`) and the rest of `args` (-smp, --paging, -drive...). */
   static boot(image: string, firmware: 'opensbi' | 'hv', args: string[] = []): LinuxSession {
-    return new LinuxSession(['-bios', firmware === 'hv' ? 'hv' : OPENSBI, '-kernel', image, '-m', '256M', ...args]);
+    return new LinuxSession(['-bios', firmware === 'hv' ? 'hv' : OPENSBI, '-kernel', image, ...args]);
   }
 
   get output(): string {
@@ -52,8 +52,9 @@ export class LinuxSession {
   async run(command: string, timeoutMs = COMMAND_MS): Promise<string> {
     const from = this.console.output.length;
     this.console.type(command + '\n');
-    await this.console.waitFor(new RegExp(`${escape(command)}\\r?\\n[\\s\\S]*${PROMPT.source}`), timeoutMs, from);
-    const text = this.console.output.slice(from).replace(/\r/g, '');
+    await this.console.waitFor(new RegExp(`${escape(command)}\\r?\\n(?:[\\s\\S]*\\n)?hv:[^\\n#]*# $`), timeoutMs, from);
+    // Without carriage returns and terminal escapes (busybox ls colours its output).
+    const text = this.console.output.slice(from).replace(/\r/g, '').replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
     const start = text.indexOf(command + '\n') + command.length + 1;
     return text.slice(start).replace(/hv:[^\n#]*# $/, '');
   }
