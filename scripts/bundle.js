@@ -24,3 +24,26 @@ export async function bundle() {
     logLevel: 'warning',
   });
 }
+
+/**
+ * `npm run bench` and `npm run fuzz`: bundles the host (dist/), then the
+ * TypeScript program `entry` (relative to the repo) into build/NAME.js,
+ * runs it with `args` (and `nodeFlags`), and exits with its status.
+ */
+export async function bundleAndRun(entry, name, args, nodeFlags = []) {
+  await bundle(); // the CLI and the host's worker threads, which the program may start
+  const outfile = join(root, 'build', `${name}.js`);
+  await esbuild.build({
+    entryPoints: [join(root, entry)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'warning',
+  });
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(process.execPath, [...nodeFlags, outfile, ...args], { stdio: 'inherit', cwd: root });
+  process.exit(r.status ?? 1);
+}
