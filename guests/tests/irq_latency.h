@@ -32,7 +32,7 @@
  * only noticed at a timer tick would never be noticed, and the run would
  * not finish.
  */
-#include "guest.h"
+#include "virtio_mmio.h"
 
 #ifndef IDLE_WFI
 #error "IDLE_WFI must be 0 (spin) or 1 (wfi)"
@@ -41,73 +41,7 @@
 #define READS  4
 #define INPUTS 2
 
-/* ---- virtio-mmio --------------------------------------------------------- */
-#define VIRTIO_BASE   0x10001000UL
-#define VIRTIO_STRIDE 0x1000UL
-#define VIRTIO_SLOTS  8
-#define VIRTIO_IRQ0   1 /* slot n: PLIC source 1 + n */
-
-#define MAGIC_VALUE         0x000
-#define VERSION             0x004
-#define DEVICE_ID           0x008
-#define DEVICE_FEATURES     0x010
-#define DEVICE_FEATURES_SEL 0x014
-#define DRIVER_FEATURES     0x020
-#define DRIVER_FEATURES_SEL 0x024
-#define GUEST_PAGE_SIZE     0x028
-#define QUEUE_SEL           0x030
-#define QUEUE_NUM_MAX       0x034
-#define QUEUE_NUM           0x038
-#define QUEUE_ALIGN         0x03c
-#define QUEUE_PFN           0x040
-#define QUEUE_READY         0x044
-#define QUEUE_NOTIFY        0x050
-#define INTERRUPT_STATUS    0x060
-#define INTERRUPT_ACK       0x064
-#define STATUS              0x070
-#define QUEUE_DESC_LOW      0x080
-#define QUEUE_DESC_HIGH     0x084
-#define QUEUE_DRIVER_LOW    0x090
-#define QUEUE_DRIVER_HIGH   0x094
-#define QUEUE_DEVICE_LOW    0x0a0
-#define QUEUE_DEVICE_HIGH   0x0a4
-
-#define S_ACKNOWLEDGE 1
-#define S_DRIVER      2
-#define S_DRIVER_OK   4
-#define S_FEATURES_OK 8
-#define F_VERSION_1   (1u << 0) /* feature word 1 */
-
-#define DESC_F_NEXT  1
-#define DESC_F_WRITE 2
-#define T_IN 0
-
-#define QSIZE 8
-#define PAGE  4096
-
-struct desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags, next;
-};
-struct avail {
-	uint16_t flags, idx, ring[QSIZE], used_event;
-};
-struct used {
-	uint16_t flags, idx;
-	struct { uint32_t id, len; } ring[QSIZE];
-	uint16_t avail_event;
-};
-struct req_hdr {
-	uint32_t type, reserved;
-	uint64_t sector;
-};
-
-static uint8_t ring_mem[2 * PAGE] __attribute__((aligned(PAGE)));
-#define DESCS ((volatile struct desc *)ring_mem)
-#define AVAIL ((volatile struct avail *)(ring_mem + 16 * QSIZE))
-#define USED  ((volatile struct used *)(ring_mem + PAGE))
-
+/* ---- virtio-mmio (lib/virtio_mmio.h) ---------------------------------- */
 static struct req_hdr hdr __attribute__((aligned(16)));
 static uint8_t buf[512] __attribute__((aligned(512)));
 static volatile uint8_t status_byte;
