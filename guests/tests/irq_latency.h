@@ -42,15 +42,8 @@
 #define INPUTS 2
 
 /* ---- virtio-mmio (lib/virtio_mmio.h) ---------------------------------- */
-static struct req_hdr hdr __attribute__((aligned(16)));
 static uint8_t buf[512] __attribute__((aligned(512)));
-static volatile uint8_t status_byte;
-static uintptr_t vbase;
 static unsigned virq;
-static uint16_t avail_idx;
-
-static uint32_t vrd(unsigned off) { return mmio_read32(vbase + off); }
-static void vwr(unsigned off, uint32_t v) { mmio_write32(vbase + off, v); }
 
 /* ---- UART, PLIC ------------------------------------------------------------ */
 #define UART_RBR 0
@@ -125,83 +118,27 @@ static void idle_until(volatile unsigned *flag, unsigned want, uint64_t *seen)
 	}
 }
 
+/* The disk's slot and its PLIC source (slot n: source 1 + n), or 0. */
 static int find_blk(void)
 {
-	for (int i = 0; i < VIRTIO_SLOTS; i++) {
-		uintptr_t b = VIRTIO_BASE + i * VIRTIO_STRIDE;
-		if (mmio_read32(b + MAGIC_VALUE) == 0x74726976 && mmio_read32(b + DEVICE_ID) == 2) {
-			vbase = b;
-			virq = VIRTIO_IRQ0 + i;
-			return 1;
-		}
-	}
-	return 0;
+	int slot = virtio_find_blk();
+	if (slot < 0)
+		return 0;
+	virq = VIRTIO_IRQ0 + slot;
+	return 1;
 }
 
 /* Modern (version 2) or legacy (version 1) bring-up, no optional features. */
 static int blk_init(void)
 {
-	uint32_t version = vrd(VERSION);
-	vwr(STATUS, 0);
-	vwr(STATUS, S_ACKNOWLEDGE);
-	vwr(STATUS, S_ACKNOWLEDGE | S_DRIVER);
-	vwr(DRIVER_FEATURES_SEL, 0);
-	vwr(DRIVER_FEATURES, 0);
-	if (version == 2) {
-		vwr(DRIVER_FEATURES_SEL, 1);
-		vwr(DRIVER_FEATURES, F_VERSION_1);
-		vwr(STATUS, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK);
-		if (!(vrd(STATUS) & S_FEATURES_OK))
-			return 2;
-	} else if (version == 1) {
-		vwr(GUEST_PAGE_SIZE, PAGE);
-	} else {
-		return 3;
-	}
-	vwr(QUEUE_SEL, 0);
-	if (vrd(QUEUE_NUM_MAX) < QSIZE)
-		return 5;
-	vwr(QUEUE_NUM, QSIZE);
-	if (version == 2) {
-		uint64_t d = (uintptr_t)DESCS, a = (uintptr_t)AVAIL, u = (uintptr_t)USED;
-		vwr(QUEUE_DESC_LOW, (uint32_t)d);
-		vwr(QUEUE_DESC_HIGH, (uint32_t)(d >> 32));
-		vwr(QUEUE_DRIVER_LOW, (uint32_t)a);
-		vwr(QUEUE_DRIVER_HIGH, (uint32_t)(a >> 32));
-		vwr(QUEUE_DEVICE_LOW, (uint32_t)u);
-		vwr(QUEUE_DEVICE_HIGH, (uint32_t)(u >> 32));
-		vwr(QUEUE_READY, 1);
-	} else {
-		vwr(QUEUE_ALIGN, PAGE);
-		vwr(QUEUE_PFN, (uint32_t)((uintptr_t)ring_mem / PAGE));
-	}
-	vwr(STATUS, vrd(STATUS) | S_DRIVER_OK);
-	return 0;
+	uint32_t none;
+	return virtio_blk_init(0, &none);
 }
 
 /* Reads `sector` into buf, idle until the used-buffer interrupt. */
 static void read_sector(unsigned n, uint64_t sector)
 {
-	hdr.type = T_IN;
-	hdr.reserved = 0;
-	hdr.sector = sector;
-	status_byte = 0xff;
-	DESCS[0].addr = (uintptr_t)&hdr;
-	DESCS[0].len = sizeof(hdr);
-	DESCS[0].flags = DESC_F_NEXT;
-	DESCS[0].next = 1;
-	DESCS[1].addr = (uintptr_t)buf;
-	DESCS[1].len = sizeof(buf);
-	DESCS[1].flags = DESC_F_NEXT | DESC_F_WRITE;
-	DESCS[1].next = 2;
-	DESCS[2].addr = (uintptr_t)&status_byte;
-	DESCS[2].len = 1;
-	DESCS[2].flags = DESC_F_WRITE;
-	DESCS[2].next = 0;
-	AVAIL->ring[avail_idx % QSIZE] = 0;
-	__sync_synchronize();
-	AVAIL->idx = ++avail_idx;
-	__sync_synchronize();
+	virtio_blk_post(T_IN, sector, buf, sizeof(buf));
 	unsigned want = disk_done + 1;
 	uint64_t seen;
 	uint64_t t0 = mtime_read();
