@@ -1,7 +1,7 @@
 // The kernel's export surface: what the TypeScript host may call. Every pCPU
 // thread instantiates this module over the one shared memory; nothing here
 // allocates, and all state is in host memory or per-instance globals.
-import { FRAME_POOL, KERNEL_DATA_END, MAX_PARTITIONS, MAX_VCPUS, RVC_TABLE, VCPU_SIZE, vcpuAddr } from './layout';
+import { FRAME_POOL, KERNEL_DATA_END, MAX_PARTITIONS, MAX_VCPUS, PARTITIONS, PART_SIZE, RVC_TABLE, VCPU_SIZE, vcpuAddr } from './layout';
 import {
   hart, setHart, H_HARTID, H_INSTRET, H_MISA, H_MSTATUS, H_MTIMECMP, H_PARTITION, H_PC, H_PRIV, H_RESV_ADDR,
   H_STATE, H_WFI, H_X, H_F, H_EXT_IRQ, H_MSIP, H_STAT_TLB_MISSES, H_STAT_TLB_LOOKUPS, H_STAT_WALKS,
@@ -85,6 +85,22 @@ export const OFF_MMIO_ADDR = H_MMIO_ADDR;
 export const OFF_MMIO_SIZE = H_MMIO_SIZE;
 export const OFF_MMIO_VALUE = H_MMIO_VALUE;
 export const SBI_IMPLEMENTATION_ID = SBI_IMPL_ID;
+
+// What save/restore (runtime/persist/) must not copy verbatim between hosts:
+// host addresses (the owning partition, the shadow root, the LR/SC
+// reservation), this host's scheduler state and the software TLB, which is
+// dropped on restore, never trusted. Everything else below H_TLB is guest
+// state that moves as bytes.
+export { H_PARTITION as OFF_PARTITION, H_RESV_ADDR as OFF_RESV_ADDR, H_SHADOW_ROOT as OFF_SHADOW_ROOT } from './cpu/hart';
+export { H_SHADOW_FLUSH_PENDING as OFF_SHADOW_FLUSH_PENDING, H_PREEMPT as OFF_PREEMPT } from './cpu/hart';
+export { H_SCHED as OFF_SCHED, H_SCHED_SIZE as OFF_SCHED_SIZE, H_TLB as OFF_TLB } from './cpu/hart';
+export { H_TLB_SP_LO as OFF_TLB_SP_LO, H_TLB_SP_HI as OFF_TLB_SP_HI } from './cpu/hart';
+// The partition descriptor's guest state (mm/partition.ts), for the same purpose.
+export const LAYOUT_PARTITIONS = PARTITIONS;
+export const LAYOUT_PART_SIZE = PART_SIZE;
+export { P_FLAGS as OFF_P_FLAGS, P_MTIME_OFFSET as OFF_P_MTIME_OFFSET, P_CONS_IN_HEAD as OFF_P_CONS_IN_HEAD } from './mm/partition';
+export { P_CONS_IN_TAIL as OFF_P_CONS_IN_TAIL, P_CONS_IN_BUF as OFF_P_CONS_IN_BUF, CONS_IN_SIZE as LAYOUT_CONS_IN_SIZE } from './mm/partition';
+export { PF_ENLIGHTENED as LAYOUT_PF_ENLIGHTENED } from './mm/partition';
 
 // ---- host memory and the second stage -----------------------------------------
 

@@ -17,6 +17,8 @@ export interface CommonOptions {
   timeoutMs?: number;
   maxInsns?: number;
   stats: boolean;
+  /** hv run --save FILE [--save-after-insns N]: save the guest there (after N steps, on Ctrl-A s or SIGUSR1). */
+  save?: { path: string; afterSteps?: number };
 }
 
 export function commonOptions(args: Parsed): CommonOptions {
@@ -31,17 +33,21 @@ export function commonOptions(args: Parsed): CommonOptions {
     }
   }
   const maxInsns = intOption(args, 'max-insns', 1, Number.MAX_SAFE_INTEGER);
+  const saveAfter = intOption(args, 'save-after-insns', 1, Number.MAX_SAFE_INTEGER);
+  const savePath = optionValue(args, 'save');
+  if (saveAfter !== undefined && savePath === undefined) throw new UsageError('--save-after-insns needs --save FILE');
   return {
     ramSize,
     harts: integerOption(args, 'smp') ?? 1, // its range is a partition spec's rule (runtime/host/spec.ts)
     paging: pagingOption(optionValue(args, 'paging')),
     // A step limit is only repeatable on the icount clock: realtime timers
     // would fire at different steps on every run.
-    clock: args.options.has('icount') || maxInsns !== undefined ? 'icount' : 'realtime',
+    clock: args.options.has('icount') || maxInsns !== undefined || saveAfter !== undefined ? 'icount' : 'realtime',
     timeout: optionValue(args, 'timeout'),
     timeoutMs: timeoutOption(args),
     maxInsns,
     stats: args.options.has('stats'),
+    ...(savePath === undefined ? {} : { save: { path: savePath, afterSteps: saveAfter } }),
   };
 }
 
@@ -67,6 +73,8 @@ export function exitStatus(result: RunResult, limits: { timeout?: string; maxIns
     case 'crashed':
       process.stderr.write(`hv: ${who} stopped: the root partition failed servicing it: ${result.message}\n`);
       return EXIT_SOFTWARE;
+    case 'saved':
+      return 0;
     case 'insn-limit':
       process.stderr.write(`hv: ${who}: stopped at the --max-insns limit of ${limits.maxInsns} steps\n`);
       return EXIT_TIMEOUT;

@@ -1,11 +1,12 @@
 // Host stdin to the guest's UART. On a TTY the terminal goes raw so keys
-// reach the guest unchanged; Ctrl-A x quits, as in QEMU's -nographic.
+// reach the guest unchanged; Ctrl-A x quits, as in QEMU's -nographic, and
+// Ctrl-A s saves the guest (hv run --save FILE).
 /**
  * Sends stdin to `input` (a partition's console) until the returned function
  * is called. Ctrl-A x calls `quit` (which must end the process, after closing
  * what needs closing: disks flush on close).
  */
-export function attachConsole(input: (bytes: Uint8Array) => void, quit: () => void = () => process.exit(0)): () => void {
+export function attachConsole(input: (bytes: Uint8Array) => void, quit: () => void = () => process.exit(0), save?: () => void): () => void {
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
   let escape = false;
@@ -18,6 +19,10 @@ export function attachConsole(input: (bytes: Uint8Array) => void, quit: () => vo
             process.stderr.write('\nhv: terminated by Ctrl-A x\n');
             quit();
             return;
+          }
+          if (b === 0x73 /* s */ && save) {
+            save();
+            continue;
           }
           if (b !== 0x01) input(Uint8Array.of(0x01));
         } else if (b === 0x01) {

@@ -10,6 +10,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('./demo.ts')).demoCommand,
   },
   run: { summary: 'run a guest ELF on the virt board', load: async () => (await import('./run.ts')).runCommand },
+  restore: {
+    summary: 'start a guest saved with hv run --save where it stopped',
+    load: async () => (await import('./restore.ts')).restoreCommand,
+  },
   conformance: {
     summary: 'run every ELF in a directory (riscv-tests) and tabulate',
     load: async () => (await import('./conformance.ts')).conformanceCommand,

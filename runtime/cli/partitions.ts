@@ -22,6 +22,14 @@ import type { BlockDevice } from '../../drivers/block/device.ts';
 import { attachConsole } from './console.ts';
 import { type CommonOptions, exitStatus, printStats } from './common.ts';
 import { setLongTimeout } from './timer.ts';
+import { restorePartition, savePartition, type LoadedSave } from '../persist/partition.ts';
+
+/** The step limit of a run: --max-insns, or --save-after-insns if it comes first. */
+function stepLimit(o: CommonOptions): number | undefined {
+  const after = o.save?.afterSteps;
+  if (after === undefined) return o.maxInsns;
+  return o.maxInsns === undefined ? after : Math.min(after, o.maxInsns);
+}
 
 /** Writes a partition's console a line at a time, each line prefixed with its name. */
 export class PrefixedConsole {
@@ -70,12 +78,12 @@ export function consoles(specs: readonly PartitionSpec[]): Consoles {
 }
 
 /** Runs every partition at once until each has finished; returns the exit status. */
-export async function runPartitions(specs: readonly PartitionSpec[], o: CommonOptions, mode: HostMode): Promise<number> {
+export async function runPartitions(specs: readonly PartitionSpec[], o: CommonOptions, mode: HostMode, restore?: LoadedSave): Promise<number> {
   const out = consoles(specs);
   let results: { result: RunResult; stats: MachineStats; threaded?: PartitionStats }[];
   try {
     results = mode.deterministic
-      ? await runDeterministic(specs, o, out, mode.pcpus)
+      ? await runDeterministic(specs, o, out, mode.pcpus, restore)
       : (await runThreaded(specs, o, mode.pcpus, out)).partitions.map((p) => ({ result: p.result, stats: p.stats.totals, threaded: p.stats }));
   } finally {
     out.flush();
@@ -128,7 +136,7 @@ function onInterrupt(cleanup: () => void | Promise<void>): () => void {
 }
 
 /** Every vCPU on this thread: round-robin, or on the kernel scheduler with `pcpus` pCPUs. */
-async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOptions, out: Consoles, pcpus?: number) {
+async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOptions, out: Consoles, pcpus?: number, restore?: LoadedSave) {
   const start = performance.now(); // the timeout runs from here: set-up reads the images
   const timeoutMs = () => (o.timeoutMs === undefined ? undefined : Math.max(0, o.timeoutMs - (performance.now() - start)));
   const hv = new Hypervisor(specs.reduce((n, s) => n + specHostBytes(s), 0));
@@ -142,13 +150,23 @@ async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOption
   const detachSignals = onInterrupt(close);
   try {
     const machines = specs.map((spec, i) => {
-      const p = setupPartition(spec, hv, { onConsole: out.sinks[i]!, clock: pcpus ? 'sched' : o.clock });
+      const options = { onConsole: out.sinks[i]!, clock: pcpus ? ('sched' as const) : o.clock };
+      const p = restore ? restorePartition(restore, hv, { ...options, paging: spec.paging }) : setupPartition(spec, hv, options);
       disks.push(...p.disks);
-      p.machine.limit(o.maxInsns);
+      p.machine.limit(stepLimit(o));
       return p.machine;
     });
+    // --save: after N steps, or when asked (Ctrl-A s, SIGUSR1), the guest
+    // stops at a step limit of its current count (the end of this round).
+    let saveAsked = false;
+    const askSave = () => {
+      if (!o.save || saveAsked) return;
+      saveAsked = true;
+      machines[0]!.limit(machines[0]!.steps());
+    };
+    if (o.save) process.on('SIGUSR1', askSave);
     // Keyboard input goes to the first partition's console.
-    const detach = attachConsole((b) => machines[0]!.input(b));
+    const detach = attachConsole((b) => machines[0]!.input(b), undefined, o.save ? askSave : undefined);
     try {
       if (pcpus) {
         const sched = schedExports(hv.kernel.exports);
@@ -162,6 +180,19 @@ async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOption
       }
     } finally {
       detach();
+      if (o.save) process.off('SIGUSR1', askSave);
+    }
+    const m = machines[0]!;
+    if (o.save && m.result?.kind === 'insn-limit' && (saveAsked || o.maxInsns === undefined || m.steps() < o.maxInsns)) {
+      const info = savePartition(o.save.path, m, specs[0]!, close);
+      out.flush();
+      process.stderr.write(
+        `hv: saved the guest at step ${m.steps()} to ${o.save.path}: ${(info.bytes / 2 ** 20).toFixed(1)} MiB ` +
+          `(${info.pages} of ${Math.ceil(m.config.ramSize / 4096)} pages stored) in ${info.ms.toFixed(0)} ms\n`,
+      );
+      m.result = { kind: 'saved', path: o.save.path };
+    } else if (o.save?.afterSteps !== undefined && m.result?.kind !== 'insn-limit') {
+      process.stderr.write(`hv: the guest ended before step ${o.save.afterSteps}: not saved\n`);
     }
     return machines.map((m) => ({ result: m.result ?? ({ kind: 'timeout' } as const), stats: m.stats() }));
   } finally {

@@ -36,6 +36,8 @@ const SPEC = {
   stats: { value: false },
   paging: { value: true },
   icount: { value: false },
+  save: { value: true },
+  'save-after-insns': { value: true },
   help: { value: false },
   h: { value: false },
 } as const;
@@ -79,6 +81,13 @@ const HELP = `usage: hv run [options] [FILE.elf...]
                      guest stops; implies --icount: the same run every time
                      (exit status 124)
   --stats            print instructions, MIPS, TLB and exit figures on stderr
+  --save FILE        save the guest to FILE (hv restore FILE starts it again)
+                     after --save-after-insns N steps, or on Ctrl-A s or SIGUSR1,
+                     and end the run (exit status 0); one guest, on the
+                     deterministic host (docs/migration.md)
+  --save-after-insns N
+                     with --save: save after exactly N steps (as --max-insns
+                     counts them; implies --icount)
 
 With several FILEs, each runs in a child partition of its own, all at once on
 one hypervisor; console lines are prefixed with the partition's name, and the
@@ -107,7 +116,11 @@ export async function runCommand(argv: string[]): Promise<number> {
   } else {
     host = checkOptions({ partitions: commandLineSpecs(args, common), pcpus });
   }
-  const deterministic = args.options.has('deterministic') || common.clock === 'icount';
+  const deterministic = args.options.has('deterministic') || common.clock === 'icount' || common.save !== undefined;
+  if (common.save) {
+    if (host.partitions.length !== 1) throw new UsageError('--save saves one guest; this run has several');
+    if (args.options.has('pcpus')) throw new UsageError('--save runs on the deterministic round-robin host; --pcpus is not supported with it');
+  }
   // Deterministic mode takes pCPUs from --pcpus only (then it runs the kernel scheduler), not from a config.
   if (deterministic && !args.options.has('pcpus')) pcpus = undefined;
   return runPartitions(host.partitions, common, { deterministic, pcpus });

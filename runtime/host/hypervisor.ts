@@ -28,6 +28,11 @@ export interface Guest {
   budget(i: number, slice: number): number;
   /** After vCPU `i` returned `exit`. */
   afterRun(i: number, exit: number): void;
+  /**
+   * A restored guest first finishes the round it was saved in: true if a
+   * vCPU of it ran in that round before the save (so the round is not idle).
+   */
+  roundCarried?(): boolean;
   /** After each round: console out, limits; `ran` says whether any vCPU ran. */
   afterRound(ran: boolean): void;
   /** Host ms until this guest's next timer (Infinity: none); icount clocks skip instead. */
@@ -166,7 +171,8 @@ export class Hypervisor {
       let ran = false;
       for (const g of guests) {
         g.beforeRound();
-        let ranHere = false;
+        let ranHere = g.roundCarried?.() ?? false;
+        ran ||= ranHere;
         for (let i = 0; i < g.vcpuCount && g.result === undefined; i++) {
           if (!g.runnable(i)) continue;
           const budget = g.budget(i, slice);

@@ -25,6 +25,13 @@ export interface GuestClock {
   msUntil(ticks: number): number;
   /** icount only: jump forward to `ticks` while every hart idles. */
   skipTo(ticks: number): void;
+  /**
+   * Restore: the clock reads `ticks` now and runs on from there (a restored
+   * partition's time continues where it was saved, as QEMU's vm clock does).
+   * False if this clock cannot be set (sched: the scheduler's); the caller
+   * moves the partition's mtime offset instead.
+   */
+  setNow(ticks: number): boolean;
 }
 
 /** Absolute host time in ms, comparable across threads (each has its own timeOrigin). */
@@ -42,10 +49,16 @@ export function realtimeClock(epochMs = hostNowMs()): GuestClock {
   const now = () => ticksSince(epochMs);
   return {
     mode: 'realtime',
-    epochMs,
+    get epochMs() {
+      return epochMs;
+    },
     now,
     msUntil: (ticks) => Math.max(0, (ticks - now()) / TICKS_PER_MS),
     skipTo: () => {},
+    setNow: (ticks) => {
+      epochMs = hostNowMs() - ticks / TICKS_PER_MS;
+      return true;
+    },
   };
 }
 
@@ -60,6 +73,10 @@ export function icountClock(instret: () => number): GuestClock {
       const t = now();
       if (ticks > t) skipped += ticks - t;
     },
+    setNow: (ticks) => {
+      skipped = ticks - Math.floor(instret() / INSNS_PER_TICK);
+      return true;
+    },
   };
 }
 
@@ -70,5 +87,6 @@ export function schedClock(insns: () => bigint): GuestClock {
     now: () => Number(insns() / BigInt(INSNS_PER_TICK)),
     msUntil: () => 0,
     skipTo: () => {}, // idle pCPUs move the scheduler's clocks themselves
+    setNow: () => false,
   };
 }

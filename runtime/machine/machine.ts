@@ -52,6 +52,31 @@ export interface MachineConfig {
 
 export type PagingMode = 'direct' | 'nested' | 'shadow';
 
+/**
+ * Where a restored partition resumes the deterministic host's round: vCPUs
+ * before `vcpu` have had their turn, `vcpu` runs `left` more steps of its
+ * slice (undefined: a whole slice), `ran` says whether a vCPU ran in the round.
+ */
+export interface RoundPosition {
+  vcpu: number;
+  left?: number;
+  ran: boolean;
+}
+
+/** The Machine's own part of a saved partition (runtime/persist/partition.ts), JSON-able. */
+export interface MachineState {
+  tohost: string;
+  fromhost: string;
+  enlightened: boolean;
+  sbiInput: number[];
+  reboots: number;
+  idleSteps: number;
+  /** The partition's clock (before its mtime offset), in ticks. */
+  clockTicks: number;
+  clockMode: ClockMode;
+  round: RoundPosition | null;
+}
+
 /** Why a vCPU exited to the root partition: a device access, an SBI call the host serves (console, reset), an HTIF write. */
 export type ExitReason = 'mmio' | 'sbi' | 'htif' | 'other';
 
@@ -64,6 +89,8 @@ export type RunResult =
   | { kind: 'insn-limit' }
   /** Turned off by the host (HostController.stop). */
   | { kind: 'off' }
+  /** Saved to a file (hv run --save) and not run on here. */
+  | { kind: 'saved'; path: string }
   /** The root partition failed servicing it (a device model's bug): stopped, others run on. */
   | { kind: 'crashed'; message: string };
 
@@ -127,6 +154,16 @@ export class Machine implements Guest {
   private idleSteps = 0;
   /** Guest clock (ticks) when the harts were last seen all idle (realtime and sched clocks). */
   private idleSince: number | undefined;
+  /**
+   * The deterministic round-robin's position, so that a partition saved in
+   * the middle of a round continues the same rounds when restored (see
+   * persistState): each vCPU's slice this round, the last vCPU that ran,
+   * idle steps counted but not skipped, and where a restored run starts.
+   */
+  private readonly slices: ({ full: number; start: number } | undefined)[] = [];
+  private lastRun: { vcpu: number; used: number; full: number; exit: number } | undefined;
+  private partialIdle = 0;
+  private resumeAt: RoundPosition | undefined;
 
   /** A partition on `hypervisor`, or on a hypervisor of its own sized for it. */
   constructor(
@@ -323,6 +360,7 @@ export class Machine implements Guest {
   }
 
   beforeRound(): void {
+    this.lastRun = undefined;
     if (this.sbiInput.length) this.feedSbiConsole();
   }
 
@@ -332,18 +370,33 @@ export class Machine implements Guest {
     return !h.inWfi || this.kernel.exports.vcpuWakeup(this.firstVcpu + i) !== 0;
   }
 
-  budget(_i: number, slice: number): number {
-    if (this.maxSteps === Infinity) return slice;
-    return Math.min(slice, Math.max(0, this.maxSteps - this.steps()));
+  budget(i: number, slice: number): number {
+    // A restored partition first finishes the round it was saved in.
+    let full = slice;
+    const r = this.resumeAt;
+    if (r) {
+      if (i < r.vcpu) return 0;
+      if (i === r.vcpu && r.left !== undefined) full = r.left;
+    }
+    this.slices[i] = { full, start: this.harts[i]!.steps };
+    if (this.maxSteps === Infinity) return full;
+    return Math.min(full, Math.max(0, this.maxSteps - this.steps()));
+  }
+
+  roundCarried(): boolean {
+    return this.resumeAt?.ran === true;
   }
 
   afterRun(i: number, exit: number): void {
+    const slice = this.slices[i];
+    if (slice) this.lastRun = { vcpu: i, used: this.harts[i]!.steps - slice.start, full: slice.full, exit };
     if (exit === Exit.HOST) this.serviceHtif();
     if (this.enlightened) this.serviceSbi(this.harts[i]!, exit);
     if (this.pendingExit) this.result = this.pendingExit;
   }
 
   afterRound(ran: boolean): void {
+    this.resumeAt = undefined;
     if (this.enlightened) this.drainSbiConsoles(false); // a prompt without a newline shows too
     this.flushConsole();
     if (this.result) return;
@@ -386,6 +439,7 @@ export class Machine implements Guest {
         const ticks = next === Infinity ? Infinity : Math.max(0, next - this.clock.now());
         if (ticks * INSNS_PER_TICK >= left) {
           this.idleSteps += left;
+          this.partialIdle = left; // not skipped yet: a restored run skips it again
           this.result ??= { kind: 'insn-limit' };
           return 0;
         }
@@ -590,6 +644,67 @@ export class Machine implements Guest {
     const bytes = Uint8Array.from(this.consoleBuf);
     this.consoleBuf = [];
     this.config.onConsole(bytes);
+  }
+
+  // ---- save/restore (runtime/persist/) ----------------------------------------
+
+  /**
+   * The Machine's own state for a save file. The partition must be paused
+   * (no vCPU running): console output is flushed first, so none is held here.
+   */
+  persistState(): MachineState {
+    if (this.enlightened) this.drainSbiConsoles(false);
+    this.flushConsole();
+    let round: RoundPosition | null = null;
+    const l = this.lastRun;
+    // Stopped by a step limit in the middle of a round (not while idle): the
+    // round goes on where it stopped.
+    if (this.result?.kind === 'insn-limit' && this.partialIdle === 0 && l) {
+      if (l.exit === Exit.BUDGET && l.used < l.full) round = { vcpu: l.vcpu, left: l.full - l.used, ran: true };
+      else if (l.vcpu + 1 < this.harts.length) round = { vcpu: l.vcpu + 1, ran: true };
+    }
+    return {
+      tohost: this.tohost.toString(),
+      fromhost: this.fromhost.toString(),
+      enlightened: this.enlightened,
+      sbiInput: [...this.sbiInput],
+      reboots: this.reboots,
+      idleSteps: this.idleSteps - this.partialIdle,
+      clockTicks: this.clock.now(),
+      clockMode: this.clock.mode,
+      round,
+    };
+  }
+
+  /**
+   * Loads a state from persistState() into this fresh partition, after its
+   * vCPUs were restored (the icount clock counts their instructions). The
+   * caller has checked `s` (runtime/persist/partition.ts).
+   */
+  loadState(s: MachineState): void {
+    this.tohost = BigInt(s.tohost);
+    this.fromhost = BigInt(s.fromhost);
+    this.kernel.exports.partitionSetTohost(this.id, this.tohost);
+    this.enlightened = s.enlightened;
+    this.kernel.exports.partitionSetEnlightened(this.id, s.enlightened ? 1 : 0);
+    this.sbiInput = [...s.sbiInput];
+    this.reboots = s.reboots;
+    this.idleSteps = s.idleSteps;
+    this.resumeAt = s.round ?? undefined;
+    this.result = this.pendingExit = undefined;
+  }
+
+  /** Sets this partition's clock to `ticks`; false when the clock cannot be set (see GuestClock.setNow). */
+  setClock(ticks: number): boolean {
+    return this.clock.setNow(ticks);
+  }
+
+  /** Forgets a step-limit result, so the partition can run on (saving it at a step count ends its run that way). */
+  clearLimitResult(): void {
+    if (this.result?.kind !== 'insn-limit') return;
+    this.result = this.pendingExit = undefined;
+    this.idleSteps -= this.partialIdle; // the skip it stood for comes when the harts next idle
+    this.partialIdle = 0;
   }
 
   stats(): MachineStats {

@@ -56,6 +56,21 @@ export function specHostBytes(spec: Pick<PartitionSpec, 'memory' | 'vcpus' | 'pa
  * Throws InputError for unreadable or malformed images.
  */
 export function setupPartition(spec: PartitionSpec, hv: Hypervisor, options: SetupOptions): { machine: Machine; disks: BlockDevice[] } {
+  const p = createPartition(spec, hv, options);
+  try {
+    boot(p.machine, spec);
+  } catch (e) {
+    closeDisks(p.disks);
+    throw e;
+  }
+  return p;
+}
+
+/**
+ * Creates partition `spec` on `hv` with its disks open, without loading
+ * anything into it (setupPartition boots it; a restore loads saved state).
+ */
+export function createPartition(spec: PartitionSpec, hv: Hypervisor, options: SetupOptions): { machine: Machine; disks: BlockDevice[] } {
   checkPartition(spec); // a spec from the control plane may not have come through a front end's checks
   const disks: BlockDevice[] = [];
   try {
@@ -75,7 +90,6 @@ export function setupPartition(spec: PartitionSpec, hv: Hypervisor, options: Set
       },
       hv,
     );
-    boot(machine, spec);
     return { machine, disks };
   } catch (e) {
     closeDisks(disks);

@@ -1,0 +1,74 @@
+// `hv restore FILE`: starts a guest saved by `hv run --save FILE` (or an
+// earlier restore) again, in this process, where it stopped: console,
+// timers and disks continue (docs/migration.md).
+//
+// It runs on the deterministic round-robin host with the clock it was saved
+// with (--icount runs continue instruction-exact). Step counts continue too:
+// --max-insns and --save-after-insns count from the guest's first step,
+// not from the restore.
+import { readSave } from '../persist/partition.ts';
+import { intOption, optionValue, pagingOption, parseArgs, timeoutOption } from './args.ts';
+import type { CommonOptions } from './common.ts';
+import { UsageError } from './errors.ts';
+import { runPartitions } from './partitions.ts';
+
+const SPEC = {
+  timeout: { value: true },
+  'max-insns': { value: true },
+  save: { value: true },
+  'save-after-insns': { value: true },
+  paging: { value: true },
+  stats: { value: false },
+  help: { value: false },
+  h: { value: false },
+} as const;
+
+const HELP = `usage: hv restore FILE [options]
+
+Starts the guest saved in FILE (hv run --save) where it stopped, on the
+deterministic host with the clock it was saved with. Its disks must be the
+images it was saved with, unchanged since.
+
+  --max-insns N      stop after N steps in all (counted from the guest's start,
+                     as the saved run counted them): exit status 124
+  --save FILE        save it again, after --save-after-insns N steps in all,
+                     or on Ctrl-A s or SIGUSR1
+  --save-after-insns N
+  --paging MODE      direct, nested or shadow (default: as saved; the guest
+                     cannot tell)
+  --timeout SECONDS  stop after this long (exit status 124)
+  --stats            print instructions, MIPS, TLB and exit figures on stderr
+
+Exit status: the guest's, 124 on a limit, 2 for a file that cannot be
+restored (truncated, corrupt, another version, changed disks).
+`;
+
+export async function restoreCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, SPEC);
+  if (args.options.has('help') || args.options.has('h')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (args.positionals.length !== 1) throw new UsageError('give one save FILE');
+  const saveAfter = intOption(args, 'save-after-insns', 1, Number.MAX_SAFE_INTEGER);
+  const savePath = optionValue(args, 'save');
+  if (saveAfter !== undefined && savePath === undefined) throw new UsageError('--save-after-insns needs --save FILE');
+  const paging = optionValue(args, 'paging');
+  const timeoutMs = timeoutOption(args);
+  const save = readSave(args.positionals[0]!);
+  const spec = paging === undefined ? save.spec : { ...save.spec, paging: pagingOption(paging) };
+  const o: CommonOptions = {
+    ramSize: spec.memory,
+    harts: spec.vcpus,
+    paging: spec.paging,
+    // A saved sched clock (the kernel scheduler's) continues as realtime: its
+    // time moves on from the saved mtime either way.
+    clock: save.meta.clock === 'icount' ? 'icount' : 'realtime',
+    timeout: optionValue(args, 'timeout'),
+    timeoutMs,
+    maxInsns: intOption(args, 'max-insns', 1, Number.MAX_SAFE_INTEGER),
+    stats: args.options.has('stats'),
+    ...(savePath === undefined ? {} : { save: { path: savePath, afterSteps: saveAfter } }),
+  };
+  return runPartitions([spec], o, { deterministic: true }, save);
+}
