@@ -161,16 +161,23 @@ describe('threaded host scheduling', () => {
       const light = await host.create(spec('light', join(BIN, 'cpu.elf'), { sched: { weight: 256, cap: 0, reservation: 0 } }));
       await host.start(heavy);
       await host.start(light);
-      // Shares over the second second (the first includes start-up), both
-      // partitions read at one moment on the root's thread.
+      // Shares over 30 M instructions of the pCPU's time (3 s of scheduler
+      // time, 100 accounting periods) after the first 5 M (start-up), both
+      // partitions read at one moment on the root's thread. Counted in
+      // instructions, not wall time: a loaded machine only makes it slower.
       const sample = async () => {
         const all = await host.list();
-        return [all.find((p) => p.id === heavy)!.instructions, all.find((p) => p.id === light)!.instructions];
+        return [all.find((p) => p.id === heavy)!.instructions, all.find((p) => p.id === light)!.instructions] as const;
       };
-      await new Promise((r) => setTimeout(r, 500));
-      const [h0, l0] = await sample();
-      await new Promise((r) => setTimeout(r, 1000));
-      const [h1, l1] = await sample();
+      const until = async (total: number) => {
+        for (;;) {
+          const [h, l] = await sample();
+          if (h + l >= total) return [h, l] as const;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      const [h0, l0] = await until(5_000_000);
+      const [h1, l1] = await until(h0 + l0 + 30_000_000);
       const ratio = (h1! - h0!) / (l1! - l0!);
       expect(ratio, `heavy:light = ${ratio}`).toBeGreaterThan(1.8);
       expect(ratio, `heavy:light = ${ratio}`).toBeLessThan(2.2);
