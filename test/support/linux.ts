@@ -30,8 +30,13 @@ const COMMAND_MS = 60_000;
 export class LinuxSession {
   readonly console: ConsoleSession;
 
-  constructor(args: string[]) {
-    this.console = ConsoleSession.hv(['run', ...args]);
+  constructor(args: string[], command: 'run' | 'restore' = 'run') {
+    this.console = ConsoleSession.hv([command, ...args]);
+  }
+
+  /** `hv restore` of a Linux guest saved with `hv run --save FILE` (at its prompt). */
+  static restore(file: string, args: string[] = []): LinuxSession {
+    return new LinuxSession([file, ...args], 'restore');
   }
 
   /** Boots with OpenSBI's fw_jump (or `-bios hv`) and the rest of `args` (-smp, --paging, -drive...). */
