@@ -84,7 +84,7 @@ export async function runPartitions(specs: readonly PartitionSpec[], o: CommonOp
   try {
     results = mode.deterministic
       ? await runDeterministic(specs, o, out, mode.pcpus, restore)
-      : (await runThreaded(specs, o, mode.pcpus, out)).partitions.map((p) => ({ result: p.result, stats: p.stats.totals, threaded: p.stats }));
+      : (await runThreaded(specs, o, mode.pcpus, out, restore)).partitions.map((p) => ({ result: p.result, stats: p.stats.totals, threaded: p.stats }));
   } finally {
     out.flush();
   }
@@ -211,9 +211,10 @@ export interface ThreadedRun {
 /** Runs `specs` at once on a threaded host with `pcpus` pCPU threads until each has finished. */
 export async function runThreaded(
   specs: readonly PartitionSpec[],
-  o: Pick<CommonOptions, 'timeoutMs'>,
+  o: Pick<CommonOptions, 'timeoutMs' | 'save'>,
   pcpus: number | undefined,
   out: Consoles,
+  restore?: LoadedSave,
 ): Promise<ThreadedRun> {
   // The timeout runs from here: creating partitions reads their images.
   const ids: number[] = [];
@@ -238,13 +239,33 @@ export async function runThreaded(
   const detachSignals = onInterrupt(() => h.close());
   try {
     for (const [i, spec] of specs.entries()) {
-      ids.push(await h.create(spec, out.sinks[i]!));
+      ids.push(restore ? await h.restore(restore.path, out.sinks[i]!) : await h.create(spec, out.sinks[i]!));
       if (timedOut) await h.stop(ids.at(-1)!, 'timeout');
     }
+    // --save FILE: Ctrl-A s or SIGUSR1 pauses the guest and saves it (its run ends there).
+    let saving = false;
+    const askSave = () => {
+      if (!o.save || saving) return;
+      saving = true;
+      const { path } = o.save;
+      void (async () => {
+        try {
+          await h.pause(ids[0]!);
+          const info = await h.save(ids[0]!, path);
+          process.stderr.write(`hv: saved the guest to ${path}: ${(info.bytes / 2 ** 20).toFixed(1)} MiB (${info.pages} pages stored) in ${info.ms.toFixed(0)} ms\n`);
+        } catch (e) {
+          process.stderr.write(`hv: cannot save the guest: ${(e as Error).message}\n`);
+          await h.resume(ids[0]!).catch(() => {});
+          saving = false;
+        }
+      })();
+    };
+    if (o.save) process.on('SIGUSR1', askSave);
     // Ctrl-A x: the root partition closes (flushes) the disks before the process ends.
     const detach = attachConsole(
       (b) => void h.input(ids[0]!, b),
       () => void h.close().finally(() => process.exit(0)),
+      o.save ? askSave : undefined,
     );
     try {
       for (const id of ids) if (!timedOut) await h.start(id); // a timed-out partition is stopped: not started
@@ -253,6 +274,7 @@ export async function runThreaded(
       return { partitions, pcpus: await h.pcpuStats() };
     } finally {
       detach();
+      if (o.save) process.off('SIGUSR1', askSave);
     }
   } finally {
     cancelTimer();

@@ -2,10 +2,11 @@
 // earlier restore) again, in this process, where it stopped: console,
 // timers and disks continue (docs/migration.md).
 //
-// It runs on the deterministic round-robin host with the clock it was saved
-// with (--icount runs continue instruction-exact). Step counts continue too:
-// --max-insns and --save-after-insns count from the guest's first step,
-// not from the restore.
+// A guest saved on the icount clock runs on on the deterministic
+// round-robin host, instruction-exact; others on the threaded host, as
+// `hv run` does (--deterministic and --pcpus N choose). Step counts
+// continue: --max-insns and --save-after-insns count from the guest's first
+// step, not from the restore.
 import { readSave } from '../persist/partition.ts';
 import { intOption, optionValue, pagingOption, parseArgs, timeoutOption } from './args.ts';
 import type { CommonOptions } from './common.ts';
@@ -18,6 +19,8 @@ const SPEC = {
   save: { value: true },
   'save-after-insns': { value: true },
   paging: { value: true },
+  pcpus: { value: true },
+  deterministic: { value: false },
   stats: { value: false },
   help: { value: false },
   h: { value: false },
@@ -25,11 +28,17 @@ const SPEC = {
 
 const HELP = `usage: hv restore FILE [options]
 
-Starts the guest saved in FILE (hv run --save) where it stopped, on the
-deterministic host with the clock it was saved with. Its disks must be the
-images it was saved with, unchanged since.
+Starts the guest saved in FILE (hv run --save) where it stopped. Its disks
+must be the images it was saved with, unchanged since. A guest saved on the
+icount clock (--icount, --max-insns, --save-after-insns) runs on the
+deterministic host and continues exactly as it would have; others run on
+--pcpus threads, as hv run does.
 
-  --max-insns N      stop after N steps in all (counted from the guest's start,
+  --pcpus N          physical-CPU threads (default: this machine's parallelism)
+  --deterministic    every vCPU on this thread in a fixed order, with the clock
+                     the guest was saved with
+
+  --max-insns N      (deterministic) stop after N steps in all (counted from the guest's start,
                      as the saved run counted them): exit status 124
   --save FILE        save it again, after --save-after-insns N steps in all,
                      or on Ctrl-A s or SIGUSR1
@@ -56,6 +65,12 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   const paging = optionValue(args, 'paging');
   const timeoutMs = timeoutOption(args);
   const save = readSave(args.positionals[0]!);
+  const deterministic = args.options.has('deterministic') || (save.meta.clock === 'icount' && !args.options.has('pcpus'));
+  const pcpus = intOption(args, 'pcpus', 1, 64);
+  if (deterministic && pcpus !== undefined) throw new UsageError('--pcpus runs the threaded host; a restore with --deterministic runs round-robin on one thread');
+  if (!deterministic && (saveAfter !== undefined || args.options.has('max-insns'))) {
+    throw new UsageError('--max-insns and --save-after-insns count steps on the deterministic host (--deterministic)');
+  }
   const spec = paging === undefined ? save.spec : { ...save.spec, paging: pagingOption(paging) };
   const o: CommonOptions = {
     ramSize: spec.memory,
@@ -63,12 +78,12 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     paging: spec.paging,
     // A saved sched clock (the kernel scheduler's) continues as realtime: its
     // time moves on from the saved mtime either way.
-    clock: save.meta.clock === 'icount' ? 'icount' : 'realtime',
+    clock: deterministic && save.meta.clock === 'icount' ? 'icount' : 'realtime',
     timeout: optionValue(args, 'timeout'),
     timeoutMs,
     maxInsns: intOption(args, 'max-insns', 1, Number.MAX_SAFE_INTEGER),
     stats: args.options.has('stats'),
     ...(savePath === undefined ? {} : { save: { path: savePath, afterSteps: saveAfter } }),
   };
-  return runPartitions([spec], o, { deterministic: true }, save);
+  return runPartitions([spec], o, { deterministic, pcpus }, save);
 }

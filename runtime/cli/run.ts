@@ -83,8 +83,8 @@ const HELP = `usage: hv run [options] [FILE.elf...]
   --stats            print instructions, MIPS, TLB and exit figures on stderr
   --save FILE        save the guest to FILE (hv restore FILE starts it again)
                      after --save-after-insns N steps, or on Ctrl-A s or SIGUSR1,
-                     and end the run (exit status 0); one guest, on the
-                     deterministic host (docs/migration.md)
+                     and end the run (exit status 0); one guest
+                     (docs/migration.md)
   --save-after-insns N
                      with --save: save after exactly N steps (as --max-insns
                      counts them; implies --icount)
@@ -116,10 +116,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   } else {
     host = checkOptions({ partitions: commandLineSpecs(args, common), pcpus });
   }
-  const deterministic = args.options.has('deterministic') || common.clock === 'icount' || common.save !== undefined;
+  const deterministic = args.options.has('deterministic') || common.clock === 'icount';
   if (common.save) {
     if (host.partitions.length !== 1) throw new UsageError('--save saves one guest; this run has several');
-    if (args.options.has('pcpus')) throw new UsageError('--save runs on the deterministic round-robin host; --pcpus is not supported with it');
+    if (deterministic && args.options.has('pcpus')) throw new UsageError('--save on the deterministic host runs round-robin; --pcpus N (the kernel scheduler) is not supported with it');
   }
   // Deterministic mode takes pCPUs from --pcpus only (then it runs the kernel scheduler), not from a config.
   if (deterministic && !args.options.has('pcpus')) pcpus = undefined;

@@ -2,6 +2,7 @@
 // as one typed interface. The root partition implements it (root.ts) on its
 // own thread; other threads reach it over comlink (host.ts). Everything here
 // is plain data, so it crosses threads by structured clone.
+import type { SaveInfo } from '../persist/partition.ts';
 import type { ExitReason, MachineStats, RunResult } from '../machine/machine.ts';
 import type { VcpuCounters } from '../machine/vcpu-view.ts';
 import type { PagingMode, PartitionSpec, SchedSpec } from './spec.ts';
@@ -56,6 +57,8 @@ export interface PcpuStats {
   steals: number;
 }
 
+export type { SaveInfo };
+
 /** Receives a partition's console output. */
 export type ConsoleSink = (bytes: Uint8Array) => void;
 
@@ -69,6 +72,15 @@ export interface HostController {
   resume(id: number): Promise<void>;
   /** Turns it off now (result 'off', or 'timeout' when a deadline stopped it). */
   stop(id: number, why?: 'off' | 'timeout'): Promise<void>;
+  /**
+   * Writes a paused partition to a save file (docs/migration.md) and ends
+   * it there (result 'saved'; its disks flushed and closed). Its vCPUs are
+   * let finish the instruction they are in and its posted device accesses
+   * are completed first.
+   */
+  save(id: number, path: string): Promise<SaveInfo>;
+  /** Creates a partition from a save file (state 'created': start() runs it on from where it was saved); returns its id. */
+  restore(path: string, console?: ConsoleSink): Promise<number>;
   /** Stops it if needed and releases its RAM. */
   destroy(id: number): Promise<void>;
   /** Resolves with its result once it finishes. */

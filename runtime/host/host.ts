@@ -15,7 +15,7 @@ import { wrap, type Remote } from 'comlink';
 import type { RunResult } from '../machine/machine.ts';
 import { InputError } from '../errors.ts';
 import {
-  ControlError, type ConsoleSink, type HostController, type PartitionInfo, type PartitionStats, type PcpuStats,
+  ControlError, type ConsoleSink, type HostController, type PartitionInfo, type PartitionStats, type PcpuStats, type SaveInfo,
 } from './controller.ts';
 import { nodeEndpoint } from './endpoint.ts';
 import { HOST_KERNEL_BYTES } from './hypervisor.ts';
@@ -123,6 +123,14 @@ export class Host implements HostController {
 
   async create(spec: PartitionSpec, console?: ConsoleSink): Promise<number> {
     const id = await this.call(() => this.remote.create(spec));
+    if (console) this.sinks.set(id, console);
+    return id;
+  }
+  save(id: number, path: string): Promise<SaveInfo> {
+    return this.call(() => this.remote.save(id, path));
+  }
+  async restore(path: string, console?: ConsoleSink): Promise<number> {
+    const id = await this.call(() => this.remote.restore(path));
     if (console) this.sinks.set(id, console);
     return id;
   }

@@ -5,6 +5,7 @@
 // which services it on the partition's Machine and wakes the vCPU.
 import type { ExitReason, Machine, MachineStats, RunResult } from '../machine/machine.ts';
 import { closeDisks, setupPartition } from '../machine/setup.ts';
+import { readSave, restorePartition, savePartition, type SaveInfo } from '../persist/partition.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
 import {
   ControlError, type ConsoleSink, type HostController, type PartitionInfo, type PartitionState, type PartitionStats,
@@ -194,8 +195,70 @@ export class RootPartition implements HostController {
       if (e instanceof InputError && e.name !== 'InputError') throw new InputError(e.message);
       throw e;
     }
+    id = this.register(spec, made);
+    return id;
+  }
+
+  async restore(path: string, console?: ConsoleSink): Promise<number> {
+    if (this.closed) throw new ControlError('the host is shut down');
+    let id = -1;
+    const port = this.consolePort;
+    const sink: ConsoleSink = console ?? (port ? (bytes) => port.postMessage({ id, bytes }) : () => {});
+    let made;
+    let spec: PartitionSpec;
+    try {
+      const save = readSave(path);
+      spec = save.spec;
+      for (const p of this.parts.values()) if (p.spec.name === spec.name) throw new ControlError(`a partition named ${spec.name} exists`);
+      made = restorePartition(save, this.hv, { onConsole: (b) => void sink(b), exits: true, clock: 'realtime' });
+    } catch (e) {
+      if (e instanceof InputError && e.name !== 'InputError') throw new InputError(e.message);
+      throw e;
+    }
+    id = this.register(spec, made);
+    return id;
+  }
+
+  async save(id: number, path: string): Promise<SaveInfo> {
+    const p = this.get(id);
+    if (p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not paused`);
+    const m = p.machine;
+    await this.quiesce(p);
+    m.poll(); // console output and input of the SBI console
+    let info: SaveInfo;
+    try {
+      info = savePartition(path, m, p.spec, () => p.disks.forEach((d) => d.flush()));
+    } catch (e) {
+      if (e instanceof InputError) throw new InputError(e.message);
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new InputError(`cannot write save file '${path}': ${code ?? (e as Error).message}`);
+    }
+    this.finish(p, { kind: 'saved', path });
+    return info;
+  }
+
+  /**
+   * Waits until paused partition `p` is still: no vCPU of it on a pCPU,
+   * and none waiting on an exit the root has not serviced yet (its service
+   * completes the access; the halted partition's vCPU is then not picked).
+   */
+  private async quiesce(p: Partition): Promise<void> {
+    const m = p.machine;
+    const busy = () =>
+      m.harts.some((h, i) => {
+        const s = this.sched.schedVcpuState(m.firstVcpu + i);
+        return s === SState.RUNNING || h.mmioRequest() !== undefined || (s === SState.BLOCKED && h.runnable && !h.inWfi);
+      });
+    for (let waited = 0; busy(); waited++) {
+      if (waited > 5000) throw new ControlError(`partition ${p.spec.name}: its vCPUs did not come to rest`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+
+  /** Takes a partition made for `spec` into the host (state 'created'); returns its id. */
+  private register(spec: PartitionSpec, made: { machine: Machine; disks: BlockDevice[] }): number {
     const { machine, disks } = made;
-    id = machine.id;
+    const id = machine.id;
     const exits = Array.from({ length: machine.vcpuCount }, () => ({ mmio: 0, sbi: 0, htif: 0, other: 0 }));
     const p: Partition = { spec, machine, disks, state: 'created', waiters: [], exits };
     this.shared.setEpoch(machine.id, machine.clockEpochMs);

@@ -117,6 +117,8 @@ function countPages(mem: Uint8Array, ramSize: number): number {
 
 /** A save file read and checked as far as it can be without a partition to load it into. */
 export interface LoadedSave {
+  /** The file it was read from (a threaded host's root partition reads it again). */
+  path: string;
   meta: SaveMeta;
   records: RecordSet;
   memory: Uint8Array;
@@ -147,7 +149,7 @@ export function readSave(path: string): LoadedSave {
     if (e instanceof SpecError) throw new PersistError(`meta.spec.${e.path}`, e.problem, { cause: e });
     throw e;
   }
-  return { meta, records, memory: section(sections, 'MEM ').payload, spec };
+  return { path, meta, records, memory: section(sections, 'MEM ').payload, spec };
 }
 
 export interface RestoreOptions extends SetupOptions {
@@ -169,6 +171,7 @@ export function restorePartition(save: LoadedSave, hv: Hypervisor, options: Rest
   } catch (e) {
     closeDisks(disks);
     hv.unregister(m.id);
+    hv.kernel.exports.framesFree(m.ramHostAddress, m.config.ramSize / 4096);
     if (e instanceof DeviceStateError) throw new PersistError(e.message.split(':')[0] ?? 'device', e.message.slice(e.message.indexOf(':') + 2), { cause: e });
     throw e;
   }
