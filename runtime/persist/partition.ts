@@ -9,6 +9,7 @@
 // records, fields, disks, and every device record by loading it into a
 // scratch board) before it writes anything into the new partition; a
 // partition whose restore failed is never run.
+import { resolve } from 'node:path';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { createVirtBoard } from '../../drivers/board/virt.ts';
 import { MEMMAP } from '../../drivers/board/memmap.ts';
@@ -97,7 +98,9 @@ export function savePartition(path: string, m: Machine, spec: PartitionSpec, flu
   for (const d of devicesOf(m.board)) records.push(jsonRecord(`dev.${d.name}`, RECORD.device, d.save()));
   const formats = spec.disks.map((d) => d.format ?? (isVhd(d.path) ? 'vpc' : 'raw'));
   records.push(jsonRecord('disks', DISKS_RECORD_VERSION, { list: diskRefs(spec.disks, formats) }));
-  const meta: SaveMeta = { created: new Date().toISOString(), spec: { ...spec, disks: [] }, clock: machine.clockMode, steps: m.steps() };
+  // Boot images by absolute path: a reboot of the restored guest reads them again, from any working directory.
+  const images = Object.fromEntries((['bios', 'kernel', 'initrd'] as const).filter((k) => spec[k] !== undefined).map((k) => [k, resolve(spec[k]!)]));
+  const meta: SaveMeta = { created: new Date().toISOString(), spec: { ...spec, ...images, disks: [] }, clock: machine.clockMode, steps: m.steps() };
   const mem = encodeMemory(m.ram);
   const bytes = writeContainer(path, [
     { tag: 'META', flags: 0, payload: jsonRecord('meta', RECORD.meta, meta).body },
