@@ -239,7 +239,7 @@ export async function runThreaded(
   const detachSignals = onInterrupt(() => h.close());
   try {
     for (const [i, spec] of specs.entries()) {
-      ids.push(restore ? await h.restore(restore.path, out.sinks[i]!) : await h.create(spec, out.sinks[i]!));
+      ids.push(restore ? await h.restore(restore.path, out.sinks[i]!, { paging: spec.paging }) : await h.create(spec, out.sinks[i]!));
       if (timedOut) await h.stop(ids.at(-1)!, 'timeout');
     }
     // --save FILE: Ctrl-A s or SIGUSR1 pauses the guest and saves it (its run ends there).

@@ -79,8 +79,12 @@ export interface HostController {
    * are completed first.
    */
   save(id: number, path: string): Promise<SaveInfo>;
-  /** Creates a partition from a save file (state 'created': start() runs it on from where it was saved); returns its id. */
-  restore(path: string, console?: ConsoleSink): Promise<number>;
+  /**
+   * Creates a partition from a save file (state 'created': start() runs it
+   * on from where it was saved); returns its id. `paging` overrides the
+   * saved paging mode (the guest cannot tell).
+   */
+  restore(path: string, console?: ConsoleSink, options?: { paging?: PagingMode }): Promise<number>;
   /** Stops it if needed and releases its RAM. */
   destroy(id: number): Promise<void>;
   /** Resolves with its result once it finishes. */

@@ -12,7 +12,7 @@
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { wrap, type Remote } from 'comlink';
-import type { RunResult } from '../machine/machine.ts';
+import type { PagingMode, RunResult } from '../machine/machine.ts';
 import { InputError } from '../errors.ts';
 import {
   ControlError, type ConsoleSink, type HostController, type PartitionInfo, type PartitionStats, type PcpuStats, type SaveInfo,
@@ -129,8 +129,8 @@ export class Host implements HostController {
   save(id: number, path: string): Promise<SaveInfo> {
     return this.call(() => this.remote.save(id, path));
   }
-  async restore(path: string, console?: ConsoleSink): Promise<number> {
-    const id = await this.call(() => this.remote.restore(path));
+  async restore(path: string, console?: ConsoleSink, options?: { paging?: PagingMode }): Promise<number> {
+    const id = await this.call(() => this.remote.restore(path, undefined, options));
     if (console) this.sinks.set(id, console);
     return id;
   }

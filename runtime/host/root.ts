@@ -3,7 +3,7 @@
 // threads (pcpu-worker.ts); a device access, an HTIF write or an SBI call
 // that needs the host is a VM exit they post to this thread (shared.ts),
 // which services it on the partition's Machine and wakes the vCPU.
-import type { ExitReason, Machine, MachineStats, RunResult } from '../machine/machine.ts';
+import type { ExitReason, Machine, MachineStats, PagingMode, RunResult } from '../machine/machine.ts';
 import { closeDisks, setupPartition } from '../machine/setup.ts';
 import { readSave, restorePartition, savePartition, type SaveInfo } from '../persist/partition.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
@@ -199,7 +199,7 @@ export class RootPartition implements HostController {
     return id;
   }
 
-  async restore(path: string, console?: ConsoleSink): Promise<number> {
+  async restore(path: string, console?: ConsoleSink, options: { paging?: PagingMode } = {}): Promise<number> {
     if (this.closed) throw new ControlError('the host is shut down');
     let id = -1;
     const port = this.consolePort;
@@ -208,9 +208,9 @@ export class RootPartition implements HostController {
     let spec: PartitionSpec;
     try {
       const save = readSave(path);
-      spec = save.spec;
+      spec = { ...save.spec, paging: options.paging ?? save.spec.paging };
       for (const p of this.parts.values()) if (p.spec.name === spec.name) throw new ControlError(`a partition named ${spec.name} exists`);
-      made = restorePartition(save, this.hv, { onConsole: (b) => void sink(b), exits: true, clock: 'realtime' });
+      made = restorePartition(save, this.hv, { onConsole: (b) => void sink(b), exits: true, clock: 'realtime', paging: spec.paging });
     } catch (e) {
       if (e instanceof InputError && e.name !== 'InputError') throw new InputError(e.message);
       throw e;

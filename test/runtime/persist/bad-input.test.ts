@@ -131,3 +131,22 @@ describe('a restore that fails', () => {
     expect(vcpu0.getBigUint64(h.kernel.layout.off.INSTRET!, true)).toBe(0n);
   });
 });
+
+describe('save and restore command lines that make no sense', () => {
+  it.each([
+    [['run', '--save', 'x.hvs', 'guests/bin/hello.elf', 'guests/bin/rv64m.elf'], /--save saves one guest/],
+    [['run', '--save-after-insns', '5', 'guests/bin/hello.elf'], /--save-after-insns needs --save FILE/],
+    [['run', '--deterministic', '--pcpus', '2', '--save', 'x.hvs', 'guests/bin/hello.elf'], /--pcpus N \(the kernel scheduler\) is not supported/],
+    [['restore'], /give one save FILE/],
+  ])('hv %j is a usage error', (args, message) => {
+    const r = hv(...(args as string[]));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('hv restore --pcpus with a step limit is a usage error (steps are counted on the deterministic host)', () => {
+    const r = hv('restore', '--pcpus', '2', '--max-insns', '9', good);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/count steps on the deterministic host/);
+  });
+});

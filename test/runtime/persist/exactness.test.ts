@@ -18,7 +18,14 @@ beforeAll(() => {
  * at step `later`, restored again to the end; `disk` gives each run its own
  * copy of a disk image (the argument is its -drive option for a path).
  */
-function checkExact(name: string, args: string[], at: number, later: number, disk?: { image: Uint8Array; drive: (path: string) => string[] }) {
+function checkExact(
+  name: string,
+  args: string[],
+  at: number,
+  later: number,
+  disk?: { image: Uint8Array; drive: (path: string) => string[] },
+  restoreArgs: string[] = [],
+) {
   const withDisk = (run: string) => {
     if (!disk) return { args, image: '' };
     const image = join(dir, `${name}-${run}.img`);
@@ -32,9 +39,9 @@ function checkExact(name: string, args: string[], at: number, later: number, dis
   const b = hv('run', ...parts.args, '--save', join(dir, `${name}-b.hvs`), '--save-after-insns', String(at));
   expect(b.stderr).toContain(`saved the guest at step ${at}`);
   expect(b.code).toBe(0);
-  const c = hv('restore', join(dir, `${name}-b.hvs`), '--save', join(dir, `${name}-c.hvs`), '--save-after-insns', String(later));
+  const c = hv('restore', ...restoreArgs, join(dir, `${name}-b.hvs`), '--save', join(dir, `${name}-c.hvs`), '--save-after-insns', String(later));
   expect(c.stderr).toContain(`saved the guest at step ${later}`);
-  const d = hv('restore', join(dir, `${name}-c.hvs`));
+  const d = hv('restore', ...restoreArgs, join(dir, `${name}-c.hvs`));
   expect(b.stdout + c.stdout + d.stdout).toBe(a.stdout);
   expect(d.code).toBe(a.code);
   expect(d.stderr).toBe(a.stderr);
@@ -59,6 +66,11 @@ describe('a guest saved and restored in a new process', () => {
 
   it('runs on exactly as if uninterrupted: SBI timer interrupts (sbi-timer.elf)', () => {
     checkExact('sbi-timer', ['-bios', 'hv', 'guests/bin/enlightened/sbi-timer.elf'], 2_003, 6_011);
+  });
+
+  it('runs on exactly as if uninterrupted under another paging mode: its TLB and shadow tables are rebuilt, not carried (mmu.elf, asid.elf)', () => {
+    checkExact('mmu-shadow', ['--paging', 'nested', 'guests/bin/mmu.elf'], 50_021, 80_033, undefined, ['--paging', 'shadow']);
+    checkExact('asid', ['guests/bin/asid.elf'], 45_007, 70_001, undefined, ['--paging', 'nested']);
   });
 
   it('runs on exactly as if uninterrupted and writes its disk the same way (virtio_blk.elf)', () => {
