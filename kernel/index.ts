@@ -237,3 +237,16 @@ export function vcpuFlushTlb(index: u32): void {
   setHart(vcpuAddr(index));
   tlbFlushAll();
 }
+
+// ---- VMBus ring buffers (kernel/vmbus/README.md) --------------------------------
+
+export { ringInit, ringWrite, ringPeek, ringRead, ringAvail, ringFree, ringBeginRead, ringEndRead, ringSetPendingSend } from './vmbus/ring';
+// Layout and result codes; drivers/vmbus/ring.ts is tested against these.
+export { RB_WRITE_INDEX as VMBUS_RB_WRITE_INDEX, RB_READ_INDEX as VMBUS_RB_READ_INDEX, RB_INTERRUPT_MASK as VMBUS_RB_INTERRUPT_MASK } from './vmbus/defs';
+export { RB_PENDING_SEND_SZ as VMBUS_RB_PENDING_SEND_SZ, RB_FEATURE_BITS as VMBUS_RB_FEATURE_BITS, RB_HEADER_SIZE as VMBUS_RB_HEADER_SIZE } from './vmbus/defs';
+export { RB_FEAT_PENDING_SEND_SZ as VMBUS_RB_FEAT_PENDING_SEND_SZ, RB_MAX_SIZE as VMBUS_RB_MAX_SIZE } from './vmbus/defs';
+export { PKT_TYPE as VMBUS_PKT_TYPE, PKT_OFFSET8 as VMBUS_PKT_OFFSET8, PKT_LEN8 as VMBUS_PKT_LEN8, PKT_FLAGS as VMBUS_PKT_FLAGS } from './vmbus/defs';
+export { PKT_TRANS_ID as VMBUS_PKT_TRANS_ID, PKT_DESC_SIZE as VMBUS_PKT_DESC_SIZE, PKT_TRAILER as VMBUS_PKT_TRAILER, PKT_MAX_LEN as VMBUS_PKT_MAX_LEN } from './vmbus/defs';
+export { RING_OK as VMBUS_RING_OK, RING_SIGNAL as VMBUS_RING_SIGNAL, RING_EMPTY as VMBUS_RING_EMPTY, RING_FULL as VMBUS_RING_FULL } from './vmbus/defs';
+export { RING_NO_ROOM as VMBUS_RING_NO_ROOM, RING_BAD_INDEX as VMBUS_RING_BAD_INDEX, RING_BAD_PACKET as VMBUS_RING_BAD_PACKET } from './vmbus/defs';
+export { RING_BAD_SIZE as VMBUS_RING_BAD_SIZE, RING_TOO_BIG as VMBUS_RING_TOO_BIG } from './vmbus/defs';
