@@ -121,8 +121,14 @@ export function schedRemoveVcpu(vcpu: u32): bool {
     const s = atomic.load<u32>(va + S_STATE);
     if (s == SState.NONE) return false;
     if (s == SState.RUNNING) {
+      // Its pCPU drops it when the chunk ends (pcpuStep), or when it blocks
+      // it (block() looks at the flag after storing BLOCKED). If it left
+      // RUNNING before the flag was set, it may not have seen it: take it
+      // off its list here instead.
       atomic.or<u32>(va + S_FLAGS, SF_REMOVE);
-      return true;
+      if (atomic.load<u32>(va + S_STATE) == SState.RUNNING) return true;
+      atomic.and<u32>(va + S_FLAGS, ~SF_REMOVE);
+      continue;
     }
     const p = atomic.load<u32>(va + S_PCPU);
     const c = pcpuAddr(p);

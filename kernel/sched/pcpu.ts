@@ -135,6 +135,14 @@ function block(c: usize, v: u32, why: u32): void {
   }
   store<u32>(va + S_BLOCK, why);
   blAppend(c, v);
+  // schedRemoveVcpu may have flagged it while it still looked RUNNING, after
+  // this pCPU read its flags: then it is this pCPU's to drop. (The remover
+  // sets the flag before it reads the state, and blAppend stores the state
+  // before this reads the flag: one of the two sees the other.)
+  if (atomic.load<u32>(va + S_FLAGS) & SF_REMOVE) {
+    blRemove(c, v);
+    drop(c, v);
+  }
   unlockPcpu(c);
 }
 

@@ -12,18 +12,18 @@ const [T0, T1, T2, T3, T4, T5] = [5, 6, 7, 28, 29, 30];
 
 /**
  * Counts its boots in a RAM word the image does not cover (RAM survives a
- * reset): the first boot asks the test finisher for a reset (0x7777), the
- * second exits with status = the count (0x3333 | count << 16).
+ * reset): boots before the `boots`th ask the test finisher for a reset
+ * (0x7777), that one exits with status = the count (0x3333 | count << 16).
  */
-const twoBoots = elf(
+const counter = (boots: number) => elf(
   code([
     rv.auipc(T0, 0x10), // t0 = 0x8001_0000, past the image
     rv.ld(T1, T0, 0),
     rv.addi(T1, T1, 1),
     rv.sd(T1, T0, 0),
     rv.lui(T2, 0x100), // t2 = the finisher
-    rv.addi(T3, 0, 1),
-    rv.bne(T1, T3, 20), // second boot: to the exit below
+    rv.addi(T3, 0, boots),
+    rv.beq(T1, T3, 20), // the last boot: to the exit below
     rv.lui(T4, 7),
     rv.addi(T4, T4, 0x777),
     rv.sw(T4, T2, 0), // reset
@@ -36,6 +36,7 @@ const twoBoots = elf(
     rv.jal(0, 0),
   ]),
 );
+const twoBoots = counter(2);
 
 function hv(...args: string[]) {
   const r = spawnSync(process.execPath, ['bin/hv.js', 'run', ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -55,6 +56,21 @@ describe('a reset the guest asks for', () => {
       const r = hv(...mode, '--timeout', '30', guest);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(2); // the second boot's count
+    },
+  );
+
+  it.each([[['--pcpus', '2']], [['--pcpus', '1', '--paging', 'shadow']]])(
+    'reboots 40 times in a row without losing a vCPU on the way (%j)',
+    (mode) => {
+      // Each reboot takes the vCPUs off the scheduler while their pCPU may be
+      // blocking the one that exited: a removal racing that block once left
+      // the vCPU blocked for good and the reboot waiting for ever.
+      const dir = mkdtempSync(join(tmpdir(), 'hv-reboot-'));
+      const path = join(dir, 'forty.elf');
+      writeFileSync(path, counter(40));
+      const r = hv(...mode, '--timeout', '60', path);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(40);
     },
   );
 

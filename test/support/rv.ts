@@ -8,6 +8,9 @@ const i = (op: number, rd: number, f3: number, rs1: number, imm: number) => (((i
 const s = (op: number, f3: number, rs1: number, rs2: number, imm: number) =>
   ((((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | ((imm & 0x1f) << 7) | op) >>> 0;
 
+const b = (f3: number, rs1: number, rs2: number, off: number) =>
+  ((((off >> 12) & 1) << 31) | (((off >> 5) & 0x3f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (((off >> 1) & 0xf) << 8) | (((off >> 11) & 1) << 7) | 0x63) >>> 0;
+
 export const rv = {
   addi: (rd: number, rs1: number, imm: number) => i(0x13, rd, 0, rs1, imm),
   auipc: (rd: number, imm20: number) => (((imm20 & 0xfffff) << 12) | (rd << 7) | 0x17) >>> 0,
@@ -20,9 +23,9 @@ export const rv = {
   /** jal rd, offset (bytes, even, +-1 MiB). */
   jal: (rd: number, off: number) =>
     ((((off >> 20) & 1) << 31) | (((off >> 1) & 0x3ff) << 21) | (((off >> 11) & 1) << 20) | (((off >> 12) & 0xff) << 12) | (rd << 7) | 0x6f) >>> 0,
-  /** bne rs1, rs2, offset (bytes, even, +-4 KiB). */
-  bne: (rs1: number, rs2: number, off: number) =>
-    ((((off >> 12) & 1) << 31) | (((off >> 5) & 0x3f) << 25) | (rs2 << 20) | (rs1 << 15) | (1 << 12) | (((off >> 1) & 0xf) << 8) | (((off >> 11) & 1) << 7) | 0x63) >>> 0,
+  /** beq/bne rs1, rs2, offset (bytes, even, +-4 KiB). */
+  beq: (rs1: number, rs2: number, off: number) => b(0, rs1, rs2, off),
+  bne: (rs1: number, rs2: number, off: number) => b(1, rs1, rs2, off),
   csrrw: (rd: number, csr: number, rs1: number) => i(0x73, rd, 1, rs1, csr),
   csrrs: (rd: number, csr: number, rs1: number) => i(0x73, rd, 2, rs1, csr),
   csrrwi: (rd: number, csr: number, uimm: number) => i(0x73, rd, 5, uimm, csr),
