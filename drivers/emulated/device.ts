@@ -21,6 +21,13 @@ export interface MmioDevice {
   write(offset: number, size: AccessSize, value: number): void;
   /** Returns to the power-on state (board reset). */
   reset(): void;
+  /**
+   * Version of the state save() returns and restore() reads. A save file
+   * carries it in the device's record (runtime/persist/), and a record of
+   * another version is refused by name: bump it whenever the state's fields
+   * or their meaning change.
+   */
+  readonly stateVersion: number;
   /** A structured-cloneable snapshot of the guest-visible state (for save/restore and migration). */
   save(): object;
   /** Loads a snapshot made by save(); throws DeviceStateError if it is malformed. */

@@ -55,6 +55,7 @@ const LOW = 0xffff_ffffn;
 
 export class GoldfishRtc implements MmioDevice {
   readonly name = 'rtc';
+  readonly stateVersion = 1;
   readonly size = MEMMAP.rtc.size;
 
   private readonly clock: Clock;

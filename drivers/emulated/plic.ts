@@ -53,6 +53,7 @@ const PRIO_MASK = (1 << PLIC_PRIO_BITS) - 1;
 
 export class Plic implements MmioDevice {
   readonly name = 'plic';
+  readonly stateVersion = 1;
   readonly size = MEMMAP.plic.size;
   readonly harts: number;
   readonly sources: number;

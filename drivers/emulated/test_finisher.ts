@@ -17,6 +17,7 @@ export type FinisherEvent =
 
 export class TestFinisher implements MmioDevice {
   readonly name = 'test';
+  readonly stateVersion = 1;
   readonly size = MEMMAP.test.size;
 
   constructor(private readonly onExit: (event: FinisherEvent) => void) {}

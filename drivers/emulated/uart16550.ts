@@ -106,6 +106,7 @@ export interface Uart16550Options {
 
 export class Uart16550 implements MmioDevice {
   readonly name = 'uart0';
+  readonly stateVersion = 1;
   readonly size = MEMMAP.uart0.size;
 
   private readonly onTransmit: (byte: number) => void;

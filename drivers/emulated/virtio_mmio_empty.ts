@@ -20,6 +20,7 @@ export const VIRTIO_MMIO_VERSION_MODERN = 2;
 export const VIRTIO_VENDOR_QEMU = 0x554d_4551;
 
 export class EmptyVirtioSlot implements MmioDevice {
+  readonly stateVersion = 1;
   readonly size = MEMMAP.virtio.size;
 
   constructor(readonly name: string) {}

@@ -31,7 +31,7 @@ import { decodeMemory, encodeMemory } from './memory.ts';
 import { decodeRecords, encodeRecords, jsonRecord, RecordSet, type StateRecord } from './record.ts';
 import { checkVcpu, saveVcpu, type RamPlace } from './vcpu.ts';
 
-const RECORD = { meta: 1, machine: 1, partition: 1, device: 1 } as const;
+const RECORD = { meta: 1, machine: 1, partition: 1 } as const;
 const RAM_BASE = MEMMAP.dram.base;
 
 /** What the META section says: enough to build the partition before its state is loaded. */
@@ -95,7 +95,7 @@ export function savePartition(path: string, m: Machine, spec: PartitionSpec, flu
   const machine = m.persistState(); // flushes console output too
   const records: StateRecord[] = [jsonRecord('machine', RECORD.machine, machine), savePartitionRecord(m)];
   m.harts.forEach((h, i) => records.push(saveVcpu(m.kernel, m.memory, i, h.base, ramPlace(m))));
-  for (const d of devicesOf(m.board)) records.push(jsonRecord(`dev.${d.name}`, RECORD.device, d.save()));
+  for (const d of devicesOf(m.board)) records.push(jsonRecord(`dev.${d.name}`, d.stateVersion, d.save()));
   const formats = spec.disks.map((d) => d.format ?? (isVhd(d.path) ? 'vpc' : 'raw'));
   records.push(jsonRecord('disks', DISKS_RECORD_VERSION, { list: diskRefs(spec.disks, formats) }));
   // Boot images by absolute path: a reboot of the restored guest reads them again, from any working directory.
@@ -202,7 +202,7 @@ function checkState(save: LoadedSave, m: Machine, disks: readonly BlockDevice[])
   // Devices: every record is loaded into a scratch board first (the models
   // check their own fields), so a bad one is found before the real board changes.
   const live = devicesOf(m.board);
-  const states = live.map((d) => r.json(`dev.${d.name}`, RECORD.device));
+  const states = live.map((d) => r.json(`dev.${d.name}`, d.stateVersion));
   const scratch = createVirtBoard({
     harts: m.config.harts,
     externalIrq: () => {},

@@ -84,6 +84,7 @@ export interface VirtioBlkMetrics extends Metrics {
 export class VirtioBlk implements VirtioBackend {
   readonly deviceId = VIRTIO_ID_BLOCK;
   readonly name = 'blk';
+  readonly stateVersion = 1;
   readonly queueMaxSizes: readonly number[];
   readonly features: bigint;
 

@@ -58,6 +58,8 @@ export interface VirtioBackend {
   handle(queue: number, chain: DescriptorChain): number;
   /** Device reset (driver wrote 0 to Status, or board reset). */
   reset(): void;
+  /** Version of the state save() returns (see MmioDevice.stateVersion); the transport carries it. */
+  readonly stateVersion: number;
   save(): object;
   /** Throws DeviceStateError for a snapshot that does not fit this device. */
   restore(state: object): void;

@@ -121,6 +121,8 @@ export interface TransportMetrics {
 
 export class VirtioMmio implements MmioDevice {
   readonly name: string;
+  /** The transport's state; the device's own has its version in the state ('deviceVersion'). */
+  readonly stateVersion = 1;
   readonly size = MEMMAP.virtio.size;
   readonly legacy: boolean;
   /** All feature bits offered to the driver. */
@@ -512,6 +514,7 @@ export class VirtioMmio implements MmioDevice {
       shmSel: this.shmSel,
       needsReset: this.needsReset,
       queues: this.queues.map((q) => q.save()),
+      deviceVersion: this.backend.stateVersion,
       device: this.backend.save(),
     };
   }
@@ -520,6 +523,10 @@ export class VirtioMmio implements MmioDevice {
     const who = this.name;
     if (boolField(state, 'legacy', who) !== this.legacy) throw new DeviceStateError(`${who}: snapshot is of the other transport version`);
     if (uintField(state, 'deviceId', who) !== this.backend.deviceId) throw new DeviceStateError(`${who}: snapshot is of another device type`);
+    const deviceVersion = uintField(state, 'deviceVersion', who, 0xffff);
+    if (deviceVersion !== this.backend.stateVersion) {
+      throw new DeviceStateError(`${who}: snapshot field 'deviceVersion': ${this.backend.name} state version ${deviceVersion}, this model reads version ${this.backend.stateVersion}`);
+    }
     const status = uintField(state, 'status', who, 0xff);
     const deviceFeaturesSel = uintField(state, 'deviceFeaturesSel', who);
     const driverFeaturesSel = uintField(state, 'driverFeaturesSel', who);

@@ -4,6 +4,7 @@ import type { AccessSize, MmioDevice } from '../../../drivers/emulated/device.ts
 
 /** A device that records its accesses and reads back base-relative offsets. */
 class Probe implements MmioDevice {
+  readonly stateVersion = 1;
   readonly log: string[] = [];
   constructor(
     readonly name: string,

@@ -106,7 +106,7 @@ describe('virt board', () => {
     const b = createVirtBoard({
       harts: 1,
       externalIrq: () => {},
-      virtio: [undefined, (irq) => ((raise = irq), { name: 'blk', size: 0x1000, read: () => 2, write: () => {}, reset: () => {}, save: () => ({}), restore: () => {} })],
+      virtio: [undefined, (irq) => ((raise = irq), { name: 'blk', size: 0x1000, stateVersion: 1, read: () => 2, write: () => {}, reset: () => {}, save: () => ({}), restore: () => {} })],
     });
     expect(b.bus.deviceAt(0x1000_2000)!.name).toBe('blk');
     raise!(true);

@@ -413,6 +413,11 @@ describe('snapshots', () => {
     expect(() => rig().dev.restore({})).toThrow(DeviceStateError);
   });
 
+  it('rejects a snapshot of another virtio-blk state version, naming the field', () => {
+    const snap = rig({ sectors: 64 }).dev.save();
+    expect(() => rig({ sectors: 64 }).dev.restore({ ...snap, deviceVersion: 2 })).toThrow(/'deviceVersion': blk state version 2, this model reads version 1/);
+  });
+
   it('rejects a snapshot whose enabled ring lies outside this RAM', () => {
     const a = rig();
     a.drv.init(8);
