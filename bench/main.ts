@@ -5,6 +5,7 @@ import { benchCpu } from './cpu.ts';
 import { benchLinux } from './linux.ts';
 import { benchContextSwitch, benchPaging } from './paging.ts';
 import { benchPartitions, benchPartitionsThreaded } from './partitions.ts';
+import { benchRing } from './ring.ts';
 import { benchExits, benchSmp } from './threads.ts';
 
 const BENCHES: Record<string, () => Promise<void>> = {
@@ -20,6 +21,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   exits: benchExits,
   vhd: async () => (await import('./vhd.ts')).benchVhd(),
   linux: benchLinux,
+  ring: benchRing,
 };
 
 const wanted = process.argv.slice(2);
