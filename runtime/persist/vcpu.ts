@@ -42,6 +42,9 @@ function offsets(kernel: KernelInstance) {
     resv: get('RESV_ADDR'),
     spLo: get('TLB_SP_LO'),
     spHi: get('TLB_SP_HI'),
+    tlbCtx: get('TLB_CTX'),
+    consHead: get('CONS_HEAD'),
+    consTail: get('CONS_TAIL'),
     state: get('STATE'),
     priv: get('PRIV'),
     hartid: get('HARTID'),
@@ -95,6 +98,11 @@ export function checkVcpu(kernel: KernelInstance, body: Uint8Array, index: numbe
   field('hartid', dv.getUint32(at(o.hartid), true) === index, `is ${dv.getUint32(at(o.hartid), true)}, expected ${index}`);
   field('state', dv.getUint32(at(o.state), true) <= 3, 'is not a vCPU run state');
   field('priv', [0, 1, 3].includes(dv.getUint32(at(o.priv), true)), 'is not a privilege level (0, 1, 3)');
+  // Words the host or the kernel index with: a record cannot make them reach
+  // outside the vCPU's own state (its CRC only guards against accidents).
+  const consFill = (dv.getUint32(at(o.consTail), true) - dv.getUint32(at(o.consHead), true)) >>> 0;
+  field('cons_tail', consFill <= kernel.layout.consSize, `the SBI console ring holds ${consFill} bytes, more than its ${kernel.layout.consSize}`);
+  field('tlb_ctx', dv.getUint32(at(o.tlbCtx), true) === 0, 'slot 0 (Bare and M-mode) names an address space');
   // MMIO accesses complete synchronously or before the partition pauses: none may be waiting.
   field('mmio_state', dv.getUint32(at(o.mmioState), true) !== 1, 'a device access is in flight (not a paused partition)');
   const resv = dv.getBigUint64(at(o.resv), true);
