@@ -39,7 +39,12 @@ export function writeContainer(path: string, sections: readonly Section[]): numb
   head.writeUInt32LE(FORMAT_VERSION, 8);
   head.writeUInt32LE(all.length, 12);
   const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'w');
+  } catch (e) {
+    throw new PersistError(`save file '${path}'`, `cannot be written: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
   let total = 0;
   try {
     const put = (b: Uint8Array) => {

@@ -150,3 +150,11 @@ describe('save and restore command lines that make no sense', () => {
     expect(r.stderr).toMatch(/count steps on the deterministic host/);
   });
 });
+
+describe('hv run --save', () => {
+  it('to a directory that does not exist is one line and exit status 2', () => {
+    const r = hv('run', 'guests/bin/interrupts.elf', '--save', join(dir, 'no', 'such', 'x.hvs'), '--save-after-insns', '1000');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^hv run: save file '.*x\.hvs': cannot be written: ENOENT\n$/);
+  });
+});
