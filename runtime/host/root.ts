@@ -143,6 +143,7 @@ export class RootPartition implements HostController {
     await this.vcpusGone(m);
     if (p.state !== 'rebooting') return; // stopped meanwhile
     m.rebootIfReset();
+    if (was === 'paused') this.sched.partitionSetHalted(m.id, 1); // a reboot does not resume it
     p.state = was;
     for (let i = 0; i < m.vcpuCount; i++) this.sched.schedAddVcpu(m.firstVcpu + i, -1);
   }

@@ -254,6 +254,9 @@ export class Machine implements Guest {
     this.sbiInput = [];
     this.sbiPartial.length = 0;
     this.kernel.exports.partitionSetEnlightened(this.id, 0);
+    // SBI SRST halted the partition (kernel/hypercall/srst.ts): the
+    // scheduler would never pick its vCPUs again.
+    schedExports(this.kernel.exports).partitionSetHalted(this.id, 0);
     this.config.reboot(this);
     this.reboots++;
     return true;

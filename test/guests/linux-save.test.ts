@@ -2,8 +2,8 @@
 // `hv run --save`) and started again by `hv restore` in a new process, on
 // the other host mode, answers typed commands, keeps its time and its file
 // systems (a tmpfs file and a mounted ext2 disk, raw or VHD, written before
-// the save and after it, checking clean on the host afterwards), and powers
-// off with status 0.
+// the save and after it, checking clean on the host afterwards), reboots
+// (its images loaded again) and powers off with status 0.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,6 +60,12 @@ describe.skipIf(!image)('Linux guest saved at its prompt', () => {
       await second.run('echo written after >> /mnt/log');
       expect(await second.run('cat /mnt/log')).toBe('written before\nwritten after\n');
       await second.run('umount /mnt');
+      // A reboot loads the saved partition's images again (from their saved paths).
+      const at = second.output.length;
+      second.console.type('reboot\n');
+      await second.console.waitFor(/hv-linux: userspace up/, 240_000, at);
+      await second.prompt(second.output.lastIndexOf('hv-linux: userspace up'));
+      expect(await second.run('cat /tmp/mark 2>&1')).toMatch(/No such file/);
       expect(await second.poweroff()).toBe(0);
 
       // The file system checks clean on the host.
