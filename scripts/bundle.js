@@ -32,7 +32,18 @@ export async function bundle() {
  */
 export async function bundleAndRun(entry, name, args, nodeFlags = []) {
   await bundle(); // the CLI and the host's worker threads, which the program may start
-  const outfile = join(root, 'build', `${name}.js`);
+  const outfile = await bundleFile(entry, `${name}.js`);
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(process.execPath, [...nodeFlags, outfile, ...args], { stdio: 'inherit', cwd: root });
+  process.exit(r.status ?? 1);
+}
+
+/**
+ * Bundles one TypeScript program (`entry`, relative to the repo) into
+ * build/OUT for Node (which runs no TypeScript itself); returns its path.
+ */
+export async function bundleFile(entry, out) {
+  const outfile = join(root, 'build', out);
   await esbuild.build({
     entryPoints: [join(root, entry)],
     outfile,
@@ -43,7 +54,5 @@ export async function bundleAndRun(entry, name, args, nodeFlags = []) {
     packages: 'external',
     logLevel: 'warning',
   });
-  const { spawnSync } = await import('node:child_process');
-  const r = spawnSync(process.execPath, [...nodeFlags, outfile, ...args], { stdio: 'inherit', cwd: root });
-  process.exit(r.status ?? 1);
+  return outfile;
 }

@@ -6,6 +6,7 @@
 // identity map, so guest paging is exercised on top of the partition's
 // direct, nested or shadow paging.
 import type { Rng } from './random.ts';
+import { fmt } from '../support/rv.ts';
 
 export const RAM_BASE = 0x8000_0000;
 /** Where the fuzzed code starts (the prologue is below it). */
@@ -23,16 +24,7 @@ const T1 = 6;
 const T2 = 7;
 const BASES = [S0, S0, S0, S1, S2, S3, S4];
 
-const R = (op: number, rd: number, f3: number, rs1: number, rs2: number, f7: number) =>
-  ((f7 << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) >>> 0;
-const I = (op: number, rd: number, f3: number, rs1: number, imm: number) => (((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) >>> 0;
-const S = (op: number, f3: number, rs1: number, rs2: number, imm: number) =>
-  ((((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | ((imm & 0x1f) << 7) | op) >>> 0;
-const B = (f3: number, rs1: number, rs2: number, off: number) =>
-  ((((off >> 12) & 1) << 31) | (((off >> 5) & 0x3f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (((off >> 1) & 0xf) << 8) | (((off >> 11) & 1) << 7) | 0x63) >>> 0;
-const U = (op: number, rd: number, imm20: number) => (((imm20 & 0xfffff) << 12) | (rd << 7) | op) >>> 0;
-const J = (rd: number, off: number) =>
-  ((((off >> 20) & 1) << 31) | (((off >> 1) & 0x3ff) << 21) | (((off >> 11) & 1) << 20) | (((off >> 12) & 0xff) << 12) | (rd << 7) | 0x6f) >>> 0;
+const { R, I, S, B, U, J } = fmt;
 
 const addi = (rd: number, rs1: number, imm: number) => I(0x13, rd, 0, rs1, imm);
 const csrw = (csr: number, rs1: number) => I(0x73, 0, 1, rs1, csr);

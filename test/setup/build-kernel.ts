@@ -16,7 +16,6 @@ function newestMtime(dir: string): number {
 export default async function setup(): Promise<void> {
   // The CLI and the worker threads the tests start come from dist/: bundle
   // them afresh (esbuild takes a fraction of a second).
-  // @ts-expect-error: a plain ES module without types
   const { bundle } = await import('../../scripts/bundle.js');
   await bundle();
   const root = join(import.meta.dirname, '..', '..');

@@ -2,10 +2,7 @@
 // each with its own kernel instance (as a vCPU's pCPU and a host endpoint
 // would be). Used by test/drivers/vmbus/ and `npm run bench -- ring`.
 import { Worker } from 'node:worker_threads';
-import { join } from 'node:path';
-import * as esbuild from 'esbuild';
 import { createHostMemory, instantiateKernel, kernelModule } from '../../runtime/host/kernel.ts';
-import { packageRoot } from '../../runtime/host/paths.ts';
 import { ringKernel, VmbusRing } from '../../drivers/vmbus/ring.ts';
 
 export const BELL_READER = 0;
@@ -50,17 +47,8 @@ let script: string | undefined;
 /** The worker entry, bundled once per process (Node 20 runs no TypeScript). */
 async function workerScript(): Promise<string> {
   if (script) return script;
-  const out = join(packageRoot(), 'build', 'ring-thread-worker.mjs');
-  await esbuild.build({
-    entryPoints: [join(packageRoot(), 'test/support/ring-thread-worker.ts')],
-    outfile: out,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'warning',
-  });
+  const { bundleFile } = await import('../../scripts/bundle.js');
+  const out: string = await bundleFile('test/support/ring-thread-worker.ts', 'ring-thread-worker.mjs');
   return (script = out);
 }
 

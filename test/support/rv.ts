@@ -2,27 +2,34 @@
 // 3.3) for tests and the fuzz suite that build guest code without a
 // toolchain, and raw-image/ELF wrappers around it.
 
-const r = (op: number, rd: number, f3: number, rs1: number, rs2: number, f7: number) =>
-  ((f7 << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) >>> 0;
-const i = (op: number, rd: number, f3: number, rs1: number, imm: number) => (((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) >>> 0;
-const s = (op: number, f3: number, rs1: number, rs2: number, imm: number) =>
-  ((((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | ((imm & 0x1f) << 7) | op) >>> 0;
-
-const b = (f3: number, rs1: number, rs2: number, off: number) =>
-  ((((off >> 12) & 1) << 31) | (((off >> 5) & 0x3f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (((off >> 1) & 0xf) << 8) | (((off >> 11) & 1) << 7) | 0x63) >>> 0;
+/** The base instruction formats (unprivileged spec 2.2, 2.3): fields in, a 32-bit word out. */
+export const fmt = {
+  R: (op: number, rd: number, f3: number, rs1: number, rs2: number, f7: number) =>
+    ((f7 << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) >>> 0,
+  I: (op: number, rd: number, f3: number, rs1: number, imm: number) => (((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) >>> 0,
+  S: (op: number, f3: number, rs1: number, rs2: number, imm: number) =>
+    ((((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | ((imm & 0x1f) << 7) | op) >>> 0,
+  /** A conditional branch (opcode BRANCH), offset in bytes. */
+  B: (f3: number, rs1: number, rs2: number, off: number) =>
+    ((((off >> 12) & 1) << 31) | (((off >> 5) & 0x3f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (((off >> 1) & 0xf) << 8) | (((off >> 11) & 1) << 7) | 0x63) >>> 0,
+  U: (op: number, rd: number, imm20: number) => (((imm20 & 0xfffff) << 12) | (rd << 7) | op) >>> 0,
+  /** jal rd, offset (bytes, even, +-1 MiB). */
+  J: (rd: number, off: number) =>
+    ((((off >> 20) & 1) << 31) | (((off >> 1) & 0x3ff) << 21) | (((off >> 11) & 1) << 20) | (((off >> 12) & 0xff) << 12) | (rd << 7) | 0x6f) >>> 0,
+};
+const { R: r, I: i, S: s, B: b, U: u, J: j } = fmt;
 
 export const rv = {
   addi: (rd: number, rs1: number, imm: number) => i(0x13, rd, 0, rs1, imm),
-  auipc: (rd: number, imm20: number) => (((imm20 & 0xfffff) << 12) | (rd << 7) | 0x17) >>> 0,
+  auipc: (rd: number, imm20: number) => u(0x17, rd, imm20),
   slli: (rd: number, rs1: number, sh: number) => i(0x13, rd, 1, rs1, sh & 63),
-  lui: (rd: number, imm20: number) => (((imm20 & 0xfffff) << 12) | (rd << 7) | 0x37) >>> 0,
+  lui: (rd: number, imm20: number) => u(0x37, rd, imm20),
   add: (rd: number, rs1: number, rs2: number) => r(0x33, rd, 0, rs1, rs2, 0),
   ld: (rd: number, rs1: number, imm: number) => i(0x03, rd, 3, rs1, imm),
   sd: (rs2: number, rs1: number, imm: number) => s(0x23, 3, rs1, rs2, imm),
   sw: (rs2: number, rs1: number, imm: number) => s(0x23, 2, rs1, rs2, imm),
   /** jal rd, offset (bytes, even, +-1 MiB). */
-  jal: (rd: number, off: number) =>
-    ((((off >> 20) & 1) << 31) | (((off >> 1) & 0x3ff) << 21) | (((off >> 11) & 1) << 20) | (((off >> 12) & 0xff) << 12) | (rd << 7) | 0x6f) >>> 0,
+  jal: (rd: number, off: number) => j(rd, off),
   /** beq/bne rs1, rs2, offset (bytes, even, +-4 KiB). */
   beq: (rs1: number, rs2: number, off: number) => b(0, rs1, rs2, off),
   bne: (rs1: number, rs2: number, off: number) => b(1, rs1, rs2, off),
