@@ -10,6 +10,7 @@ import { type Guest, Hypervisor, partitionOverhead } from '../host/hypervisor.ts
 import { ElfError, type ElfImage } from '../loader/elf.ts';
 import { icountClock, INSNS_PER_TICK, realtimeClock, schedClock, type ClockMode, type GuestClock } from './clock.ts';
 import { consoleAck, decodeTohost } from './htif.ts';
+import { SbiHost } from './sbi-host.ts';
 import { sumCounters, VcpuView, type VcpuCounters } from './vcpu-view.ts';
 import { schedExports } from '../host/sched.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
@@ -111,8 +112,6 @@ export interface MachineStats extends VcpuCounters {
 const RAM_BASE = MEMMAP.dram.base;
 const MEIP_BIT = 11;
 const SEIP_BIT = 9;
-/** What an SBI call asks of the host (kernel/hypercall/defs.ts SbiExit). */
-const SbiExit = { NONE: 0, CONSOLE: 1, RESET: 2, YIELD: 3, HART_STOP: 4 } as const;
 const NO_TIMER = 0xffff_ffff_ffff_ffffn;
 
 export class Machine implements Guest {
@@ -140,10 +139,8 @@ export class Machine implements Guest {
   private pendingExit: RunResult | undefined;
   private consoleBuf: number[] = [];
   private wallMs = 0;
-  /** Booted with bootEnlightened: the hypervisor is the guest's SBI firmware. */
-  private enlightened = false;
-  /** Input for the SBI console not yet in the kernel's ring. */
-  private sbiInput: number[] = [];
+  /** Booted with bootEnlightened: the hypervisor is the guest's SBI firmware, this its host side. */
+  private sbi: SbiHost | undefined;
   /** Set when the guest has finished; the hypervisor stops running it. */
   result: RunResult | undefined;
   /** Resets performed as reboots. */
@@ -250,9 +247,7 @@ export class Machine implements Guest {
     this.result = this.pendingExit = undefined;
     this.bus.resetDevices(); // as QEMU's system reset: every device to its power-on state
     this.tohost = this.fromhost = 0n;
-    this.enlightened = false;
-    this.sbiInput = [];
-    this.sbiPartial.length = 0;
+    this.sbi = undefined;
     this.kernel.exports.partitionSetEnlightened(this.id, 0);
     // SBI SRST halted the partition (kernel/hypercall/srst.ts): the
     // scheduler would never pick its vCPUs again.
@@ -341,7 +336,7 @@ export class Machine implements Guest {
   serviceExit(i: number): ExitReason {
     const h = this.harts[i]!;
     const req = h.mmioRequest();
-    const reason: ExitReason = req ? 'mmio' : this.enlightened && h.u32('SBI_EXIT') !== 0 ? 'sbi' : this.tohost !== 0n ? 'htif' : 'other';
+    const reason: ExitReason = req ? 'mmio' : this.sbi && h.u32('SBI_EXIT') !== 0 ? 'sbi' : this.tohost !== 0n ? 'htif' : 'other';
     if (req) h.completeMmio(this.busAccess(req.write, req.addr, req.size, req.value));
     this.afterRun(i, Exit.HOST);
     return reason;
@@ -349,8 +344,8 @@ export class Machine implements Guest {
 
   /** A threaded host's root partition, now and then: console input and output of enlightened guests. */
   poll(): void {
-    if (this.sbiInput.length) this.feedSbiConsole();
-    if (this.enlightened) this.drainSbiConsoles(false);
+    this.sbi?.feed();
+    this.sbi?.drain(false);
     this.flushConsole();
   }
 
@@ -364,7 +359,7 @@ export class Machine implements Guest {
 
   beforeRound(): void {
     this.lastRun = undefined;
-    if (this.sbiInput.length) this.feedSbiConsole();
+    this.sbi?.feed();
   }
 
   runnable(i: number): boolean {
@@ -394,13 +389,13 @@ export class Machine implements Guest {
     const slice = this.slices[i];
     if (slice) this.lastRun = { vcpu: i, used: this.harts[i]!.steps - slice.start, full: slice.full, exit };
     if (exit === Exit.HOST) this.serviceHtif();
-    if (this.enlightened) this.serviceSbi(this.harts[i]!, exit);
+    if (this.sbi) this.pendingExit = this.sbi.afterRun(this.harts[i]!, exit) ?? this.pendingExit;
     if (this.pendingExit) this.result = this.pendingExit;
   }
 
   afterRound(ran: boolean): void {
     this.resumeAt = undefined;
-    if (this.enlightened) this.drainSbiConsoles(false); // a prompt without a newline shows too
+    this.sbi?.drain(false); // a prompt without a newline shows too
     this.flushConsole();
     if (this.result) return;
     if (!ran && this.harts.every((h) => h.state === 0)) this.result = { kind: 'stopped' };
@@ -430,7 +425,7 @@ export class Machine implements Guest {
       if (!h.runnable) continue;
       const cmp = h.mtimecmp;
       if (cmp !== NO_TIMER) next = Math.min(next, Number(cmp));
-      const scmp = this.enlightened ? h.stimecmp : NO_TIMER; // SBI set_timer
+      const scmp = this.sbi ? h.stimecmp : NO_TIMER; // SBI set_timer
       if (scmp !== NO_TIMER) next = Math.min(next, Number(scmp));
     }
     if (this.clock.mode === 'icount') {
@@ -460,7 +455,7 @@ export class Machine implements Guest {
   }
 
   timeout(): void {
-    if (this.enlightened) this.drainSbiConsoles(false);
+    this.sbi?.drain(false);
     this.flushConsole();
     this.result ??= { kind: 'timeout' };
   }
@@ -543,7 +538,7 @@ export class Machine implements Guest {
   bootEnlightened(pc: bigint, dtbAddr: number): void {
     const k = this.kernel.exports;
     k.partitionSetEnlightened(this.id, 1);
-    this.enlightened = true;
+    this.sbi = this.sbiHost();
     this.harts.forEach((_, id) => {
       const v = this.firstVcpu + id;
       k.vcpuReset(v, this.id, id, pc);
@@ -572,10 +567,7 @@ export class Machine implements Guest {
   /** Guest bytes for the UART (host stdin), and for the SBI console of an enlightened guest. */
   input(bytes: Uint8Array | string): void {
     this.board.uart.receive(bytes);
-    if (this.enlightened) {
-      for (const b of typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes) this.sbiInput.push(b);
-      this.feedSbiConsole();
-    }
+    this.sbi?.type(bytes);
   }
 
   /** Stops this guest after `maxSteps` steps (see steps(); undefined: no limit). */
@@ -608,38 +600,9 @@ export class Machine implements Guest {
     }
   }
 
-  /**
-   * After an enlightened vCPU ran: its SBI console bytes go to the console,
-   * and an SBI call that needs the host is serviced (SRST ends the run;
-   * console-full, yield and hart_stop need nothing more).
-   */
-  private serviceSbi(h: VcpuView, exit: number): void {
-    // Whole lines of every vCPU's ring, in hart order: on a threaded host
-    // the others run meanwhile (and exit at each line they finish), so
-    // lines stay whole and in the order they were finished.
-    this.drainSbiConsoles(true);
-    if (exit !== Exit.HOST) return;
-    const req = h.takeSbiExit();
-    if (req.kind === SbiExit.RESET) this.pendingExit = srstResult(req.type, req.reason);
-  }
-
-  /** SBI console output not yet passed on, per vCPU (a line being written). */
-  private readonly sbiPartial: number[][] = [];
-
-  /** Moves SBI console bytes to the console: whole lines only, or everything. */
-  private drainSbiConsoles(wholeLines: boolean): void {
-    this.harts.forEach((h, i) => {
-      const pending = (this.sbiPartial[i] ??= []);
-      h.drainConsole(pending);
-      const n = wholeLines ? pending.lastIndexOf(10) + 1 : pending.length;
-      if (n > 0) for (const b of pending.splice(0, n)) this.consoleBuf.push(b);
-    });
-  }
-
-  private feedSbiConsole(): void {
-    let n = 0;
-    while (n < this.sbiInput.length && this.kernel.exports.sbiConsoleInput(this.id, this.sbiInput[n]!)) n++;
-    this.sbiInput.splice(0, n);
+  /** The host side of the SBI firmware for this partition's harts, with `input` waiting for the guest. */
+  private sbiHost(input: readonly number[] = []): SbiHost {
+    return new SbiHost(this.harts, (b) => this.kernel.exports.sbiConsoleInput(this.id, b) !== 0, (b) => this.consoleBuf.push(b), input);
   }
 
   private flushConsole(): void {
@@ -656,7 +619,7 @@ export class Machine implements Guest {
    * (no vCPU running): console output is flushed first, so none is held here.
    */
   persistState(): MachineState {
-    if (this.enlightened) this.drainSbiConsoles(false);
+    this.sbi?.drain(false);
     this.flushConsole();
     let round: RoundPosition | null = null;
     const l = this.lastRun;
@@ -669,8 +632,8 @@ export class Machine implements Guest {
     return {
       tohost: this.tohost.toString(),
       fromhost: this.fromhost.toString(),
-      enlightened: this.enlightened,
-      sbiInput: [...this.sbiInput],
+      enlightened: this.sbi !== undefined,
+      sbiInput: this.sbi?.pendingInput ?? [],
       reboots: this.reboots,
       idleSteps: this.idleSteps - this.partialIdle,
       clockTicks: this.clock.now(),
@@ -688,9 +651,8 @@ export class Machine implements Guest {
     this.tohost = BigInt(s.tohost);
     this.fromhost = BigInt(s.fromhost);
     this.kernel.exports.partitionSetTohost(this.id, this.tohost);
-    this.enlightened = s.enlightened;
     this.kernel.exports.partitionSetEnlightened(this.id, s.enlightened ? 1 : 0);
-    this.sbiInput = [...s.sbiInput];
+    this.sbi = s.enlightened ? this.sbiHost(s.sbiInput) : undefined;
     this.reboots = s.reboots;
     this.idleSteps = s.idleSteps;
     this.resumeAt = s.round ?? undefined;
@@ -721,16 +683,4 @@ export class Machine implements Guest {
     };
   }
 
-}
-
-/**
- * SBI system_reset as a RunResult. Shutdown exits with code 0 for reason
- * "no reason", 1 for "system failure", and n for our implementation-specific
- * reason 0xE0000000 | n (kernel/hypercall/defs.ts).
- */
-function srstResult(type: number, reason: number): RunResult {
-  if (type === 1) return { kind: 'reset', type: 'cold' };
-  if (type === 2) return { kind: 'reset', type: 'warm' };
-  const code = reason === 0 ? 0 : reason >>> 0 >= 0xe000_0000 ? reason & 0xff : 1;
-  return { kind: 'exit', code, reason: 'sbi' };
 }
