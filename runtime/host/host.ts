@@ -9,18 +9,16 @@
 //   await host.start(id);
 //   const result = await host.wait(id);
 //   await host.close();
-import { availableParallelism } from 'node:os';
-import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { wrap, type Remote } from 'comlink';
 import type { PagingMode, RunResult } from '../machine/machine.ts';
 import { InputError } from '../errors.ts';
 import {
   ControlError, type ConsoleSink, type HostController, type PartitionInfo, type PartitionStats, type PcpuStats, type SaveInfo,
 } from './controller.ts';
-import { nodeEndpoint } from './endpoint.ts';
+import { platform } from '../platform/current.ts';
+import type { HostThread, LocalPort } from '../platform/platform.ts';
 import { HOST_KERNEL_BYTES } from './hypervisor.ts';
-import { createHostMemory, kernelModule } from './kernel.ts';
-import { workerPath } from './paths.ts';
+import { createHostMemory } from './kernel.ts';
 import type { PcpuWorkerData } from './pcpu-worker.ts';
 import type { RootWorkerData } from './root-worker.ts';
 import type { RootPartition } from './root.ts';
@@ -43,15 +41,16 @@ export class Host implements HostController {
   private nextBarrier = 0;
 
   private constructor(
-    private readonly root: Worker,
-    private readonly pcpuWorkers: Worker[],
+    private readonly root: HostThread,
+    private readonly pcpuWorkers: HostThread[],
     private readonly remote: Remote<RootPartition>,
-    private readonly consoles: MessagePort,
+    private readonly consoles: LocalPort,
     readonly pcpus: number,
     /** Host physical memory, shared with every thread: read-only views for visualizations. */
     readonly memory: WebAssembly.Memory,
   ) {
-    consoles.on('message', (m: { id?: number; bytes?: Uint8Array; barrier?: number }) => {
+    consoles.addEventListener('message', (e) => {
+      const m = (e as MessageEvent<{ id?: number; bytes?: Uint8Array; barrier?: number }>).data;
       if (m.barrier !== undefined) {
         this.barriers.get(m.barrier)?.();
         this.barriers.delete(m.barrier);
@@ -62,36 +61,33 @@ export class Host implements HostController {
   }
 
   static async start(o: HostOptions = {}): Promise<Host> {
-    const pcpus = o.pcpus ?? availableParallelism();
+    const pcpus = o.pcpus ?? platform.parallelism();
     if (!Number.isInteger(pcpus) || pcpus < 1 || pcpus > 64) throw new RangeError(`pCPUs must be 1..64, got ${pcpus}`);
     const poolBytes = o.memoryBytes ?? 512 << 20;
     const insnsPerMs = o.insnsPerMs ?? 100_000;
     const memory = createHostMemory(HOST_KERNEL_BYTES + poolBytes);
-    const module = kernelModule();
+    const module = await platform.kernelModule();
     const shared = new HostShared();
-    const consoles = new MessageChannel();
-    const rootData: RootWorkerData = { memory, module, poolBytes, shared: shared.buffer, pcpus, insnsPerMs, consolePort: consoles.port2 };
-    const root = new Worker(workerPath('root-worker'), { workerData: rootData, transferList: [consoles.port2] });
-    const remote = wrap<RootPartition>(nodeEndpoint(root));
+    const consoles = platform.channel();
+    const rootData: RootWorkerData = { memory, module, poolBytes, shared: shared.buffer, pcpus, insnsPerMs, consolePort: consoles.remote };
+    const root = platform.spawn('root-worker', rootData, [consoles.remote]);
+    const remote = wrap<RootPartition>(root.endpoint);
     // The pCPUs start meanwhile: until the root has initialized the
     // scheduler, pcpuRun finds no pCPU of theirs and they idle.
     const workers = Array.from({ length: pcpus }, (_, pcpu) => {
       const data: PcpuWorkerData = { memory, module, pcpu, shared: shared.buffer, insnsPerMs };
-      return new Worker(workerPath('pcpu-worker'), { workerData: data });
+      return platform.spawn('pcpu-worker', data);
     });
     await new Promise<void>((resolve, reject) => {
-      root.once('error', reject);
+      root.onFailure(reject);
       remote.list().then(() => resolve(), reject);
     }).catch(async (e) => {
       await Promise.all([root, ...workers].map((w) => w.terminate()));
       throw e;
     });
-    const host = new Host(root, workers, remote, consoles.port1, pcpus, memory);
+    const host = new Host(root, workers, remote, consoles.local, pcpus, memory);
     host.dead.catch(() => {}); // observed through the calls it fails
-    for (const w of [root, ...workers]) {
-      w.on('error', (e: unknown) => host.fail(e as Error));
-      w.on('exit', (code) => host.fail(new Error(`a host thread exited (status ${code})`)));
-    }
+    for (const w of [root, ...workers]) w.onFailure((e) => host.fail(e));
     return host;
   }
 

@@ -3,8 +3,8 @@
 // exit for the root partition is posted to its thread (shared.ts) and the
 // vCPU blocks until the root wakes it; when nothing is runnable the thread
 // sleeps on its pCPU's kick word, and the idle time moves its clock on.
-import { parentPort, workerData } from 'node:worker_threads';
 import { ticksSince } from '../machine/clock.ts';
+import { threadContext } from '../platform/current.ts';
 import { instantiateKernel, type KernelExports } from './kernel.ts';
 import { SchedExit, schedExports, schedLayout } from './sched.ts';
 import { HostShared } from './shared.ts';
@@ -66,7 +66,6 @@ function main(d: PcpuWorkerData): void {
       s.pcpuAdvance(d.pcpu, BigInt(Math.max(1, Math.round(ms * d.insnsPerMs))));
     }
   }
-  parentPort?.postMessage('stopped');
 }
 
-main(workerData as PcpuWorkerData);
+main(await threadContext.data<PcpuWorkerData>());

@@ -1,8 +1,8 @@
 // The root partition's thread: device models and the control plane
 // (root.ts), reached from the host's main thread over comlink.
-import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { expose } from 'comlink';
-import { nodeEndpoint } from './endpoint.ts';
+import { threadContext } from '../platform/current.ts';
+import type { RemotePort } from '../platform/platform.ts';
 import { RootPartition } from './root.ts';
 import { HostShared } from './shared.ts';
 
@@ -14,9 +14,9 @@ export interface RootWorkerData {
   pcpus: number;
   insnsPerMs: number;
   /** Console output of every partition, in order (root.ts RootOptions.consolePort). */
-  consolePort: MessagePort;
+  consolePort: RemotePort;
 }
 
-const d = workerData as RootWorkerData;
+const d = await threadContext.data<RootWorkerData>();
 const root = new RootPartition({ ...d, shared: new HostShared(d.shared) });
-expose(root, nodeEndpoint(parentPort!));
+expose(root, threadContext.parent);
