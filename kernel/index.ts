@@ -19,6 +19,7 @@ import { tlbFlushAll } from './mmu/tlb';
 import { gstageCreateRoot, gstageMap, GPTE_RWX_LEAF } from './mmu/gstage';
 import { PF_MMIO_EXIT, PF_NESTED, PF_SHADOW, P_FLAGS, P_GSTAGE_ROOT, P_PT_BITMAP } from './mm/partition';
 import { shadowBeforeRun } from './mmu/shadow';
+import { dirtyAfterRun, dirtyBeforeRun } from './mm/dirty';
 import { framesAllocContiguous } from './mm/frames';
 import { sbiAfterRun, sbiBeforeRun } from './hypercall/sbi';
 import { SBI_IMPL_ID } from './hypercall/defs';
@@ -101,6 +102,11 @@ export const LAYOUT_PART_SIZE = PART_SIZE;
 export { P_FLAGS as OFF_P_FLAGS, P_MTIME_OFFSET as OFF_P_MTIME_OFFSET, P_CONS_IN_HEAD as OFF_P_CONS_IN_HEAD } from './mm/partition';
 export { P_CONS_IN_TAIL as OFF_P_CONS_IN_TAIL, P_CONS_IN_BUF as OFF_P_CONS_IN_BUF, CONS_IN_SIZE as LAYOUT_CONS_IN_SIZE } from './mm/partition';
 export { PF_ENLIGHTENED as LAYOUT_PF_ENLIGHTENED } from './mm/partition';
+// Where each partition's RAM is in host memory, and the vCPU array: the
+// playground draws its memory map and reads vCPU counters from these.
+// (LAYOUT_, not OFF_: OFF_ names are the vCPU state a save file fingerprints.)
+export { P_RAM_HOST as LAYOUT_P_RAM_HOST, P_RAM_SIZE as LAYOUT_P_RAM_SIZE, P_NVCPUS as LAYOUT_P_NVCPUS, P_FIRST_VCPU as LAYOUT_P_FIRST_VCPU } from './mm/partition';
+export { VCPUS as LAYOUT_VCPUS } from './layout';
 
 // ---- host memory and the second stage -----------------------------------------
 
@@ -208,7 +214,9 @@ export function vcpuRun(index: u32, budget: u32): u32 {
   setHart(vcpuAddr(index));
   if (!sbiBeforeRun()) return Exit.WFI; // stopped (SBI HSM): nothing to run; applies queued remote fences
   shadowBeforeRun(); // drops the shadow if another vCPU's write-protect fault asked to
+  dirtyBeforeRun(); // drops the store TLB if the dirty log was armed or fetched
   const exit = run(budget);
+  dirtyAfterRun();
   sbiAfterRun(); // completes an HSM hart_stop
   return exit;
 }
@@ -237,6 +245,12 @@ export function vcpuFlushTlb(index: u32): void {
   setHart(vcpuAddr(index));
   tlbFlushAll();
 }
+
+// ---- dirty logging (mm/dirty.ts; live migration) --------------------------------
+
+export { dirtyLogStart, dirtyLogFetch, dirtyLogBitmap, dirtyLogSynced, dirtyLogStop, dirtyLogRelease } from './mm/dirty';
+export { P_DIRTY_BITMAP as OFF_P_DIRTY_BITMAP, P_DIRTY_ON as OFF_P_DIRTY_ON } from './mm/partition';
+export { H_DIRTY_SEEN as OFF_DIRTY_SEEN, H_DIRTY_RUNNING as OFF_DIRTY_RUNNING } from './cpu/hart';
 
 // ---- VMBus ring buffers (kernel/vmbus/README.md) --------------------------------
 

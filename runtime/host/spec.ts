@@ -173,7 +173,8 @@ export function checkPartition(spec: PartitionSpec): PartitionSpec {
     if (typeof s.append !== 'string') fail('append', `must be a string, got ${show(s.append)}`);
     const append = s.append as string;
     if (append.includes('\0')) fail('append', 'must not contain a NUL character (the device tree stores it as a C string)');
-    if (Buffer.byteLength(append) > LIMITS.append) fail('append', `must be at most ${LIMITS.append} bytes, got ${Buffer.byteLength(append)}`);
+    const bytes = new TextEncoder().encode(append).length; // UTF-8, as the device tree stores it
+    if (bytes > LIMITS.append) fail('append', `must be at most ${LIMITS.append} bytes, got ${bytes}`);
   }
   if (!Array.isArray(s.disks)) fail('disks', `must be an array of at most ${LIMITS.disks} disks, got ${show(s.disks)}`);
   if ((s.disks as unknown[]).length > LIMITS.disks) fail('disks', `at most ${LIMITS.disks} disks (one per virtio-mmio slot), got ${(s.disks as unknown[]).length}`);

@@ -36,12 +36,12 @@ export function readBounded(path: string, what: string, maxBytes: number, bound?
   try {
     const st = fstatSync(fd);
     if (st.isDirectory()) fail('EISDIR');
-    const chunks: Buffer[] = [];
+    const chunks: Uint8Array[] = []; // not Buffer: the browser's root thread reads files here too
     let total = 0;
     /** Reads until `upTo` bytes in all or the end of the file; false at the end. */
     const readTo = (upTo: number): boolean => {
       while (total < upTo) {
-        const buf = Buffer.allocUnsafe(Math.min(CHUNK, upTo - total));
+        const buf = new Uint8Array(Math.min(CHUNK, upTo - total));
         let n = 0;
         try {
           n = readSync(fd, buf, 0, buf.length, null);
@@ -54,8 +54,17 @@ export function readBounded(path: string, what: string, maxBytes: number, bound?
       }
       return true;
     };
+    const concat = () => {
+      const out = new Uint8Array(total);
+      let at = 0;
+      for (const c of chunks) {
+        out.set(c, at);
+        at += c.length;
+      }
+      return out;
+    };
     readTo(HEAD);
-    const limit = bound ? bound(Buffer.concat(chunks, total)) : maxBytes;
+    const limit = bound ? bound(concat()) : maxBytes;
     const tooLarge = (size?: number) =>
       new InputTooLargeError(
         `${what} '${path}' is ${size === undefined ? 'larger' : `${formatSize(size)}, larger`} than the ${formatSize(limit)} it may take${bound ? " (what fits in the guest's RAM)" : ''}`,
@@ -63,13 +72,7 @@ export function readBounded(path: string, what: string, maxBytes: number, bound?
     if (st.isFile() && st.size > limit) throw tooLarge(st.size);
     // One byte past the bound tells "exactly the bound" from "more".
     if (readTo(limit + 1)) throw tooLarge(st.isFile() ? st.size : undefined);
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
+    return concat();
   } finally {
     closeSync(fd);
   }
