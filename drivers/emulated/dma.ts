@@ -8,6 +8,7 @@
 // 2^53 rounds when converted to a number but stays far above any RAM, so the
 // check still rejects it. Multi-byte values are little-endian (virtio 1.x and
 // legacy virtio on RISC-V alike).
+import type { DirtyMarker } from './dirty.ts';
 
 /** A device access to guest-physical memory outside RAM (or with a nonsensical address or length). */
 export class DmaError extends Error {
@@ -48,7 +49,11 @@ export interface GuestMemory {
   setU64(gpa: number, value: bigint): void;
 }
 
-/** GuestMemory over a Uint8Array holding guest RAM that starts at guest-physical `base`. */
+/**
+ * GuestMemory over a Uint8Array holding guest RAM that starts at guest-physical
+ * `base`. Every write goes through `dirty` (the partition's dirty log, for live
+ * migration); view() is for reading.
+ */
 export class RamGuestMemory implements GuestMemory {
   readonly size: number;
   private readonly dv: DataView;
@@ -56,6 +61,7 @@ export class RamGuestMemory implements GuestMemory {
   constructor(
     private readonly ram: Uint8Array,
     readonly base: number,
+    private readonly dirty?: DirtyMarker,
   ) {
     if (!Number.isSafeInteger(base) || base < 0) throw new RangeError(`bad RAM base ${base}`);
     this.size = ram.length;
@@ -78,6 +84,13 @@ export class RamGuestMemory implements GuestMemory {
     return gpa - this.base;
   }
 
+  /** offset() for a write: the pages are marked dirty. */
+  private writeOffset(gpa: number, len: number): number {
+    const off = this.offset(gpa, len);
+    this.dirty?.mark(off, len);
+    return off;
+  }
+
   read(gpa: number, len: number): Uint8Array {
     const off = this.offset(gpa, len);
     return this.ram.slice(off, off + len);
@@ -89,7 +102,7 @@ export class RamGuestMemory implements GuestMemory {
   }
 
   write(gpa: number, data: Uint8Array): void {
-    this.ram.set(data, this.offset(gpa, data.length));
+    this.ram.set(data, this.writeOffset(gpa, data.length));
   }
 
   u8(gpa: number): number {
@@ -105,15 +118,15 @@ export class RamGuestMemory implements GuestMemory {
     return this.dv.getBigUint64(this.offset(gpa, 8), true);
   }
   setU8(gpa: number, value: number): void {
-    this.ram[this.offset(gpa, 1)] = value;
+    this.ram[this.writeOffset(gpa, 1)] = value;
   }
   setU16(gpa: number, value: number): void {
-    this.dv.setUint16(this.offset(gpa, 2), value, true);
+    this.dv.setUint16(this.writeOffset(gpa, 2), value, true);
   }
   setU32(gpa: number, value: number): void {
-    this.dv.setUint32(this.offset(gpa, 4), value, true);
+    this.dv.setUint32(this.writeOffset(gpa, 4), value, true);
   }
   setU64(gpa: number, value: bigint): void {
-    this.dv.setBigUint64(this.offset(gpa, 8), value, true);
+    this.dv.setBigUint64(this.writeOffset(gpa, 8), value, true);
   }
 }

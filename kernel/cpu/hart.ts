@@ -90,6 +90,11 @@ export const H_MMIO_SIZE: u32 = 0x5a0; // u32 1, 2, 4 or 8
 export const H_MMIO_VALUE: u32 = 0x5a8; // u64 the value written, or read (on completion)
 
 // Statistics (u64 each), read by the host for --stats and the playground.
+// Dirty logging (mm/dirty.ts): which request to drop store-TLB entries this
+// vCPU has honoured, and whether it is inside run() (host words).
+export const H_DIRTY_SEEN: u32 = 0x5f0; // u32 the partition's dirty-log generation last honoured
+export const H_DIRTY_RUNNING: u32 = 0x5f4; // u32 1 while a pCPU runs this vCPU
+
 export const H_STAT_TLB_LOOKUPS: u32 = 0x600;
 export const H_STAT_TLB_MISSES: u32 = 0x608;
 export const H_STAT_WALKS: u32 = 0x610;

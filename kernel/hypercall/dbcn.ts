@@ -17,7 +17,7 @@ import {
 import { hostExit } from './exits';
 import { consoleFree, consoleGet, consolePut, consoleWrite } from './console';
 import { devicesExit } from '../platform/mmio';
-import { physAllowed, physHost, physIsRam, physMapped, toPageEnd } from './guestmem';
+import { physAllowed, physHost, physHostForStore, physIsRam, physMapped, toPageEnd } from './guestmem';
 
 const DBCN_CONSOLE_WRITE: u32 = 0;
 const DBCN_CONSOLE_READ: u32 = 1;
@@ -108,7 +108,7 @@ function consoleReadCall(n: u64, lo: u64, hi: u64): void {
     }
     const b = consoleGet(p);
     if (b < 0) break;
-    store<u8>(physHost(lo + got), <u8>b);
+    store<u8>(physHostForStore(lo + got), <u8>b);
     got++;
   }
   ret(SBI_SUCCESS, got);

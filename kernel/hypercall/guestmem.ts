@@ -4,7 +4,7 @@
 // address is checked against the caller's own partition before it is
 // touched, so a guest can reach neither the host nor another partition.
 import { PRIV_S } from '../cpu/defs';
-import { gpaToHost } from '../mm/gpa';
+import { gpaToHost, gpaToHostForStore } from '../mm/gpa';
 import { P_RAM_GPA, P_RAM_SIZE } from '../mm/partition';
 import { pmpAllows } from '../mmu/pmp';
 import { ACC_LOAD } from '../mmu/tlb';
@@ -44,6 +44,11 @@ export function physMapped(gpa: u64, len: u64): bool {
  */
 @inline export function physHost(gpa: u64): usize {
   return <usize>gpaToHost(gpa);
+}
+
+/** physHost for a write: the page is marked dirty first (mm/gpa.ts gpaToHostForStore). */
+@inline export function physHostForStore(gpa: u64): usize {
+  return <usize>gpaToHostForStore(gpa);
 }
 
 /** Bytes from `gpa` to the end of its page. */

@@ -9,6 +9,7 @@
 // result, so the mode costs only on misses (counted per vCPU).
 import { hart, H_PARTITION } from '../cpu/hart';
 import { gstageWalk } from '../mmu/gstage';
+import { dirtyMark } from './dirty';
 import { PF_NESTED, P_FLAGS, P_GSTAGE_ROOT, P_RAM_GPA, P_RAM_HOST, P_RAM_SIZE, P_WATCH_GPA } from './partition';
 
 @inline function partition(): usize {
@@ -22,6 +23,25 @@ export function gpaToHost(gpa: u64): i64 {
   const off = gpa - load<u64>(p, P_RAM_GPA);
   if (off >= load<u64>(p, P_RAM_SIZE)) return -1;
   return <i64>(<u64>load<u32>(p, P_RAM_HOST) + off);
+}
+
+/**
+ * Host address for a WRITE to guest-physical `gpa`, or -1 if it is not RAM.
+ *
+ * The one choke point of every write into guest memory the kernel makes:
+ * the store TLB fill (mmu/access.ts), the page walk's A/D updates
+ * (mmu/walk.ts) and SBI calls writing guest memory (hypercall/guestmem.ts
+ * physHostForStore). What a write to a page needs happens here, before the
+ * caller writes or caches the address: the page is marked in the dirty log
+ * (mm/dirty.ts), which is what lets a store TLB entry filled from this skip
+ * the check until the log is next fetched. Page sharing will break
+ * copy-on-write here too (the address returned is then a private frame).
+ * Never write through gpaToHost.
+ */
+export function gpaToHostForStore(gpa: u64): i64 {
+  const host = gpaToHost(gpa);
+  if (host >= 0) dirtyMark(partition(), gpa);
+  return host;
 }
 
 /**

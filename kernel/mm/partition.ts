@@ -23,6 +23,10 @@
 //   +0x5c..+0x8f             scheduler: cap budget, statistics, accounting scratch
 //   +0xc0 cons_in_buf[64]    (see hypercall/console.ts)
 import { PARTITIONS, PART_SIZE } from '../layout';
+//   +0x90 dirty_bitmap u32   dirty logging (mm/dirty.ts): host address of two
+//                            bitmaps, 1 bit per RAM page (live | fetched), 0 = none
+//   +0x94 dirty_gen u32      bumped by every arm/fetch: vCPUs drop their store TLB
+//   +0x98 dirty_on u32       1 while stores are logged
 
 export const P_ID: u32 = 0x00;
 export const P_FLAGS: u32 = 0x04;
@@ -40,6 +44,10 @@ export const P_GSTAGE_ROOT: u32 = 0x44;
 export const P_PT_BITMAP: u32 = 0xbc;
 export const P_CONS_IN_HEAD: u32 = 0x48;
 export const P_CONS_IN_TAIL: u32 = 0x4c;
+export const P_VMBUS: u32 = 0xb8;
+export const P_DIRTY_BITMAP: u32 = 0x90;
+export const P_DIRTY_GEN: u32 = 0x94;
+export const P_DIRTY_ON: u32 = 0x98;
 export const P_CONS_IN_BUF: u32 = 0xc0;
 /** Scheduler parameters and state, 0x50-0x8f (fields in sched/defs.ts). */
 export const P_SCHED: u32 = 0x50;

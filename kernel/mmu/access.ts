@@ -6,7 +6,8 @@ import {
 } from '../cpu/hart';
 import { Cause, MS_MPP, MS_MPP_SHIFT, MS_MPRV, MS_MXR, MS_SUM, PRIV_M } from '../cpu/defs';
 import { excPending, raise, requestExit } from '../cpu/exception';
-import { gpaToHost, gpaPageWatched } from '../mm/gpa';
+import { gpaToHost, gpaToHostForStore, gpaPageWatched } from '../mm/gpa';
+import { dirtyLogging } from '../mm/dirty';
 import { P_TOHOST_GPA } from '../mm/partition';
 import { mmioLoad, mmioStore, mmioValue, setMmioSplit } from '../platform/mmio';
 import { pmpAllows } from './pmp';
@@ -127,7 +128,10 @@ function guestToHost(va: u64, size: u32, acc: u32, priv: u32): i64 {
   const shadowed = shadowPartition && shadowActive(priv);
   if (shadowed) {
     const e = shadowLookup(va);
-    if (shadowAllows(e, acc, priv)) {
+    // While the partition logs dirty pages, a store never takes the shadow's
+    // word for it: the walk below finds the guest-physical page to mark
+    // (mm/dirty.ts), and the store TLB caches the result as usual.
+    if (shadowAllows(e, acc, priv) && !(acc == ACC_STORE && dirtyLogging(<usize>load<u32>(hart, H_PARTITION)))) {
       pageCacheable = true; // the watched page is never shadowed
       pageMeta = shadowMeta(e);
       return <i64>((e >> 32) | (va & 0xfff));
@@ -144,7 +148,8 @@ function guestToHost(va: u64, size: u32, acc: u32, priv: u32): i64 {
     raise(accessFault(acc), va);
     return -2;
   }
-  const host = gpaToHost(pa);
+  // A store's translation marks the page dirty (and is what the store TLB caches).
+  const host = acc == ACC_STORE ? gpaToHostForStore(pa) : gpaToHost(pa);
   if (host < 0) {
     slowPa = pa;
     return -1;

@@ -211,6 +211,16 @@ export function tlbFlushAll(): void {
 }
 
 /**
+ * Drops every store entry, keeping fetch and load ones: after it, the next
+ * store to any page takes the slow path (dirty logging, mm/dirty.ts: a page
+ * whose dirty bit was cleared must be logged again on its next store).
+ */
+export function tlbDropStores(): void {
+  memory.fill(hart + H_TLB + ACC_STORE * TLB_TABLE_SIZE, 0, TLB_TABLE_SIZE);
+  bump(H_STAT_TLB_INVALS);
+}
+
+/**
  * Drops every entry whose slot is in the mask `slots` and, when `byVa`,
  * whose leaf covers `va`; global entries survive when `keepGlobal`.
  */

@@ -9,7 +9,7 @@
 // result and the architectural fault).
 import { hart, H_MSTATUS, H_SATP, H_STAT_WALKS, H_STAT_WALK_REFS } from '../cpu/hart';
 import { Cause, MS_MXR, MS_SUM, PRIV_M, PRIV_S, PRIV_U, SATP_MODE_SV39, SATP_MODE_SV48 } from '../cpu/defs';
-import { gpaToHost } from '../mm/gpa';
+import { gpaToHost, gpaToHostForStore } from '../mm/gpa';
 import { ACC_FETCH, ACC_LOAD, ACC_STORE } from './tlb';
 import { pmpAllows } from './pmp';
 import { markPageTable } from './shadow';
@@ -97,7 +97,8 @@ export function translate(va: u64, acc: u32, priv: u32): u64 {
     // Hardware A/D update (as QEMU does), atomically against other harts.
     const want = pte | PTE_A | (acc == ACC_STORE ? PTE_D : 0);
     if (want != pte) {
-      if (atomic.cmpxchg<u64>(<usize>host, pte, want) != pte) {
+      // A write into guest memory: through the store choke point (dirty log).
+      if (atomic.cmpxchg<u64>(<usize>gpaToHostForStore(pteAddr), pte, want) != pte) {
         i++; // the PTE changed under us: walk this level again
         continue;
       }

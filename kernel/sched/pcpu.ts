@@ -23,6 +23,8 @@ import { MIP_MTIP, MIP_STIP } from '../cpu/defs';
 import { run } from '../cpu/exec';
 import { wakeupPending } from '../cpu/interrupts';
 import { sbiAfterRun, sbiBeforeRun } from '../hypercall/sbi';
+import { shadowBeforeRun } from '../mmu/shadow';
+import { dirtyAfterRun, dirtyBeforeRun } from '../mm/dirty';
 import { SbiExit } from '../hypercall/defs';
 import {
   NIL, G, G_ACCT_LOCK, G_EXIT_PCPU, G_FLAGS, G_IDLE_STEP, G_MIN_CHUNK, G_NEXT_ACCT, G_NPCPUS, G_PERIOD, G_SLICE, G_TICK, G_ACCTS, GF_NO_BOOST,
@@ -445,7 +447,10 @@ export function pcpuStep(p: u32): u32 {
   inRun = true;
   let exit = Exit.WFI;
   if (sbiBeforeRun()) { // as vcpuRun (index.ts): stopped harts do not run; queued remote fences apply
+    shadowBeforeRun(); // another vCPU's write-protect fault may have asked for a shadow flush
+    dirtyBeforeRun(); // the dirty log was armed or fetched: drop the store TLB
     exit = run(budget);
+    dirtyAfterRun();
     sbiAfterRun();
   }
   inRun = false;

@@ -55,9 +55,11 @@ export function partitionOverhead(ramSize: number, paging: 'direct' | 'nested' |
   // GiB and slack for the root's alignment. Shadow: tables are built on
   // demand; leave them a sixteenth of RAM (when the pool runs dry the vCPUs
   // run unshadowed, through full walks).
-  if (paging === 'nested') return Math.floor(ramSize / 512) + 0x1_0000;
-  if (paging === 'shadow') return Math.floor(ramSize / 16) + 0x40_0000;
-  return 0;
+  // Every mode: the dirty log's two bitmaps (kernel/mm/dirty.ts), 1 bit per page each.
+  const dirtyLog = 2 * Math.ceil(ramSize / 4096 / 8 / 4096) * 4096;
+  if (paging === 'nested') return Math.floor(ramSize / 512) + 0x1_0000 + dirtyLog;
+  if (paging === 'shadow') return Math.floor(ramSize / 16) + 0x40_0000 + dirtyLog;
+  return dirtyLog;
 }
 
 /** Host memory below the frame pool: the kernel's fixed regions (kernel/layout.ts; checked at start). */

@@ -47,6 +47,15 @@ export interface KernelExports {
   partitionSetMmioExits(id: number, on: number): void;
   /** From any thread: a running vCPU looks at its interrupt lines again. */
   vcpuKick(index: number): void;
+  // Dirty logging (kernel/mm/dirty.ts): arm (0 = no frames for the bitmaps),
+  // fetch-and-clear (returns the pages dirtied; they are in the bitmap at
+  // dirtyLogBitmap), synced once every vCPU dropped its store TLB, stop, release.
+  dirtyLogStart(id: number): number;
+  dirtyLogFetch(id: number): number;
+  dirtyLogBitmap(id: number): number;
+  dirtyLogSynced(id: number): number;
+  dirtyLogStop(id: number): void;
+  dirtyLogRelease(id: number): void;
 }
 
 /** Layout constants exported by the kernel as wasm globals. */
@@ -55,6 +64,9 @@ export interface KernelLayout {
   framePool: number;
   maxVcpus: number;
   maxPartitions: number;
+  /** Host address of the partition table, and one descriptor's size. */
+  partitions: number;
+  partSize: number;
   /** Bytes in a vCPU's SBI console output ring. */
   consSize: number;
   /** This SBI implementation's sbi_get_impl_id. */
@@ -99,6 +111,8 @@ export function instantiateKernel(memory: WebAssembly.Memory, imports: KernelImp
       framePool: g('LAYOUT_FRAME_POOL'),
       maxVcpus: g('LAYOUT_MAX_VCPUS'),
       maxPartitions: g('LAYOUT_MAX_PARTITIONS'),
+      partitions: g('LAYOUT_PARTITIONS'),
+      partSize: g('LAYOUT_PART_SIZE'),
       consSize: g('LAYOUT_CONS_SIZE'),
       sbiImplId: Number(g('SBI_IMPLEMENTATION_ID')),
       off,

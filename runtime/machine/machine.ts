@@ -15,6 +15,7 @@ import { sumCounters, VcpuView, type VcpuCounters } from './vcpu-view.ts';
 import { schedExports } from '../host/sched.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
 import { RamGuestMemory } from '../../drivers/emulated/dma.ts';
+import { KernelDirtyLog } from '../../drivers/emulated/dirty.ts';
 import { virtioBlkFactory } from '../../drivers/emulated/virtio/blk.ts';
 
 export interface MachineConfig {
@@ -179,7 +180,11 @@ export class Machine implements Guest {
     this.firstVcpu = firstVcpu;
     this.ramHost = ramHost;
     this.ram = new Uint8Array(memory.buffer as ArrayBuffer, ramHost, config.ramSize);
-    const guestMemory = new RamGuestMemory(this.ram, RAM_BASE);
+    const off = kernel.layout.off;
+    this.dirty = new KernelDirtyLog(memory.buffer, {
+      descriptor: kernel.layout.partitions + id * kernel.layout.partSize, bitmapOff: off.P_DIRTY_BITMAP!, onOff: off.P_DIRTY_ON!,
+    });
+    const guestMemory = new RamGuestMemory(this.ram, RAM_BASE, this.dirty);
     const drives = config.drives ?? [];
     if (drives.length > MEMMAP.virtio.count) throw new RangeError(`at most ${MEMMAP.virtio.count} virtio drives, got ${drives.length}`);
     const exits = config.exits === true;
@@ -286,6 +291,8 @@ export class Machine implements Guest {
   }
 
   private readonly bus: VirtBoard['bus'];
+  /** Host-side writes into guest RAM go into the dirty log through this (live migration). */
+  readonly dirty: KernelDirtyLog;
 
   // ---- Guest: what the hypervisor asks of a partition ------------------------
 
@@ -592,11 +599,15 @@ export class Machine implements Guest {
     const cmd = decodeTohost(dv.getBigUint64(off, true));
     if (cmd.kind === 'none') return;
     dv.setBigUint64(off, 0n, true);
+    this.dirty.mark(off, 8);
     if (cmd.kind === 'exit') {
       this.pendingExit = { kind: 'exit', code: cmd.code, reason: 'htif' };
     } else {
       this.consoleBuf.push(cmd.byte);
-      if (this.fromhost) dv.setBigUint64(Number(this.fromhost - BigInt(RAM_BASE)), consoleAck(), true);
+      if (this.fromhost) {
+        dv.setBigUint64(Number(this.fromhost - BigInt(RAM_BASE)), consoleAck(), true);
+        this.dirty.mark(Number(this.fromhost - BigInt(RAM_BASE)), 8);
+      }
     }
   }
 

@@ -50,6 +50,8 @@ function offsets(kernel: KernelInstance) {
     hartid: get('HARTID'),
     mmioState: get('MMIO_STATE'),
     flushes: get('STAT_TLB_FLUSHES'),
+    dirtySeen: get('DIRTY_SEEN'),
+    dirtyRunning: get('DIRTY_RUNNING'),
   };
 }
 
@@ -73,6 +75,8 @@ export function saveVcpu(kernel: KernelInstance, memory: WebAssembly.Memory, ind
   dv.setUint32(at(o.shadowFlush), 0, true);
   dv.setUint32(at(o.preempt), 0, true);
   dv.setUint32(at(o.attention), 0, true);
+  dv.setUint32(at(o.dirtySeen), 0, true); // the dirty log's generations are this host's
+  dv.setUint32(at(o.dirtyRunning), 0, true);
   body.fill(0, at(o.sched), at(o.sched + o.schedSize));
   dv.setBigUint64(at(o.spLo), NONE, true);
   dv.setBigUint64(at(o.spHi), 0n, true);
