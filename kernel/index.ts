@@ -23,6 +23,7 @@ import { dirtyAfterRun, dirtyBeforeRun } from './mm/dirty';
 import { framesAllocContiguous } from './mm/frames';
 import { sbiAfterRun, sbiBeforeRun } from './hypercall/sbi';
 import { SBI_IMPL_ID } from './hypercall/defs';
+import { synicReset } from './vmbus/synic';
 
 // SBI firmware of enlightened partitions (hypercall/README.md).
 export { partitionSetEnlightened, vcpuEnterSupervisor, vcpuStop, sbiConsoleInput } from './hypercall/host';
@@ -206,6 +207,7 @@ export function vcpuReset(index: u32, partition: u32, hartid: u32, pc: u64): usi
   store<u64>(v, ~<u64>0, H_MTIMECMP);
   store<u64>(v, ~<u64>0, H_RESV_ADDR);
   store<u32>(v, VcpuState.RUNNABLE, H_STATE);
+  synicReset(v);
   return v;
 }
 
@@ -264,3 +266,13 @@ export { PKT_TRANS_ID as VMBUS_PKT_TRANS_ID, PKT_DESC_SIZE as VMBUS_PKT_DESC_SIZ
 export { RING_OK as VMBUS_RING_OK, RING_SIGNAL as VMBUS_RING_SIGNAL, RING_EMPTY as VMBUS_RING_EMPTY, RING_FULL as VMBUS_RING_FULL } from './vmbus/defs';
 export { RING_NO_ROOM as VMBUS_RING_NO_ROOM, RING_BAD_INDEX as VMBUS_RING_BAD_INDEX, RING_BAD_PACKET as VMBUS_RING_BAD_PACKET } from './vmbus/defs';
 export { RING_BAD_SIZE as VMBUS_RING_BAD_SIZE, RING_TOO_BIG as VMBUS_RING_TOO_BIG } from './vmbus/defs';
+
+// ---- SynIC and VMBus hypercalls (kernel/vmbus/synic-defs.ts, hypercall/synic.ts) ----
+
+export { synicDeliver, synicSignal, partitionEnableVmbus } from './vmbus/host';
+export { H_SYNIC as OFF_SYNIC } from './cpu/hart';
+export { SY_SCONTROL as OFF_SYNIC_SCONTROL, SY_SIMP as OFF_SYNIC_SIMP, SY_SIEFP as OFF_SYNIC_SIEFP, SY_SINT as OFF_SYNIC_SINT } from './vmbus/synic-defs';
+export { SY_POST as OFF_SYNIC_POST, SY_HOSTMSG as OFF_SYNIC_HOSTMSG, SY_STAT_MESSAGES as OFF_SYNIC_STAT_MESSAGES } from './vmbus/synic-defs';
+export { SY_STAT_EVENTS as OFF_SYNIC_STAT_EVENTS, SY_STAT_POSTS as OFF_SYNIC_STAT_POSTS, SY_STAT_SIGNALS as OFF_SYNIC_STAT_SIGNALS, SY_STAT_EOMS as OFF_SYNIC_STAT_EOMS } from './vmbus/synic-defs';
+export { HE_DOORBELL as VMBUS_HE_DOORBELL, HE_FLAGS as VMBUS_HE_FLAGS, HE_BITMAP as VMBUS_HE_BITMAP } from './vmbus/synic-defs';
+export { SYNIC_OK, SYNIC_BUSY, SYNIC_OFF, SYNIC_BAD_PAGE, SYNIC_BAD_ARG, SYNIC_SET } from './vmbus/synic-defs';

@@ -12,6 +12,7 @@
 //   +0x0600 | statistics counters           |
 //   +0x0700 | scheduler state (256 B)       |  see sched/defs.ts
 //   +0x0800 | TLB address-space slots       |  see mmu/tlb.ts
+//   +0x0900 | SynIC (768 B)                 |  see vmbus/synic-defs.ts
 //   +0x1000 +-------------------------------+ TLB
 //           | software TLB: 3 x 256 entries |  fetch | load | store
 //           |   entry = tag, addend, meta   |  (see mmu/tlb.ts)
@@ -129,6 +130,10 @@ export const H_TLB_SP_HI: u32 = 0x810; // u64 highest such VA (inclusive); LO > 
 export const H_TLB_CTX_SLOT: u32 = 0x818; // u32 slot of the current satp (a hint, checked against the table)
 export const H_TLB_CTX_NEXT: u32 = 0x81c; // u32 next slot to recycle when all are taken
 export const H_TLB_CTX: u32 = 0x820; // 32 x u32: slot -> satp[63:44] (MODE | ASID), 0 = free; slot 0 unused
+
+// The SynIC (VMBus's interrupt controller): registers, statistics and the
+// post-message buffers, 0x900-0xbff, fields in vmbus/synic-defs.ts.
+export const H_SYNIC: u32 = 0x900;
 
 export const H_TLB: u32 = 0x1000;
 

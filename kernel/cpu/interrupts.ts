@@ -3,7 +3,7 @@
 // mip is assembled from the software-writable bits stored in the hart and
 // the live sources: MTIP from mtime >= mtimecmp, MSIP from the CLINT, and
 // MEIP/SEIP from the PLIC's lines (set by device models, possibly on
-// another thread, hence the atomic load).
+// another thread, hence the atomic load), and SEIP from the SynIC's SINTs.
 import { hart, H_EXT_IRQ, H_MIDELEG, H_MIE, H_MIP, H_MSIP, H_MSTATUS, H_MTIMECMP, H_PRIV, H_STIMECMP } from './hart';
 import { MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, MIP_STIP, MS_MIE, MS_SIE, PRIV_M, PRIV_S } from './defs';
 import { mtime } from '../platform/aclint';
@@ -14,6 +14,7 @@ export function mipValue(): u64 {
   let mip = load<u64>(hart, H_MIP);
   const ext = <u64>atomic.load<u32>(hart, H_EXT_IRQ);
   mip |= ext & (MIP_MEIP | MIP_SEIP);
+  if (ext >> 16) mip |= MIP_SEIP; // asserted SynIC SINTs (vmbus/synic-defs.ts) drive SEIP as a device line does
   if (atomic.load<u32>(hart, H_MSIP)) mip |= MIP_MSIP;
   const cmp = load<u64>(hart, H_MTIMECMP);
   if (cmp != ~<u64>0 && mtime() >= cmp) mip |= MIP_MTIP;

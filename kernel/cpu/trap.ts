@@ -5,6 +5,9 @@ import {
 } from './hart';
 import { MS_MIE, MS_MPIE, MS_MPP, MS_MPP_SHIFT, MS_MPRV, MS_SIE, MS_SPIE, MS_SPP, PRIV_M, PRIV_S, PRIV_U } from './defs';
 import { updateKeys } from '../mmu/access';
+import { synicAutoEoi } from '../vmbus/synic';
+
+const IRQ_SEI: u32 = 9;
 
 const INTERRUPT_BIT: u64 = <u64>1 << 63;
 
@@ -21,6 +24,7 @@ export function enterTrap(cause: u32, tval: u64, pc: u64, interrupt: bool): u64 
   let tvec: u64;
   const stat = hart + (interrupt ? H_STAT_INTERRUPTS : H_STAT_TRAPS);
   store<u64>(stat, load<u64>(stat) + 1);
+  if (interrupt && cause == IRQ_SEI) synicAutoEoi(); // taking it is the EOI of auto-EOI SINTs
 
   if (priv <= PRIV_S && (deleg >> cause) & 1) {
     store<u64>(hart, code, H_SCAUSE);

@@ -74,12 +74,18 @@ export const SRST_REASON_FAILURE: u32 = 1;
 /** SBI-implementation-specific reasons 0xE0000000-0xEFFFFFFF: ours are 0xE0000000 | exit code (0-255). */
 export const SRST_REASON_HV_EXIT: u32 = 0xe000_0000;
 
-// ---- hypervisor calls (EID_HV); 0x00-0x3F informational, later ranges for VMBus/SynIC ----
+// ---- hypervisor calls (EID_HV); 0x00-0x3F informational, 0x40-0x4F SynIC and VMBus ----
 export const HV_GET_PARTITION_ID: u32 = 0;
 export const HV_GET_VCPU_INDEX: u32 = 1;
 export const HV_YIELD: u32 = 2;
 export const HV_GET_STAT: u32 = 3;
 export const HV_GET_VCPU_COUNT: u32 = 4;
+// SynIC and VMBus (hypercall/synic.ts): 0x40-0x4F.
+export const HV_SYNIC_GET_REGISTER: u32 = 0x40;
+export const HV_SYNIC_SET_REGISTER: u32 = 0x41;
+export const HV_POST_MESSAGE: u32 = 0x42;
+export const HV_SIGNAL_EVENT: u32 = 0x43;
+export const HV_SYNIC_CLAIM: u32 = 0x44;
 // HV_GET_STAT counters (a0).
 export const HV_STAT_INSTRET: u64 = 0;
 export const HV_STAT_SBI_CALLS: u64 = 1;
@@ -97,6 +103,9 @@ export namespace SbiExit {
   export const RESET: u32 = 2; // SRST: type and reason in H_SBI_EXIT_TYPE / _REASON
   export const YIELD: u32 = 3; // hypervisor call: give the pCPU to someone else
   export const HART_STOP: u32 = 4; // HSM hart_stop: this vCPU is now stopped
+  export const POST_MESSAGE: u32 = 5; // hv post_message: the message is in the vCPU's SynIC post buffer
+  export const SYNIC_EOM: u32 = 6; // SynIC EOM: deliver what is queued for this vCPU's SINTs
+  export const SIGNAL_EVENT: u32 = 7; // hv signal_event, on a partition whose host asked for the exit
 }
 
 /** How the interpreter continues after an SBI call (see sbiEcall). */

@@ -13,6 +13,8 @@
 //   +0x38 mtime_offset u64   guest mtime = host clock + offset (mtime writes)
 //   +0x40 exit_code u32
 //   +0x44 gstage_root u32    nested paging: host address of the Sv39x4 root (PF_NESTED)
+//   +0xb8 vmbus u32          host address of the VMBus host event area (one page,
+//                            vmbus/synic-defs.ts HE_*), 0 = no VMBus
 //   +0xbc pt_bitmap u32      shadow paging: host address of the bitmap of guest
 //                            page-table pages, 1 bit per RAM page (PF_SHADOW)
 //   +0x48 cons_in_head u32   SBI console input ring (enlightened partitions):
