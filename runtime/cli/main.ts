@@ -14,12 +14,20 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'start a guest saved with hv run --save where it stopped',
     load: async () => (await import('./restore.ts')).restoreCommand,
   },
+  snapshot: {
+    summary: 'list, revert to, delete and clone live snapshots (hv run --snapshot-dir)',
+    load: async () => (await import('./snapshot.ts')).snapshotCommand,
+  },
   conformance: {
     summary: 'run every ELF in a directory (riscv-tests) and tabulate',
     load: async () => (await import('./conformance.ts')).conformanceCommand,
   },
   vhd: { summary: 'create, inspect, check and convert VHD disks', load: async () => (await import('./vhd.ts')).vhdCommand },
   dtb: { summary: "write the virt board's device tree blob", load: async () => (await import('./dtb.ts')).dtbCommand },
+  playground: {
+    summary: 'serve the browser playground (the hypervisor in a tab, with live pictures)',
+    load: async () => (await import('./playground.ts')).playgroundCommand,
+  },
 };
 
 function usage(): string {

@@ -1,0 +1,178 @@
+// The playground page: a threaded host in Web Workers (the same
+// runtime/host/host.ts as `hv run`), a form that creates partitions, a card
+// per partition, and pictures read from host memory at 10 Hz. Its styles
+// are app.css (bundled with xterm.js's and uPlot's).
+import { Host } from '../host/host.ts';
+import type { PartitionInfo } from '../host/controller.ts';
+import { platform, rootFiles } from '../platform/browser.ts';
+import { loadCatalog, prepare, type Catalog, type Choice } from './catalog.ts';
+import { HostProbe } from './probe.ts';
+import { MemoryMap } from './views/memory-map.ts';
+import { MipsChart } from './views/mips-chart.ts';
+import { PartitionCard } from './views/partition-card.ts';
+import { Timeline } from './views/timeline.ts';
+
+const $ = <T extends HTMLElement>(sel: string) => document.querySelector<T>(sel)!;
+const status = $('#status');
+
+/** ?pcpus=N picks the pCPU threads (default: up to 4 of this machine's). */
+const params = new URLSearchParams(location.search);
+const PCPUS = Number(params.get('pcpus')) || Math.min(4, navigator.hardwareConcurrency || 2);
+const POOL_BYTES = 1024 << 20;
+
+async function main(): Promise<void> {
+  if (!crossOriginIsolated) {
+    status.textContent = 'not cross-origin isolated: SharedArrayBuffer is off (serve the page with `npx hv playground`)';
+    return;
+  }
+  const [host, module, catalog] = await Promise.all([
+    Host.start({ pcpus: PCPUS, memoryBytes: POOL_BYTES }),
+    platform.kernelModule(),
+    loadCatalog(),
+  ]);
+  const files = rootFiles();
+  const probe = new HostProbe(host.memory, module, host.pcpus);
+  status.textContent = `${host.pcpus} pCPUs (Web Workers), ${POOL_BYTES >> 20} MiB for partitions, cross-origin isolated`;
+
+  const cards = new Map<number, PartitionCard>();
+  let infos: PartitionInfo[] = [];
+  /** Global vCPU -> partition, for the timeline. */
+  const owners = new Map<number, { id: number; name: string }>();
+  const timeline = new Timeline($('#timeline'), probe, (v) => owners.get(v));
+  const memoryMap = new MemoryMap($('#memory'), probe);
+  const chart = new MipsChart($('#mips'));
+
+  fillChoices(catalog);
+  wireForm(catalog, async (choice) => {
+    const { spec, disks } = await prepare(choice, catalog, files);
+    const pending: Uint8Array[] = [];
+    let card: PartitionCard | undefined;
+    const id = await host.create(spec, (b) => (card ? card.write(b) : pending.push(b)));
+    const info = (await host.list()).find((p) => p.id === id)!;
+    card = new PartitionCard(host, info, disks, {
+      download: (path) => void download(files, path),
+      removed: () => cards.delete(id),
+    });
+    for (const b of pending) card.write(b);
+    cards.set(id, card);
+    $('#partitions').prepend(card.el);
+    const ram = probe.partitionRam(id);
+    for (let i = 0; i < ram.vcpus; i++) owners.set(ram.firstVcpu + i, { id, name: spec.name });
+    if (choice.autostart) await host.start(id);
+    card.term.focus();
+  });
+
+  // Pictures: shared memory every 100 ms; states and exit counts from the root, less often.
+  setInterval(() => {
+    const now = performance.now();
+    timeline.update();
+    memoryMap.update(infos.filter((p) => cards.has(p.id)));
+    const mips = new Map<number, { name: string; mips: number }>();
+    for (const [id, card] of cards) {
+      const { instructions, counters } = probe.partitionCounters(id);
+      card.sample(now, instructions, counters);
+      if (card.el.dataset.state === 'running') mips.set(id, { name: card.info.name, mips: card.mips });
+    }
+    chart.push(Date.now(), mips);
+  }, 100);
+  setInterval(async () => {
+    infos = await host.list();
+    for (const p of infos) {
+      const card = cards.get(p.id);
+      if (!card) continue;
+      card.setState(p);
+      if (p.state !== 'finished') card.exitsFrom(await host.stats(p.id));
+    }
+  }, 250);
+  document.body.dataset.ready = 'true';
+}
+
+function fillChoices(catalog: Catalog): void {
+  const select = $<HTMLSelectElement>('select[name=what]');
+  const add = (value: string, label: string) => select.append(new Option(label, value));
+  for (const g of catalog.guests) add(`guest:${g.name}`, `${g.name}${g.enlightened ? ' (SBI by the hypervisor)' : ''}`);
+  if (catalog.opensbi && catalog.uboot) add('uboot', 'OpenSBI + U-Boot');
+  if (catalog.linux) add('linux', 'Linux (local build)');
+  add('file', 'your kernel…');
+  select.value = catalog.guests.some((g) => g.name === 'hello') ? 'guest:hello' : select.options[0]!.value;
+}
+
+function wireForm(catalog: Catalog, create: (c: Choice & { autostart: boolean }) => Promise<void>): void {
+  const form = $<HTMLFormElement>('#create');
+  const error = $('#form-error');
+  const el = <T extends HTMLElement>(name: string) => form.elements.namedItem(name) as unknown as T;
+  const what = el<HTMLSelectElement>('what');
+  const own = form.querySelector<HTMLFieldSetElement>('.own')!;
+  const showOwn = () => (own.hidden = what.value !== 'file');
+  what.onchange = () => {
+    showOwn();
+    if (what.value === 'linux' || what.value === 'uboot') el<HTMLInputElement>('memoryMiB').value = '256';
+  };
+  showOwn();
+  let serial = 1;
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    error.textContent = '';
+    const f = new FormData(form);
+    const num = (k: string) => Number(f.get(k));
+    const file = (k: string) => {
+      const v = f.get(k);
+      return v instanceof File && v.size > 0 ? v : undefined;
+    };
+    try {
+      await create({
+        name: String(f.get('name')), what: what.value, kernelFile: file('kernelFile') ?? dropped.kernel, diskFile: file('diskFile') ?? dropped.disk,
+        blankDiskMiB: num('blankDiskMiB'), paging: f.get('paging') as Choice['paging'], vcpus: num('vcpus'), memoryMiB: num('memoryMiB'),
+        weight: num('weight'), cap: num('cap'), reservation: num('reservation'), append: String(f.get('append') ?? '') || undefined,
+        boot: f.get('boot') as Choice['boot'], autostart: f.get('autostart') === 'on',
+      });
+      el<HTMLInputElement>('name').value = `vm${++serial}`;
+      dropped.kernel = dropped.disk = undefined;
+    } catch (err) {
+      error.textContent = (err as Error).message;
+    }
+  };
+  void catalog;
+}
+
+/** Files dropped on the page: disk images by their name, anything else is a kernel. */
+const dropped: { kernel?: File; disk?: File } = {};
+function wireDrop(): void {
+  const overlay = $('#drop');
+  addEventListener('dragover', (e) => {
+    e.preventDefault();
+    overlay.hidden = false;
+  });
+  addEventListener('dragleave', (e) => {
+    if (e.relatedTarget === null) overlay.hidden = true;
+  });
+  addEventListener('drop', (e) => {
+    e.preventDefault();
+    overlay.hidden = true;
+    const form = $<HTMLFormElement>('#create');
+    for (const f of e.dataTransfer?.files ?? []) {
+      if (/\.(img|raw|vhd|qcow2?|ext[234])$/i.test(f.name)) dropped.disk = f;
+      else {
+        dropped.kernel = f;
+        (form.elements.namedItem('what') as HTMLSelectElement).value = 'file';
+        form.querySelector<HTMLFieldSetElement>('.own')!.hidden = false;
+      }
+    }
+    $('#form-error').textContent = `dropped: ${[dropped.kernel?.name, dropped.disk?.name].filter(Boolean).join(', ')}`;
+  });
+}
+
+async function download(files: ReturnType<typeof rootFiles>, path: string): Promise<void> {
+  const bytes = await files.get(path);
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>]));
+  a.download = path.split('/').pop()!;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+wireDrop();
+main().catch((e: Error) => {
+  status.textContent = `the host failed: ${e.message}`;
+  console.error(e);
+});

@@ -1,0 +1,56 @@
+// The memory map: host frames of the frame pool as a grid of cells, each
+// cell a run of frames, coloured by the partition whose RAM holds it; grey
+// is free. Frames handed out for anything else (G-stage and shadow tables,
+// page-table bitmaps) are counted beside it: the allocator does not record
+// their owner.
+import type { HostProbe } from '../probe.ts';
+import { partitionColor } from './colors.ts';
+
+const CELL = 6;
+const FRAME = 4096;
+
+export class MemoryMap {
+  private readonly canvas = document.createElement('canvas');
+  private readonly legend = document.createElement('div');
+
+  constructor(
+    parent: HTMLElement,
+    private readonly probe: HostProbe,
+  ) {
+    this.legend.className = 'legend';
+    parent.append(this.canvas, this.legend);
+  }
+
+  update(partitions: readonly { id: number; name: string }[]): void {
+    const { start, end } = this.probe.pool;
+    const w = (this.canvas.width = this.canvas.clientWidth || 400);
+    const cols = Math.floor(w / CELL);
+    const cells = cols * 24;
+    const perCell = Math.ceil((end - start) / FRAME / cells);
+    this.canvas.height = Math.ceil((end - start) / FRAME / perCell / cols) * CELL;
+    const ctx = this.canvas.getContext('2d')!;
+    ctx.fillStyle = '#3a3f4b';
+    ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
+    let ram = 0;
+    const lines: Node[] = [];
+    for (const p of partitions) {
+      const r = this.probe.partitionRam(p.id);
+      if (r.size === 0) continue;
+      ram += r.size / FRAME;
+      ctx.fillStyle = partitionColor(p.id);
+      const first = Math.floor((r.host - start) / FRAME / perCell);
+      const last = Math.ceil((r.host + r.size - start) / FRAME / perCell);
+      for (let c = first; c < last; c++) ctx.fillRect((c % cols) * CELL, Math.floor(c / cols) * CELL, CELL - 1, CELL - 1);
+      const swatch = document.createElement('span');
+      swatch.style.color = partitionColor(p.id);
+      swatch.textContent = '■ ';
+      const line = document.createElement('div');
+      line.append(swatch, `${p.name}: ${r.size / FRAME} frames at 0x${r.host.toString(16)}`);
+      lines.push(line);
+    }
+    const used = this.probe.framesUsed();
+    const total = (end - start) / FRAME;
+    lines.push(document.createTextNode(`tables and bitmaps: ${Math.max(0, used - ram)} frames; free: ${total - used} of ${total} (a cell is ${perCell} frames)`));
+    this.legend.replaceChildren(...lines);
+  }
+}

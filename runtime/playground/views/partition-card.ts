@@ -1,0 +1,126 @@
+// One partition on the page: its controls, its console (xterm.js, typed
+// input goes to the guest) and its figures: MIPS and TLB/page-walk counters
+// from shared memory every frame, VM exits by reason from the root (stats()).
+import { Terminal } from '@xterm/xterm';
+import type { HostController, PartitionInfo, PartitionStats } from '../../host/controller.ts';
+import type { ExitReason } from '../../machine/machine.ts';
+import type { VcpuCounters } from '../../machine/vcpu-view.ts';
+import { partitionColor } from './colors.ts';
+
+export interface CardActions {
+  /** Saves a disk of this partition as a file (the browser's download). */
+  download(path: string): void;
+  /** Removes the card after destroy. */
+  removed(): void;
+}
+
+/** Counters worth showing for each paging mode (architecture.md, Memory virtualization). */
+const PAGING_COUNTERS: Record<string, (keyof VcpuCounters)[]> = {
+  direct: ['tlbLookups', 'tlbMisses', 'tlbFlushes', 'pageWalks', 'walkRefs'],
+  nested: ['tlbLookups', 'tlbMisses', 'tlbFlushes', 'pageWalks', 'walkRefs', 'gstageWalks', 'gstageRefs'],
+  shadow: ['tlbLookups', 'tlbMisses', 'tlbFlushes', 'pageWalks', 'shadowFills', 'wpFaults', 'shadowFlushes'],
+};
+
+export class PartitionCard {
+  readonly el = document.createElement('section');
+  readonly term: Terminal;
+  private readonly figures = document.createElement('div');
+  private readonly counters = document.createElement('table');
+  private readonly exits = document.createElement('div');
+  private readonly stateEl = document.createElement('span');
+  private last?: { t: number; instructions: number };
+  mips = 0;
+
+  constructor(
+    private readonly host: HostController,
+    readonly info: PartitionInfo,
+    /** Paths of its disks in the root's file store. */
+    private readonly disks: string[],
+    private readonly actions: CardActions,
+  ) {
+    const el = this.el;
+    el.className = 'card';
+    el.dataset.partition = info.name;
+    const head = document.createElement('header');
+    head.style.borderColor = partitionColor(info.id);
+    const title = document.createElement('strong');
+    title.textContent = info.name;
+    this.stateEl.className = 'state';
+    const detail = document.createElement('span');
+    detail.className = 'detail';
+    detail.textContent = `${info.vcpus} vCPU, ${info.memory >> 20} MiB, ${info.paging}, weight ${info.sched.weight}` +
+      (info.sched.cap ? `, cap ${info.sched.cap}%` : '') + (info.sched.reservation ? `, reservation ${info.sched.reservation}%` : '');
+    head.append(title, this.stateEl, detail);
+    const buttons = document.createElement('div');
+    buttons.className = 'buttons';
+    const button = (label: string, f: () => Promise<unknown>) => {
+      const b = document.createElement('button');
+      b.textContent = label;
+      b.dataset.action = label;
+      b.onclick = () => f().catch((e: Error) => this.term.writeln(`\r\n\x1b[31m${e.message}\x1b[0m`));
+      buttons.append(b);
+    };
+    button('start', () => this.host.start(info.id));
+    button('pause', () => this.host.pause(info.id));
+    button('resume', () => this.host.resume(info.id));
+    button('stop', () => this.host.stop(info.id));
+    button('destroy', async () => {
+      await this.host.destroy(info.id);
+      this.term.dispose();
+      el.remove();
+      this.actions.removed();
+    });
+    for (const d of disks) button(`download ${d.split('/').pop()}`, async () => this.actions.download(d));
+    const consoleEl = document.createElement('div');
+    consoleEl.className = 'console';
+    this.figures.className = 'figures';
+    this.counters.className = 'counters';
+    this.exits.className = 'exits';
+    this.figures.append(this.counters, this.exits);
+    el.append(head, buttons, consoleEl, this.figures);
+    // convertEol: our guests end lines with a bare \n, as a serial console with onlcr shows them.
+    this.term = new Terminal({ rows: 16, cols: 100, convertEol: true, fontSize: 13, theme: { background: '#101216' } });
+    this.term.open(consoleEl);
+    this.term.onData((s) => void this.host.input(info.id, new TextEncoder().encode(s)).catch(() => {}));
+  }
+
+  /** Console output of the guest. */
+  write(bytes: Uint8Array): void {
+    this.term.write(bytes);
+  }
+
+  setState(info: PartitionInfo): void {
+    const result = info.result ? ` (${info.result.kind}${'code' in info.result ? ` ${info.result.code}` : ''})` : '';
+    this.stateEl.textContent = info.state + result;
+    this.el.dataset.state = info.state;
+  }
+
+  /** Every frame: figures from shared memory. */
+  sample(now: number, instructions: number, counters: VcpuCounters): void {
+    if (this.last && now > this.last.t) this.mips = (instructions - this.last.instructions) / (now - this.last.t) / 1000;
+    this.last = { t: now, instructions };
+    this.el.dataset.instructions = String(instructions);
+    const rows = [['instructions', instructions], ['MIPS', this.mips.toFixed(1)]] as [string, string | number][];
+    for (const k of PAGING_COUNTERS[this.info.paging] ?? []) rows.push([k, counters[k]]);
+    rows.push(['traps', counters.traps], ['interrupts', counters.interrupts]);
+    this.counters.replaceChildren(
+      ...rows.map(([k, v]) => {
+        const tr = document.createElement('tr');
+        const a = document.createElement('td');
+        const b = document.createElement('td');
+        a.textContent = k;
+        b.textContent = typeof v === 'number' ? v.toLocaleString('en') : v;
+        b.dataset.counter = k;
+        tr.append(a, b);
+        return tr;
+      }),
+    );
+  }
+
+  /** A few times a second: VM exits by reason (counted by the root as it services them). */
+  exitsFrom(stats: PartitionStats): void {
+    const sum: Record<string, number> = {};
+    for (const v of stats.vcpuStats) for (const [k, n] of Object.entries(v.exits) as [ExitReason, number][]) sum[k] = (sum[k] ?? 0) + n;
+    this.exits.textContent = 'exits: ' + Object.entries(sum).map(([k, n]) => `${k} ${n.toLocaleString('en')}`).join(', ');
+  }
+}

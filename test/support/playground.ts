@@ -1,0 +1,78 @@
+// Drives the browser playground in Debian's chromium (playwright-core, no
+// browser download): serves dist/playground/ as `hv playground` does and
+// opens it. For test/playground/ and `npm run bench -- browser`.
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { servePlayground, type PlaygroundServer } from '../../runtime/cli/playground.ts';
+import { bundlePlayground } from '../../scripts/playground.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const chromiumAvailable = existsSync(CHROMIUM);
+
+export interface Playground {
+  page: Page;
+  close(): Promise<void>;
+}
+
+/** Builds the page, serves it and opens it with `pcpus` pCPU workers; resolves once the host is up. */
+export async function openPlayground(pcpus: number): Promise<Playground> {
+  await bundlePlayground();
+  const server: PlaygroundServer = await servePlayground(0);
+  let browser: Browser | undefined;
+  try {
+    // The sandbox needs user namespaces, which a container running as root may not have.
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    page.on('pageerror', (e) => console.error('playground page error:', e));
+    await page.goto(`${server.url}?pcpus=${pcpus}`);
+    await page.waitForSelector('body[data-ready=true]', { timeout: 20_000 });
+    const b = browser;
+    return { page, close: async () => void (await b.close(), await server.close()) };
+  } catch (e) {
+    await browser?.close();
+    await server.close();
+    throw e;
+  }
+}
+
+export interface CreateOptions {
+  name: string;
+  /** The form's boot choice: 'guest:hello', 'uboot', ... */
+  what: string;
+  vcpus?: number;
+  memoryMiB?: number;
+  paging?: 'direct' | 'nested' | 'shadow';
+}
+
+/** Fills the page's form and creates (and starts) a partition, as a user would. */
+export async function createPartition(page: Page, o: CreateOptions): Promise<void> {
+  const form = page.locator('#create');
+  await form.locator('input[name=name]').fill(o.name);
+  await form.locator('select[name=what]').selectOption(o.what);
+  await form.locator('input[name=vcpus]').fill(String(o.vcpus ?? 1));
+  await form.locator('input[name=memoryMiB]').fill(String(o.memoryMiB ?? 64));
+  await form.locator('select[name=paging]').selectOption(o.paging ?? 'direct');
+  await form.locator('button[type=submit]').click();
+  await page.waitForSelector(`.card[data-partition="${o.name}"]`, { timeout: 10_000 });
+}
+
+/** What partition `name`'s console shows now (xterm's rows, as on screen). */
+export async function consoleText(page: Page, name: string): Promise<string> {
+  return page.locator(`.card[data-partition="${name}"] .xterm-rows`).innerText();
+}
+
+/** Waits until `name`'s console shows `text`. */
+export async function waitForConsole(page: Page, name: string, text: string, timeout = 20_000): Promise<void> {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const shown = await consoleText(page, name);
+    if (shown.includes(text)) return;
+    if (Date.now() > end) throw new Error(`partition ${name} never showed ${JSON.stringify(text)}; its console:\n${shown}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+/** Instructions partition `name` has retired, as the page shows them. */
+export async function instructions(page: Page, name: string): Promise<number> {
+  return Number(await page.locator(`.card[data-partition="${name}"]`).getAttribute('data-instructions'));
+}
