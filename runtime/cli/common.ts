@@ -6,6 +6,7 @@ import type { ClockMode } from '../machine/clock.ts';
 import type { ExitReason, MachineStats, PagingMode, RunResult } from '../machine/machine.ts';
 import { integerOption, intOption, optionValue, pagingOption, timeoutOption, type Parsed } from './args.ts';
 import { EXIT_SOFTWARE, EXIT_TIMEOUT, UsageError } from './errors.ts';
+import { stepCounts, type LiveOptions } from './live-ops.ts';
 
 /** Options every guest of a run shares. */
 export interface CommonOptions {
@@ -19,6 +20,8 @@ export interface CommonOptions {
   stats: boolean;
   /** hv run --save FILE [--save-after-insns N]: save the guest there (after N steps, on Ctrl-A s or SIGUSR1). */
   save?: { path: string; afterSteps?: number };
+  /** hv run --snapshot-dir / --move-disk: live snapshots and storage migration (live-ops.ts). */
+  live?: LiveOptions;
 }
 
 export function commonOptions(args: Parsed): CommonOptions {
@@ -36,18 +39,38 @@ export function commonOptions(args: Parsed): CommonOptions {
   const saveAfter = intOption(args, 'save-after-insns', 1, Number.MAX_SAFE_INTEGER);
   const savePath = optionValue(args, 'save');
   if (saveAfter !== undefined && savePath === undefined) throw new UsageError('--save-after-insns needs --save FILE');
+  const live = liveOptions(args);
   return {
     ramSize,
     harts: integerOption(args, 'smp') ?? 1, // its range is a partition spec's rule (runtime/host/spec.ts)
     paging: pagingOption(optionValue(args, 'paging')),
     // A step limit is only repeatable on the icount clock: realtime timers
     // would fire at different steps on every run.
-    clock: args.options.has('icount') || maxInsns !== undefined || saveAfter !== undefined ? 'icount' : 'realtime',
+    clock: args.options.has('icount') || maxInsns !== undefined || saveAfter !== undefined || live?.stepped ? 'icount' : 'realtime',
     timeout: optionValue(args, 'timeout'),
     timeoutMs: timeoutOption(args),
     maxInsns,
     stats: args.options.has('stats'),
     ...(savePath === undefined ? {} : { save: { path: savePath, afterSteps: saveAfter } }),
+    ...(live ? { live: live.options } : {}),
+  };
+}
+
+/** --snapshot-dir DIR [--snapshot-after-insns N]... and --move-disk PATH [--move-after-insns N]; `stepped` when a step count is given. */
+function liveOptions(args: Parsed): { options: LiveOptions; stepped: boolean } | undefined {
+  const dir = optionValue(args, 'snapshot-dir');
+  const snapAfter = stepCounts(args.options.get('snapshot-after-insns'), 'snapshot-after-insns');
+  const move = optionValue(args, 'move-disk');
+  const moveAfter = intOption(args, 'move-after-insns', 1, Number.MAX_SAFE_INTEGER);
+  if (snapAfter.length && dir === undefined) throw new UsageError('--snapshot-after-insns needs --snapshot-dir DIR');
+  if (moveAfter !== undefined && move === undefined) throw new UsageError('--move-after-insns needs --move-disk PATH');
+  if (dir === undefined && move === undefined) return undefined;
+  return {
+    options: {
+      ...(dir === undefined ? {} : { snapshot: { dir, afterSteps: snapAfter } }),
+      ...(move === undefined ? {} : { move: { path: move, afterSteps: moveAfter ?? 1 } }),
+    },
+    stepped: snapAfter.length > 0 || moveAfter !== undefined,
   };
 }
 

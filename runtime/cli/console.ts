@@ -1,12 +1,18 @@
 // Host stdin to the guest's UART. On a TTY the terminal goes raw so keys
 // reach the guest unchanged; Ctrl-A x quits, as in QEMU's -nographic, and
-// Ctrl-A s saves the guest (hv run --save FILE).
+// Ctrl-A s saves the guest (hv run --save FILE), Ctrl-A n takes a live
+// snapshot (hv run --snapshot-dir DIR).
 /**
  * Sends stdin to `input` (a partition's console) until the returned function
  * is called. Ctrl-A x calls `quit` (which must end the process, after closing
  * what needs closing: disks flush on close).
  */
-export function attachConsole(input: (bytes: Uint8Array) => void, quit: () => void = () => process.exit(0), save?: () => void): () => void {
+export function attachConsole(
+  input: (bytes: Uint8Array) => void,
+  quit: () => void = () => process.exit(0),
+  save?: () => void,
+  snapshot?: () => void,
+): () => void {
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
   let escape = false;
@@ -22,6 +28,10 @@ export function attachConsole(input: (bytes: Uint8Array) => void, quit: () => vo
           }
           if (b === 0x73 /* s */ && save) {
             save();
+            continue;
+          }
+          if (b === 0x6e /* n */ && snapshot) {
+            snapshot();
             continue;
           }
           if (b !== 0x01) input(Uint8Array.of(0x01));

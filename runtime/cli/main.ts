@@ -18,6 +18,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'list, revert to, delete and clone live snapshots (hv run --snapshot-dir)',
     load: async () => (await import('./snapshot.ts')).snapshotCommand,
   },
+  snapshot: {
+    summary: 'list, revert to, delete and clone live snapshots (hv run --snapshot-dir)',
+    load: async () => (await import('./snapshot.ts')).snapshotCommand,
+  },
   conformance: {
     summary: 'run every ELF in a directory (riscv-tests) and tabulate',
     load: async () => (await import('./conformance.ts')).conformanceCommand,

@@ -23,6 +23,7 @@ import { attachConsole } from './console.ts';
 import { type CommonOptions, exitStatus, printStats } from './common.ts';
 import { setLongTimeout } from './timer.ts';
 import { restorePartition, savePartition, type LoadedSave } from '../persist/partition.ts';
+import { liveRun } from './live-ops.ts';
 
 /** The step limit of a run: --max-insns, or --save-after-insns if it comes first. */
 function stepLimit(o: CommonOptions): number | undefined {
@@ -165,8 +166,12 @@ async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOption
       machines[0]!.limit(machines[0]!.steps());
     };
     if (o.save) process.on('SIGUSR1', askSave);
+    // Live snapshots and disk moves (live-ops.ts): one guest, round-robin.
+    const live = o.live && liveRun(machines[0]!, { spec: specs[0]!, disks }, stepLimit(o), o.live, () => hv.run({ timeoutMs: timeoutMs() }));
+    const askSnapshot = live ? () => live.askSnapshot() : undefined;
+    if (askSnapshot) process.on('SIGUSR2', askSnapshot);
     // Keyboard input goes to the first partition's console.
-    const detach = attachConsole((b) => machines[0]!.input(b), undefined, o.save ? askSave : undefined);
+    const detach = attachConsole((b) => machines[0]!.input(b), undefined, o.save ? askSave : undefined, askSnapshot);
     try {
       if (pcpus) {
         const sched = schedExports(hv.kernel.exports);
@@ -175,12 +180,15 @@ async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOption
           sched.schedSetParams(id, p.weight, p.cap, p.reservation);
         };
         await hv.runScheduled(pcpus, { timeoutMs: timeoutMs(), params });
+      } else if (o.live) {
+        await live!.run();
       } else {
         await hv.run({ timeoutMs: timeoutMs() });
       }
     } finally {
       detach();
       if (o.save) process.off('SIGUSR1', askSave);
+      if (askSnapshot) process.off('SIGUSR2', askSnapshot);
     }
     const m = machines[0]!;
     if (o.save && m.result?.kind === 'insn-limit' && (saveAsked || o.maxInsns === undefined || m.steps() < o.maxInsns)) {

@@ -7,13 +7,14 @@
 // `hv run` does (--deterministic and --pcpus N choose). Step counts
 // continue: --max-insns and --save-after-insns count from the guest's first
 // step, not from the restore.
-import { readSave } from '../persist/partition.ts';
-import { intOption, optionValue, pagingOption, parseArgs, timeoutOption } from './args.ts';
+import { readSave, type LoadedSave } from '../persist/partition.ts';
+import { intOption, optionValue, pagingOption, parseArgs, timeoutOption, type Parsed } from './args.ts';
 import type { CommonOptions } from './common.ts';
 import { UsageError } from './errors.ts';
 import { runPartitions } from './partitions.ts';
 
-const SPEC = {
+/** The options of a run from saved state (hv restore, hv snapshot revert and clone). */
+export const SAVED_RUN_SPEC = {
   timeout: { value: true },
   'max-insns': { value: true },
   save: { value: true },
@@ -53,18 +54,25 @@ restored (truncated, corrupt, another version, changed disks).
 `;
 
 export async function restoreCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, SPEC);
+  const args = parseArgs(argv, SAVED_RUN_SPEC);
   if (args.options.has('help') || args.options.has('h')) {
     process.stdout.write(HELP);
     return 0;
   }
   if (args.positionals.length !== 1) throw new UsageError('give one save FILE');
+  return runSaved(readSave(args.positionals[0]!), args);
+}
+
+/**
+ * Runs the partition of `save` on from its state, as `args` (SAVED_RUN_SPEC)
+ * say; `live`: snapshots into a directory on the way (hv snapshot).
+ */
+export async function runSaved(save: LoadedSave, args: Parsed, live?: CommonOptions['live']): Promise<number> {
   const saveAfter = intOption(args, 'save-after-insns', 1, Number.MAX_SAFE_INTEGER);
   const savePath = optionValue(args, 'save');
   if (saveAfter !== undefined && savePath === undefined) throw new UsageError('--save-after-insns needs --save FILE');
   const paging = optionValue(args, 'paging');
   const timeoutMs = timeoutOption(args);
-  const save = readSave(args.positionals[0]!);
   const deterministic = args.options.has('deterministic') || (save.meta.clock === 'icount' && !args.options.has('pcpus'));
   const pcpus = intOption(args, 'pcpus', 1, 64);
   if (deterministic && pcpus !== undefined) throw new UsageError('--pcpus runs the threaded host; a restore with --deterministic runs round-robin on one thread');
@@ -84,6 +92,8 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     maxInsns: intOption(args, 'max-insns', 1, Number.MAX_SAFE_INTEGER),
     stats: args.options.has('stats'),
     ...(savePath === undefined ? {} : { save: { path: savePath, afterSteps: saveAfter } }),
+    ...(live ? { live } : {}),
   };
+  if (live && !deterministic) throw new UsageError('snapshots at a step count are taken on the deterministic host');
   return runPartitions([spec], o, { deterministic, pcpus }, save);
 }

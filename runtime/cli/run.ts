@@ -38,6 +38,10 @@ const SPEC = {
   icount: { value: false },
   save: { value: true },
   'save-after-insns': { value: true },
+  'snapshot-dir': { value: true },
+  'snapshot-after-insns': { value: true, repeat: true },
+  'move-disk': { value: true },
+  'move-after-insns': { value: true },
   help: { value: false },
   h: { value: false },
 } as const;
@@ -88,6 +92,15 @@ const HELP = `usage: hv run [options] [FILE.elf...]
   --save-after-insns N
                      with --save: save after exactly N steps (as --max-insns
                      counts them; implies --icount)
+  --snapshot-dir DIR take live snapshots of the guest into DIR (its snapshot
+                     tree: hv snapshot list DIR) on Ctrl-A n or SIGUSR2, or after
+                     --snapshot-after-insns N steps (repeatable; implies --icount);
+                     the guest runs on, on new differencing disks (VHD disks only)
+  --move-disk PATH   move the guest's disk 0 to a new image PATH (.vhd: dynamic
+                     VHD, else raw) while it runs: copied in the background with
+                     its writes mirrored, then switched to; deterministic host
+  --move-after-insns N
+                     start the move after N steps (default: at once; implies --icount)
 
 With several FILEs, each runs in a child partition of its own, all at once on
 one hypervisor; console lines are prefixed with the partition's name, and the
@@ -120,6 +133,14 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (common.save) {
     if (host.partitions.length !== 1) throw new UsageError('--save saves one guest; this run has several');
     if (deterministic && args.options.has('pcpus')) throw new UsageError('--save on the deterministic host runs round-robin; --pcpus N (the kernel scheduler) is not supported with it');
+  }
+  if (common.live) {
+    if (host.partitions.length !== 1) throw new UsageError('--snapshot-dir and --move-disk act on one guest; this run has several');
+    // Snapshots at a step and disk moves pace the guest by steps: the deterministic round-robin host.
+    const stepped = common.live.move !== undefined || (common.live.snapshot?.afterSteps.length ?? 0) > 0;
+    if ((stepped && !deterministic) || (deterministic && args.options.has('pcpus'))) {
+      throw new UsageError('--move-disk and --snapshot-after-insns run on the deterministic round-robin host (--deterministic or --icount, without --pcpus)');
+    }
   }
   // Deterministic mode takes pCPUs from --pcpus only (then it runs the kernel scheduler), not from a config.
   if (deterministic && !args.options.has('pcpus')) pcpus = undefined;

@@ -632,14 +632,7 @@ export class Machine implements Guest {
   persistState(): MachineState {
     this.sbi?.drain(false);
     this.flushConsole();
-    let round: RoundPosition | null = null;
-    const l = this.lastRun;
-    // Stopped by a step limit in the middle of a round (not while idle): the
-    // round goes on where it stopped.
-    if (this.result?.kind === 'insn-limit' && this.partialIdle === 0 && l) {
-      if (l.exit === Exit.BUDGET && l.used < l.full) round = { vcpu: l.vcpu, left: l.full - l.used, ran: true };
-      else if (l.vcpu + 1 < this.harts.length) round = { vcpu: l.vcpu + 1, ran: true };
-    }
+    const round = this.limitRound();
     return {
       tohost: this.tohost.toString(),
       fromhost: this.fromhost.toString(),
@@ -670,6 +663,19 @@ export class Machine implements Guest {
     this.result = this.pendingExit = undefined;
   }
 
+  /**
+   * Where the round stopped by a step limit goes on (null: at the next
+   * round): inside a vCPU's slice, or at the next vCPU. Not when stopped
+   * while idle: that round is over.
+   */
+  private limitRound(): RoundPosition | null {
+    const l = this.lastRun;
+    if (this.result?.kind !== 'insn-limit' || this.partialIdle !== 0 || !l) return null;
+    if (l.exit === Exit.BUDGET && l.used < l.full) return { vcpu: l.vcpu, left: l.full - l.used, ran: true };
+    if (l.vcpu + 1 < this.harts.length) return { vcpu: l.vcpu + 1, ran: true };
+    return null;
+  }
+
   /** Sets this partition's clock to `ticks`; false when the clock cannot be set (see GuestClock.setNow). */
   setClock(ticks: number): boolean {
     return this.clock.setNow(ticks);
@@ -678,6 +684,7 @@ export class Machine implements Guest {
   /** Forgets a step-limit result, so the partition can run on (saving it at a step count ends its run that way). */
   clearLimitResult(): void {
     if (this.result?.kind !== 'insn-limit') return;
+    this.resumeAt = this.limitRound() ?? undefined; // the round goes on as if never stopped
     this.result = this.pendingExit = undefined;
     this.idleSteps -= this.partialIdle; // the skip it stood for comes when the harts next idle
     this.partialIdle = 0;

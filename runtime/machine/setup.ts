@@ -4,6 +4,7 @@
 // root partition's worker.
 import { MEMMAP } from '../../drivers/board/memmap.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
+import { SwitchableDevice } from '../../drivers/block/switchable.ts';
 import { InputError } from '../errors.ts';
 import type { Hypervisor } from '../host/hypervisor.ts';
 import { checkPartition, type PartitionSpec } from '../host/spec.ts';
@@ -74,7 +75,8 @@ export function createPartition(spec: PartitionSpec, hv: Hypervisor, options: Se
   checkPartition(spec); // a spec from the control plane may not have come through a front end's checks
   const disks: BlockDevice[] = [];
   try {
-    for (const d of spec.disks) disks.push(openDrive(d));
+    // Switchable: a live snapshot or a storage migration moves the guest to another image.
+    for (const d of spec.disks) disks.push(new SwitchableDevice(openDrive(d)));
     const machine = new Machine(
       {
         ramSize: spec.memory,

@@ -71,3 +71,14 @@ export function checkDiskRefs(value: unknown): DiskSpec[] {
     return { path: ref.path, format: ref.format, readonly: ref.readonly === true };
   });
 }
+
+/** `disks` in place of saved references `value`: as many, each as read-only as the one it replaces. */
+export function replaceDiskRefs(value: unknown, disks: readonly DiskSpec[]): DiskSpec[] {
+  if (!Array.isArray(value) || value.length !== disks.length) {
+    throw new PersistError('disks', `the state has ${Array.isArray(value) ? value.length : 'no list of'} disks, ${disks.length} given`);
+  }
+  return disks.map((d, i) => {
+    if ((value[i] as Partial<DiskRef>)?.readonly !== (d.readonly === true)) throw new PersistError(`disk ${i}`, 'read-only in one and not the other');
+    return { ...d };
+  });
+}

@@ -20,12 +20,12 @@ import { virtioBlkFactory } from '../../drivers/emulated/virtio/blk.ts';
 import { isVhd } from '../../drivers/vhd/chain.ts';
 import type { Hypervisor } from '../host/hypervisor.ts';
 import type { KernelInstance } from '../host/kernel.ts';
-import { checkPartition, SpecError, type PartitionSpec } from '../host/spec.ts';
+import { checkPartition, SpecError, type DiskSpec, type PartitionSpec } from '../host/spec.ts';
 import type { ClockMode } from '../machine/clock.ts';
 import type { Machine, MachineState } from '../machine/machine.ts';
 import { closeDisks, createPartition, type SetupOptions } from '../machine/setup.ts';
 import { FLAG_DEFLATED, readContainer, section, writeContainer } from './container.ts';
-import { checkDiskRefs, diskRefs, DISKS_RECORD_VERSION } from './disks.ts';
+import { checkDiskRefs, diskRefs, DISKS_RECORD_VERSION, replaceDiskRefs } from './disks.ts';
 import { PersistError } from './errors.ts';
 import { decodeMemory, encodeMemory } from './memory.ts';
 import { decodeRecords, encodeRecords, jsonRecord, RecordSet, type StateRecord } from './record.ts';
@@ -129,7 +129,13 @@ export interface LoadedSave {
   spec: PartitionSpec;
 }
 
-export function readSave(path: string): LoadedSave {
+/**
+ * Reads and checks save file `path`. `options.disks` puts other images in
+ * place of the saved ones (a snapshot's state on a new differencing child
+ * of its disks): one for each saved disk, not checked against the saved
+ * fingerprints.
+ */
+export function readSave(path: string, options: { disks?: DiskSpec[] } = {}): LoadedSave {
   const sections = readContainer(path);
   const metaSection = section(sections, 'META');
   const meta = new RecordSet([{ kind: 'meta', version: RECORD.meta, body: metaSection.payload }]).json('meta', RECORD.meta) as unknown as SaveMeta;
@@ -147,7 +153,9 @@ export function readSave(path: string): LoadedSave {
   if (typeof meta.steps !== 'number' || !(meta.steps >= 0)) throw new PersistError('meta.steps', 'is not a step count');
   let spec: PartitionSpec;
   try {
-    spec = checkPartition({ ...(meta.spec as PartitionSpec), disks: checkDiskRefs(records.json('disks', DISKS_RECORD_VERSION).list) });
+    const saved = records.json('disks', DISKS_RECORD_VERSION).list;
+    const disks = options.disks ? replaceDiskRefs(saved, options.disks) : checkDiskRefs(saved);
+    spec = checkPartition({ ...(meta.spec as PartitionSpec), disks });
   } catch (e) {
     if (e instanceof SpecError) throw new PersistError(`meta.spec.${e.path}`, e.problem, { cause: e });
     throw e;
