@@ -1,6 +1,7 @@
 // `npm run bench [NAME...]`: every benchmark prints its figure and, where a
 // reference exists, the ratio against it measured in the same run.
 import { benchBoot } from './boot.ts';
+import { benchBrowser } from './browser.ts';
 import { benchCpu } from './cpu.ts';
 import { benchLinux } from './linux.ts';
 import { benchContextSwitch, benchPaging } from './paging.ts';
@@ -22,6 +23,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   vhd: async () => (await import('./vhd.ts')).benchVhd(),
   linux: benchLinux,
   ring: benchRing,
+  browser: benchBrowser,
 };
 
 const wanted = process.argv.slice(2);

@@ -82,6 +82,7 @@ async function main(): Promise<void> {
       if (!card) continue;
       card.setState(p);
       if (p.state !== 'finished') card.exitsFrom(await host.stats(p.id));
+      else if (card.el.dataset.mips === undefined) card.finished(await host.stats(p.id));
     }
   }, 250);
   document.body.dataset.ready = 'true';

@@ -61,13 +61,13 @@ export async function consoleText(page: Page, name: string): Promise<string> {
   return page.locator(`.card[data-partition="${name}"] .xterm-rows`).innerText();
 }
 
-/** Waits until `name`'s console shows `text`. */
-export async function waitForConsole(page: Page, name: string, text: string, timeout = 20_000): Promise<void> {
+/** Waits until `name`'s console shows `text` (or a match of it). */
+export async function waitForConsole(page: Page, name: string, text: string | RegExp, timeout = 20_000): Promise<void> {
   const end = Date.now() + timeout;
   for (;;) {
     const shown = await consoleText(page, name);
-    if (shown.includes(text)) return;
-    if (Date.now() > end) throw new Error(`partition ${name} never showed ${JSON.stringify(text)}; its console:\n${shown}`);
+    if (typeof text === 'string' ? shown.includes(text) : text.test(shown)) return;
+    if (Date.now() > end) throw new Error(`partition ${name} never showed ${String(text)}; its console:\n${shown}`);
     await page.waitForTimeout(100);
   }
 }

@@ -9,11 +9,13 @@ export class MipsChart {
   private ids: number[] = [];
   private readonly t: number[] = [];
   private readonly series = new Map<number, (number | null)[]>();
+  private readonly names = new Map<number, string>();
 
   constructor(private readonly parent: HTMLElement) {}
 
   push(t: number, mips: ReadonlyMap<number, { name: string; mips: number }>): void {
     this.t.push(t / 1000);
+    for (const [id, m] of mips) this.names.set(id, m.name);
     for (const [id] of mips) if (!this.series.has(id)) this.series.set(id, Array<number | null>(this.t.length - 1).fill(null));
     for (const [id, s] of this.series) s.push(mips.get(id)?.mips ?? null);
     if (this.t.length > SAMPLES) {
@@ -22,11 +24,11 @@ export class MipsChart {
     }
     for (const [id, s] of this.series) if (s.every((v) => v === null)) this.series.delete(id);
     const ids = [...this.series.keys()];
-    if (!this.plot || ids.join() !== this.ids.join()) this.rebuild(ids, mips);
+    if (!this.plot || ids.join() !== this.ids.join()) this.rebuild(ids);
     this.plot!.setData([this.t, ...ids.map((id) => this.series.get(id)!)] as uPlot.AlignedData);
   }
 
-  private rebuild(ids: number[], names: ReadonlyMap<number, { name: string }>): void {
+  private rebuild(ids: number[]): void {
     this.plot?.destroy();
     this.ids = ids;
     this.plot = new uPlot(
@@ -36,7 +38,7 @@ export class MipsChart {
         legend: { show: true },
         axes: [{ stroke: '#aaa' }, { stroke: '#aaa', label: 'MIPS' }],
         scales: { x: { time: true } },
-        series: [{}, ...ids.map((id) => ({ label: names.get(id)?.name ?? `#${id}`, stroke: partitionColor(id), width: 2 }))],
+        series: [{}, ...ids.map((id) => ({ label: this.names.get(id) ?? `#${id}`, stroke: partitionColor(id), width: 2 }))],
       },
       [this.t, ...ids.map((id) => this.series.get(id)!)] as uPlot.AlignedData,
       this.parent,

@@ -117,6 +117,15 @@ export class PartitionCard {
     );
   }
 
+  /** Once finished: what it ran, as the root measured it (from start to finish, on its thread). */
+  finished(stats: PartitionStats): void {
+    const t = stats.totals;
+    this.el.dataset.seconds = String(t.seconds);
+    this.el.dataset.mips = String(t.mips);
+    this.exitsFrom(stats);
+    this.exits.append(document.createElement('br'), `ran ${t.instructions.toLocaleString('en')} instructions in ${t.seconds.toFixed(3)} s: ${t.mips.toFixed(1)} MIPS`);
+  }
+
   /** A few times a second: VM exits by reason (counted by the root as it services them). */
   exitsFrom(stats: PartitionStats): void {
     const sum: Record<string, number> = {};
