@@ -4,7 +4,8 @@
 // one in runtime/host/; only the platform is swapped at bundle time
 // (runtime/platform/platform.ts): current.ts resolves to browser.ts, the
 // node: built-ins the shared code imports resolve to runtime/platform/browser/,
-// and save/restore (node:zlib, Buffer) to a module that refuses it.
+// and save/restore and migration (node:zlib, node:net, Buffer) to a module
+// that refuses them.
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,9 +30,14 @@ const browserPlatform = {
       replaced[a.path] ? { path: replaced[a.path] } : { errors: [{ text: `${a.path} has no browser replacement (imported by ${a.importer})` }] },
     );
     build.onResolve({ filter: /platform\/current\.ts$/ }, () => ({ path: join(root, 'runtime/platform/browser.ts') }));
-    build.onResolve({ filter: /persist\/partition\.ts$/ }, (a) =>
-      a.importer.startsWith(browser) ? undefined : { path: join(browser, 'no-persist.ts') },
-    );
+    // Save/restore and migration (files, sockets): one refusing stand-in for all their modules.
+    const nodeOnly = [join(root, 'runtime/persist'), join(root, 'runtime/migrate')];
+    build.onResolve({ filter: /\/(persist|migrate)\/[^/]+\.ts$/ }, (a) => {
+      const target = join(a.resolveDir, a.path);
+      const inside = (dir) => target.startsWith(dir + '/');
+      const from = (dir) => a.importer.startsWith(dir + '/');
+      return nodeOnly.some(inside) && !nodeOnly.some(from) ? { path: join(browser, 'node-only.ts') } : undefined;
+    });
   },
 };
 
@@ -40,6 +46,7 @@ export async function bundlePlayground() {
   await esbuild.build({
     entryPoints: {
       app: join(root, 'runtime/playground/app.ts'),
+      'app-style': join(root, 'runtime/playground/app.css'),
       'pcpu-worker': join(root, 'runtime/host/pcpu-worker.ts'),
       'root-worker': join(root, 'runtime/host/root-worker.ts'),
     },

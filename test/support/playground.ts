@@ -21,7 +21,9 @@ export async function openPlayground(pcpus: number): Promise<Playground> {
   let browser: Browser | undefined;
   try {
     // The sandbox needs user namespaces, which a container running as root may not have.
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+    // HV_CHROMIUM_ARGS: more flags, to compare engine settings (`--js-flags=...`).
+    const args = [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), ...(process.env.HV_CHROMIUM_ARGS?.split(' ').filter(Boolean) ?? [])];
+    browser = await chromium.launch({ executablePath: CHROMIUM, args });
     const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     page.on('pageerror', (e) => console.error('playground page error:', e));
     await page.goto(`${server.url}?pcpus=${pcpus}`);
