@@ -180,7 +180,7 @@ export function deleteSnapshot(dir: string, id: string, live?: LiveDisks): void 
   const currentKid = man.current.parent === s.id;
   const branches = kids.length + (currentKid ? 1 : 0);
   if (branches > 1) throw new SnapshotError(`snapshot ${s.id}`, `has ${branches} branches after it (from a revert); they share its disks: delete all but one first`);
-  const child = branches === 0 ? null : currentKid ? man.current.disks : kids[0]!.disks;
+  const child = branches === 0 ? null : [...(currentKid ? man.current.disks : kids[0]!.disks)];
   const writable = s.disks.map((_, i) => i).filter((i) => !man.readonly[i]);
   if (child && !currentKid && writable.some((i) => !owned(man, s.disks[i]!))) {
     throw new SnapshotError(`snapshot ${s.id}`, `its disks are the partition's base images, which later snapshots build on: delete those first`);
