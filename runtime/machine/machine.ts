@@ -17,6 +17,9 @@ import type { BlockDevice } from '../../drivers/block/device.ts';
 import { RamGuestMemory } from '../../drivers/emulated/dma.ts';
 import { KernelDirtyLog } from '../../drivers/emulated/dirty.ts';
 import { virtioBlkFactory } from '../../drivers/emulated/virtio/blk.ts';
+import type { VmbusDevice } from '../../drivers/vmbus/channel-manager.ts';
+import { VmbusHost } from '../../drivers/vmbus/host.ts';
+import type { SynicKernel } from '../../drivers/vmbus/synic.ts';
 
 export interface MachineConfig {
   /** Guest RAM in bytes (QEMU's -m). */
@@ -50,6 +53,8 @@ export interface MachineConfig {
    * (RAM keeps its contents). Without one, a reset ends the run (QEMU's -no-reboot).
    */
   reboot?: (machine: Machine) => void;
+  /** Synthetic devices on VMBus (enlightened boot only): offered as channels in this order. */
+  vmbus?: readonly VmbusDevice[];
 }
 
 export type PagingMode = 'direct' | 'nested' | 'shadow';
@@ -142,6 +147,8 @@ export class Machine implements Guest {
   private wallMs = 0;
   /** Booted with bootEnlightened: the hypervisor is the guest's SBI firmware, this its host side. */
   private sbi: SbiHost | undefined;
+  /** The partition's VMBus (config.vmbus, enlightened boot): SynICs and channel manager. */
+  vmbus: VmbusHost | undefined;
   /** Set when the guest has finished; the hypervisor stops running it. */
   result: RunResult | undefined;
   /** Resets performed as reboots. */
@@ -546,6 +553,7 @@ export class Machine implements Guest {
     const k = this.kernel.exports;
     k.partitionSetEnlightened(this.id, 1);
     this.sbi = this.sbiHost();
+    if (this.config.vmbus) this.vmbus = this.vmbusHost(this.config.vmbus);
     this.harts.forEach((_, id) => {
       const v = this.firstVcpu + id;
       k.vcpuReset(v, this.id, id, pc);
@@ -613,7 +621,31 @@ export class Machine implements Guest {
 
   /** The host side of the SBI firmware for this partition's harts, with `input` waiting for the guest. */
   private sbiHost(input: readonly number[] = []): SbiHost {
-    return new SbiHost(this.harts, (b) => this.kernel.exports.sbiConsoleInput(this.id, b) !== 0, (b) => this.consoleBuf.push(b), input);
+    return new SbiHost(this.harts, (b) => this.kernel.exports.sbiConsoleInput(this.id, b) !== 0, (b) => this.consoleBuf.push(b), input, (hart, kind) =>
+      this.vmbus?.request(hart, kind),
+    );
+  }
+
+  private vmbusHost(devices: readonly VmbusDevice[]): VmbusHost {
+    const k = this.kernel.exports;
+    const sched = schedExports(k);
+    return new VmbusHost({
+      memory: this.memory,
+      kernel: k as unknown as SynicKernel,
+      offsets: this.kernel.layout.off,
+      id: this.id,
+      firstVcpu: this.firstVcpu,
+      harts: this.harts.length,
+      vcpuBase: (h) => this.harts[h]!.base,
+      wake: (h) => {
+        if (!this.config.exits) return; // deterministic: the next round sees the line
+        k.vcpuKick(this.firstVcpu + h);
+        sched.schedWake(this.firstVcpu + h);
+      },
+      ram: { gpa: RAM_BASE, size: this.config.ramSize, host: this.ramHost },
+      devices,
+      log: (line) => console.warn(`hv: partition ${this.id}: ${line}`), // the refusals are also kept in vmbus.channels.refusals
+    });
   }
 
   private flushConsole(): void {

@@ -21,6 +21,8 @@ export class SbiHost {
     /** Console output, a byte at a time. */
     private readonly out: (byte: number) => void,
     input: readonly number[] = [],
+    /** Other requests (VMBus's, drivers/vmbus/host.ts) of hart `hart`, which waits in its exit. */
+    private readonly onRequest?: (hart: number, kind: number) => void,
   ) {
     this.input = [...input];
   }
@@ -65,7 +67,9 @@ export class SbiHost {
     this.drain(true);
     if (exit !== Exit.HOST) return undefined;
     const req = h.takeSbiExit();
-    return req.kind === SbiExit.RESET ? srstResult(req.type, req.reason) : undefined;
+    if (req.kind === SbiExit.RESET) return srstResult(req.type, req.reason);
+    if (req.kind > SbiExit.HART_STOP) this.onRequest?.(this.harts.indexOf(h), req.kind);
+    return undefined;
   }
 }
 

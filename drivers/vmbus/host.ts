@@ -1,0 +1,93 @@
+// One partition's VMBus on the root's side: its SynICs (synic.ts) and its
+// channel manager (channel-manager.ts), joined to the SBI requests its vCPUs
+// exit with (kernel/hypercall/synic.ts): a posted message goes to the
+// channel manager, whose answers go into the guest's message slots; an EOM
+// moves queued messages on; a signalled connection reaches its device.
+import { ChannelManager, type VmbusDevice } from './channel-manager.ts';
+import { VMBUS_MESSAGE_CONNECTION_ID, VMBUS_MESSAGE_CONNECTION_ID_4, VMBUS_MESSAGE_SINT, VMBUS_MESSAGE_TYPE } from './messages.ts';
+import { SynicHost, SynicResult, synicOffsets, type SynicKernel, type SynicPartition } from './synic.ts';
+
+/** kernel/hypercall/defs.ts SbiExit: the requests this module services. */
+export const VmbusExit = { POST_MESSAGE: 5, SYNIC_EOM: 6, SIGNAL_EVENT: 7 } as const;
+
+const SBI_ERR_INVALID_PARAM = -3;
+const SBI_ERR_DENIED = -4;
+
+export interface VmbusHostConfig extends Omit<SynicPartition, 'exitOnSignal'> {
+  memory: WebAssembly.Memory;
+  kernel: SynicKernel;
+  /** The kernel's vCPU offsets (KernelLayout.off). */
+  offsets: Record<string, number>;
+  /** Guest RAM: guest-physical base, size, host address. */
+  ram: { gpa: number; size: number; host: number };
+  devices: readonly VmbusDevice[];
+  log(line: string): void;
+}
+
+const isVmbusConnection = (id: number) => id === VMBUS_MESSAGE_CONNECTION_ID || id === VMBUS_MESSAGE_CONNECTION_ID_4;
+
+export class VmbusHost {
+  readonly synic: SynicHost;
+  readonly channels: ChannelManager;
+  private readonly log: (line: string) => void;
+
+  constructor(c: VmbusHostConfig) {
+    this.log = c.log;
+    // Channel endpoints run on the thread that services this partition's
+    // exits, so signal-event exits to it (docs/vmbus.md, "Not done yet").
+    this.synic = new SynicHost(c.memory, c.kernel, synicOffsets(c.offsets), { ...c, exitOnSignal: true });
+    const firstPfn = BigInt(c.ram.gpa / 4096);
+    const pages = BigInt(c.ram.size / 4096);
+    this.channels = new ChannelManager({
+      send: (vp, payload) => {
+        const r = this.synic.post(vp, VMBUS_MESSAGE_SINT, VMBUS_MESSAGE_TYPE, payload);
+        if (r !== SynicResult.OK) c.log(`vmbus: message ${new DataView(payload.buffer).getUint32(0, true)} to vCPU ${vp} not delivered (SynIC result ${r})`);
+        return r === SynicResult.OK;
+      },
+      signal: (vp, relid) => void this.synic.signal(vp, VMBUS_MESSAGE_SINT, relid),
+      frameHost: (pfn) => (pfn >= firstPfn && pfn - firstPfn < pages ? c.ram.host + Number(pfn - firstPfn) * 4096 : undefined),
+      vcpus: c.harts,
+      log: c.log,
+    });
+    for (const d of c.devices) this.channels.add(d);
+  }
+
+  /**
+   * Services SBI request `kind` of hart `hart` (it waits in its exit).
+   * Returns false for requests that are not VMBus's.
+   */
+  request(hart: number, kind: number): boolean {
+    switch (kind) {
+      case VmbusExit.POST_MESSAGE: {
+        const m = this.synic.takePost(hart);
+        // Our answers queue behind the guest's slot; a guest that never
+        // takes them gets its posts refused (DENIED, retry) instead of
+        // making the host hold more.
+        if (this.synic.queued(hart) >= 32) {
+          this.synic.setResult(hart, SBI_ERR_DENIED);
+          return true;
+        }
+        // A post nobody listens on fails (HV_STATUS_INVALID_CONNECTION_ID);
+        // a VMBus message the manager refuses was still delivered: the guest
+        // learns of the refusal through the manager's answer, as on Hyper-V.
+        if (m.type !== VMBUS_MESSAGE_TYPE || !isVmbusConnection(m.connectionId)) {
+          this.log(`vmbus: post of type ${m.type} to connection ${m.connectionId} refused`);
+          this.synic.setResult(hart, SBI_ERR_INVALID_PARAM);
+        } else this.channels.receive(m.connectionId, m.payload);
+        return true;
+      }
+      case VmbusExit.SYNIC_EOM:
+        this.synic.eom(hart);
+        return true;
+      case VmbusExit.SIGNAL_EVENT:
+        this.poll();
+        return true;
+    }
+    return false;
+  }
+
+  /** Passes the connections the guest signalled to their channels. */
+  poll(): void {
+    for (const id of this.synic.takeSignals()) this.channels.signalled(id);
+  }
+}

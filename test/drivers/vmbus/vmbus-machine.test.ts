@@ -1,0 +1,130 @@
+// VMBus end to end on a Machine (runtime/machine, config.vmbus): a guest's
+// hypercalls, as an enlightened driver makes them, go through the kernel's
+// SynIC to the root's channel manager, and its answers come back in the
+// guest's message slots; a channel's signals go both ways.
+import { describe, expect, it } from 'vitest';
+import { Machine } from '../../../runtime/machine/machine.ts';
+import type { ChannelRings, VmbusDevice } from '../../../drivers/vmbus/channel-manager.ts';
+import { Msg } from '../../../drivers/vmbus/messages.ts';
+import { EID, Exit, RAM_BASE, SBI } from '../../support/enlightened.ts';
+
+const SIMP = RAM_BASE + 0x8000;
+const SIEFP = RAM_BASE + 0x9000;
+const POST_IN = RAM_BASE + 0xa000;
+const RING = RAM_BASE + 0x10000; // 8 pages: 4 out, 4 in
+const FID = { SET: 0x41, POST: 0x42, SIGNAL: 0x43 };
+const REG = { SINT2: 0xa0002, SCONTROL: 0xa0010, SIEFP: 0xa0012, SIMP: 0xa0013, EOM: 0xa0014 };
+
+class Device implements VmbusDevice {
+  readonly classId = 'ba6163d9-04a1-4d29-b605-72e2ffb1dc7f';
+  readonly instanceId = '00000000-0000-0000-0000-00000000000a';
+  notified = 0;
+  rings?: ChannelRings;
+  signal?: () => void;
+  open(r: ChannelRings, signal: () => void) {
+    this.rings = r;
+    this.signal = signal;
+  }
+  notify() {
+    this.notified++;
+  }
+  close() {}
+}
+
+function guest() {
+  const dev = new Device();
+  const m = new Machine({ ramSize: 1 << 20, harts: 1, clock: 'icount', onConsole: () => {}, vmbus: [dev] });
+  m.loadRaw(Uint8Array.of(0x73, 0, 0, 0, 0x6f, 0, 0, 0), RAM_BASE, 'ecall; j .');
+  m.bootEnlightened(BigInt(RAM_BASE), 0);
+  const h = m.harts[0]!;
+  const ram = new DataView(m.ram.buffer, m.ram.byteOffset);
+  /** One hypercall, and the host's service of its exit (as Machine.run does after vcpuRun). */
+  const call = (fid: number, args: (number | bigint)[]) => {
+    args.forEach((a, i) => h.setX(10 + i, BigInt(a)));
+    h.setX(16, BigInt(fid));
+    h.setX(17, EID.HV);
+    h.setPc(BigInt(RAM_BASE));
+    const exit = m.kernel.exports.vcpuRun(m.firstVcpu, 1);
+    m.afterRun(0, exit);
+    return { error: BigInt.asIntN(64, h.getX(10)), exit };
+  };
+  /** hv_post_message of a VMBus message: msgtype and u32 fields from offset 8. */
+  const post = (conn: number, type: number, fields: number[], size = 8 + 4 * fields.length) => {
+    const at = POST_IN - RAM_BASE;
+    m.ram.fill(0, at, at + 256);
+    ram.setUint32(at, conn, true);
+    ram.setUint32(at + 8, 1, true); // message type 1: VMBus
+    ram.setUint32(at + 12, size, true);
+    ram.setUint32(at + 16, type, true);
+    fields.forEach((f, i) => ram.setUint32(at + 24 + 4 * i, f, true));
+    return call(FID.POST, [POST_IN]);
+  };
+  const slot = () => ({
+    type: ram.getUint32(SIMP - RAM_BASE + 512, true),
+    pending: ram.getUint8(SIMP - RAM_BASE + 512 + 5) & 1,
+    msgtype: ram.getUint32(SIMP - RAM_BASE + 512 + 16, true),
+    u32: (off: number) => ram.getUint32(SIMP - RAM_BASE + 512 + 16 + off, true),
+  });
+  /** The guest's vmbus_on_msg_dpc: take the message, free the slot, EOM if more are pending. */
+  const take = () => {
+    const s = slot();
+    const msg = { msgtype: s.msgtype, u32: s.u32 };
+    const copy = m.ram.slice(SIMP - RAM_BASE + 512 + 16, SIMP - RAM_BASE + 512 + 256);
+    ram.setUint32(SIMP - RAM_BASE + 512, 0, true);
+    if (s.pending) call(FID.SET, [REG.EOM, 0]);
+    const dv = new DataView(copy.buffer);
+    return { msgtype: msg.msgtype, u32: (off: number) => dv.getUint32(off, true) };
+  };
+  for (const [r, v] of [[REG.SIMP, SIMP + 1], [REG.SIEFP, SIEFP + 1], [REG.SINT2, 0x20], [REG.SCONTROL, 1]]) {
+    expect(call(FID.SET, [r!, v!]).error).toBe(SBI.SUCCESS);
+  }
+  return { m, dev, call, post, slot, take, ram };
+}
+
+describe('VMBus on a Machine (deterministic host)', () => {
+  it('negotiates, lists the offer, creates a GPADL, opens the channel and signals both ways', () => {
+    const { m, dev, call, post, take, ram } = guest();
+    expect(post(4, Msg.INITIATE_CONTACT, [0x5_0003, 0, 2])).toMatchObject({ error: SBI.SUCCESS, exit: Exit.HOST });
+    let r = take();
+    expect([r.msgtype, r.u32(8) & 0xff, r.u32(12)]).toEqual([Msg.VERSION_RESPONSE, 1, 1]);
+
+    post(1, Msg.REQUESTOFFERS, []);
+    r = take(); // the offer; ALLOFFERS_DELIVERED waited behind it for the EOM
+    expect([r.msgtype, r.u32(184), r.u32(192)]).toEqual([Msg.OFFERCHANNEL, 1, 1]);
+    expect(take().msgtype).toBe(Msg.ALLOFFERS_DELIVERED);
+
+    // GPADL_HEADER: relid 1, gpadl 0x100, range_buflen, rangecount 1, {byte_count, byte_offset, pfn[8]}
+    const pfn0 = RING / 4096;
+    const hdr = [1, 0x100, (8 + 64) | (1 << 16), 8 * 4096, 0];
+    for (let i = 0; i < 8; i++) hdr.push(pfn0 + i, 0);
+    post(1, Msg.GPADL_HEADER, hdr);
+    r = take();
+    expect([r.msgtype, r.u32(12), r.u32(16)]).toEqual([Msg.GPADL_CREATED, 0x100, 0]);
+
+    post(1, Msg.OPENCHANNEL, [1, 42, 0x100, 0, 4], 148);
+    r = take();
+    expect([r.msgtype, r.u32(12), r.u32(16)]).toEqual([Msg.OPENCHANNEL_RESULT, 42, 0]);
+    expect(dev.rings?.outbound).toEqual({ addr: m.ramHostAddress + (RING - RAM_BASE), size: 4 * 4096 });
+
+    expect(call(FID.SIGNAL, [1]).exit).toBe(Exit.HOST);
+    expect(dev.notified).toBe(1);
+    dev.signal!();
+    expect(ram.getUint32(SIEFP - RAM_BASE + 2 * 256, true)).toBe(1 << 1); // relid 1's flag in SINT2's bitmap
+    expect(m.vmbus!.channels.refusals).toEqual([]);
+  });
+
+  it('answers a post to a connection that is not VMBus’s with INVALID_PARAM, and keeps serving', () => {
+    const { post, take } = guest();
+    expect(post(9, Msg.INITIATE_CONTACT, [0x5_0003, 0, 2]).error).toBe(SBI.INVALID_PARAM);
+    post(4, Msg.INITIATE_CONTACT, [0x5_0003, 0, 2]);
+    expect(take().msgtype).toBe(Msg.VERSION_RESPONSE);
+  });
+
+  it('refuses a guest that never frees its slot once 32 answers wait, instead of holding more', () => {
+    const { post } = guest();
+    post(4, Msg.INITIATE_CONTACT, [0x5_0003, 0, 2]);
+    const errors = Array.from({ length: 40 }, () => post(1, Msg.REQUESTOFFERS, []).error);
+    expect(errors.filter((e) => e === SBI.DENIED).length).toBeGreaterThan(0);
+    expect(errors[0]).toBe(SBI.SUCCESS);
+  });
+});
