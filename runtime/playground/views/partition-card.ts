@@ -14,11 +14,11 @@ export interface CardActions {
   removed(): void;
 }
 
-/** Counters worth showing for each paging mode (architecture.md, Memory virtualization). */
+/** Counters worth showing for each paging mode (architecture.md, Memory virtualization); TLB hits are not counted by the kernel (its fast path stays one compare). */
 const PAGING_COUNTERS: Record<string, (keyof VcpuCounters)[]> = {
-  direct: ['tlbLookups', 'tlbMisses', 'tlbFlushes', 'pageWalks', 'walkRefs'],
-  nested: ['tlbLookups', 'tlbMisses', 'tlbFlushes', 'pageWalks', 'walkRefs', 'gstageWalks', 'gstageRefs'],
-  shadow: ['tlbLookups', 'tlbMisses', 'tlbFlushes', 'pageWalks', 'shadowFills', 'wpFaults', 'shadowFlushes'],
+  direct: ['tlbMisses', 'tlbFlushes', 'pageWalks', 'walkRefs'],
+  nested: ['tlbMisses', 'tlbFlushes', 'pageWalks', 'walkRefs', 'gstageWalks', 'gstageRefs'],
+  shadow: ['tlbMisses', 'tlbFlushes', 'pageWalks', 'shadowFills', 'wpFaults', 'shadowFlushes'],
 };
 
 export class PartitionCard {
