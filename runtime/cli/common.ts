@@ -6,6 +6,8 @@ import type { ClockMode } from '../machine/clock.ts';
 import type { ExitReason, MachineStats, PagingMode, RunResult } from '../machine/machine.ts';
 import { integerOption, intOption, optionValue, pagingOption, timeoutOption, type Parsed } from './args.ts';
 import { EXIT_SOFTWARE, EXIT_TIMEOUT, UsageError } from './errors.ts';
+import type { MigrateTarget } from '../migrate/source.ts';
+import { parseTarget } from './migrate.ts';
 import { stepCounts, type LiveOptions } from './live-ops.ts';
 
 /** Options every guest of a run shares. */
@@ -20,6 +22,8 @@ export interface CommonOptions {
   stats: boolean;
   /** hv run --save FILE [--save-after-insns N]: save the guest there (after N steps, on Ctrl-A s or SIGUSR1). */
   save?: { path: string; afterSteps?: number };
+  /** hv run --migrate-to HOST:PORT [--migrate-after-insns N]: live-migrate the guest there (runtime/cli/migrate.ts). */
+  migrate?: { target: MigrateTarget; afterSteps?: number };
   /** hv run --snapshot-dir / --move-disk: live snapshots and storage migration (live-ops.ts). */
   live?: LiveOptions;
 }
@@ -39,6 +43,7 @@ export function commonOptions(args: Parsed): CommonOptions {
   const saveAfter = intOption(args, 'save-after-insns', 1, Number.MAX_SAFE_INTEGER);
   const savePath = optionValue(args, 'save');
   if (saveAfter !== undefined && savePath === undefined) throw new UsageError('--save-after-insns needs --save FILE');
+  const migrate = migrateOptions(args, savePath !== undefined);
   const live = liveOptions(args);
   return {
     ramSize,
@@ -46,14 +51,27 @@ export function commonOptions(args: Parsed): CommonOptions {
     paging: pagingOption(optionValue(args, 'paging')),
     // A step limit is only repeatable on the icount clock: realtime timers
     // would fire at different steps on every run.
-    clock: args.options.has('icount') || maxInsns !== undefined || saveAfter !== undefined || live?.stepped ? 'icount' : 'realtime',
+    clock: args.options.has('icount') || maxInsns !== undefined || saveAfter !== undefined || migrate?.afterSteps !== undefined || live?.stepped ? 'icount' : 'realtime',
     timeout: optionValue(args, 'timeout'),
     timeoutMs: timeoutOption(args),
     maxInsns,
     stats: args.options.has('stats'),
     ...(savePath === undefined ? {} : { save: { path: savePath, afterSteps: saveAfter } }),
     ...(live ? { live: live.options } : {}),
+    ...(migrate ? { migrate } : {}),
   };
+}
+
+/** --migrate-to HOST:PORT [--migrate-after-insns N]. */
+function migrateOptions(args: Parsed, saving: boolean): CommonOptions['migrate'] {
+  const to = optionValue(args, 'migrate-to');
+  const afterSteps = intOption(args, 'migrate-after-insns', 1, Number.MAX_SAFE_INTEGER);
+  if (to === undefined) {
+    if (afterSteps !== undefined) throw new UsageError('--migrate-after-insns needs --migrate-to HOST:PORT');
+    return undefined;
+  }
+  if (saving) throw new UsageError('--save and --migrate-to both end the run here: give one');
+  return { target: parseTarget(to), afterSteps };
 }
 
 /** --snapshot-dir DIR [--snapshot-after-insns N]... and --move-disk PATH [--move-after-insns N]; `stepped` when a step count is given. */
@@ -97,6 +115,7 @@ export function exitStatus(result: RunResult, limits: { timeout?: string; maxIns
       process.stderr.write(`hv: ${who} stopped: the root partition failed servicing it: ${result.message}\n`);
       return EXIT_SOFTWARE;
     case 'saved':
+    case 'migrated':
       return 0;
     case 'insn-limit':
       process.stderr.write(`hv: ${who}: stopped at the --max-insns limit of ${limits.maxInsns} steps\n`);

@@ -14,9 +14,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'start a guest saved with hv run --save where it stopped',
     load: async () => (await import('./restore.ts')).restoreCommand,
   },
-  snapshot: {
-    summary: 'list, revert to, delete and clone live snapshots (hv run --snapshot-dir)',
-    load: async () => (await import('./snapshot.ts')).snapshotCommand,
+  serve: {
+    summary: 'accept live-migrated partitions (hv run --migrate-to) and run them',
+    load: async () => (await import('./serve.ts')).serveCommand,
   },
   snapshot: {
     summary: 'list, revert to, delete and clone live snapshots (hv run --snapshot-dir)',

@@ -23,11 +23,12 @@ import { attachConsole } from './console.ts';
 import { type CommonOptions, exitStatus, printStats } from './common.ts';
 import { setLongTimeout } from './timer.ts';
 import { restorePartition, savePartition, type LoadedSave } from '../persist/partition.ts';
+import { DeterministicMigration, describeMigration } from './migrate.ts';
 import { liveRun } from './live-ops.ts';
 
 /** The step limit of a run: --max-insns, or --save-after-insns if it comes first. */
 function stepLimit(o: CommonOptions): number | undefined {
-  const after = o.save?.afterSteps;
+  const after = o.save?.afterSteps ?? o.migrate?.afterSteps;
   if (after === undefined) return o.maxInsns;
   return o.maxInsns === undefined ? after : Math.min(after, o.maxInsns);
 }
@@ -166,12 +167,16 @@ async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOption
       machines[0]!.limit(machines[0]!.steps());
     };
     if (o.save) process.on('SIGUSR1', askSave);
+    // --migrate-to (migrate.ts): pre-copy between the guest's slices, stop-and-copy where the run stops.
+    const migration = o.migrate && new DeterministicMigration(machines[0]!, specs[0]!, o.migrate.target, { afterSteps: o.migrate.afterSteps, maxInsns: o.maxInsns }, disks);
+    const askMigrate = () => migration && migration.start();
+    if (migration) process.on('SIGUSR1', askMigrate);
     // Live snapshots and disk moves (live-ops.ts): one guest, round-robin.
     const live = o.live && liveRun(machines[0]!, { spec: specs[0]!, disks }, stepLimit(o), o.live, () => hv.run({ timeoutMs: timeoutMs() }));
     const askSnapshot = live ? () => live.askSnapshot() : undefined;
     if (askSnapshot) process.on('SIGUSR2', askSnapshot);
     // Keyboard input goes to the first partition's console.
-    const detach = attachConsole((b) => machines[0]!.input(b), undefined, o.save ? askSave : undefined, askSnapshot);
+    const detach = attachConsole((b) => machines[0]!.input(b), undefined, o.save ? askSave : migration ? askMigrate : undefined, askSnapshot);
     try {
       if (pcpus) {
         const sched = schedExports(hv.kernel.exports);
@@ -182,12 +187,15 @@ async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOption
         await hv.runScheduled(pcpus, { timeoutMs: timeoutMs(), params });
       } else if (o.live) {
         await live!.run();
+      } else if (migration) {
+        await migration.drive(() => hv.run({ timeoutMs: timeoutMs() }));
       } else {
         await hv.run({ timeoutMs: timeoutMs() });
       }
     } finally {
       detach();
       if (o.save) process.off('SIGUSR1', askSave);
+      if (migration) process.off('SIGUSR1', askMigrate);
       if (askSnapshot) process.off('SIGUSR2', askSnapshot);
     }
     const m = machines[0]!;
@@ -219,7 +227,7 @@ export interface ThreadedRun {
 /** Runs `specs` at once on a threaded host with `pcpus` pCPU threads until each has finished. */
 export async function runThreaded(
   specs: readonly PartitionSpec[],
-  o: Pick<CommonOptions, 'timeoutMs' | 'save'>,
+  o: Pick<CommonOptions, 'timeoutMs' | 'save' | 'migrate'>,
   pcpus: number | undefined,
   out: Consoles,
   restore?: LoadedSave,
@@ -269,11 +277,27 @@ export async function runThreaded(
       })();
     };
     if (o.save) process.on('SIGUSR1', askSave);
+    // --migrate-to: Ctrl-A s or SIGUSR1 starts a live migration; if it fails the guest runs on.
+    let migrating = false;
+    const askMigrate = () => {
+      const mig = o.migrate;
+      if (!mig || migrating) return;
+      migrating = true;
+      const to = `${mig.target.host}:${mig.target.port}`;
+      h.migrate(ids[0]!, mig.target, { progress: true }).then(
+        (info) => process.stderr.write(describeMigration(info, to)),
+        (e: Error) => {
+          process.stderr.write(`hv: ${e.message}; the guest runs on here\n`);
+          migrating = false;
+        },
+      );
+    };
+    if (o.migrate) process.on('SIGUSR1', askMigrate);
     // Ctrl-A x: the root partition closes (flushes) the disks before the process ends.
     const detach = attachConsole(
       (b) => void h.input(ids[0]!, b),
       () => void h.close().finally(() => process.exit(0)),
-      o.save ? askSave : undefined,
+      o.save ? askSave : o.migrate ? askMigrate : undefined,
     );
     try {
       for (const id of ids) if (!timedOut) await h.start(id); // a timed-out partition is stopped: not started
@@ -283,6 +307,7 @@ export async function runThreaded(
     } finally {
       detach();
       if (o.save) process.off('SIGUSR1', askSave);
+      if (o.migrate) process.off('SIGUSR1', askMigrate);
     }
   } finally {
     cancelTimer();

@@ -38,6 +38,8 @@ const SPEC = {
   icount: { value: false },
   save: { value: true },
   'save-after-insns': { value: true },
+  'migrate-to': { value: true },
+  'migrate-after-insns': { value: true },
   'snapshot-dir': { value: true },
   'snapshot-after-insns': { value: true, repeat: true },
   'move-disk': { value: true },
@@ -92,6 +94,14 @@ const HELP = `usage: hv run [options] [FILE.elf...]
   --save-after-insns N
                      with --save: save after exactly N steps (as --max-insns
                      counts them; implies --icount)
+  --migrate-to HOST:PORT
+                     live-migrate the guest to the hv serve there (pre-copy while
+                     it runs, then a short stop-and-copy) on Ctrl-A s or SIGUSR1;
+                     the run here ends once the target runs it (exit status 0); if
+                     the migration fails, the guest runs on here (docs/migration.md)
+  --migrate-after-insns N
+                     with --migrate-to: pre-copy at once, stop-and-copy at exactly
+                     step N (deterministic host; implies --icount)
   --snapshot-dir DIR take live snapshots of the guest into DIR (its snapshot
                      tree: hv snapshot list DIR) on Ctrl-A n or SIGUSR2, or after
                      --snapshot-after-insns N steps (repeatable; implies --icount);
@@ -130,6 +140,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     host = checkOptions({ partitions: commandLineSpecs(args, common), pcpus });
   }
   const deterministic = args.options.has('deterministic') || common.clock === 'icount';
+  if (common.migrate) {
+    if (host.partitions.length !== 1) throw new UsageError('--migrate-to moves one guest; this run has several');
+    if (deterministic && args.options.has('pcpus')) throw new UsageError('--migrate-to on the deterministic host runs round-robin; --pcpus N is not supported with it');
+  }
   if (common.save) {
     if (host.partitions.length !== 1) throw new UsageError('--save saves one guest; this run has several');
     if (deterministic && args.options.has('pcpus')) throw new UsageError('--save on the deterministic host runs round-robin; --pcpus N (the kernel scheduler) is not supported with it');

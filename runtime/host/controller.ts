@@ -2,7 +2,9 @@
 // as one typed interface. The root partition implements it (root.ts) on its
 // own thread; other threads reach it over comlink (host.ts). Everything here
 // is plain data, so it crosses threads by structured clone.
-import type { SaveInfo } from '../persist/partition.ts';
+import type { SaveInfo, SaveMeta } from '../persist/partition.ts';
+import type { StateRecord } from '../persist/record.ts';
+import type { MigrateInfo, MigrateTarget } from '../migrate/source.ts';
 import type { ExitReason, MachineStats, RunResult } from '../machine/machine.ts';
 import type { VcpuCounters } from '../machine/vcpu-view.ts';
 import type { PagingMode, PartitionSpec, SchedSpec } from './spec.ts';
@@ -58,6 +60,15 @@ export interface PcpuStats {
 }
 
 export type { SaveInfo };
+export type { MigrateInfo, MigrateTarget };
+
+/** What a migration stream delivered: META, records, RAM, and which pages it wrote. */
+export interface IncomingState {
+  meta: SaveMeta;
+  records: StateRecord[];
+  ram: Uint8Array;
+  received: Uint8Array;
+}
 
 /** Receives a partition's console output. */
 export type ConsoleSink = (bytes: Uint8Array) => void;
@@ -85,6 +96,20 @@ export interface HostController {
    * saved paging mode (the guest cannot tell).
    */
   restore(path: string, console?: ConsoleSink, options?: { paging?: PagingMode }): Promise<number>;
+  /**
+   * Live migration of a running partition to the host listening at
+   * `target` (hv serve; docs/migration.md): pre-copy rounds while it runs,
+   * then a short stop-and-copy. Resolves once the target runs it (this copy
+   * ends, result 'migrated'); on failure it runs on here, unharmed, and the
+   * MigrationError says which phase failed. `progress`: a line per round on stderr.
+   */
+  migrate(id: number, target: MigrateTarget, options?: { maxDowntimeMs?: number; progress?: boolean }): Promise<MigrateInfo>;
+  /**
+   * An incoming partition (runtime/migrate/target.ts): created from a
+   * migration stream's state and RAM (`received`: 1 per page the stream
+   * wrote), loaded, state 'created'. Transfers `ram`.
+   */
+  receive(state: IncomingState, console?: ConsoleSink, options?: { paging?: PagingMode }): Promise<number>;
   /** Stops it if needed and releases its RAM. */
   destroy(id: number): Promise<void>;
   /** Resolves with its result once it finishes. */

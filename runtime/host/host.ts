@@ -9,11 +9,12 @@
 //   await host.start(id);
 //   const result = await host.wait(id);
 //   await host.close();
-import { wrap, type Remote } from 'comlink';
+import { transfer, wrap, type Remote } from 'comlink';
 import type { PagingMode, RunResult } from '../machine/machine.ts';
 import { InputError } from '../errors.ts';
 import {
-  ControlError, type ConsoleSink, type HostController, type PartitionInfo, type PartitionStats, type PcpuStats, type SaveInfo,
+  ControlError, type ConsoleSink, type HostController, type IncomingState, type MigrateInfo, type MigrateTarget, type PartitionInfo,
+  type PartitionStats, type PcpuStats, type SaveInfo,
 } from './controller.ts';
 import { platform } from '../platform/current.ts';
 import type { HostThread, LocalPort } from '../platform/platform.ts';
@@ -127,6 +128,15 @@ export class Host implements HostController {
   }
   async restore(path: string, console?: ConsoleSink, options?: { paging?: PagingMode }): Promise<number> {
     const id = await this.call(() => this.remote.restore(path, undefined, options));
+    if (console) this.sinks.set(id, console);
+    return id;
+  }
+  migrate(id: number, target: MigrateTarget, options?: { maxDowntimeMs?: number; progress?: boolean }): Promise<MigrateInfo> {
+    return this.call(() => this.remote.migrate(id, target, options));
+  }
+  /** The RAM is transferred to the root's thread, not copied. */
+  async receive(state: IncomingState, console?: ConsoleSink, options?: { paging?: PagingMode }): Promise<number> {
+    const id = await this.call(() => this.remote.receive(transfer(state, [state.ram.buffer as ArrayBuffer]), undefined, options));
     if (console) this.sinks.set(id, console);
     return id;
   }

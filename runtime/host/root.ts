@@ -4,11 +4,13 @@
 // that needs the host is a VM exit they post to this thread (shared.ts),
 // which services it on the partition's Machine and wakes the vCPU.
 import type { ExitReason, Machine, MachineStats, PagingMode, RunResult } from '../machine/machine.ts';
-import { closeDisks, setupPartition } from '../machine/setup.ts';
-import { readSave, restorePartition, savePartition, type SaveInfo } from '../persist/partition.ts';
+import { closeDisks, createPartition, setupPartition } from '../machine/setup.ts';
+import { captureState, loadSave, readSave, restorePartition, savePartition, type SaveInfo } from '../persist/partition.ts';
+import { migrateOut, type MigrateInfo, type MigrateTarget } from '../migrate/source.ts';
+import { loadedState } from '../migrate/state.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
 import {
-  ControlError, type ConsoleSink, type HostController, type PartitionInfo, type PartitionState, type PartitionStats,
+  ControlError, type ConsoleSink, type HostController, type IncomingState, type PartitionInfo, type PartitionState, type PartitionStats,
   type PcpuStats, type VcpuStats,
 } from './controller.ts';
 import { InputError } from '../errors.ts';
@@ -236,6 +238,55 @@ export class RootPartition implements HostController {
     }
     this.finish(p, { kind: 'saved', path });
     return info;
+  }
+
+  async migrate(id: number, target: MigrateTarget, options: { maxDowntimeMs?: number; progress?: boolean } = {}): Promise<MigrateInfo> {
+    const p = this.get(id);
+    if (p.state !== 'running') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
+    const m = p.machine;
+    const s = p.spec.sched;
+    const where = `${target.host}:${target.port}`;
+    return migrateOut(
+      target,
+      {
+        id, kernel: this.hv.kernel.exports, memory: m.memory, ram: m.ram, spec: p.spec,
+        shouldStop: (converged) => converged,
+        cancelled: () => (p.state === 'running' || p.state === 'paused' ? undefined : `the guest ended (${m.result?.kind ?? p.state})`),
+        pause: async () => {
+          await this.pause(id);
+          await this.quiesce(p);
+          m.poll();
+        },
+        resume: () => this.resume(id),
+        // Auto-converge: a cap of what is left of its vCPUs' time (and never above its own cap).
+        throttle: (percent) => {
+          let cap = percent ? Math.max(1, Math.round((m.vcpuCount * (100 - percent)))) : s.cap;
+          if (percent && s.cap) cap = Math.min(cap, s.cap);
+          this.sched.schedSetParams(id, s.weight, cap, Math.min(s.reservation, cap || s.reservation));
+        },
+        capture: () => captureState(m, p.spec, () => p.disks.forEach((d) => d.flush())),
+        release: () => this.finish(p, { kind: 'migrated', to: where }),
+      },
+      { maxDowntimeMs: options.maxDowntimeMs, progress: options.progress ? (line) => process.stderr.write(`hv: migrating ${p.spec.name} to ${where}: ${line}\n`) : undefined },
+    );
+  }
+
+  async receive(state: IncomingState, console?: ConsoleSink, options: { paging?: PagingMode } = {}): Promise<number> {
+    if (this.closed) throw new ControlError('the host is shut down');
+    let id = -1;
+    const port = this.consolePort;
+    const sink: ConsoleSink = console ?? (port ? (bytes) => port.postMessage({ id, bytes }) : () => {});
+    const save = loadedState(state.meta, state.records);
+    const spec = { ...save.spec, paging: options.paging ?? save.spec.paging };
+    for (const p of this.parts.values()) if (p.spec.name === spec.name) throw new ControlError(`a partition named ${spec.name} exists`);
+    const made = createPartition(spec, this.hv, { onConsole: (b) => void sink(b), exits: true, clock: 'realtime' });
+    // Only the pages the stream wrote: the rest of a fresh partition's RAM is zero already.
+    for (let p = 0; p < state.received.length; p++) {
+      if (state.received[p]) made.machine.ram.set(state.ram.subarray(p * 4096, (p + 1) * 4096), p * 4096);
+    }
+    loadSave(save, made, this.hv);
+    id = this.register(spec, made);
+    return id;
   }
 
   /**

@@ -104,6 +104,8 @@ export type RunResult =
 export interface RunLimits {
   timeoutMs?: number;
   maxInsns?: number;
+  /** Live migration: another host runs it now (runtime/migrate/). */
+  | { kind: 'migrated'; to: string }
   /** Instructions per vCPU slice. */
   slice?: number;
 }

@@ -85,12 +85,11 @@ function savePartitionRecord(m: Machine): StateRecord {
 }
 
 /**
- * Writes paused partition `m` (created from `spec`) to `path`. `flushDisks`
- * closes (flushes) its disk images, which are referenced, not copied: the
- * partition must not run again in this process unless they are reopened.
+ * Everything of paused partition `m` (created from `spec`) but its RAM: the
+ * META contents and the records, its disks flushed by `flushDisks` first
+ * (a save file's, and live migration's stop-and-copy, runtime/migrate/).
  */
-export function savePartition(path: string, m: Machine, spec: PartitionSpec, flushDisks: () => void): SaveInfo {
-  const t0 = performance.now();
+export function captureState(m: Machine, spec: PartitionSpec, flushDisks: () => void): { meta: SaveMeta; records: StateRecord[] } {
   flushDisks();
   const machine = m.persistState(); // flushes console output too
   const records: StateRecord[] = [jsonRecord('machine', RECORD.machine, machine), savePartitionRecord(m)];
@@ -101,6 +100,17 @@ export function savePartition(path: string, m: Machine, spec: PartitionSpec, flu
   // Boot images by absolute path: a reboot of the restored guest reads them again, from any working directory.
   const images = Object.fromEntries((['bios', 'kernel', 'initrd'] as const).filter((k) => spec[k] !== undefined).map((k) => [k, resolve(spec[k]!)]));
   const meta: SaveMeta = { created: new Date().toISOString(), spec: { ...spec, ...images, disks: [] }, clock: machine.clockMode, steps: m.steps() };
+  return { meta, records };
+}
+
+/**
+ * Writes paused partition `m` (created from `spec`) to `path`. `flushDisks`
+ * closes (flushes) its disk images, which are referenced, not copied: the
+ * partition must not run again in this process unless they are reopened.
+ */
+export function savePartition(path: string, m: Machine, spec: PartitionSpec, flushDisks: () => void): SaveInfo {
+  const t0 = performance.now();
+  const { meta, records } = captureState(m, spec, flushDisks);
   const mem = encodeMemory(m.ram);
   const bytes = writeContainer(path, [
     { tag: 'META', flags: 0, payload: jsonRecord('meta', RECORD.meta, meta).body },
@@ -124,7 +134,8 @@ export interface LoadedSave {
   path: string;
   meta: SaveMeta;
   records: RecordSet;
-  memory: Uint8Array;
+  /** The MEM section; absent when the RAM is in place already (live migration wrote it page by page). */
+  memory?: Uint8Array;
   /** The partition to create: the saved spec with the disks of the save file. */
   spec: PartitionSpec;
 }
@@ -175,7 +186,17 @@ export interface RestoreOptions extends SetupOptions {
  */
 export function restorePartition(save: LoadedSave, hv: Hypervisor, options: RestoreOptions): { machine: Machine; disks: BlockDevice[] } {
   const spec = { ...save.spec, paging: options.paging ?? save.spec.paging };
-  const { machine: m, disks } = createPartition(spec, hv, options);
+  return loadSave(save, createPartition(spec, hv, options), hv);
+}
+
+/**
+ * Loads the state of `save` into partition `made` (fresh from
+ * createPartition; its RAM already written when save.memory is absent).
+ * On failure the partition is taken down and the error thrown, as
+ * restorePartition's.
+ */
+export function loadSave(save: LoadedSave, made: { machine: Machine; disks: BlockDevice[] }, hv: Hypervisor): { machine: Machine; disks: BlockDevice[] } {
+  const { machine: m, disks } = made;
   try {
     const apply = checkState(save, m, disks);
     apply();
@@ -193,7 +214,7 @@ export function restorePartition(save: LoadedSave, hv: Hypervisor, options: Rest
 function checkState(save: LoadedSave, m: Machine, disks: readonly BlockDevice[]): () => void {
   const r = save.records;
   const k = m.kernel;
-  const loadRam = decodeMemory(save.memory, m.config.ramSize);
+  const loadRam = save.memory ? decodeMemory(save.memory, m.config.ramSize) : () => {};
   const vcpus = m.harts.map((_, i) => checkVcpu(k, r.bytes(`vcpu${i}`, 1), i, ramPlace(m)));
   if (r.has(`vcpu${m.harts.length}`)) throw new PersistError(`vcpu${m.harts.length}`, `the partition has ${m.harts.length} vCPUs`);
   const machine = checkMachineState(r.json('machine', RECORD.machine));

@@ -1,0 +1,136 @@
+// The migration stream (docs/migration.md, "Live migration"): frames over
+// one TCP connection, each checksummed, the first carrying the version.
+//
+//   frame   +0 tag (4 ASCII)  +4 u32 payload length  +8 u32 CRC-32 of the payload  +12 payload
+//
+//   source -> target                          target -> source
+//   HELO  JSON handshake (version, spec ...)   ACPT  JSON {} (or RFSE JSON {reason}: refused)
+//   PAGE  u32 n, n x (u32 page, 4096 bytes)
+//   STOP  deflated records (runtime/persist)   RDY   JSON {} (checked, applied: ready to run)
+//   GO    empty: the source has let go         DONE  JSON {id} (running)
+//
+// Little-endian throughout. A frame over MAX_FRAME bytes, an unknown tag or
+// a bad CRC ends the stream with a MigrationError naming it.
+import type { Socket } from 'node:net';
+import { crc32 } from 'node:zlib';
+import { MigrationError, type MigrationPhase } from './errors.ts';
+
+export const WIRE_VERSION = 1;
+export const PAGE_SIZE = 4096;
+/** Pages per PAGE frame. */
+export const PAGES_PER_FRAME = 256;
+const HEADER = 12;
+const MAX_FRAME = 64 << 20;
+const TAGS = new Set(['HELO', 'ACPT', 'RFSE', 'PAGE', 'STOP', 'RDY ', 'GO  ', 'DONE']);
+
+export type Tag = 'HELO' | 'ACPT' | 'RFSE' | 'PAGE' | 'STOP' | 'RDY ' | 'GO  ' | 'DONE';
+
+export interface Frame {
+  tag: Tag;
+  payload: Buffer;
+}
+
+export function encodeFrame(tag: Tag, payload: Uint8Array = new Uint8Array(0)): Buffer {
+  const head = Buffer.alloc(HEADER);
+  head.write(tag, 0, 'latin1');
+  head.writeUInt32LE(payload.length, 4);
+  head.writeUInt32LE(crc32(payload), 8);
+  return Buffer.concat([head, payload]);
+}
+
+export function jsonFrame(tag: Tag, value: unknown): Buffer {
+  return encodeFrame(tag, Buffer.from(JSON.stringify(value)));
+}
+
+export function parseJson(f: Frame, phase: MigrationPhase): Record<string, unknown> {
+  try {
+    const v = JSON.parse(f.payload.toString('utf8')) as unknown;
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new MigrationError(phase, `frame ${f.tag.trim()} is not a JSON object`);
+}
+
+/**
+ * Frames from a socket, in order: next() resolves with the next whole frame
+ * and rejects (MigrationError) when the stream is corrupt or ends first.
+ */
+export class FrameReader {
+  private buf: Buffer = Buffer.alloc(0);
+  private waiting: { resolve: (f: Frame) => void; reject: (e: Error) => void; phase: MigrationPhase } | undefined;
+  private ended: string | undefined;
+
+  constructor(socket: Socket) {
+    socket.on('data', (d: Buffer) => {
+      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+      this.pump();
+    });
+    socket.on('close', () => this.end('the connection closed'));
+    socket.on('error', (e) => this.end(`the connection failed (${(e as NodeJS.ErrnoException).code ?? e.message})`));
+  }
+
+  private end(why: string): void {
+    this.ended ??= why;
+    this.pump();
+  }
+
+  next(phase: MigrationPhase): Promise<Frame> {
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject, phase };
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    const w = this.waiting;
+    if (!w) return;
+    let frame: Frame | undefined;
+    try {
+      frame = this.take(w.phase);
+    } catch (e) {
+      this.waiting = undefined;
+      w.reject(e as Error);
+      return;
+    }
+    if (frame) {
+      this.waiting = undefined;
+      w.resolve(frame);
+    } else if (this.ended !== undefined) {
+      this.waiting = undefined;
+      w.reject(new MigrationError(w.phase, this.ended));
+    }
+  }
+
+  private take(phase: MigrationPhase): Frame | undefined {
+    if (this.buf.length < HEADER) return undefined;
+    const tag = this.buf.toString('latin1', 0, 4);
+    if (!TAGS.has(tag)) throw new MigrationError(phase, `not a migration stream (frame tag ${JSON.stringify(tag)})`);
+    const len = this.buf.readUInt32LE(4);
+    if (len > MAX_FRAME) throw new MigrationError(phase, `frame ${tag.trim()} of ${len} bytes is over the ${MAX_FRAME} limit`);
+    if (this.buf.length < HEADER + len) return undefined;
+    const payload = this.buf.subarray(HEADER, HEADER + len);
+    if (crc32(payload) !== this.buf.readUInt32LE(8)) throw new MigrationError(phase, `frame ${tag.trim()} fails its CRC`);
+    this.buf = this.buf.subarray(HEADER + len);
+    return { tag: tag as Tag, payload };
+  }
+}
+
+/** Writes `data`, resolving once the socket took it (MigrationError if it is gone). */
+export function send(socket: Socket, data: Buffer, phase: MigrationPhase): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (socket.destroyed) {
+      reject(new MigrationError(phase, 'the connection closed'));
+      return;
+    }
+    socket.write(data, (e) => (e ? reject(new MigrationError(phase, `the connection failed (${e.message})`, { cause: e })) : resolve()));
+  });
+}
+
+/** Expects a frame with `tag`; an RFSE is the target's refusal, anything else a protocol error. */
+export async function expect(reader: FrameReader, tag: Tag, phase: MigrationPhase): Promise<Frame> {
+  const f = await reader.next(phase);
+  if (f.tag === 'RFSE') throw new MigrationError(phase, `the target refused: ${String(parseJson(f, phase).reason)}`);
+  if (f.tag !== tag) throw new MigrationError(phase, `expected frame ${tag.trim()}, got ${f.tag.trim()}`);
+  return f;
+}
