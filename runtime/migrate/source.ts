@@ -109,6 +109,8 @@ export async function migrateOut(target: MigrateTarget, part: SourcePartition, o
       round++;
       const c = part.cancelled();
       if (c) throw new MigrationError(phase, c);
+      // The target says nothing during pre-copy: a closed stream is a target that gave up.
+      if (reader.ended !== undefined) throw new MigrationError(phase, reader.ended);
       // Let the guest run a little between rounds (on the deterministic host it runs on this thread).
       if (performance.now() - roundStart < 5) await sleep(5);
       const dirty = k.dirtyLogFetch(part.id);

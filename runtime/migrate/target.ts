@@ -74,7 +74,7 @@ export async function migrateIn(socket: Socket, host: TargetHost, failAt?: FailA
     let f = await reader.next(phase);
     while (f.tag === 'PAGE') {
       applyPages(f.payload, ram, received);
-      if (++frames === 2) cut('pre-copy');
+      if (++frames === 1) cut('pre-copy');
       f = await reader.next(phase);
     }
     phase = 'stop-and-copy';

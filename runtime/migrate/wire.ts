@@ -59,7 +59,7 @@ export function parseJson(f: Frame, phase: MigrationPhase): Record<string, unkno
 export class FrameReader {
   private buf: Buffer = Buffer.alloc(0);
   private waiting: { resolve: (f: Frame) => void; reject: (e: Error) => void; phase: MigrationPhase } | undefined;
-  private ended: string | undefined;
+  private endedWhy: string | undefined;
 
   constructor(socket: Socket) {
     socket.on('data', (d: Buffer) => {
@@ -70,8 +70,13 @@ export class FrameReader {
     socket.on('error', (e) => this.end(`the connection failed (${(e as NodeJS.ErrnoException).code ?? e.message})`));
   }
 
+  /** Why the stream ended (closed, failed), or undefined while it is open. */
+  get ended(): string | undefined {
+    return this.endedWhy;
+  }
+
   private end(why: string): void {
-    this.ended ??= why;
+    this.endedWhy ??= why;
     this.pump();
   }
 
@@ -96,9 +101,9 @@ export class FrameReader {
     if (frame) {
       this.waiting = undefined;
       w.resolve(frame);
-    } else if (this.ended !== undefined) {
+    } else if (this.endedWhy !== undefined) {
       this.waiting = undefined;
-      w.reject(new MigrationError(w.phase, this.ended));
+      w.reject(new MigrationError(w.phase, this.endedWhy));
     }
   }
 
