@@ -21,6 +21,8 @@ import { PF_MMIO_EXIT, PF_NESTED, PF_SHADOW, P_FLAGS, P_GSTAGE_ROOT, P_PT_BITMAP
 import { shadowBeforeRun } from './mmu/shadow';
 import { dirtyAfterRun, dirtyBeforeRun } from './mm/dirty';
 import { framesAllocContiguous } from './mm/frames';
+import { partitionHost, partitionHostForStore } from './mm/gpa';
+import { recordGet, R_BALLOONED, R_COW_BREAKS, R_SHARED, R_ZERO, shareActive, shareBalloonPage, shareEnable } from './mm/share';
 import { sbiAfterRun, sbiBeforeRun } from './hypercall/sbi';
 import { SBI_IMPL_ID } from './hypercall/defs';
 import { synicReset } from './vmbus/synic';
@@ -120,6 +122,14 @@ export { framesInit, framesUsed, framesAllocContiguous, framesFreeRun as framesF
  */
 export function partitionEnableNested(id: u32): bool {
   const p = partitionAddr(id);
+  if (!buildGstage(p)) return false;
+  store<u32>(p, load<u32>(p, P_FLAGS) | PF_NESTED, P_FLAGS);
+  return true;
+}
+
+/** G-stage tables mapping `p`'s RAM page by page onto its host run (once). */
+function buildGstage(p: usize): bool {
+  if (load<u32>(p, P_GSTAGE_ROOT)) return true;
   const root = gstageCreateRoot();
   if (!root) return false;
   const gpa = load<u64>(p, P_RAM_GPA);
@@ -129,9 +139,45 @@ export function partitionEnableNested(id: u32): bool {
     if (!gstageMap(root, gpa + off, host + <u32>off, GPTE_RWX_LEAF)) return false;
   }
   store<u32>(p, root, P_GSTAGE_ROOT);
-  store<u32>(p, load<u32>(p, P_FLAGS) | PF_NESTED, P_FLAGS);
   return true;
 }
+
+// ---- memory overcommit: page sharing and ballooning (mm/share.ts, docs/memory.md) ----
+
+/**
+ * Lets partition `id` share frames with its group (`salt` 0: itself only;
+ * 1..0x7fff_ffff: every partition with that salt) and balloon. Nested and
+ * shadow partitions only (a shadow one gets G-stage tables as its P2M);
+ * returns false for a direct one, a bad salt, or when the pool cannot hold
+ * the tables. Before its vCPUs first run.
+ */
+export function partitionEnableOvercommit(id: u32, salt: u32): bool {
+  const p = partitionAddr(id);
+  if (!(load<u32>(p, P_FLAGS) & (PF_NESTED | PF_SHADOW)) || !buildGstage(p)) return false;
+  return shareEnable(id, salt);
+}
+
+/** Host address of guest-physical `gpa` of partition `id` for a host read (-1: not RAM); ballooned pages read as zeros. */
+export function partitionHostRead(id: u32, gpa: u64): i64 {
+  return partitionHost(partitionAddr(id), gpa);
+}
+
+/** Host address for a host write (device DMA, loaders): breaks sharing, marks dirty; -1: not RAM or no frame left. */
+export function partitionHostWrite(id: u32, gpa: u64): i64 {
+  return partitionHostForStore(partitionAddr(id), gpa, 0);
+}
+
+/** Balloon inflation: guest page `gpa` of `id` leaves RAM; its frame returns to the pool after shareReclaim. */
+export function partitionBalloonPage(id: u32, gpa: u64): bool {
+  return shareActive(partitionAddr(id)) && shareBalloonPage(partitionAddr(id), gpa);
+}
+
+/** Pages of partition `id` by state: 0 shared, 1 zero, 2 ballooned; 3 its COW breaks. */
+export function partitionMemPages(id: u32, which: u32): u32 {
+  return recordGet(id, which == 0 ? R_SHARED : which == 1 ? R_ZERO : which == 2 ? R_BALLOONED : R_COW_BREAKS);
+}
+
+export { shareScan, shareReclaimHost as shareReclaim, shareCounter, shareRelease } from './mm/share';
 
 /**
  * Shadow paging for partition `id`: its vCPUs cache guest-virtual -> host

@@ -15,6 +15,8 @@
 //               |   +0x040 (free)                |
 //               |   +0x100 scheduler (256 B)     |  see sched/defs.ts
 //               |   +0x200 (free)                |
+//               |   +0x800 page sharing (256 B)  |  see mm/share.ts
+//               |   +0x900 (free)                |
 //   0x0010_1000 +--------------------------------+ PARTITIONS
 //               | partition table                |  MAX_PARTITIONS x PART_SIZE
 //   0x0011_1000 +--------------------------------+
@@ -39,6 +41,7 @@ export const HV_GLOBALS: u32 = 0x0010_0000;
 export const HV_GLOBALS_SIZE: u32 = 0x1000;
 export const FRAMES_STATE: u32 = HV_GLOBALS; // 64 bytes, mm/frames.ts
 export const SCHED_GLOBALS: u32 = HV_GLOBALS + 0x100; // 256 bytes, sched/defs.ts
+export const SHARE_STATE: u32 = HV_GLOBALS + 0x800; // 256 bytes, mm/share.ts
 
 export const PARTITIONS: u32 = 0x0010_1000;
 export const PART_SIZE: u32 = 256;

@@ -8,7 +8,8 @@
 // Each sets the running vCPU's attention word (in its block, so the
 // interpreter tests it with one load from its register-file pointer, and so
 // another thread can kick a running vCPU by setting it atomically).
-import { hart, H_ATTENTION } from './hart';
+import { hart, H_ATTENTION, H_MM_REQ } from './hart';
+import { shootdownServe } from '../mm/shootdown';
 
 @inline function setAttention(): void {
   store<u32>(hart, 1, H_ATTENTION);
@@ -47,4 +48,8 @@ export function clearEvents(): void {
   atomic.store<u32>(hart + H_ATTENTION, 0); // another thread may be kicking (vcpuKick)
   excPending = false;
   exitRequested = false;
+  // An instruction boundary: drop the TLB entries of frames another thread
+  // remapped (page sharing, ballooning: mm/shootdown.ts). After clearing
+  // attention, so a request pushed meanwhile sets it again.
+  if (atomic.load<u32>(hart + H_MM_REQ)) shootdownServe();
 }

@@ -5,6 +5,7 @@
 // the fetch page cached in locals, one `attention` test per instruction.
 // Compressed instructions are expanded by a table load (rvc.ts) and share
 // the 32-bit decoder.
+import { mmEnter, mmLeave } from '../mm/shootdown';
 import {
   hart, Exit, H_ATTENTION, H_PREEMPT, H_MMIO_STATE, MmioState, H_EXIT, H_FCSR, H_INSTRET, H_MSTATUS, H_PC, H_PRIV, H_RESV_ADDR, H_RESV_VALUE, H_WFI,
   getF, getX, rX, setF, setX, wX,
@@ -104,6 +105,7 @@ export function run(budget: u32): u32 {
   let fAdd: u32 = 0;
   let reason = Exit.BUDGET;
 
+  mmEnter(); // this thread owns the vCPU's TLB until run() returns (mm/shootdown.ts)
   clearEvents();
   updateKeys();
   store<u32>(hart, 0, H_WFI);
@@ -421,6 +423,7 @@ export function run(budget: u32): u32 {
   store<u64>(hart, pc, H_PC);
   store<u64>(hart, instret0 + n, H_INSTRET);
   store<u32>(hart, reason, H_EXIT);
+  mmLeave();
   return reason;
 }
 

@@ -90,12 +90,20 @@ export const H_MMIO_ADDR: u32 = 0x598; // u64 physical address
 export const H_MMIO_SIZE: u32 = 0x5a0; // u32 1, 2, 4 or 8
 export const H_MMIO_VALUE: u32 = 0x5a8; // u64 the value written, or read (on completion)
 
-// Statistics (u64 each), read by the host for --stats and the playground.
+// Page sharing and ballooning (mm/shootdown.ts): host frames whose TLB
+// entries this vCPU must drop at its next instruction boundary, and who may
+// touch its TLB now (host words).
+export const H_MM_OWNER: u32 = 0x5b0; // u32 0 off its pCPU, 1 running (its thread owns the TLB), 2 another thread is serving its requests
+export const H_MM_LOCK: u32 = 0x5b4; // u32 spin lock of the request list
+export const H_MM_REQ: u32 = 0x5b8; // u32 number of frames queued; REQ_FLUSH_ALL, REQ_SHADOW bits (mm/shootdown.ts)
+export const H_MM_FRAMES: u32 = 0x5bc; // 13 x u32 frames queued, to 0x5f0
+
 // Dirty logging (mm/dirty.ts): which request to drop store-TLB entries this
 // vCPU has honoured, and whether it is inside run() (host words).
 export const H_DIRTY_SEEN: u32 = 0x5f0; // u32 the partition's dirty-log generation last honoured
 export const H_DIRTY_RUNNING: u32 = 0x5f4; // u32 1 while a pCPU runs this vCPU
 
+// Statistics (u64 each), read by the host for --stats and the playground.
 export const H_STAT_TLB_LOOKUPS: u32 = 0x600;
 export const H_STAT_TLB_MISSES: u32 = 0x608;
 export const H_STAT_WALKS: u32 = 0x610;

@@ -109,6 +109,11 @@ export function framesUsed(): u32 {
   return atomic.load<u32>(FRAMES_STATE, F_USED);
 }
 
+/** End of the pool (exclusive): what per-frame tables (mm/share.ts) must cover. */
+export function framesEnd(): u32 {
+  return load<u32>(FRAMES_STATE, F_END);
+}
+
 // ---- freed runs ----------------------------------------------------------------
 
 @inline function runAt(i: u32): usize {

@@ -3,14 +3,18 @@
 //  - direct: the partition's RAM is one contiguous run of host frames; the
 //    second stage is a range check plus an offset (single-partition machines);
 //  - nested (PF_NESTED): real Sv39x4 G-stage tables (mmu/gstage.ts), walked
-//    on every TLB miss — the two-dimensional walk of hardware nested paging.
+//    on every TLB miss — the two-dimensional walk of hardware nested paging;
+//  - shadow with page sharing or ballooning: the same tables as its P2M
+//    (any partition with P_GSTAGE_ROOT set translates through them), so a
+//    page can move to a shared frame or leave RAM (mm/share.ts).
 //
 // Every caller goes through gpaToHost, and the software TLB caches the end
 // result, so the mode costs only on misses (counted per vCPU).
 import { hart, H_PARTITION } from '../cpu/hart';
-import { gstageWalk } from '../mmu/gstage';
+import { gpteFrame, GPTE_V, gstageLeafSlot, gstageWalk } from '../mmu/gstage';
 import { dirtyMark } from './dirty';
-import { PF_NESTED, P_FLAGS, P_GSTAGE_ROOT, P_RAM_GPA, P_RAM_HOST, P_RAM_SIZE, P_WATCH_GPA } from './partition';
+import { P_GSTAGE_ROOT, P_RAM_GPA, P_RAM_HOST, P_RAM_SIZE, P_WATCH_GPA } from './partition';
+import { shareActive, shareRefaultZero, shareStoreHost } from './share';
 
 @inline function partition(): usize {
   return <usize>load<u32>(hart, H_PARTITION);
@@ -19,7 +23,12 @@ import { PF_NESTED, P_FLAGS, P_GSTAGE_ROOT, P_RAM_GPA, P_RAM_HOST, P_RAM_SIZE, P
 /** Host address of guest-physical `gpa`, or -1 if it is not RAM. */
 export function gpaToHost(gpa: u64): i64 {
   const p = partition();
-  if (load<u32>(p, P_FLAGS) & PF_NESTED) return gstageWalk(load<u32>(p, P_GSTAGE_ROOT), gpa);
+  const root = load<u32>(p, P_GSTAGE_ROOT);
+  if (root) {
+    const host = gstageWalk(root, gpa);
+    // A ballooned page reads as zeros (mapped to the zero frame).
+    return host >= 0 || !shareActive(p) ? host : shareRefaultZero(p, gstageLeafSlot(root, gpa), gpa);
+  }
   const off = gpa - load<u64>(p, P_RAM_GPA);
   if (off >= load<u64>(p, P_RAM_SIZE)) return -1;
   return <i64>(<u64>load<u32>(p, P_RAM_HOST) + off);
@@ -39,9 +48,37 @@ export function gpaToHost(gpa: u64): i64 {
  * Never write through gpaToHost.
  */
 export function gpaToHostForStore(gpa: u64): i64 {
-  const host = gpaToHost(gpa);
-  if (host >= 0) dirtyMark(partition(), gpa);
+  return partitionHostForStore(partition(), gpa, hart);
+}
+
+/**
+ * gpaToHostForStore for partition `p` from any thread: `self` is the
+ * writing vCPU, 0 for the host (device DMA, loaders: runtime's guest
+ * memory views). A shared page gets a private copy first (copy-on-write
+ * break, mm/share.ts), a ballooned one a fresh frame.
+ */
+export function partitionHostForStore(p: usize, gpa: u64, self: usize): i64 {
+  const host = shareActive(p) ? shareStoreHost(p, load<u32>(p, P_GSTAGE_ROOT), gpa, self) : partitionHost(p, gpa);
+  if (host >= 0) dirtyMark(p, gpa);
   return host;
+}
+
+/**
+ * Host address of `gpa` of partition `p` for a read, from any thread
+ * (counts nothing on any vCPU); -1 if it is not RAM. A ballooned page reads
+ * as the zero frame.
+ */
+export function partitionHost(p: usize, gpa: u64): i64 {
+  const root = load<u32>(p, P_GSTAGE_ROOT);
+  if (root) {
+    const slot = gstageLeafSlot(root, gpa);
+    const pte = slot ? atomic.load<u64>(slot) : 0;
+    if (pte & GPTE_V) return <i64>gpteFrame(pte) + <i64>(gpa & 0xfff);
+    return shareActive(p) ? shareRefaultZero(p, slot, gpa) : -1;
+  }
+  const off = gpa - load<u64>(p, P_RAM_GPA);
+  if (off >= load<u64>(p, P_RAM_SIZE)) return -1;
+  return <i64>(<u64>load<u32>(p, P_RAM_HOST) + off);
 }
 
 /**
@@ -50,7 +87,7 @@ export function gpaToHostForStore(gpa: u64): i64 {
  */
 export function gpaIsRam(gpa: u64, len: u64): bool {
   const p = partition();
-  if (load<u32>(p, P_FLAGS) & PF_NESTED) {
+  if (load<u32>(p, P_GSTAGE_ROOT)) {
     if (len == 0) return gpaToHost(gpa) >= 0;
     if (gpa + len < gpa) return false;
     const first = gpaToHost(gpa);

@@ -23,6 +23,25 @@ export const GPTE_U: u64 = 1 << 4;
 export const GPTE_A: u64 = 1 << 6;
 export const GPTE_D: u64 = 1 << 7;
 export const GPTE_RWX_LEAF: u64 = GPTE_V | GPTE_R | GPTE_W | GPTE_X | GPTE_U | GPTE_A | GPTE_D;
+// The two RSW bits (software's, ignored by the walk) say why a RAM leaf has
+// no W (mm/share.ts): the frame is shared copy-on-write, or the scanner has
+// write-protected it to compare it. A leaf that is not valid but holds
+// GPTE_BALLOONED is a page the guest gave to its balloon (mm/balloon.ts).
+export const GPTE_SHARED: u64 = 1 << 8;
+export const GPTE_MERGING: u64 = 1 << 9;
+export const GPTE_BALLOONED: u64 = 1 << 8;
+/** A read-only leaf of RAM: what a shared frame is mapped with. */
+export const GPTE_RX_LEAF: u64 = GPTE_V | GPTE_R | GPTE_X | GPTE_U | GPTE_A;
+
+/** The leaf PTE value mapping host frame `host` with `perms`. */
+@inline export function gpteLeaf(host: u32, perms: u64): u64 {
+  return (<u64>(host >> 12) << 10) | perms;
+}
+
+/** The host frame a leaf PTE maps. */
+@inline export function gpteFrame(pte: u64): u32 {
+  return <u32>((pte >> 10) << 12);
+}
 
 /** Guest-physical addresses at or above 2^41 are outside Sv39x4. */
 export const GSTAGE_LIMIT: u64 = <u64>1 << 41;
@@ -70,6 +89,21 @@ export function gstageUnmap(root: u32, gpa: u64): void {
     table = <u32>((pte >> 10) << 12);
   }
   atomic.store<u64>(<usize>table + (<usize>index(gpa, 0) << 3), 0);
+}
+
+/**
+ * Host address of the 4 KiB leaf PTE of guest page `gpa`, or 0 when its
+ * tables are missing (nothing counted: host-side and scanner use).
+ */
+export function gstageLeafSlot(root: u32, gpa: u64): usize {
+  if (gpa >= GSTAGE_LIMIT) return 0;
+  let table = root;
+  for (let level: u32 = 2; level > 0; level--) {
+    const pte = atomic.load<u64>(<usize>table + (<usize>index(gpa, level) << 3));
+    if (!(pte & GPTE_V) || pte & (GPTE_R | GPTE_X)) return 0; // no table (a superpage is not ours)
+    table = <u32>((pte >> 10) << 12);
+  }
+  return <usize>table + (<usize>index(gpa, 0) << 3);
 }
 
 /**

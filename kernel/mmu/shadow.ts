@@ -41,6 +41,7 @@ import { vcpuAddr } from '../layout';
 import { frameAlloc, frameFree } from '../mm/frames';
 import { PF_SHADOW, P_FIRST_VCPU, P_FLAGS, P_NVCPUS, P_PT_BITMAP, P_RAM_GPA, P_RAM_SIZE } from '../mm/partition';
 import { ACC_FETCH, ACC_LOAD, ACC_STORE, tlbFlushAll } from './tlb';
+import { shareFrameReadOnly } from '../mm/share';
 
 const SV: u64 = 1 << 0;
 const SR: u64 = 1 << 1;
@@ -124,6 +125,10 @@ export function shadowMeta(e: u64): u32 {
  * G D-ok bits, from shadowPerms) from a guest leaf at `level`.
  */
 export function shadowFill(va: u64, host: u32, perms: u64, level: u32): void {
+  // A shared frame (or one the scanner is comparing) is never shadowed: a
+  // copy-on-write break then only has TLB entries to drop, precisely
+  // (mm/shootdown.ts), and no shadow entry can let a store past it.
+  if (shareFrameReadOnly(host)) return;
   let node = load<u32>(hart, H_SHADOW_ROOT);
   if (!node) {
     node = frameAlloc();

@@ -107,6 +107,13 @@ export class Hypervisor {
     return { id, firstVcpu, ramHost };
   }
 
+  /**
+   * Page sharing on the deterministic hosts (kernel/mm/share.ts): the
+   * scanner looks at this many pages after every round (0: never). The
+   * rate control; a round is at most one slice of every vCPU.
+   */
+  sharePagesPerRound = 0;
+
   register(guest: Guest): void {
     this.guests[guest.id] = guest;
   }
@@ -208,6 +215,9 @@ export class Hypervisor {
     try {
       for (let guests = this.live(); guests.length; guests = this.live()) {
         const idleMs = round(guests, Math.max(0, deadline - performance.now()));
+        // Page sharing's fixed point: between rounds no vCPU runs, so where
+        // the scanner is and what it merged is the same every run.
+        if (this.sharePagesPerRound > 0) this.kernel.exports.shareScan(this.sharePagesPerRound);
         const now = performance.now();
         for (const g of guests) g.addWallMs(now - lastTick);
         lastTick = now;

@@ -56,6 +56,21 @@ export interface KernelExports {
   dirtyLogSynced(id: number): number;
   dirtyLogStop(id: number): void;
   dirtyLogRelease(id: number): void;
+  // Memory overcommit (kernel/mm/share.ts, docs/memory.md): page sharing and ballooning.
+  /** 0 for a direct partition, a bad salt, or no frames for the tables. */
+  partitionEnableOvercommit(id: number, salt: number): number;
+  /** Host address of a guest-physical page for a host read / write (breaks sharing), -1 = none. */
+  partitionHostRead(id: number, gpa: bigint): bigint;
+  partitionHostWrite(id: number, gpa: bigint): bigint;
+  partitionBalloonPage(id: number, gpa: bigint): number;
+  /** which: 0 shared, 1 zero, 2 ballooned pages, 3 COW breaks. */
+  partitionMemPages(id: number, which: number): number;
+  /** One scanner slice over at most `budget` pages; returns pages scanned (0: another thread scans). */
+  shareScan(budget: number): number;
+  /** Frees frames waiting for a grace period; returns how many. */
+  shareReclaim(): number;
+  shareCounter(which: number): bigint;
+  shareRelease(id: number): number;
 }
 
 /** Layout constants exported by the kernel as wasm globals. */

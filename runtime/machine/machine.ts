@@ -14,7 +14,8 @@ import { SbiHost } from './sbi-host.ts';
 import { sumCounters, VcpuView, type VcpuCounters } from './vcpu-view.ts';
 import { schedExports } from '../host/sched.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
-import { RamGuestMemory } from '../../drivers/emulated/dma.ts';
+import { RamGuestMemory, type GuestMemory } from '../../drivers/emulated/dma.ts';
+import { Overcommit, overcommitOverhead, type OvercommitConfig } from './overcommit.ts';
 import { KernelDirtyLog } from '../../drivers/emulated/dirty.ts';
 import { virtioBlkFactory } from '../../drivers/emulated/virtio/blk.ts';
 import type { VmbusDevice } from '../../drivers/vmbus/channel-manager.ts';
@@ -53,6 +54,11 @@ export interface MachineConfig {
    * (RAM keeps its contents). Without one, a reset ends the run (QEMU's -no-reboot).
    */
   reboot?: (machine: Machine) => void;
+  /**
+   * Memory overcommit: page sharing with the partitions of its salt group
+   * and ballooning (docs/memory.md). Nested or shadow paging only.
+   */
+  overcommit?: OvercommitConfig;
   /** Synthetic devices on VMBus (enlightened boot only): offered as channels in this order. */
   vmbus?: readonly VmbusDevice[];
 }
@@ -131,7 +137,15 @@ export class Machine implements Guest {
   readonly kernel: KernelInstance;
   readonly board: VirtBoard;
   readonly harts: VcpuView[] = [];
+  /**
+   * The host run the partition's RAM started in. With overcommit its pages
+   * move (shared, ballooned): go through `guestMemory` instead.
+   */
   readonly ram: Uint8Array;
+  /** Guest RAM for the host side (device DMA, loaders): writes break sharing and mark the dirty log. */
+  readonly guestMemory: GuestMemory;
+  /** Page sharing and ballooning, when configured. */
+  readonly overcommit: Overcommit | undefined;
   private readonly ramHost: number;
   /** Host address of this partition's RAM (frames from the hypervisor's pool). */
   get ramHostAddress(): number {
@@ -193,7 +207,8 @@ export class Machine implements Guest {
     this.dirty = new KernelDirtyLog(memory.buffer, {
       descriptor: kernel.layout.partitions + id * kernel.layout.partSize, bitmapOff: off.P_DIRTY_BITMAP!, onOff: off.P_DIRTY_ON!,
     });
-    const guestMemory = new RamGuestMemory(this.ram, RAM_BASE, this.dirty);
+    this.overcommit = config.overcommit ? new Overcommit(kernel, memory, id, RAM_BASE, config.ramSize, paging, config.overcommit) : undefined;
+    const guestMemory = (this.guestMemory = this.overcommit?.pages ?? new RamGuestMemory(this.ram, RAM_BASE, this.dirty));
     const drives = config.drives ?? [];
     if (drives.length > MEMMAP.virtio.count) throw new RangeError(`at most ${MEMMAP.virtio.count} virtio drives, got ${drives.length}`);
     const exits = config.exits === true;
@@ -216,6 +231,9 @@ export class Machine implements Guest {
     if (paging === 'shadow' && !kernel.exports.partitionEnableShadow(id)) {
       throw new RangeError('out of host frames for the page-table bitmap');
     }
+    this.overcommit?.enable();
+    // The deterministic host scans at fixed points (KSM's default rate is 100 pages per 20 ms).
+    if (this.overcommit && !this.hypervisor.sharePagesPerRound) this.hypervisor.sharePagesPerRound = 64;
     for (let h = 0; h < config.harts; h++) {
       const base = kernel.exports.vcpuReset(firstVcpu + h, id, h, BigInt(RAM_BASE));
       this.harts.push(new VcpuView(memory, base, kernel.layout));
@@ -224,7 +242,7 @@ export class Machine implements Guest {
   }
 
   /** The board's devices, their interrupt lines wired to this partition's vCPUs. */
-  private createBoard(guestMemory: RamGuestMemory, drives: readonly BlockDevice[], exits: boolean): VirtBoard {
+  private createBoard(guestMemory: GuestMemory, drives: readonly BlockDevice[], exits: boolean): VirtBoard {
     const kernel = this.kernel;
     const firstVcpu = this.firstVcpu;
     const sched = schedExports(kernel.exports);
@@ -296,7 +314,8 @@ export class Machine implements Guest {
 
   /** Host memory a machine of this configuration needs in its hypervisor's pool. */
   static hostBytes(config: MachineConfig): number {
-    return config.ramSize + partitionOverhead(config.ramSize, config.paging ?? 'direct');
+    const paging = config.paging ?? 'direct';
+    return config.ramSize + partitionOverhead(config.ramSize, paging) + (config.overcommit ? overcommitOverhead(config.ramSize + partitionOverhead(config.ramSize, paging)) : 0);
   }
 
   private readonly bus: VirtBoard['bus'];
@@ -486,8 +505,13 @@ export class Machine implements Guest {
             `0x${RAM_BASE.toString(16)}-0x${(RAM_BASE + this.config.ramSize).toString(16)}`,
         );
       }
-      this.ram.set(s.data, Number(off));
-      this.ram.fill(0, Number(off) + s.data.length, Number(off + s.memSize));
+      if (this.overcommit) {
+        this.overcommit.pages.write(Number(s.addr), s.data);
+        this.overcommit.pages.zero(Number(s.addr) + s.data.length, Number(s.memSize) - s.data.length);
+      } else {
+        this.ram.set(s.data, Number(off));
+        this.ram.fill(0, Number(off) + s.data.length, Number(off + s.memSize));
+      }
     }
     const tohost = image.symbols.get('tohost');
     if (tohost !== undefined) {
@@ -504,7 +528,8 @@ export class Machine implements Guest {
     if (off < 0 || off + bytes.length > this.config.ramSize) {
       throw new RangeError(`${what} (${bytes.length} bytes at 0x${addr.toString(16)}) does not fit in RAM`);
     }
-    this.ram.set(bytes, off);
+    if (this.overcommit) this.overcommit.pages.write(addr, bytes);
+    else this.ram.set(bytes, off);
   }
 
   /**
@@ -604,20 +629,16 @@ export class Machine implements Guest {
 
   private serviceHtif(): void {
     if (this.tohost === 0n) return;
-    const off = Number(this.tohost - BigInt(RAM_BASE));
-    const dv = new DataView(this.ram.buffer, this.ram.byteOffset);
-    const cmd = decodeTohost(dv.getBigUint64(off, true));
+    // Through guestMemory: its writes mark the dirty log (and break sharing).
+    const mem = this.guestMemory;
+    const cmd = decodeTohost(mem.u64(Number(this.tohost)));
     if (cmd.kind === 'none') return;
-    dv.setBigUint64(off, 0n, true);
-    this.dirty.mark(off, 8);
+    mem.setU64(Number(this.tohost), 0n);
     if (cmd.kind === 'exit') {
       this.pendingExit = { kind: 'exit', code: cmd.code, reason: 'htif' };
     } else {
       this.consoleBuf.push(cmd.byte);
-      if (this.fromhost) {
-        dv.setBigUint64(Number(this.fromhost - BigInt(RAM_BASE)), consoleAck(), true);
-        this.dirty.mark(Number(this.fromhost - BigInt(RAM_BASE)), 8);
-      }
+      if (this.fromhost) mem.setU64(Number(this.fromhost), consoleAck());
     }
   }
 

@@ -1,0 +1,166 @@
+// A partition's share of memory overcommit (kernel/mm/share.ts,
+// docs/memory.md): page sharing with its salt group and ballooning, the
+// host's page-by-page view of its RAM, and its memory map in figures.
+//
+// Only nested and shadow partitions can have it: they reach RAM through a
+// per-page guest-physical -> host map the kernel can change one page at a
+// time. A direct partition's RAM is one run behind a range check.
+import { PagedGuestMemory } from '../../drivers/emulated/guest-pages.ts';
+import type { KernelInstance } from '../host/kernel.ts';
+
+export interface OvercommitConfig {
+  /**
+   * Which partitions may share frames with this one: undefined (or 0) none
+   * but itself (ESX's default since 2014); a salt 1..0x7fffffff: every
+   * partition with the same salt.
+   */
+  salt?: number;
+}
+
+export type PagingMode = 'direct' | 'nested' | 'shadow';
+
+/** Overcommit asked of a partition that cannot have it. */
+export class OvercommitError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'OvercommitError';
+  }
+}
+
+/** A partition's pages by where they live (the playground draws these). */
+export interface PartitionMemoryMap {
+  /** Pages in frames of their own. */
+  private: number;
+  /** Pages mapped to a frame other pages share (copy-on-write). */
+  shared: number;
+  /** Pages mapped to the zero frame. */
+  zero: number;
+  /** Pages the guest gave to its balloon (no frame). */
+  ballooned: number;
+  /** Copy-on-write breaks of this partition's pages. */
+  cowBreaks: number;
+}
+
+export const MAX_SALT = 0x7fff_ffff;
+
+/**
+ * Host bytes page sharing needs for a frame pool of `poolBytes` (once per
+ * host, kernel/mm/share.ts shareInit): 8 bytes of metadata per frame, a hash
+ * table of half a 16-byte slot per frame (rounded up to a power of two, so
+ * up to twice that), and fixed tables (partition records, frames waiting
+ * for a grace period, the zero frame).
+ */
+export function overcommitOverhead(poolBytes: number): number {
+  const frames = Math.ceil(poolBytes / 4096);
+  return Math.ceil((frames * 24) / 4096) * 4096 + 0x1_4000 + 2 * 4096;
+}
+
+export class Overcommit {
+  /** Guest RAM for the host's devices and loaders, page by page through the kernel's map. */
+  readonly pages: PagedGuestMemory;
+  private released = false;
+  private readonly salt: number;
+
+  /** Overcommit for partition `id`, checked (OvercommitError); enable() once its paging is set up. */
+  constructor(
+    private readonly kernel: KernelInstance,
+    memory: WebAssembly.Memory,
+    readonly id: number,
+    readonly ramBase: number,
+    readonly ramSize: number,
+    paging: PagingMode,
+    config: OvercommitConfig,
+  ) {
+    const salt = config.salt ?? 0;
+    if (!Number.isInteger(salt) || salt < 0 || salt > MAX_SALT) {
+      throw new OvercommitError(`salt must be an integer 1..${MAX_SALT} (or 0: share within the partition only), got ${salt}`);
+    }
+    if (paging === 'direct') {
+      throw new OvercommitError(
+        'memory overcommit (page sharing, ballooning) needs nested or shadow paging: direct paging maps RAM as one host run, with no per-page map to change',
+      );
+    }
+    this.salt = salt;
+    const k = kernel.exports;
+    this.pages = new PagedGuestMemory(memory, ramBase, ramSize, (gpa, write) =>
+      Number(write ? k.partitionHostWrite(id, BigInt(gpa)) : k.partitionHostRead(id, BigInt(gpa))),
+    );
+  }
+
+  /** Switches the partition's RAM to the per-page map (before its vCPUs run); throws OvercommitError when the pool cannot hold the tables. */
+  enable(): void {
+    if (!this.kernel.exports.partitionEnableOvercommit(this.id, this.salt)) {
+      throw new OvercommitError('out of host frames for the page-sharing tables');
+    }
+  }
+
+  /** A copy of the whole RAM as the guest sees it (a save file's memory section). */
+  snapshot(): Uint8Array {
+    return this.pages.read(this.ramBase, this.ramSize);
+  }
+
+  /** The guest's pages by where they live. */
+  map(): PartitionMemoryMap {
+    const k = this.kernel.exports;
+    const shared = k.partitionMemPages(this.id, 0);
+    const zero = k.partitionMemPages(this.id, 1);
+    const ballooned = k.partitionMemPages(this.id, 2);
+    return {
+      private: this.ramSize / 4096 - shared - zero - ballooned,
+      shared,
+      zero,
+      ballooned,
+      cowBreaks: k.partitionMemPages(this.id, 3),
+    };
+  }
+
+  /**
+   * Takes guest page `gpa` out of RAM (balloon inflation); its frame returns
+   * to the pool at the next reclaim(). False if it is not RAM or is already out.
+   */
+  balloonPage(gpa: number): boolean {
+    return this.kernel.exports.partitionBalloonPage(this.id, BigInt(gpa)) !== 0;
+  }
+
+  /** Frees frames whose last mapping went, once no vCPU can be using them; returns how many. */
+  reclaim(): number {
+    return this.kernel.exports.shareReclaim();
+  }
+
+  /** The partition is gone (no vCPU can run): its frames return to the pool, page by page. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.kernel.exports.shareRelease(this.id);
+    this.kernel.exports.shareReclaim();
+  }
+}
+
+/** The host-wide page-sharing counters, as KSM's /sys/kernel/mm/ksm. */
+export interface SharingCounters {
+  /** Shared frames in use (not the zero frame). */
+  pagesShared: number;
+  /** Guest pages mapped to them. */
+  pagesSharing: number;
+  /** Guest pages mapped to the zero frame. */
+  zeroPages: number;
+  /** Pages the last full scan found unique. */
+  pagesUnshared: number;
+  fullScans: number;
+  pagesScanned: number;
+  merges: number;
+  cowBreaks: number;
+  /** Frames waiting for a grace period before they are free. */
+  pendingFree: number;
+  /** Bytes of host memory sharing saves: (sharing - shared + zero) pages. */
+  bytesSaved: number;
+}
+
+export function sharingCounters(kernel: KernelInstance): SharingCounters {
+  const c = (i: number) => Number(kernel.exports.shareCounter(i));
+  const pagesShared = c(0), pagesSharing = c(1), zeroPages = c(2);
+  return {
+    pagesShared, pagesSharing, zeroPages, pagesUnshared: c(3), fullScans: c(4), pagesScanned: c(5), merges: c(6), cowBreaks: c(7),
+    pendingFree: c(8), bytesSaved: (pagesSharing - pagesShared + zeroPages) * 4096,
+  };
+}
