@@ -364,6 +364,7 @@ export class RootPartition implements HostController {
     this.parts.delete(id);
     for (let i = 0; i < m.vcpuCount; i++) delete this.byVcpu[m.firstVcpu + i];
     this.hv.unregister(id);
+    this.hv.kernel.exports.dirtyLogRelease(id); // its vCPUs are gone: nothing marks any more
     this.hv.kernel.exports.framesFree(m.ramHostAddress, p.spec.memory / 4096);
   }
 

@@ -30,13 +30,18 @@ const COMMAND_MS = 60_000;
 export class LinuxSession {
   readonly console: ConsoleSession;
 
-  constructor(args: string[], command: 'run' | 'restore' = 'run') {
+  constructor(args: string[], command: 'run' | 'restore' | 'serve' = 'run') {
     this.console = ConsoleSession.hv([command, ...args]);
   }
 
   /** `hv restore` of a Linux guest saved with `hv run --save FILE` (at its prompt). */
   static restore(file: string, args: string[] = []): LinuxSession {
     return new LinuxSession([file, ...args], 'restore');
+  }
+
+  /** `hv serve [args]`: the target of a live migration; its session is the incoming guest's console. */
+  static serve(args: string[] = []): LinuxSession {
+    return new LinuxSession(args, 'serve');
   }
 
   /** Boots with OpenSBI's fw_jump (or `-bios hv`) and the rest of `args` (-smp, --paging, -drive...). */
