@@ -22,7 +22,8 @@ import { shadowBeforeRun } from './mmu/shadow';
 import { dirtyAfterRun, dirtyBeforeRun } from './mm/dirty';
 import { framesAllocContiguous } from './mm/frames';
 import { partitionHost, partitionHostForStore } from './mm/gpa';
-import { recordGet, R_BALLOONED, R_COW_BREAKS, R_SHARED, R_ZERO, shareActive, shareBalloonPage, shareEnable } from './mm/share';
+import { recordGet, R_BALLOONED, R_COW_BREAKS, R_SHARED, R_ZERO, shareActive, shareEnable } from './mm/share';
+import { shareBalloonPage } from './mm/share-cow';
 import { sbiAfterRun, sbiBeforeRun } from './hypercall/sbi';
 import { SBI_IMPL_ID } from './hypercall/defs';
 import { synicReset } from './vmbus/synic';
@@ -177,7 +178,8 @@ export function partitionMemPages(id: u32, which: u32): u32 {
   return recordGet(id, which == 0 ? R_SHARED : which == 1 ? R_ZERO : which == 2 ? R_BALLOONED : R_COW_BREAKS);
 }
 
-export { shareScan, shareReclaimHost as shareReclaim, shareCounter, shareRelease } from './mm/share';
+export { shareReclaimHost as shareReclaim, shareCounter, shareRelease } from './mm/share';
+export { shareScan } from './mm/share-scan';
 
 /**
  * Shadow paging for partition `id`: its vCPUs cache guest-virtual -> host

@@ -14,7 +14,8 @@ import { hart, H_PARTITION } from '../cpu/hart';
 import { gpteFrame, GPTE_V, gstageLeafSlot, gstageWalk } from '../mmu/gstage';
 import { dirtyMark } from './dirty';
 import { P_GSTAGE_ROOT, P_RAM_GPA, P_RAM_HOST, P_RAM_SIZE, P_WATCH_GPA } from './partition';
-import { shareActive, shareRefaultZero, shareStoreHost } from './share';
+import { shareActive } from './share';
+import { shareRefaultZero, shareStoreHost } from './share-cow';
 
 @inline function partition(): usize {
   return <usize>load<u32>(hart, H_PARTITION);

@@ -26,7 +26,7 @@ export const GPTE_RWX_LEAF: u64 = GPTE_V | GPTE_R | GPTE_W | GPTE_X | GPTE_U | G
 // The two RSW bits (software's, ignored by the walk) say why a RAM leaf has
 // no W (mm/share.ts): the frame is shared copy-on-write, or the scanner has
 // write-protected it to compare it. A leaf that is not valid but holds
-// GPTE_BALLOONED is a page the guest gave to its balloon (mm/balloon.ts).
+// GPTE_BALLOONED is a page the guest gave to its balloon (mm/share-cow.ts).
 export const GPTE_SHARED: u64 = 1 << 8;
 export const GPTE_MERGING: u64 = 1 << 9;
 export const GPTE_BALLOONED: u64 = 1 << 8;
