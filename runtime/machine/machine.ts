@@ -104,14 +104,14 @@ export type RunResult =
   | { kind: 'off' }
   /** Saved to a file (hv run --save) and not run on here. */
   | { kind: 'saved'; path: string }
+  /** Live migration: another host runs it now (runtime/migrate/). */
+  | { kind: 'migrated'; to: string }
   /** The root partition failed servicing it (a device model's bug): stopped, others run on. */
   | { kind: 'crashed'; message: string };
 
 export interface RunLimits {
   timeoutMs?: number;
   maxInsns?: number;
-  /** Live migration: another host runs it now (runtime/migrate/). */
-  | { kind: 'migrated'; to: string }
   /** Instructions per vCPU slice. */
   slice?: number;
 }
