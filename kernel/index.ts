@@ -324,3 +324,11 @@ export { SY_POST as OFF_SYNIC_POST, SY_HOSTMSG as OFF_SYNIC_HOSTMSG, SY_STAT_MES
 export { SY_STAT_EVENTS as OFF_SYNIC_STAT_EVENTS, SY_STAT_POSTS as OFF_SYNIC_STAT_POSTS, SY_STAT_SIGNALS as OFF_SYNIC_STAT_SIGNALS, SY_STAT_EOMS as OFF_SYNIC_STAT_EOMS } from './vmbus/synic-defs';
 export { HE_DOORBELL as VMBUS_HE_DOORBELL, HE_FLAGS as VMBUS_HE_FLAGS, HE_BITMAP as VMBUS_HE_BITMAP } from './vmbus/synic-defs';
 export { SYNIC_OK, SYNIC_BUSY, SYNIC_OFF, SYNIC_BAD_PAGE, SYNIC_BAD_ARG, SYNIC_SET } from './vmbus/synic-defs';
+
+// The JIT tier (kernel/jit/, docs/jit.md): the host sets each instance's mode
+// and owns the generated functions; counters for --stats.
+export { jitSetMode, JIT_SLOTS } from './jit/dispatch';
+export { jitRangeWritten } from './jit/code';
+export { H_STAT_JIT_INSNS as OFF_STAT_JIT_INSNS } from './cpu/hart';
+import { JIT_STATE } from './layout';
+export const LAYOUT_JIT_STATE = JIT_STATE;

@@ -12,7 +12,8 @@
 //   0x0010_0000 +--------------------------------+ HV_GLOBALS
 //               | hypervisor globals (4 KiB)     |
 //               |   +0x000 frame allocator (64 B)|  see mm/frames.ts
-//               |   +0x040 (free)                |
+//               |   +0x040 JIT (64 B)            |  see jit/code.ts
+//               |   +0x080 (free)                |
 //               |   +0x100 scheduler (256 B)     |  see sched/defs.ts
 //               |   +0x200 (free)                |
 //               |   +0x800 page sharing (256 B)  |  see mm/share.ts
@@ -40,6 +41,7 @@ export const KERNEL_DATA_END: u32 = 0x0010_0000;
 export const HV_GLOBALS: u32 = 0x0010_0000;
 export const HV_GLOBALS_SIZE: u32 = 0x1000;
 export const FRAMES_STATE: u32 = HV_GLOBALS; // 64 bytes, mm/frames.ts
+export const JIT_STATE: u32 = HV_GLOBALS + 0x40; // 64 bytes, jit/code.ts
 export const SCHED_GLOBALS: u32 = HV_GLOBALS + 0x100; // 256 bytes, sched/defs.ts
 export const SHARE_STATE: u32 = HV_GLOBALS + 0x800; // 256 bytes, mm/share.ts
 

@@ -23,6 +23,7 @@ import { RVC_TABLE } from '../layout';
 import { amoAddress, fetchAddend, fetchPage, fetchSlow, ldFast, setSliceBase, stFast, updateKeys } from '../mmu/access';
 import { ACC_LOAD, ACC_STORE, tlbFence } from '../mmu/tlb';
 import { enlightened, sbiEcall } from '../hypercall/sbi';
+import { JIT_OFF, jitEnter, jitFlush, jitMode, jitPc } from '../jit/dispatch';
 import { SBI_NEXT, SBI_SUSPEND } from '../hypercall/defs';
 
 // ---- immediates (unprivileged spec 2.3) ----
@@ -315,10 +316,12 @@ export function run(budget: u32): u32 {
         else illegal(insn);
         break;
 
-      // FENCE, FENCE.I: memory is sequentially consistent here and nothing is
-      // cached from guest code yet (a decoded-block cache or JIT invalidates
-      // on FENCE.I).
-      case MISC_MEM: case MISC_MEM | 1:
+      // FENCE: memory is sequentially consistent here. FENCE.I: the only
+      // cache of guest code is this thread's translations (jit/dispatch.ts).
+      case MISC_MEM:
+        break;
+      case MISC_MEM | 1:
+        if (jitMode != JIT_OFF) jitFlush();
         break;
 
       case SYSTEM: {
@@ -411,6 +414,13 @@ export function run(budget: u32): u32 {
         trapTaken = true;
         break;
       }
+      continue;
+    }
+    // A taken branch or jump starts a block: translated code may go on
+    // from there (jit/dispatch.ts). `next - pc > 4` is false for fall-through.
+    if (next - pc > 4 && jitMode != JIT_OFF) {
+      n = jitEnter(next, n + 1, budget);
+      pc = jitPc;
       continue;
     }
     pc = next;

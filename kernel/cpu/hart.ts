@@ -103,6 +103,9 @@ export const H_MM_FRAMES: u32 = 0x5bc; // 13 x u32 frames queued, to 0x5f0
 export const H_DIRTY_SEEN: u32 = 0x5f0; // u32 the partition's dirty-log generation last honoured
 export const H_DIRTY_RUNNING: u32 = 0x5f4; // u32 1 while a pCPU runs this vCPU
 
+// The JIT tier (kernel/jit/): instructions this vCPU retired in translated code.
+export const H_STAT_JIT_INSNS: u32 = 0x5f8; // u64
+
 // Statistics (u64 each), read by the host for --stats and the playground.
 export const H_STAT_TLB_LOOKUPS: u32 = 0x600;
 export const H_STAT_TLB_MISSES: u32 = 0x608;

@@ -2,6 +2,7 @@
 // local (0 .. nvcpus-1, the mhartid the guest reads), so a guest can name
 // only its own vCPUs, and hart masks (spec 3.1 "Hart list parameter") are
 // validated before anything is done to any target.
+import { jitFlush } from '../jit/dispatch';
 import {
   hart, H_F, H_FCSR, H_FENCE_PENDING, H_HARTID, H_MCOUNTEREN, H_MEDELEG, H_MIDELEG, H_MIE, H_MIP, H_MSIP,
   H_MSTATUS, H_MTIMECMP, H_PC, H_PMPADDR, H_PMPCFG, H_PRIV, H_RESV_ADDR, H_SATP, H_SCAUSE, H_SCOUNTEREN,
@@ -66,6 +67,7 @@ function apply(v: usize, op: u32): void {
     // The caller's own fence is immediate; resync drops the interpreter's
     // cached fetch page too.
     if (op == OP_FENCE_VMA) tlbFlushAll();
+    else jitFlush();
     requestResync();
     return;
   }

@@ -2,11 +2,12 @@
 // partitions (as KVM is for its guests). An ECALL from S-mode in a
 // partition flagged PF_ENLIGHTENED comes here instead of trapping into the
 // guest's (non-existent) M-mode; see README.md for the whole design.
+import { jitFlush } from '../jit/dispatch';
 import { hart, H_FENCE_PENDING, H_STAT_SBI_CALLS, H_STATE, VcpuState } from '../cpu/hart';
 import { tlbFlushAll } from '../mmu/tlb';
 import { eid, retErr } from './abi';
 import {
-  EID_BASE, EID_DBCN, EID_HSM, EID_HV, EID_IPI, EID_LEGACY_LAST, EID_RFENCE, EID_SRST, EID_TIME, FENCE_VMA,
+  EID_BASE, EID_DBCN, EID_HSM, EID_HV, EID_IPI, EID_LEGACY_LAST, EID_RFENCE, EID_SRST, EID_TIME, FENCE_I, FENCE_VMA,
   SBI_ERR_NOT_SUPPORTED, SBI_NEXT,
 } from './defs';
 import { sbiBase } from './base';
@@ -52,8 +53,9 @@ export function sbiBeforeRun(): bool {
   if (atomic.load<u32>(hart, H_FENCE_PENDING)) {
     const kinds = atomic.xchg<u32>(hart + H_FENCE_PENDING, 0);
     if (kinds & FENCE_VMA) tlbFlushAll();
-    // FENCE_I: nothing caches decoded guest code yet. (run() starts with no
-    // cached fetch page, so no resync is needed either.)
+    // FENCE_I: this thread's translations go (jit/dispatch.ts). (run()
+    // starts with no cached fetch page, so no resync is needed either.)
+    if (kinds & FENCE_I) jitFlush();
   }
   return true;
 }

@@ -13,6 +13,7 @@
 import { hart, H_PARTITION } from '../cpu/hart';
 import { gpteFrame, GPTE_V, gstageLeafSlot, gstageWalk } from '../mmu/gstage';
 import { dirtyMark } from './dirty';
+import { jitFrameWritten } from '../jit/code';
 import { P_GSTAGE_ROOT, P_RAM_GPA, P_RAM_HOST, P_RAM_SIZE, P_WATCH_GPA } from './partition';
 import { shareActive } from './share';
 import { shareRefaultZero, shareStoreHost } from './share-cow';
@@ -60,7 +61,10 @@ export function gpaToHostForStore(gpa: u64): i64 {
  */
 export function partitionHostForStore(p: usize, gpa: u64, self: usize): i64 {
   const host = shareActive(p) ? shareStoreHost(p, load<u32>(p, P_GSTAGE_ROOT), gpa, self) : partitionHost(p, gpa);
-  if (host >= 0) dirtyMark(p, gpa);
+  if (host >= 0) {
+    dirtyMark(p, gpa);
+    jitFrameWritten(<u32>host); // translated code from this frame is stale (jit/code.ts)
+  }
   return host;
 }
 

@@ -8,6 +8,7 @@ import { Cause, MS_MPP, MS_MPP_SHIFT, MS_MPRV, MS_MXR, MS_SUM, PRIV_M } from '..
 import { excPending, raise, requestExit } from '../cpu/exception';
 import { gpaToHost, gpaToHostForStore, gpaPageWatched } from '../mm/gpa';
 import { dirtyLogging } from '../mm/dirty';
+import { jitFrameWritten } from '../jit/code';
 import { P_TOHOST_GPA } from '../mm/partition';
 import { mmioLoad, mmioStore, mmioValue, setMmioSplit } from '../platform/mmio';
 import { pmpAllows } from './pmp';
@@ -229,6 +230,7 @@ export function storeSlow(va: u64, size: u32, value: u64): void {
     else if (size == 2) store<u16>(<usize>host, <u16>value);
     else if (size == 4) store<u32>(<usize>host, <u32>value);
     else store<u64>(<usize>host, value);
+    jitFrameWritten(<u32>host);
     checkWatch(va, size);
     return;
   }
@@ -276,7 +278,10 @@ export function amoAddress(va: u64, size: u32, acc: u32): i64 {
   const host = translateData(va, size, acc, dataPriv, dataKey);
   if (host == -1) raise(acc == ACC_LOAD ? Cause.LOAD_ACCESS : Cause.STORE_ACCESS, va);
   if (host < 0) return -1;
-  if (acc == ACC_STORE) checkWatch(va, size);
+  if (acc == ACC_STORE) {
+    jitFrameWritten(<u32>host);
+    checkWatch(va, size);
+  }
   return host;
 }
 

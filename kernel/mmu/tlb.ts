@@ -70,6 +70,7 @@ import {
   H_TLB_SP_LO,
 } from '../cpu/hart';
 import { PRIV_M } from '../cpu/defs';
+import { jitCodeFrame } from '../jit/code';
 
 export const ACC_FETCH: u32 = 0;
 export const ACC_LOAD: u32 = 1;
@@ -164,6 +165,9 @@ export function tlbSlot(ctx: u32): u32 {
  * is the leaf's level | G << 2 (0 for untranslated accesses).
  */
 @inline export function tlbFill(acc: u32, vaddr: u64, key: u64, hostPage: u32, meta: u32): void {
+  // Stores to a frame holding translated code must reach the slow path,
+  // which makes the translations stale (jit/code.ts).
+  if (acc == ACC_STORE && jitCodeFrame(hostPage)) return;
   const e = tlbEntry(acc, vaddr);
   store<u64>(e, (vaddr & ~<u64>0xfff) | key);
   store<u32>(e, hostPage - <u32>(vaddr & ~<u64>0xfff), 8);

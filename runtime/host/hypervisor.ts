@@ -9,6 +9,7 @@
 // per-partition services.
 import { createHostMemory, Exit, instantiateKernel, type KernelInstance } from './kernel.ts';
 import { SchedExit, schedExports } from './sched.ts';
+import { jitHostBytes, type JitMode } from '../jit/tier.ts';
 
 /** What the hypervisor needs from a partition (runtime/machine/machine.ts implements it). */
 export interface Guest {
@@ -78,7 +79,7 @@ export class Hypervisor {
    * (a threaded host's main thread), which this hypervisor initializes.
    */
   constructor(poolBytes: number, memory?: WebAssembly.Memory, module?: WebAssembly.Module) {
-    this.memory = memory ?? createHostMemory(HOST_KERNEL_BYTES + poolBytes);
+    this.memory = memory ?? createHostMemory(HOST_KERNEL_BYTES + poolBytes + jitHostBytes(HOST_KERNEL_BYTES + poolBytes, 1));
     const FRAME_POOL = HOST_KERNEL_BYTES;
     const byId = (id: number): Guest => {
       const g = this.guests[id];
@@ -93,6 +94,11 @@ export class Hypervisor {
     if (this.kernel.layout.framePool !== FRAME_POOL) throw new Error('kernel layout changed: update FRAME_POOL in Hypervisor');
     this.kernel.exports.hostInit();
     this.kernel.exports.framesInit(FRAME_POOL, Math.min(this.memory.buffer.byteLength, 0xffff_f000));
+  }
+
+  /** This thread's JIT tier (docs/jit.md): off, on (hot code) or always (at first execution). */
+  setJit(mode: JitMode, threshold?: number): void {
+    this.kernel.jit.setMode(mode, threshold);
   }
 
   /** Reserves a partition id and `vcpus` vCPU slots; returns them with the host address of `ramSize` bytes of RAM. */

@@ -1,6 +1,7 @@
 // The kernel module as the host sees it: compile once, instantiate per pCPU
 // thread over the one shared memory, and call it through a typed surface.
 import { readFileSync } from 'node:fs';
+import { JitTier, type JitKernel } from '../jit/tier.ts';
 import { kernelWasmPath } from './paths.ts';
 
 /** The functions every host must provide to the kernel (its whole import surface). */
@@ -100,13 +101,18 @@ export function kernelModule(): WebAssembly.Module {
 export interface KernelInstance {
   readonly exports: KernelExports;
   readonly layout: KernelLayout;
+  /** This instance's JIT tier (off until its setMode). */
+  readonly jit: JitTier;
 }
 
 /** An instance over `memory` (of `module`, compiled once per host and sent to each thread). */
 export function instantiateKernel(memory: WebAssembly.Memory, imports: KernelImports, module = kernelModule()): KernelInstance {
+  const jit = new JitTier(memory);
   const instance = new WebAssembly.Instance(module, {
     env: {
       memory,
+      table: jit.table,
+      jitCompile: jit.compile,
       mmioRead: imports.mmioRead,
       mmioWrite: imports.mmioWrite,
       hostClock: imports.hostClock,
@@ -119,7 +125,13 @@ export function instantiateKernel(memory: WebAssembly.Memory, imports: KernelImp
   const g = (name: string) => (ex[name] as WebAssembly.Global).value as number;
   const off: Record<string, number> = {};
   for (const name of Object.keys(ex)) if (name.startsWith('OFF_')) off[name.slice(4)] = g(name);
+  jit.attach(ex as unknown as JitKernel, g('LAYOUT_RVC_TABLE'), g('LAYOUT_JIT_STATE'), {
+    pc: off.PC!,
+    attention: off.ATTENTION!,
+    tlb: off.TLB!,
+  });
   return {
+    jit,
     exports: ex as unknown as KernelExports,
     layout: {
       vcpuSize: g('LAYOUT_VCPU_SIZE'),

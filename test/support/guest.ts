@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseElf } from '../../runtime/loader/elf.ts';
 import { Machine, type MachineConfig, type RunResult } from '../../runtime/machine/machine.ts';
+import type { JitMode } from '../../runtime/jit/tier.ts';
 
 export interface GuestRun {
   output: string;
@@ -16,6 +17,8 @@ export async function runGuest(
     input?: string;
     /** 'firmware' (default): M-mode at the entry, as -bios none; 'enlightened': S-mode, hv is the SBI firmware. */
     boot?: 'firmware' | 'enlightened';
+    /** The JIT tier (docs/jit.md); default off. */
+    jit?: JitMode;
   } = {},
 ): Promise<GuestRun> {
   let output = '';
@@ -28,6 +31,7 @@ export async function runGuest(
     drives: options.drives,
     onConsole: (b) => (output += Buffer.from(b).toString('latin1')),
   });
+  if (options.jit) machine.hypervisor.setJit(options.jit);
   const bytes = typeof elf === 'string' ? readFileSync(elf) : elf;
   const entry = machine.loadElf(parseElf(bytes));
   if (options.boot === 'enlightened') machine.bootEnlightened(entry, machine.placeDtb());

@@ -1,0 +1,186 @@
+// Entering translated code from the interpreter (cpu/exec.ts).
+//
+// The interpreter calls jitEnter at every taken control transfer (the start
+// of a basic block). Per thread, a direct-mapped table of block entries,
+// keyed by (guest-virtual pc, host frame of its code), counts executions;
+// at the threshold the host translates the region starting there
+// (runtime/jit/translate.ts, through the `jitCompile` import) into a wasm
+// function in this instance's function table, at index tableBase + slot.
+// Later entries are one call_indirect, no JS on the way. The slot is the
+// translation's identity, so a table of SLOTS entries is also the cap on
+// live translations: a newcomer that keeps missing on a slot takes it over
+// (the old function is overwritten in the table and collected).
+//
+// A translation runs with the guest registers in wasm locals and returns
+// the instructions it retired; its exit pc is in the hart block (H_PC, which
+// run() rewrites when it returns anyway). It stops before the budget would
+// be exceeded, when the vCPU's attention word is set (at a block start),
+// and before any instruction it does not translate or whose TLB lookup
+// misses — the interpreter then executes that one instruction, so traps,
+// MMIO and every slow path stay in one place and are precise.
+import { hart, H_PARTITION, H_PC, H_STAT_JIT_INSNS, H_TLB } from '../cpu/hart';
+import { JIT_STATE } from '../layout';
+import { framesAllocContiguous } from '../mm/frames';
+import { shootdownPartition } from '../mm/shootdown';
+import { ACC_FETCH, ACC_STORE, TLB_ENTRIES, TLB_TABLE_SIZE, dataKey, fetchKey, tlbEntry } from '../mmu/tlb';
+import { JS_ENTRIES, JS_FLUSHES, JS_INVALIDATIONS, jitCodeInit, jitMarkCode, jitWasCode } from './code';
+
+@external('env', 'jitCompile')
+declare function hostJitCompile(slot: u32, pc: u64, host: u32): u32;
+
+/** Off, on (translate hot code), always (translate at first execution). */
+export const JIT_OFF: u32 = 0;
+export const JIT_ON: u32 = 1;
+export const JIT_ALWAYS: u32 = 2;
+
+/** Per-thread: the mode; run() tests it at every taken branch. */
+export let jitMode: u32 = JIT_OFF;
+/** Block entries before a region is translated (JIT_ON). */
+let threshold: u32 = 0;
+/** Index of slot 0's function in this instance's table. */
+let tableBase: u32 = 0;
+/** This thread's entry table (host address), SLOTS x ENTRY bytes. */
+let table: usize = 0;
+/** The pc translated code stopped at (valid after jitEnter). */
+export let jitPc: u64 = 0;
+
+const SLOTS_LOG2: u32 = 12;
+export const JIT_SLOTS: u32 = 1 << SLOTS_LOG2;
+const ENTRY: u32 = 32;
+// Entry fields.
+const E_PC: u32 = 0; // u64 guest-virtual pc of the region's first instruction
+const E_FRAME: u32 = 8; // u32 host address of the frame holding it
+const E_STATE: u32 = 12; // u32 ST_*
+const E_COUNT: u32 = 16; // u32 entries counted while ST_COUNT
+const E_GEN_ADDR: u32 = 20; // u32 the frame's generation word (jit/code.ts)
+const E_GEN: u32 = 24; // u32 its value when translated
+const E_MISSES: u32 = 28; // u32 other keys that hit this slot since it was translated
+
+const ST_COUNT: u32 = 0;
+const ST_READY: u32 = 1;
+const ST_NEVER: u32 = 2; // its first instruction is not translated: stay in the interpreter
+/** Misses by other keys before a translated slot is given up. */
+const EVICT_AFTER: u32 = 64;
+
+/**
+ * Sets this thread's mode (JIT_*); `base` is the first free index of the
+ * instance's function table, where the host puts translations. The tables
+ * come from the frame pool at the first entry (the pool may not be set up
+ * yet when a pCPU thread starts); without frames the mode goes back off.
+ */
+export function jitSetMode(mode: u32, hot: u32, base: u32): void {
+  jitMode = mode;
+  threshold = mode == JIT_ALWAYS ? 1 : hot;
+  tableBase = base;
+}
+
+/** The entry table and the shared generation array; false (and the JIT off) when the pool has no room. */
+function setUp(): bool {
+  if (jitCodeInit(<u32>memory.size())) table = framesAllocContiguous((JIT_SLOTS * ENTRY) >> 12, 4096);
+  if (!table) jitMode = JIT_OFF;
+  return table != 0;
+}
+
+/** fence.i on this thread: every translation here is dropped (re-made from memory when hot again). */
+export function jitFlush(): void {
+  if (!table) return;
+  memory.fill(table, 0, JIT_SLOTS * ENTRY);
+  bump64(JIT_STATE + JS_FLUSHES, 1);
+}
+
+@inline function bump64(a: usize, by: u64): void {
+  store<u64>(a, load<u64>(a) + by);
+}
+
+@inline function slotOf(pc: u64): u32 {
+  const p = <u32>(pc >> 1);
+  return (p ^ (p >> SLOTS_LOG2) ^ <u32>(pc >> 32)) & (JIT_SLOTS - 1);
+}
+
+/**
+ * The interpreter reached `pc` by a taken branch with `n` of `budget` steps
+ * done: runs translated code from there if there is (or now is) some.
+ * Returns the new step count; the pc to go on from is in jitPc.
+ */
+export function jitEnter(pc: u64, n: u32, budget: u32): u32 {
+  jitPc = pc;
+  if (n >= budget || (!table && !setUp())) return n;
+  const fe = tlbEntry(ACC_FETCH, pc);
+  // Only through a fetch TLB hit: it says the page may be executed now, at
+  // this privilege and address space; the interpreter fills it otherwise.
+  if (load<u64>(fe) != ((pc & ~<u64>0xfff) | fetchKey)) return n;
+  const frame = (<u32>pc + load<u32>(fe, 8)) & ~0xfff;
+  const slot = slotOf(pc);
+  const e = table + slot * ENTRY;
+  let state = load<u32>(e, E_STATE);
+  if (load<u64>(e, E_PC) != pc || load<u32>(e, E_FRAME) != frame) {
+    if (state == ST_READY) {
+      const m = load<u32>(e, E_MISSES) + 1;
+      store<u32>(e, m, E_MISSES);
+      if (m < EVICT_AFTER) return n;
+    }
+    store<u64>(e, pc, E_PC);
+    store<u32>(e, frame, E_FRAME);
+    store<u32>(e, 0, E_COUNT);
+    store<u32>(e, 0, E_MISSES);
+    state = ST_COUNT;
+    store<u32>(e, state, E_STATE);
+  }
+  if (state == ST_READY && atomic.load<u32>(<usize>load<u32>(e, E_GEN_ADDR)) != load<u32>(e, E_GEN)) {
+    bump64(JIT_STATE + JS_INVALIDATIONS, 1); // its frame was written: translate again once hot
+    store<u32>(e, 0, E_COUNT);
+    state = ST_COUNT;
+    store<u32>(e, state, E_STATE);
+  }
+  if (state == ST_COUNT) {
+    const c = load<u32>(e, E_COUNT) + 1;
+    store<u32>(e, c, E_COUNT);
+    if (c < threshold) return n;
+    if (!translate(e, slot, pc, frame)) return n;
+  } else if (state == ST_NEVER) {
+    return n;
+  }
+  bump64(JIT_STATE + JS_ENTRIES, 1);
+  const k = call_indirect<u32>(tableBase + slot, hart, budget - n, dataKey);
+  bump64(hart + H_STAT_JIT_INSNS, k);
+  jitPc = load<u64>(hart, H_PC);
+  return n + k;
+}
+
+/** Translates the region at `pc` into slot `slot`; false if nothing there is translatable. */
+function translate(e: usize, slot: u32, pc: u64, frame: u32): bool {
+  const w = jitMarkCode(frame);
+  if (!w) {
+    store<u32>(e, ST_NEVER, E_STATE);
+    return false;
+  }
+  if (!jitWasCode) {
+    // The frame just became code: no vCPU may keep a store TLB entry for it
+    // (each drops its entries of the frame at its next boundary; this one too,
+    // right now, before the translation can run).
+    // Shadow tables may map it writable: harmless, as the store TLB is only
+    // filled through tlbFill, which refuses code frames.
+    shootdownPartition(<usize>load<u32>(hart, H_PARTITION), frame, 0, hart);
+    dropStores(frame);
+  }
+  // Read before the code: a write from now on makes this translation stale.
+  const gen = atomic.load<u32>(w);
+  if (!hostJitCompile(slot, pc, frame)) {
+    store<u32>(e, ST_NEVER, E_STATE);
+    return false;
+  }
+  store<u32>(e, <u32>w, E_GEN_ADDR);
+  store<u32>(e, gen, E_GEN);
+  store<u32>(e, ST_READY, E_STATE);
+  return true;
+}
+
+/** Drops the running vCPU's store TLB entries of host frame `frame`. */
+function dropStores(frame: u32): void {
+  const base = hart + H_TLB + ACC_STORE * TLB_TABLE_SIZE;
+  for (let i: u32 = 0; i < TLB_ENTRIES; i++) {
+    const e = base + (i << 4);
+    const tag = load<u64>(e);
+    if (tag != 0 && ((<u32>tag & ~0xfff) + load<u32>(e, 8)) == frame) store<u64>(e, 0);
+  }
+}

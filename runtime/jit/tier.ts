@@ -1,0 +1,105 @@
+// The host's half of the JIT tier, one per kernel instance (thread): the
+// function table the kernel calls translations through, and the `jitCompile`
+// import that translates a region (translate.ts), compiles it synchronously
+// and puts it at the slot the kernel chose (kernel/jit/dispatch.ts).
+import { Translator, type HartOffsets } from './translate.ts';
+
+export type JitMode = 'off' | 'on' | 'always';
+export const JIT_MODES: readonly JitMode[] = ['off', 'on', 'always'];
+
+/**
+ * Index of slot 0 in the table: the kernel's own functions (none today;
+ * AssemblyScript puts function pointers at 1..) stay below it.
+ */
+const TABLE_BASE = 1024;
+/** kernel/jit/dispatch.ts JIT_SLOTS (checked against the export in attach). */
+const SLOTS = 4096;
+/** Block entries before a region is translated with --jit on. */
+export const JIT_THRESHOLD = 1000;
+
+/** JIT_STATE fields (kernel/jit/code.ts), as u64 indexes from it. */
+const S_COMPILED = 1, S_COMPILE_US = 2, S_BYTES = 3, S_INVALIDATIONS = 4, S_FLUSHES = 5, S_ENTRIES = 6;
+
+/**
+ * Frame-pool bytes the JIT takes on a host of `memoryBytes` with `threads`
+ * kernel instances: the generation array (4 bytes per host frame) and an
+ * entry table per thread (JIT_SLOTS x 32 bytes).
+ */
+export function jitHostBytes(memoryBytes: number, threads: number): number {
+  const page = (n: number) => Math.ceil(n / 4096) * 4096;
+  return page(memoryBytes / 1024) + threads * SLOTS * 32 + 4096;
+}
+
+export interface JitKernel {
+  jitSetMode(mode: number, threshold: number, base: number): void;
+  JIT_SLOTS: WebAssembly.Global | number;
+}
+
+export interface JitStats {
+  regionsCompiled: number;
+  compileMs: number;
+  bytes: number;
+  invalidations: number;
+  flushes: number;
+  entries: number;
+}
+
+export class JitTier {
+  readonly table = new WebAssembly.Table({ element: 'anyfunc', initial: TABLE_BASE + SLOTS });
+  private translator: Translator | undefined;
+  private stats: BigInt64Array | undefined;
+  private kernel: JitKernel | undefined;
+
+  constructor(private readonly memory: WebAssembly.Memory) {}
+
+  /** After instantiation: where the kernel keeps what the translator reads. */
+  attach(kernel: JitKernel, rvcTable: number, jitState: number, off: HartOffsets): void {
+    const slots = typeof kernel.JIT_SLOTS === 'number' ? kernel.JIT_SLOTS : (kernel.JIT_SLOTS.value as number);
+    if (slots !== SLOTS) throw new Error(`kernel JIT_SLOTS ${slots} != host ${SLOTS}`);
+    this.kernel = kernel;
+    this.translator = new Translator(this.memory, rvcTable, off);
+    this.stats = new BigInt64Array(this.memory.buffer, jitState, 8);
+    this.jitState = jitState;
+  }
+
+  private jitState = 0;
+
+  /** The host-wide counters (every thread's translations). */
+  counters(): JitStats {
+    return readJitStats(this.memory, this.jitState);
+  }
+
+  /** Sets this instance's mode (its tables come from the frame pool at the first entry: jitHostBytes). */
+  setMode(mode: JitMode, threshold = JIT_THRESHOLD): void {
+    this.kernel!.jitSetMode(JIT_MODES.indexOf(mode), threshold, TABLE_BASE);
+  }
+
+  /** The kernel's import: translate the region at `pc` (code in host frame `frame`) into `slot`. */
+  readonly compile = (slot: number, pc: bigint, frame: number): number => {
+    const t0 = performance.now();
+    const region = this.translator!.translate(frame, BigInt.asUintN(64, pc));
+    if (!region) return 0;
+    const module = new WebAssembly.Module(region.bytes as BufferSource);
+    const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
+    this.table.set(TABLE_BASE + slot, instance.exports.f as WebAssembly.ExportValue as never);
+    const s = this.stats!;
+    Atomics.add(s, S_COMPILED, 1n);
+    Atomics.add(s, S_BYTES, BigInt(region.bytes.length));
+    Atomics.add(s, S_COMPILE_US, BigInt(Math.round((performance.now() - t0) * 1000)));
+    return 1;
+  };
+}
+
+/** The host-wide counters in JIT_STATE (any thread's view of host memory). */
+export function readJitStats(memory: WebAssembly.Memory, jitState: number): JitStats {
+  const s = new BigInt64Array(memory.buffer, jitState, 8);
+  const n = (i: number) => Number(Atomics.load(s, i));
+  return {
+    regionsCompiled: n(S_COMPILED),
+    compileMs: n(S_COMPILE_US) / 1000,
+    bytes: n(S_BYTES),
+    invalidations: n(S_INVALIDATIONS),
+    flushes: n(S_FLUSHES),
+    entries: n(S_ENTRIES),
+  };
+}

@@ -1,0 +1,586 @@
+// RISC-V (RV64I + M, the integer subset) to WebAssembly: one region — the
+// basic blocks reachable from an entry pc without leaving its 4 KiB page —
+// becomes one function (h: hart block, budget: steps left, key: data TLB
+// key) -> steps retired, the exit pc stored at h + H_PC.
+//
+// Inside, guest registers are wasm locals (loaded at entry, the written ones
+// stored at the one exit), and blocks are cases of a loop + br_table, so a
+// loop inside the page never leaves the function. Each block first checks
+// the budget (the region stops before a block it could not finish, so a
+// slice ends on the same instruction as in the interpreter) and the vCPU's
+// attention word (a kick, a shootdown request: the interpreter answers).
+// Loads and stores do the software TLB's compare inline (mmu/tlb.ts); on a
+// miss the region stops before the access and the interpreter performs it
+// (walk, fill, MMIO, fault), precisely. Anything else not translated here
+// (CSRs, system, atomics, FP, MULH*) ends the block the same way.
+import { ByteWriter, I32, I64, moduleWithFunction } from './wasm.ts';
+
+/** vCPU block offsets the generated code uses (kernel/cpu/hart.ts, mmu/tlb.ts). */
+export interface HartOffsets {
+  pc: number;
+  attention: number;
+  tlb: number;
+}
+
+export interface Region {
+  bytes: Uint8Array;
+  blocks: number;
+  insns: number;
+}
+
+const PAGE = 0x1000;
+const MAX_BLOCKS = 64;
+const MAX_INSNS = 1024;
+const TLB_TABLE = 4096; // 256 entries x 16 bytes, per access type
+const ACC_LOAD = 1;
+const ACC_STORE = 2;
+
+// Locals: params 0 h, 1 budget, 2 key; x1..x31 at 2 + r; then these.
+const L_H = 0, L_BUDGET = 1, L_KEY = 2;
+const L_N = 34, L_BLK = 35, L_VA = 36, L_E = 37, L_EXIT = 38, L_T = 39;
+
+// Opcodes.
+const BLOCK = 0x02, LOOP = 0x03, IF = 0x04, ELSE = 0x05, END = 0x0b, BR = 0x0c, BR_TABLE = 0x0e;
+const LGET = 0x20, LSET = 0x21;
+const I32_LOAD = 0x28, I64_LOAD = 0x29, I32_STORE = 0x36, I64_STORE = 0x37;
+const I32_CONST = 0x41, I64_CONST = 0x42;
+const I32_EQZ = 0x45, I32_EQ = 0x46, I32_GT_U = 0x4b;
+const I64_EQZ = 0x50, I64_EQ = 0x51, I64_NE = 0x52, I64_LT_S = 0x53, I64_LT_U = 0x54, I64_GE_S = 0x59, I64_GE_U = 0x5a;
+const I32_ADD = 0x6a, I32_AND = 0x71, I32_OR = 0x72, I32_SHL = 0x74, I32_SHR_S = 0x75, I32_SHR_U = 0x76;
+const I32_DIV_S = 0x6d, I32_DIV_U = 0x6e, I32_REM_S = 0x6f, I32_REM_U = 0x70;
+const I64_ADD = 0x7c, I64_SUB = 0x7d, I64_MUL = 0x7e, I64_DIV_S = 0x7f, I64_DIV_U = 0x80, I64_REM_S = 0x81,
+  I64_REM_U = 0x82, I64_AND = 0x83, I64_OR = 0x84, I64_XOR = 0x85, I64_SHL = 0x86, I64_SHR_S = 0x87, I64_SHR_U = 0x88;
+const I32_WRAP = 0xa7, I64_EXTEND_S = 0xac, I64_EXTEND_U = 0xad, I64_EXTEND32_S = 0xc4;
+
+/** Loads by funct3: opcode of the i64 load and access size. */
+const LOADS: Record<number, [number, number]> = {
+  0: [0x30, 1], 1: [0x32, 2], 2: [0x34, 4], 3: [0x29, 8], 4: [0x31, 1], 5: [0x33, 2], 6: [0x35, 4],
+};
+/** Stores by funct3: opcode of the i64 store and access size. */
+const STORES: Record<number, [number, number]> = { 0: [0x3c, 1], 1: [0x3d, 2], 2: [0x3e, 4], 3: [0x37, 8] };
+
+interface Insn {
+  pc: bigint;
+  bits: number; // 32-bit encoding (compressed ones expanded)
+  len: number; // 2 or 4
+}
+
+interface Block {
+  pc: bigint;
+  insns: Insn[];
+  /** Why it ends: a control transfer (its last insn), or `stop` before the instruction at `end`. */
+  end: bigint;
+  transfer: boolean;
+}
+
+const sext = (v: number, bits: number) => (v << (32 - bits)) >> (32 - bits);
+const immI = (i: number) => i >> 20;
+const immS = (i: number) => ((i >> 25) << 5) | ((i >>> 7) & 31);
+const immB = (i: number) => sext(((i >>> 31) << 12) | (((i >>> 7) & 1) << 11) | (((i >>> 25) & 0x3f) << 5) | (((i >>> 8) & 0xf) << 1), 13);
+const immJ = (i: number) => sext(((i >>> 31) << 20) | (i & 0xff000) | (((i >>> 20) & 1) << 11) | (((i >>> 21) & 0x3ff) << 1), 21);
+
+const wrap64 = (v: bigint) => BigInt.asUintN(64, v);
+
+/** Is `i` (32-bit) an instruction this file translates, as the interpreter decodes it (cpu/exec.ts)? */
+export function translatable(i: number): boolean {
+  const op = (i >>> 2) & 0x1f, f3 = (i >>> 12) & 7, f7 = i >>> 25;
+  switch (op) {
+    case 0x0d: case 0x05: case 0x1b: return true; // LUI AUIPC JAL
+    case 0x19: return f3 === 0; // JALR
+    case 0x18: return f3 !== 2 && f3 !== 3; // branches
+    case 0x00: return f3 !== 7; // loads
+    case 0x08: return f3 < 4; // stores
+    case 0x04: // OP-IMM
+      if (f3 === 1) return i >>> 26 === 0;
+      if (f3 === 5) return i >>> 26 === 0 || i >>> 26 === 0x10;
+      return true;
+    case 0x06: // OP-IMM-32
+      if (f3 === 0) return true;
+      if (f3 === 1) return f7 === 0;
+      if (f3 === 5) return f7 === 0 || f7 === 0x20;
+      return false;
+    case 0x0c: // OP
+      if (f7 === 0) return true;
+      if (f7 === 0x20) return f3 === 0 || f3 === 5;
+      return f7 === 1 && (f3 === 0 || f3 >= 4); // MUL, DIV*, REM* (not MULH*)
+    case 0x0e: // OP-32
+      if (f7 === 0) return f3 === 0 || f3 === 1 || f3 === 5;
+      if (f7 === 0x20) return f3 === 0 || f3 === 5;
+      return f7 === 1 && f3 !== 1 && f3 !== 2 && f3 !== 3;
+    case 0x03: return f3 === 0; // FENCE (FENCE.I goes to the interpreter)
+    default: return false;
+  }
+}
+
+/** Ends a block (its last instruction when translated). */
+const isTransfer = (i: number) => {
+  const op = (i >>> 2) & 0x1f;
+  return op === 0x18 || op === 0x19 || op === 0x1b;
+};
+
+export class Translator {
+  constructor(
+    private readonly memory: WebAssembly.Memory,
+    private readonly rvcTable: number,
+    private readonly off: HartOffsets,
+  ) {}
+
+  /** The 32-bit encoding at `pc` in the frame at `frame`, or 0 when it is not whole in the page / illegal compressed. */
+  private fetch(u8: Uint8Array, dv: DataView, frame: number, pc: bigint): [number, number] {
+    const o = Number(pc & 0xfffn);
+    const lo = u8[frame + o]! | (u8[frame + o + 1]! << 8);
+    if ((lo & 3) !== 3) return [dv.getUint32(this.rvcTable + lo * 4, true) | 0, 2];
+    if (o === PAGE - 2) return [0, 4];
+    return [dv.getInt32(frame + o, true), 4];
+  }
+
+  private discover(frame: number, entry: bigint): Block[] {
+    const u8 = new Uint8Array(this.memory.buffer);
+    const dv = new DataView(this.memory.buffer);
+    const page = entry & ~0xfffn;
+    const order: bigint[] = [entry];
+    const seen = new Set<bigint>([entry]);
+    const blocks: Block[] = [];
+    let total = 0;
+    for (let b = 0; b < order.length; b++) {
+      const start = order[b]!;
+      const insns: Insn[] = [];
+      let pc = start;
+      let transfer = false;
+      while ((pc & ~0xfffn) === page && total < MAX_INSNS) {
+        const [bits, len] = this.fetch(u8, dv, frame, pc);
+        if (bits === 0 || !translatable(bits)) break;
+        insns.push({ pc, bits, len });
+        total++;
+        pc += BigInt(len);
+        if (isTransfer(bits)) {
+          transfer = true;
+          const op = (bits >>> 2) & 0x1f;
+          const target = op === 0x18 ? wrap64(pc - BigInt(len) + BigInt(immB(bits))) : op === 0x1b ? wrap64(pc - BigInt(len) + BigInt(immJ(bits))) : -1n;
+          for (const t of op === 0x18 ? [target, pc] : [target]) {
+            if (t >= 0n && (t & ~0xfffn) === page && !seen.has(t) && seen.size < MAX_BLOCKS) {
+              seen.add(t);
+              order.push(t);
+            }
+          }
+          break;
+        }
+      }
+      blocks.push({ pc: start, insns, end: pc, transfer });
+    }
+    return blocks;
+  }
+
+  /** The region entered at `entry` (its code in the host frame at `frame`), or null if its first instruction is not translated. */
+  translate(frame: number, entry: bigint): Region | null {
+    const blocks = this.discover(frame, entry);
+    if (blocks[0]!.insns.length === 0) return null;
+    const index = new Map(blocks.map((b, i) => [b.pc, i]));
+    const used = new Set<number>();
+    const written = new Set<number>();
+    for (const b of blocks) for (const { bits } of b.insns) regsOf(bits, used, written);
+    const c = new Codegen(blocks, index, this.off);
+    const body = new ByteWriter();
+    for (const r of used) body.byte(LGET).u32(L_H).byte(I64_LOAD).u32(3).u32(r * 8).byte(LSET).u32(2 + r);
+    c.emit(body);
+    for (const r of written) body.byte(LGET).u32(L_H).byte(LGET).u32(2 + r).byte(I64_STORE).u32(3).u32(r * 8);
+    body.byte(LGET).u32(L_H).byte(LGET).u32(L_EXIT).byte(I64_STORE).u32(3).u32(this.off.pc);
+    body.byte(LGET).u32(L_N);
+    const bytes = moduleWithFunction(
+      { params: [I32, I32, I64], results: [I32], locals: [[31, I64], [2, I32], [1, I64], [1, I32], [2, I64]], body: body.result() },
+      { min: 1, max: 65536 },
+    );
+    return { bytes, blocks: blocks.length, insns: blocks.reduce((s, b) => s + b.insns.length, 0) };
+  }
+}
+
+/** Registers an instruction reads (`used`) and writes (`written`, also `used`: written-back values start as loaded). */
+function regsOf(i: number, used: Set<number>, written: Set<number>): void {
+  const op = (i >>> 2) & 0x1f;
+  const rd = (i >>> 7) & 31, rs1 = (i >>> 15) & 31, rs2 = (i >>> 20) & 31;
+  const reads1 = op !== 0x0d && op !== 0x05 && op !== 0x1b && op !== 0x03;
+  const reads2 = op === 0x18 || op === 0x08 || op === 0x0c || op === 0x0e;
+  const writes = op !== 0x18 && op !== 0x08 && op !== 0x03;
+  if (reads1 && rs1) used.add(rs1);
+  if (reads2 && rs2) used.add(rs2);
+  if (writes && rd) {
+    used.add(rd);
+    written.add(rd);
+  }
+}
+
+class Codegen {
+  private w!: ByteWriter;
+  /** Labels enclosing the current code, innermost last, to compute branch depths. */
+  private depth = 0;
+  private outDepth = 0; // depth of $out's label
+  private loopDepth = 0;
+
+  constructor(
+    private readonly blocks: Block[],
+    private readonly index: Map<bigint, number>,
+    private readonly off: HartOffsets,
+  ) {}
+
+  emit(w: ByteWriter): void {
+    this.w = w;
+    const n = this.blocks.length;
+    // block $out; loop $L; block $b(n-1) ... block $b0; br_table; end ...
+    w.byte(BLOCK).byte(0x40);
+    this.outDepth = ++this.depth;
+    w.byte(LOOP).byte(0x40);
+    this.loopDepth = ++this.depth;
+    for (let i = 0; i < n; i++) {
+      w.byte(BLOCK).byte(0x40);
+      this.depth++;
+    }
+    w.byte(LGET).u32(L_BLK).byte(BR_TABLE).u32(n);
+    for (let i = 0; i < n; i++) w.u32(i);
+    w.u32(0);
+    for (let i = 0; i < n; i++) {
+      w.byte(END);
+      this.depth--;
+      this.block(this.blocks[i]!);
+    }
+    w.byte(END); // loop
+    this.depth--;
+    w.byte(END); // $out
+    this.depth--;
+  }
+
+  private br(label: number): void {
+    this.w.byte(BR).u32(this.depth - label);
+  }
+  private i32(v: number): void {
+    this.w.byte(I32_CONST).s64(BigInt(v | 0));
+  }
+  private i64(v: bigint): void {
+    this.w.byte(I64_CONST).s64(BigInt.asIntN(64, v));
+  }
+  private get(l: number): void {
+    this.w.byte(LGET).u32(l);
+  }
+  private set(l: number): void {
+    this.w.byte(LSET).u32(l);
+  }
+  private x(r: number): void {
+    if (r) this.get(2 + r);
+    else this.i64(0n);
+  }
+  /** The value on the stack goes to x[rd] (dropped for x0). */
+  private setX(rd: number): void {
+    if (rd) this.set(2 + rd);
+    else this.w.byte(0x1a); // drop
+  }
+  private op(...ops: number[]): void {
+    this.w.bytes(ops);
+  }
+  private addN(k: number): void {
+    if (!k) return;
+    this.get(L_N);
+    this.i32(k);
+    this.op(I32_ADD);
+    this.set(L_N);
+  }
+  /** Leaves the region at `pc` (not executed) after `k` more retired instructions. */
+  private exit(pc: bigint, k: number): void {
+    this.addN(k);
+    this.i64(pc);
+    this.set(L_EXIT);
+    this.br(this.outDepth);
+  }
+  /** Goes on at `pc`: in the region, through the loop; else leaves. */
+  private goto(pc: bigint): void {
+    const i = this.index.get(pc);
+    if (i === undefined || this.blocks[i]!.insns.length === 0) {
+      this.i64(pc);
+      this.set(L_EXIT);
+      this.br(this.outDepth);
+      return;
+    }
+    this.i32(i);
+    this.set(L_BLK);
+    this.br(this.loopDepth);
+  }
+  private ifThen(fill: () => void): void {
+    this.op(IF, 0x40);
+    this.depth++;
+    fill();
+    this.op(END);
+    this.depth--;
+  }
+
+  private block(b: Block): void {
+    const len = b.insns.length;
+    if (len === 0) {
+      this.exit(b.pc, 0);
+      return;
+    }
+    // Stop before a block the budget cannot finish, or when someone wants our attention.
+    this.get(L_N);
+    this.i32(len);
+    this.op(I32_ADD);
+    this.get(L_BUDGET);
+    this.op(I32_GT_U);
+    this.get(L_H);
+    this.op(I32_LOAD, 2);
+    this.w.u32(this.off.attention);
+    this.op(I32_OR);
+    this.ifThen(() => this.exit(b.pc, 0));
+    for (let k = 0; k < len; k++) {
+      const insn = b.insns[k]!;
+      if (k === len - 1 && b.transfer) {
+        this.addN(len);
+        this.transfer(insn);
+        return;
+      }
+      this.insn(insn, k);
+    }
+    this.exit(b.end, len);
+  }
+
+  private transfer({ pc, bits: i, len }: Insn): void {
+    const op = (i >>> 2) & 0x1f, rd = (i >>> 7) & 31, rs1 = (i >>> 15) & 31, rs2 = (i >>> 20) & 31;
+    const next = wrap64(pc + BigInt(len));
+    if (op === 0x1b) { // JAL
+      if (rd) {
+        this.i64(next);
+        this.setX(rd);
+      }
+      this.goto(wrap64(pc + BigInt(immJ(i))));
+      return;
+    }
+    if (op === 0x19) { // JALR: target before the link (rs1 may be rd)
+      this.x(rs1);
+      this.i64(BigInt(immI(i)));
+      this.op(I64_ADD);
+      this.i64(-2n);
+      this.op(I64_AND);
+      this.set(L_EXIT);
+      if (rd) {
+        this.i64(next);
+        this.setX(rd);
+      }
+      this.br(this.outDepth);
+      return;
+    }
+    const f3 = (i >>> 12) & 7;
+    this.x(rs1);
+    this.x(rs2);
+    this.op([I64_EQ, I64_NE, 0, 0, I64_LT_S, I64_GE_S, I64_LT_U, I64_GE_U][f3]!);
+    this.ifThen(() => this.goto(wrap64(pc + BigInt(immB(i)))));
+    this.goto(next);
+  }
+
+  /** The TLB entry's address for `va` (in L_VA) into L_E, and the tag compare; a miss leaves before instruction `k`. */
+  private tlbCheck(acc: number, size: number, pc: bigint, k: number): void {
+    const base = this.off.tlb + acc * TLB_TABLE;
+    this.get(L_H);
+    this.get(L_VA);
+    this.i64(12n);
+    this.op(I64_SHR_U, I32_WRAP);
+    this.i32(255);
+    this.op(I32_AND);
+    this.i32(4);
+    this.op(I32_SHL, I32_ADD);
+    this.set(L_E);
+    this.get(L_E);
+    this.op(I64_LOAD, 3);
+    this.w.u32(base);
+    this.get(L_VA);
+    this.i64(BigInt(-4096 | (size - 1)));
+    this.op(I64_AND);
+    this.get(L_KEY);
+    this.op(I64_OR, I64_NE);
+    this.ifThen(() => this.exit(pc, k));
+    // host address = u32(va) + addend
+    this.get(L_VA);
+    this.op(I32_WRAP);
+    this.get(L_E);
+    this.op(I32_LOAD, 2);
+    this.w.u32(base + 8);
+    this.op(I32_ADD);
+  }
+
+  private insn({ pc, bits: i, len }: Insn, k: number): void {
+    const op = (i >>> 2) & 0x1f, f3 = (i >>> 12) & 7, f7 = i >>> 25;
+    const rd = (i >>> 7) & 31, rs1 = (i >>> 15) & 31, rs2 = (i >>> 20) & 31;
+    switch (op) {
+      case 0x0d: // LUI
+        if (!rd) return;
+        this.i64(BigInt(i & 0xfffff000));
+        this.setX(rd);
+        return;
+      case 0x05: // AUIPC
+        if (!rd) return;
+        this.i64(wrap64(pc + BigInt(i & 0xfffff000)));
+        this.setX(rd);
+        return;
+      case 0x00: { // loads: the access happens even for x0 (it may fault)
+        const [ld, size] = LOADS[f3]!;
+        this.x(rs1);
+        this.i64(BigInt(immI(i)));
+        this.op(I64_ADD);
+        this.set(L_VA);
+        this.tlbCheck(ACC_LOAD, size, pc, k);
+        this.op(ld, Math.log2(size), 0);
+        this.setX(rd);
+        return;
+      }
+      case 0x08: { // stores
+        const [st, size] = STORES[f3]!;
+        this.x(rs1);
+        this.i64(BigInt(immS(i)));
+        this.op(I64_ADD);
+        this.set(L_VA);
+        this.tlbCheck(ACC_STORE, size, pc, k);
+        this.x(rs2);
+        this.op(st, Math.log2(size), 0);
+        return;
+      }
+      case 0x03: return; // FENCE
+      case 0x04: { // OP-IMM
+        if (!rd) return;
+        const imm = BigInt(immI(i));
+        this.x(rs1);
+        if (f3 === 1 || f3 === 5) {
+          this.i64(BigInt(rs2 | ((f7 & 1) << 5))); // shamt[5:0]
+          this.op(f3 === 1 ? I64_SHL : i >>> 26 ? I64_SHR_S : I64_SHR_U);
+        } else if (f3 === 2 || f3 === 3) {
+          this.i64(imm);
+          this.op(f3 === 2 ? I64_LT_S : I64_LT_U, I64_EXTEND_U);
+        } else {
+          this.i64(imm);
+          this.op([I64_ADD, 0, 0, 0, I64_XOR, 0, I64_OR, I64_AND][f3]!);
+        }
+        this.setX(rd);
+        return;
+      }
+      case 0x06: { // OP-IMM-32
+        if (!rd) return;
+        this.x(rs1);
+        if (f3 === 0) {
+          this.i64(BigInt(immI(i)));
+          this.op(I64_ADD, I64_EXTEND32_S);
+        } else {
+          this.op(I32_WRAP);
+          this.i32(rs2);
+          this.op(f3 === 1 ? I32_SHL : f7 ? I32_SHR_S : I32_SHR_U, I64_EXTEND_S);
+        }
+        this.setX(rd);
+        return;
+      }
+      case 0x0c: // OP
+        if (!rd) return;
+        if (f7 === 1) this.div64(f3, rs1, rs2);
+        else {
+          this.x(rs1);
+          this.x(rs2);
+          if (f3 === 2 || f3 === 3) this.op(f3 === 2 ? I64_LT_S : I64_LT_U, I64_EXTEND_U);
+          else if (f3 === 0) this.op(f7 ? I64_SUB : I64_ADD);
+          else if (f3 === 5) this.op(f7 ? I64_SHR_S : I64_SHR_U);
+          else this.op([0, I64_SHL, 0, 0, I64_XOR, 0, I64_OR, I64_AND][f3]!);
+        }
+        this.setX(rd);
+        return;
+      case 0x0e: // OP-32
+        if (!rd) return;
+        if (f7 === 1) this.div32(f3, rs1, rs2);
+        else if (f3 === 0) {
+          this.x(rs1);
+          this.x(rs2);
+          this.op(f7 ? I64_SUB : I64_ADD, I64_EXTEND32_S);
+        } else {
+          this.x(rs1);
+          this.op(I32_WRAP);
+          this.x(rs2);
+          this.op(I32_WRAP);
+          this.op(f3 === 1 ? I32_SHL : f7 ? I32_SHR_S : I32_SHR_U, I64_EXTEND_S);
+        }
+        this.setX(rd);
+        return;
+    }
+    throw new Error(`jit: untranslatable instruction ${i.toString(16)} at ${pc.toString(16)} was selected`);
+  }
+
+  /** MUL, DIV, DIVU, REM, REMU with RISC-V's results for a zero divisor and overflow (no wasm trap). */
+  private div64(f3: number, rs1: number, rs2: number): void {
+    this.x(rs1);
+    this.set(L_VA);
+    this.x(rs2);
+    this.set(L_T);
+    if (f3 === 0) {
+      this.get(L_VA);
+      this.get(L_T);
+      this.op(I64_MUL);
+      return;
+    }
+    const signed = f3 === 4 || f3 === 6;
+    const rem = f3 >= 6;
+    this.get(L_T);
+    this.op(I64_EQZ, IF, I64);
+    if (rem) this.get(L_VA);
+    else this.i64(-1n);
+    this.op(ELSE);
+    if (signed && !rem) {
+      // MIN / -1 = MIN (wasm traps); MIN % -1 is 0 in wasm already.
+      this.get(L_T);
+      this.i64(-1n);
+      this.op(I64_EQ, IF, I64);
+      this.i64(0n);
+      this.get(L_VA);
+      this.op(I64_SUB);
+      this.op(ELSE);
+      this.get(L_VA);
+      this.get(L_T);
+      this.op(I64_DIV_S, END);
+    } else {
+      this.get(L_VA);
+      this.get(L_T);
+      this.op(signed ? I64_REM_S : rem ? I64_REM_U : I64_DIV_U);
+    }
+    this.op(END);
+  }
+
+  /** MULW, DIVW, DIVUW, REMW, REMUW: 32-bit, sign-extended. */
+  private div32(f3: number, rs1: number, rs2: number): void {
+    this.x(rs1);
+    this.set(L_VA);
+    this.x(rs2);
+    this.set(L_T);
+    if (f3 === 0) {
+      this.get(L_VA);
+      this.get(L_T);
+      this.op(I64_MUL, I64_EXTEND32_S);
+      return;
+    }
+    const signed = f3 === 4 || f3 === 6;
+    const rem = f3 >= 6;
+    this.get(L_T);
+    this.op(I32_WRAP, I32_EQZ, IF, I32);
+    if (rem) {
+      this.get(L_VA);
+      this.op(I32_WRAP);
+    } else this.i32(-1);
+    this.op(ELSE);
+    if (signed && !rem) {
+      this.get(L_T);
+      this.op(I32_WRAP);
+      this.i32(-1);
+      this.op(I32_EQ, IF, I32);
+      this.i32(0);
+      this.get(L_VA);
+      this.op(I32_WRAP, 0x6b /* i32.sub */, ELSE);
+      this.get(L_VA);
+      this.op(I32_WRAP);
+      this.get(L_T);
+      this.op(I32_WRAP, I32_DIV_S, END);
+    } else {
+      this.get(L_VA);
+      this.op(I32_WRAP);
+      this.get(L_T);
+      this.op(I32_WRAP, signed ? I32_REM_S : rem ? I32_REM_U : I32_DIV_U);
+    }
+    this.op(END, I64_EXTEND_S);
+  }
+}

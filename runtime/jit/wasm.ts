@@ -1,0 +1,99 @@
+// A minimal WebAssembly binary writer: just what the JIT emits (one function
+// per module importing the host memory). Opcodes are named where they are
+// used (translate.ts); this file knows the container format and LEB128.
+
+export class ByteWriter {
+  private buf = new Uint8Array(4096);
+  length = 0;
+
+  byte(b: number): this {
+    if (this.length === this.buf.length) {
+      const next = new Uint8Array(this.buf.length * 2);
+      next.set(this.buf);
+      this.buf = next;
+    }
+    this.buf[this.length++] = b;
+    return this;
+  }
+
+  bytes(bs: ArrayLike<number>): this {
+    for (let i = 0; i < bs.length; i++) this.byte(bs[i]!);
+    return this;
+  }
+
+  u32(v: number): this {
+    v >>>= 0;
+    do {
+      let b = v & 0x7f;
+      v >>>= 7;
+      if (v) b |= 0x80;
+      this.byte(b);
+    } while (v);
+    return this;
+  }
+
+  /** Signed LEB128 of a 64-bit value (i32 and i64 constants). */
+  s64(v: bigint): this {
+    for (;;) {
+      const b = Number(v & 0x7fn);
+      v >>= 7n;
+      if ((v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0)) {
+        this.byte(b);
+        return this;
+      }
+      this.byte(b | 0x80);
+    }
+  }
+
+  name(s: string): this {
+    this.u32(s.length);
+    for (let i = 0; i < s.length; i++) this.byte(s.charCodeAt(i));
+    return this;
+  }
+
+  result(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
+export const I32 = 0x7f;
+export const I64 = 0x7e;
+
+export interface FunctionSpec {
+  params: number[];
+  results: number[];
+  /** Local declarations after the params: [count, type] runs. */
+  locals: [number, number][];
+  /** The body's instructions, without the final `end`. */
+  body: Uint8Array;
+}
+
+/**
+ * A module importing `env.memory` (shared, the host's) and exporting one
+ * function `f`.
+ */
+export function moduleWithFunction(fn: FunctionSpec, memoryPages: { min: number; max: number }): Uint8Array {
+  const w = new ByteWriter();
+  w.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  const section = (id: number, fill: (s: ByteWriter) => void) => {
+    const s = new ByteWriter();
+    fill(s);
+    w.byte(id).u32(s.length).bytes(s.result());
+  };
+  section(1, (s) => {
+    s.u32(1).byte(0x60).u32(fn.params.length).bytes(fn.params).u32(fn.results.length).bytes(fn.results);
+  });
+  section(2, (s) => {
+    s.u32(1).name('env').name('memory').byte(0x02).byte(0x03).u32(memoryPages.min).u32(memoryPages.max);
+  });
+  section(3, (s) => s.u32(1).u32(0));
+  section(7, (s) => s.u32(1).name('f').byte(0x00).u32(0));
+  section(10, (s) => {
+    const body = new ByteWriter();
+    body.u32(fn.locals.length);
+    for (const [count, type] of fn.locals) body.u32(count).byte(type);
+    body.bytes(fn.body).byte(0x0b);
+    s.u32(1).u32(body.length).bytes(body.result());
+  });
+  return w.result();
+}

@@ -1,0 +1,21 @@
+// Our guests with the JIT forced on (--jit always: every block translated at
+// its first taken entry) give the interpreter's output and retire exactly
+// the same instructions, in every paging mode.
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runGuest } from '../support/guest.ts';
+
+const GUESTS = ['hello.elf', 'mmu.elf'];
+
+describe('guests under the JIT', () => {
+  it.each(GUESTS)('%s prints the same and retires the same instructions with --jit always', async (name) => {
+    const off = await runGuest(join('guests/bin', name));
+    const on = await runGuest(join('guests/bin', name), { jit: 'always' });
+    expect(on.output).toBe(off.output);
+    expect(on.result).toEqual(off.result);
+    expect(on.machine.instructions()).toBe(off.machine.instructions());
+    const jit = on.machine.hypervisor.kernel.jit.counters();
+    expect(jit.regionsCompiled).toBeGreaterThan(0);
+    expect(jit.entries).toBeGreaterThan(0);
+  });
+});
