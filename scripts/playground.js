@@ -4,8 +4,8 @@
 // one in runtime/host/; only the platform is swapped at bundle time
 // (runtime/platform/platform.ts): current.ts resolves to browser.ts, the
 // node: built-ins the shared code imports resolve to runtime/platform/browser/,
-// and save/restore and migration (node:zlib, node:net, Buffer) to a module
-// that refuses them.
+// and save/restore, snapshots, migration and disk moves (node:zlib, node:net,
+// Buffer, files) to a module that refuses them.
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,9 +30,9 @@ const browserPlatform = {
       replaced[a.path] ? { path: replaced[a.path] } : { errors: [{ text: `${a.path} has no browser replacement (imported by ${a.importer})` }] },
     );
     build.onResolve({ filter: /platform\/current\.ts$/ }, () => ({ path: join(root, 'runtime/platform/browser.ts') }));
-    // Save/restore and migration (files, sockets): one refusing stand-in for all their modules.
-    const nodeOnly = [join(root, 'runtime/persist'), join(root, 'runtime/migrate')];
-    build.onResolve({ filter: /\/(persist|migrate)\/[^/]+\.ts$/ }, (a) => {
+    // Save/restore, migration and disk moves (files, sockets): one refusing stand-in for all their modules.
+    const nodeOnly = [join(root, 'runtime/persist'), join(root, 'runtime/migrate'), join(root, 'runtime/storage')];
+    build.onResolve({ filter: /\/(persist|migrate|storage)\/[^/]+\.ts$/ }, (a) => {
       const target = join(a.resolveDir, a.path);
       const inside = (dir) => target.startsWith(dir + '/');
       const from = (dir) => a.importer.startsWith(dir + '/');

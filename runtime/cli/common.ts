@@ -8,7 +8,7 @@ import { integerOption, intOption, optionValue, pagingOption, timeoutOption, typ
 import { EXIT_SOFTWARE, EXIT_TIMEOUT, UsageError } from './errors.ts';
 import type { MigrateTarget } from '../migrate/source.ts';
 import { parseTarget } from './migrate.ts';
-import { stepCounts, type LiveOptions } from './live-ops.ts';
+import { moveDiskOption, stepCounts, type LiveOptions } from './live-ops.ts';
 
 /** Options every guest of a run shares. */
 export interface CommonOptions {
@@ -74,7 +74,7 @@ function migrateOptions(args: Parsed, saving: boolean): CommonOptions['migrate']
   return { target: parseTarget(to), afterSteps };
 }
 
-/** --snapshot-dir DIR [--snapshot-after-insns N]... and --move-disk PATH [--move-after-insns N]; `stepped` when a step count is given. */
+/** --snapshot-dir DIR [--snapshot-after-insns N]... and --move-disk [N=]PATH [--move-after-insns N]; `stepped` when a step count is given. */
 function liveOptions(args: Parsed): { options: LiveOptions; stepped: boolean } | undefined {
   const dir = optionValue(args, 'snapshot-dir');
   const snapAfter = stepCounts(args.options.get('snapshot-after-insns'), 'snapshot-after-insns');
@@ -86,7 +86,7 @@ function liveOptions(args: Parsed): { options: LiveOptions; stepped: boolean } |
   return {
     options: {
       ...(dir === undefined ? {} : { snapshot: { dir, afterSteps: snapAfter } }),
-      ...(move === undefined ? {} : { move: { path: move, afterSteps: moveAfter ?? 1 } }),
+      ...(move === undefined ? {} : { move: { ...moveDiskOption(move), afterSteps: moveAfter } }),
     },
     stepped: snapAfter.length > 0 || moveAfter !== undefined,
   };

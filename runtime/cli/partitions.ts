@@ -24,7 +24,7 @@ import { type CommonOptions, exitStatus, printStats } from './common.ts';
 import { setLongTimeout } from './timer.ts';
 import { restorePartition, savePartition, type LoadedSave } from '../persist/partition.ts';
 import { DeterministicMigration, describeMigration } from './migrate.ts';
-import { liveRun } from './live-ops.ts';
+import { liveRun, threadedLive } from './live-ops.ts';
 
 /** The step limit of a run: --max-insns, or --save-after-insns if it comes first. */
 function stepLimit(o: CommonOptions): number | undefined {
@@ -227,7 +227,7 @@ export interface ThreadedRun {
 /** Runs `specs` at once on a threaded host with `pcpus` pCPU threads until each has finished. */
 export async function runThreaded(
   specs: readonly PartitionSpec[],
-  o: Pick<CommonOptions, 'timeoutMs' | 'save' | 'migrate'>,
+  o: Pick<CommonOptions, 'timeoutMs' | 'save' | 'migrate' | 'live'>,
   pcpus: number | undefined,
   out: Consoles,
   restore?: LoadedSave,
@@ -255,7 +255,9 @@ export async function runThreaded(
   const detachSignals = onInterrupt(() => h.close());
   try {
     for (const [i, spec] of specs.entries()) {
-      ids.push(restore ? await h.restore(restore.path, out.sinks[i]!, { paging: spec.paging }) : await h.create(spec, out.sinks[i]!));
+      // A snapshot's revert or clone runs on new children of the saved disks, a clone under a name of its own.
+      const as = restore?.otherDisks ? { disks: spec.disks, name: spec.name } : {};
+      ids.push(restore ? await h.restore(restore.path, out.sinks[i]!, { paging: spec.paging, ...as }) : await h.create(spec, out.sinks[i]!));
       if (timedOut) await h.stop(ids.at(-1)!, 'timeout');
     }
     // --save FILE: Ctrl-A s or SIGUSR1 pauses the guest and saves it (its run ends there).
@@ -293,21 +295,29 @@ export async function runThreaded(
       );
     };
     if (o.migrate) process.on('SIGUSR1', askMigrate);
+    // --snapshot-dir (Ctrl-A n, SIGUSR2) and --move-disk: live-ops.ts.
+    const live = o.live && threadedLive(h, ids[0]!, o.live);
+    const askSnapshot = live?.askSnapshot;
+    if (askSnapshot) process.on('SIGUSR2', askSnapshot);
     // Ctrl-A x: the root partition closes (flushes) the disks before the process ends.
     const detach = attachConsole(
       (b) => void h.input(ids[0]!, b),
       () => void h.close().finally(() => process.exit(0)),
       o.save ? askSave : o.migrate ? askMigrate : undefined,
+      askSnapshot,
     );
     try {
       for (const id of ids) if (!timedOut) await h.start(id); // a timed-out partition is stopped: not started
+      live?.startMove();
       const partitions = [];
       for (const id of ids) partitions.push({ result: await h.wait(id), stats: await h.stats(id) });
+      await live?.settled();
       return { partitions, pcpus: await h.pcpuStats() };
     } finally {
       detach();
       if (o.save) process.off('SIGUSR1', askSave);
       if (o.migrate) process.off('SIGUSR1', askMigrate);
+      if (askSnapshot) process.off('SIGUSR2', askSnapshot);
     }
   } finally {
     cancelTimer();

@@ -106,9 +106,10 @@ const HELP = `usage: hv run [options] [FILE.elf...]
                      tree: hv snapshot list DIR) on Ctrl-A n or SIGUSR2, or after
                      --snapshot-after-insns N steps (repeatable; implies --icount);
                      the guest runs on, on new differencing disks (VHD disks only)
-  --move-disk PATH   move the guest's disk 0 to a new image PATH (.vhd: dynamic
-                     VHD, else raw) while it runs: copied in the background with
-                     its writes mirrored, then switched to; deterministic host
+  --move-disk [N=]PATH
+                     move the guest's disk N (default 0, in -drive order) to a new
+                     image PATH (.vhd: dynamic VHD, else raw) while it runs: copied
+                     in the background with its writes mirrored, then switched to
   --move-after-insns N
                      start the move after N steps (default: at once; implies --icount)
 
@@ -150,9 +151,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   if (common.live) {
     if (host.partitions.length !== 1) throw new UsageError('--snapshot-dir and --move-disk act on one guest; this run has several');
-    // The threaded host has no snapshots or disk moves yet (docs/migration.md, "Not yet").
-    if (!deterministic || args.options.has('pcpus')) {
-      throw new UsageError('--snapshot-dir and --move-disk run on the deterministic round-robin host (--deterministic or --icount, without --pcpus)');
+    // The deterministic host does them in its round-robin only; the threaded host through its control plane.
+    if (deterministic && args.options.has('pcpus')) {
+      throw new UsageError('--snapshot-dir and --move-disk on the deterministic host run round-robin; --pcpus N (the kernel scheduler) is not supported with them');
     }
   }
   // Deterministic mode takes pCPUs from --pcpus only (then it runs the kernel scheduler), not from a config.

@@ -3,11 +3,12 @@
 // own thread; other threads reach it over comlink (host.ts). Everything here
 // is plain data, so it crosses threads by structured clone.
 import type { SaveInfo, SaveMeta } from '../persist/partition.ts';
+import type { Manifest } from '../persist/snapshot-manifest.ts';
 import type { StateRecord } from '../persist/record.ts';
 import type { MigrateInfo, MigrateTarget } from '../migrate/source.ts';
 import type { ExitReason, MachineStats, RunResult } from '../machine/machine.ts';
 import type { VcpuCounters } from '../machine/vcpu-view.ts';
-import type { PagingMode, PartitionSpec, SchedSpec } from './spec.ts';
+import type { DiskSpec, PagingMode, PartitionSpec, SchedSpec } from './spec.ts';
 
 export type PartitionState = 'created' | 'running' | 'paused' | 'rebooting' | 'finished';
 
@@ -70,6 +71,37 @@ export interface IncomingState {
   received: Uint8Array;
 }
 
+/** A live snapshot taken (HostController.snapshot): its state file's figures, and where it sits. */
+export interface SnapshotInfo extends SaveInfo {
+  /** Its id in the directory's tree, and its name. */
+  id: string;
+  name: string;
+  /** The guest's step count when it was taken (instructions, traps, idle steps). */
+  steps: number;
+  /** Bytes the guest had written to its console by then: what a revert prints continues from there. */
+  consoleBytes: number;
+}
+
+/** How far a disk move's copy is (HostController.moveDisk). */
+export interface MoveProgress {
+  disk: number;
+  copied: number;
+  total: number;
+}
+
+/** A disk move done: the partition runs on `path` now. */
+export interface MoveInfo {
+  disk: number;
+  path: string;
+  format: 'raw' | 'vpc';
+  /** The disk's size, and the guest writes that went to both images during the copy. */
+  bytes: number;
+  mirroredWrites: number;
+  ms: number;
+}
+
+export type { Manifest };
+
 /** Receives a partition's console output. */
 export type ConsoleSink = (bytes: Uint8Array) => void;
 
@@ -93,9 +125,12 @@ export interface HostController {
   /**
    * Creates a partition from a save file (state 'created': start() runs it
    * on from where it was saved); returns its id. `paging` overrides the
-   * saved paging mode (the guest cannot tell).
+   * saved paging mode (the guest cannot tell). `disks` (with `name`): run
+   * it on these images in place of the saved ones, unchecked (copies of
+   * them: a snapshot's differencing children, as hv snapshot revert and
+   * clone make), under this name.
    */
-  restore(path: string, console?: ConsoleSink, options?: { paging?: PagingMode }): Promise<number>;
+  restore(path: string, console?: ConsoleSink, options?: { paging?: PagingMode; disks?: DiskSpec[]; name?: string }): Promise<number>;
   /**
    * Live migration of a running partition to the host listening at
    * `target` (hv serve; docs/migration.md): pre-copy rounds while it runs,
@@ -110,6 +145,41 @@ export interface HostController {
    * wrote), loaded, state 'created'. Transfers `ram`.
    */
   receive(state: IncomingState, console?: ConsoleSink, options?: { paging?: PagingMode }): Promise<number>;
+  /**
+   * A live snapshot of a running (or paused) partition into directory
+   * `dir`, its snapshot tree (docs/migration.md, "Snapshots"): paused, its
+   * state written, a differencing VHD made over each writable disk and the
+   * partition switched onto them, resumed. It keeps running.
+   */
+  snapshot(id: number, dir: string, options?: { name?: string }): Promise<SnapshotInfo>;
+  /** The snapshot tree of `dir` (snapshotTree() in runtime/persist/snapshot.ts prints it). */
+  listSnapshots(dir: string): Promise<Manifest>;
+  /**
+   * Reverts to snapshot `snapshotId` (an id or a name), as Hyper-V's Apply:
+   * `target` is a partition of this host that took snapshots (it is turned
+   * off and replaced; its disks since the snapshot are deleted) or the
+   * directory of a tree no partition here runs on. Returns the new
+   * partition's id (state 'created'; its console goes to `console`, or to
+   * the replaced partition's).
+   */
+  revert(target: number | string, snapshotId: string, console?: ConsoleSink, options?: { paging?: PagingMode }): Promise<number>;
+  /** Deletes a snapshot, merging its disk (a partition running on the tree is paused meanwhile). */
+  deleteSnapshot(dir: string, snapshotId: string): Promise<void>;
+  /**
+   * A linked clone of a snapshot: differencing disks of its own in
+   * `newDir` (its own tree) over the snapshot's, a new partition (state
+   * 'created') from the snapshot's state; returns its id.
+   */
+  clone(dir: string, snapshotId: string, newDir: string, console?: ConsoleSink, options?: { name?: string; paging?: PagingMode }): Promise<number>;
+  /**
+   * Storage live migration: copies disk `disk` of a live partition to a new
+   * image at `path` (.vhd: a dynamic VHD, else raw) while the guest keeps
+   * using it, its writes mirrored past the copy, then switches it there and
+   * closes the old image. Resolves once switched; if the new image fails,
+   * the guest stays on the old one and it rejects. A partition that ends
+   * meanwhile has its copy completed (saved or migrated away: abandoned).
+   */
+  moveDisk(id: number, disk: number, path: string, onProgress?: (p: MoveProgress) => void): Promise<MoveInfo>;
   /** Stops it if needed and releases its RAM. */
   destroy(id: number): Promise<void>;
   /** Resolves with its result once it finishes. */

@@ -9,12 +9,12 @@
 //   await host.start(id);
 //   const result = await host.wait(id);
 //   await host.close();
-import { transfer, wrap, type Remote } from 'comlink';
+import { proxy, transfer, wrap, type Remote } from 'comlink';
 import type { PagingMode, RunResult } from '../machine/machine.ts';
 import { InputError } from '../errors.ts';
 import {
-  ControlError, type ConsoleSink, type HostController, type IncomingState, type MigrateInfo, type MigrateTarget, type PartitionInfo,
-  type PartitionStats, type PcpuStats, type SaveInfo,
+  ControlError, type ConsoleSink, type HostController, type IncomingState, type Manifest, type MigrateInfo, type MigrateTarget, type MoveInfo,
+  type MoveProgress, type PartitionInfo, type PartitionStats, type PcpuStats, type SaveInfo, type SnapshotInfo,
 } from './controller.ts';
 import { platform } from '../platform/current.ts';
 import type { HostThread, LocalPort } from '../platform/platform.ts';
@@ -24,7 +24,7 @@ import type { PcpuWorkerData } from './pcpu-worker.ts';
 import type { RootWorkerData } from './root-worker.ts';
 import type { RootPartition } from './root.ts';
 import { HostShared } from './shared.ts';
-import type { PartitionSpec } from './spec.ts';
+import type { DiskSpec, PartitionSpec } from './spec.ts';
 
 export interface HostOptions {
   /** pCPU worker threads (default: the machine's parallelism). */
@@ -126,7 +126,7 @@ export class Host implements HostController {
   save(id: number, path: string): Promise<SaveInfo> {
     return this.call(() => this.remote.save(id, path));
   }
-  async restore(path: string, console?: ConsoleSink, options?: { paging?: PagingMode }): Promise<number> {
+  async restore(path: string, console?: ConsoleSink, options?: { paging?: PagingMode; disks?: DiskSpec[]; name?: string }): Promise<number> {
     const id = await this.call(() => this.remote.restore(path, undefined, options));
     if (console) this.sinks.set(id, console);
     return id;
@@ -139,6 +139,31 @@ export class Host implements HostController {
     const id = await this.call(() => this.remote.receive(transfer(state, [state.ram.buffer as ArrayBuffer]), undefined, options));
     if (console) this.sinks.set(id, console);
     return id;
+  }
+  snapshot(id: number, dir: string, options?: { name?: string }): Promise<SnapshotInfo> {
+    return this.call(() => this.remote.snapshot(id, dir, options));
+  }
+  listSnapshots(dir: string): Promise<Manifest> {
+    return this.call(() => this.remote.listSnapshots(dir));
+  }
+  /** The new partition's console goes to `console`, or else to the reverted partition's. */
+  async revert(target: number | string, snapshotId: string, console?: ConsoleSink, options?: { paging?: PagingMode }): Promise<number> {
+    const id = await this.call(() => this.remote.revert(target, snapshotId, undefined, options));
+    const sink = console ?? (typeof target === 'number' ? this.sinks.get(target) : undefined);
+    if (sink) this.sinks.set(id, sink);
+    return id;
+  }
+  deleteSnapshot(dir: string, snapshotId: string): Promise<void> {
+    return this.call(() => this.remote.deleteSnapshot(dir, snapshotId));
+  }
+  async clone(dir: string, snapshotId: string, newDir: string, console?: ConsoleSink, options?: { name?: string; paging?: PagingMode }): Promise<number> {
+    const id = await this.call(() => this.remote.clone(dir, snapshotId, newDir, undefined, options));
+    if (console) this.sinks.set(id, console);
+    return id;
+  }
+  /** `onProgress` is called on this thread (comlink proxies it), about every 100 ms. */
+  moveDisk(id: number, disk: number, path: string, onProgress?: (p: MoveProgress) => void): Promise<MoveInfo> {
+    return this.call(() => this.remote.moveDisk(id, disk, path, onProgress && proxy(onProgress)));
   }
   start(id: number): Promise<void> {
     return this.call(() => this.remote.start(id));

@@ -5,19 +5,23 @@
 // which services it on the partition's Machine and wakes the vCPU.
 import type { ExitReason, Machine, MachineStats, PagingMode, RunResult } from '../machine/machine.ts';
 import { closeDisks, createPartition, setupPartition } from '../machine/setup.ts';
-import { captureState, loadSave, readSave, restorePartition, savePartition, type SaveInfo } from '../persist/partition.ts';
+import { captureState, loadSave, readSave, restorePartition, savePartition, type LoadedSave, type SaveInfo } from '../persist/partition.ts';
+import { cloneName, cloneSnapshot, deleteSnapshot, readManifest, revertSnapshot, takeSnapshot } from '../persist/snapshot.ts';
+import { copyInTurns, startDiskMove, type DiskMove } from '../storage/move.ts';
+import { releaseProxy } from 'comlink';
+import { resolve } from 'node:path';
 import { migrateOut, type MigrateInfo, type MigrateTarget } from '../migrate/source.ts';
 import { loadedState } from '../migrate/state.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
 import {
-  ControlError, type ConsoleSink, type HostController, type IncomingState, type PartitionInfo, type PartitionState, type PartitionStats,
-  type PcpuStats, type VcpuStats,
+  ControlError, type ConsoleSink, type HostController, type IncomingState, type Manifest, type MoveInfo, type MoveProgress, type PartitionInfo,
+  type PartitionState, type PartitionStats, type PcpuStats, type SnapshotInfo, type VcpuStats,
 } from './controller.ts';
 import { InputError } from '../errors.ts';
 import { Hypervisor } from './hypervisor.ts';
 import { PcpuStat, schedExports, SState, VcpuStat, type SchedExports } from './sched.ts';
 import type { HostShared } from './shared.ts';
-import { checkPartition, SpecError, type PartitionSpec } from './spec.ts';
+import { checkPartition, SpecError, type DiskSpec, type PartitionSpec } from './spec.ts';
 
 interface Partition {
   spec: PartitionSpec;
@@ -28,6 +32,22 @@ interface Partition {
   waiters: ((r: RunResult) => void)[];
   /** VM exits serviced, per vCPU (partition-relative) and reason. */
   exits: Record<ExitReason, number>[];
+  /** Bytes written to its console (a snapshot notes where it was). */
+  printed: number;
+  /** The snapshot tree it runs on: where it took its last snapshot, or was reverted or cloned from. */
+  snapshotDir?: string;
+  /** Disks being moved (moveDisk), by index. */
+  moves: Map<number, DiskMove>;
+}
+
+/** Runs `f`; an InputError of a subclass (ElfError, SnapshotError...) comes out as an InputError, which crosses threads by name. */
+function asInput<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof InputError && e.name !== 'InputError') throw new InputError(e.message);
+    throw e;
+  }
 }
 
 /** How long the root watches for the next exit before sleeping (ms). */
@@ -165,11 +185,33 @@ export class RootPartition implements HostController {
     if (p.startedAt !== undefined) m.addWallMs(performance.now() - p.startedAt);
     p.state = 'finished';
     m.poll(); // the last console bytes
+    // A disk being moved: the copy completes so the new file is whole, unless
+    // the guest goes on elsewhere on the old images (saved, migrated).
+    const away = m.result.kind === 'saved' || m.result.kind === 'migrated';
+    for (const job of p.moves.values()) {
+      try {
+        if (away) job.abort();
+        else job.complete();
+      } catch {
+        job.abort(); // the new image failed: moveDisk reports it
+      }
+    }
     closeDisks(p.disks);
     for (const w of p.waiters.splice(0)) w(m.result);
   }
 
   // ---- the control plane ----------------------------------------------------------
+
+  /** Where partition `id()`'s console goes (`console`, or the host's console channel), its bytes counted. */
+  private sinkFor(console: ConsoleSink | undefined, id: () => number): ConsoleSink {
+    const port = this.consolePort;
+    const out: ConsoleSink = console ?? (port ? (bytes) => port.postMessage({ id: id(), bytes }) : () => {});
+    return (bytes) => {
+      const p = this.parts.get(id());
+      if (p) p.printed += bytes.length;
+      out(bytes);
+    };
+  }
 
   private get(id: number): Partition {
     const p = this.parts.get(id);
@@ -181,8 +223,7 @@ export class RootPartition implements HostController {
     if (this.closed) throw new ControlError('the host is shut down');
     for (const p of this.parts.values()) if (p.spec.name === spec.name) throw new ControlError(`a partition named ${spec.name} exists`);
     let id = -1;
-    const port = this.consolePort;
-    const sink: ConsoleSink = console ?? (port ? (bytes) => port.postMessage({ id, bytes }) : () => {});
+    const sink = this.sinkFor(console, () => id);
     try {
       checkPartition(spec);
     } catch (e) {
@@ -202,15 +243,25 @@ export class RootPartition implements HostController {
     return id;
   }
 
-  async restore(path: string, console?: ConsoleSink, options: { paging?: PagingMode } = {}): Promise<number> {
+  /**
+   * `options.disks` and `name`: the partition runs on these images (copies
+   * of the saved ones: a snapshot's differencing children) under this name
+   * (hv snapshot revert and clone on this host).
+   */
+  async restore(path: string, console?: ConsoleSink, options: { paging?: PagingMode; disks?: DiskSpec[]; name?: string } = {}): Promise<number> {
+    const save = asInput(() => readSave(path, { disks: options.disks }));
+    if (options.name !== undefined) save.spec = { ...save.spec, name: options.name };
+    return this.restoreSave(save, console, options);
+  }
+
+  /** A partition (state 'created') from a save file read and checked. */
+  private async restoreSave(save: LoadedSave, console?: ConsoleSink, options: { paging?: PagingMode } = {}): Promise<number> {
     if (this.closed) throw new ControlError('the host is shut down');
     let id = -1;
-    const port = this.consolePort;
-    const sink: ConsoleSink = console ?? (port ? (bytes) => port.postMessage({ id, bytes }) : () => {});
+    const sink = this.sinkFor(console, () => id);
     let made;
     let spec: PartitionSpec;
     try {
-      const save = readSave(path);
       spec = { ...save.spec, paging: options.paging ?? save.spec.paging };
       for (const p of this.parts.values()) if (p.spec.name === spec.name) throw new ControlError(`a partition named ${spec.name} exists`);
       made = restorePartition(save, this.hv, { onConsole: (b) => void sink(b), exits: true, clock: 'realtime', paging: spec.paging });
@@ -274,8 +325,7 @@ export class RootPartition implements HostController {
   async receive(state: IncomingState, console?: ConsoleSink, options: { paging?: PagingMode } = {}): Promise<number> {
     if (this.closed) throw new ControlError('the host is shut down');
     let id = -1;
-    const port = this.consolePort;
-    const sink: ConsoleSink = console ?? (port ? (bytes) => port.postMessage({ id, bytes }) : () => {});
+    const sink = this.sinkFor(console, () => id);
     const save = loadedState(state.meta, state.records);
     const spec = { ...save.spec, paging: options.paging ?? save.spec.paging };
     for (const p of this.parts.values()) if (p.spec.name === spec.name) throw new ControlError(`a partition named ${spec.name} exists`);
@@ -307,12 +357,124 @@ export class RootPartition implements HostController {
     }
   }
 
+  // ---- snapshots and disk moves (docs/migration.md): runtime/persist/snapshot.ts and runtime/storage/move.ts do them, as on the deterministic host
+
+  /** Runs `f` with `p` still (paused, its vCPUs at rest, its console polled), then lets it run again if it was running. */
+  private async whileStill<T>(p: Partition, f: () => T): Promise<T> {
+    if (p.state === 'created') return f(); // no vCPU of it has run
+    if (p.state !== 'running' && p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}`);
+    const wasRunning = p.state === 'running';
+    if (wasRunning) await this.pause(p.machine.id);
+    try {
+      await this.quiesce(p);
+      p.machine.poll();
+      return f();
+    } finally {
+      if (wasRunning && p.state === 'paused') await this.resume(p.machine.id);
+    }
+  }
+
+  /** Refuses what would change the images under a disk move. */
+  private notMoving(p: Partition, what: string): void {
+    const [disk] = p.moves.keys();
+    if (disk !== undefined) throw new ControlError(`partition ${p.spec.name}: disk ${disk} is being moved; ${what} once the move is done`);
+  }
+
+  /** The live partition that runs on the current disks of snapshot tree `dir`, if any. */
+  private onTree(dir: string): Partition | undefined {
+    const current = new Set(asInput(() => readManifest(dir)).current.disks);
+    for (const p of this.parts.values()) {
+      if (p.state !== 'finished' && p.spec.disks.some((d) => !d.readonly && current.has(resolve(d.path)))) return p;
+    }
+    return undefined;
+  }
+
+  async snapshot(id: number, dir: string, options: { name?: string } = {}): Promise<SnapshotInfo> {
+    const p = this.get(id);
+    if (p.state !== 'running' && p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
+    this.notMoving(p, 'take the snapshot');
+    return this.whileStill(p, () => {
+      const { entry, info } = asInput(() => takeSnapshot(dir, p.machine, p, options.name));
+      p.snapshotDir = resolve(dir);
+      return { ...info, id: entry.id, name: entry.name, steps: entry.steps, consoleBytes: p.printed };
+    });
+  }
+
+  async listSnapshots(dir: string): Promise<Manifest> {
+    return asInput(() => readManifest(dir));
+  }
+
+  async revert(target: number | string, snapshotId: string, console?: ConsoleSink, options: { paging?: PagingMode } = {}): Promise<number> {
+    let old: Partition | undefined;
+    let dir: string;
+    if (typeof target === 'number') {
+      old = this.get(target);
+      if (old.snapshotDir === undefined) throw new ControlError(`partition ${old.spec.name} runs on no snapshot tree: give the snapshot directory`);
+      this.notMoving(old, 'revert');
+      dir = old.snapshotDir;
+    } else {
+      dir = resolve(target);
+      const on = this.onTree(dir);
+      if (on) throw new ControlError(`partition ${on.spec.name} runs on the snapshot tree in '${target}': revert it by its id`);
+    }
+    // New files and the manifest first: if they fail, the partition runs on unharmed.
+    const { save, discard } = asInput(() => revertSnapshot(dir, snapshotId));
+    if (old) await this.destroy(old.machine.id); // Hyper-V's Apply gives up the state it was in
+    discard();
+    const id = await this.restoreSave(save, console, options);
+    this.get(id).snapshotDir = dir;
+    return id;
+  }
+
+  async deleteSnapshot(dir: string, snapshotId: string): Promise<void> {
+    const p = this.onTree(dir);
+    if (!p) return asInput(() => deleteSnapshot(dir, snapshotId));
+    this.notMoving(p, 'delete the snapshot');
+    // The merge rewrites files under its disk chain: it waits, still.
+    await this.whileStill(p, () => asInput(() => deleteSnapshot(dir, snapshotId, p)));
+  }
+
+  async clone(dir: string, snapshotId: string, newDir: string, console?: ConsoleSink, options: { name?: string; paging?: PagingMode } = {}): Promise<number> {
+    const name = options.name ?? cloneName(asInput(() => readManifest(dir)));
+    for (const p of this.parts.values()) if (p.spec.name === name) throw new ControlError(`a partition named ${name} exists`);
+    const save = asInput(() => cloneSnapshot(dir, snapshotId, newDir, name));
+    const id = await this.restoreSave(save, console, options);
+    this.get(id).snapshotDir = resolve(newDir);
+    return id;
+  }
+
+  async moveDisk(id: number, disk: number, path: string, onProgress?: (p: MoveProgress) => void): Promise<MoveInfo> {
+    const p = this.get(id);
+    try {
+      if (p.state === 'finished' || p.state === 'rebooting') throw new ControlError(`partition ${p.spec.name} is ${p.state}`);
+      const t0 = performance.now();
+      const job = asInput(() => startDiskMove(p, disk, path));
+      p.moves.set(disk, job);
+      try {
+        // Copies between VM exits: the service loop gets a turn every millisecond.
+        const report = onProgress && ((copied: number, total: number) => void onProgress({ disk, copied, total }));
+        if (await copyInTurns(job, { sliceMs: 1, onProgress: report })) job.finish();
+      } catch (e) {
+        job.abort();
+        throw new InputError(`writing '${path}' failed: ${(e as Error).message}`); // the guest is on its old image still
+      } finally {
+        p.moves.delete(disk);
+      }
+      if (job.state !== 'done') throw new ControlError(`partition ${p.spec.name} ended (${p.machine.result?.kind}) before disk ${disk} was moved: the copy is deleted`);
+      return { disk, path: job.path, format: job.format, bytes: job.mirror.size, mirroredWrites: job.mirror.mirroredWrites, ms: performance.now() - t0 };
+    } finally {
+      // A callback from another thread (comlink) holds a port open until released.
+      (onProgress as { [releaseProxy]?: () => void } | undefined)?.[releaseProxy]?.();
+    }
+  }
+
   /** Takes a partition made for `spec` into the host (state 'created'); returns its id. */
   private register(spec: PartitionSpec, made: { machine: Machine; disks: BlockDevice[] }): number {
     const { machine, disks } = made;
     const id = machine.id;
     const exits = Array.from({ length: machine.vcpuCount }, () => ({ mmio: 0, sbi: 0, htif: 0, other: 0 }));
-    const p: Partition = { spec, machine, disks, state: 'created', waiters: [], exits };
+    // Its own disk list: snapshots and disk moves point it at new images.
+    const p: Partition = { spec: { ...spec, disks: [...spec.disks] }, machine, disks, state: 'created', waiters: [], exits, printed: 0, moves: new Map() };
     this.shared.setEpoch(machine.id, machine.clockEpochMs);
     const s = spec.sched;
     if (!this.sched.schedSetParams(machine.id, s.weight, s.cap, s.reservation)) {

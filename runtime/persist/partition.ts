@@ -138,6 +138,8 @@ export interface LoadedSave {
   memory?: Uint8Array;
   /** The partition to create: the saved spec with the disks of the save file. */
   spec: PartitionSpec;
+  /** Its disks are not the saved ones but readSave's options.disks (a revert's or a clone's children). */
+  otherDisks?: true;
 }
 
 /**
@@ -171,7 +173,7 @@ export function readSave(path: string, options: { disks?: DiskSpec[] } = {}): Lo
     if (e instanceof SpecError) throw new PersistError(`meta.spec.${e.path}`, e.problem, { cause: e });
     throw e;
   }
-  return { path, meta, records, memory: section(sections, 'MEM ').payload, spec };
+  return { path, meta, records, memory: section(sections, 'MEM ').payload, spec, ...(options.disks ? { otherDisks: true as const } : {}) };
 }
 
 export interface RestoreOptions extends SetupOptions {

@@ -13,7 +13,6 @@
 // revert (its vCPUs, RAM and devices come from the state file).
 import { existsSync, mkdirSync, renameSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { BlockDevice } from '../../drivers/block/device.ts';
 import { SwitchableDevice } from '../../drivers/block/switchable.ts';
 import { BlockError } from '../../drivers/block/device.ts';
 import { createDifferencingFile, isVhd, openVhd } from '../../drivers/vhd/chain.ts';
@@ -22,6 +21,7 @@ import type { DynamicVhd } from '../../drivers/vhd/dynamic.ts';
 import { adoptIdentity, readFooter } from '../../drivers/vhd/identity.ts';
 import type { DiskSpec, PartitionSpec } from '../host/spec.ts';
 import type { Machine } from '../machine/machine.ts';
+import type { LiveDisks } from '../storage/move.ts';
 import { readSave, savePartition, type LoadedSave, type SaveInfo } from './partition.ts';
 import {
   findSnapshot, hasManifest, readManifest, SnapshotError, writeManifest, type Manifest, type SnapshotEntry,
@@ -29,11 +29,7 @@ import {
 
 export { SnapshotError, readManifest, type Manifest, type SnapshotEntry };
 
-/** A partition that runs in this process: its spec (whose disk paths follow the switches) and its disks as opened. */
-export interface LiveDisks {
-  spec: PartitionSpec;
-  disks: readonly BlockDevice[];
-}
+export type { LiveDisks };
 
 function switchable(live: LiveDisks, i: number): SwitchableDevice {
   const d = live.disks[i];
@@ -233,14 +229,20 @@ export function deleteSnapshot(dir: string, id: string, live?: LiveDisks): void 
   if (existsSync(state)) unlinkSync(state);
 }
 
+/** The name a linked clone of a snapshot of `man` gets unless given one. */
+export function cloneName(man: Manifest): string {
+  return `${man.partition.slice(0, 24)}-clone`;
+}
+
 /**
  * A linked clone of snapshot `id` of `dir` in `newDir`: a differencing disk
  * over each of the snapshot's (owned by the clone's directory, which keeps
  * the clone's own snapshot tree), and the snapshot's state to start it from,
- * as partition `name`. The snapshot cannot be deleted while the clone exists.
+ * as partition `name` (default: the original's, with -clone). The snapshot cannot be deleted while the clone exists.
  */
-export function cloneSnapshot(dir: string, id: string, newDir: string, name: string): LoadedSave {
+export function cloneSnapshot(dir: string, id: string, newDir: string, name?: string): LoadedSave {
   const man = readManifest(dir);
+  name ??= cloneName(man);
   const s = findSnapshot(man, id);
   if (hasManifest(newDir)) throw new SnapshotError(`clone directory '${newDir}'`, 'holds a snapshot tree already');
   mkdirSync(newDir, { recursive: true });
