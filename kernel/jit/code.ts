@@ -26,7 +26,8 @@ export const JS_COMPILE_US: u32 = 16; // u64 microseconds spent compiling
 export const JS_BYTES: u32 = 24; // u64 wasm bytes generated
 export const JS_INVALIDATIONS: u32 = 32; // u64 translations found stale (their frame was written)
 export const JS_FLUSHES: u32 = 40; // u64 fence.i flushes of a thread's translations
-export const JS_ENTRIES: u32 = 48; // u64 entries into translated code (approximate: not atomic)
+export const JS_ENTRIES: u32 = 48; // u64 entries into translated code } not atomic: exact on one
+export const JS_INSNS: u32 = 56; // u64 instructions retired in it     } thread, approximate on several
 
 @inline function genWord(host: u32): usize {
   // The array's address is published after its size (jitCodeInit): read it first.

@@ -23,7 +23,7 @@ import { JIT_STATE } from '../layout';
 import { framesAllocContiguous } from '../mm/frames';
 import { shootdownPartition } from '../mm/shootdown';
 import { ACC_FETCH, ACC_STORE, TLB_ENTRIES, TLB_TABLE_SIZE, dataKey, fetchKey, tlbEntry } from '../mmu/tlb';
-import { JS_ENTRIES, JS_FLUSHES, JS_INVALIDATIONS, jitCodeInit, jitMarkCode, jitWasCode } from './code';
+import { JS_ENTRIES, JS_FLUSHES, JS_INSNS, JS_INVALIDATIONS, jitCodeInit, jitMarkCode, jitWasCode } from './code';
 
 @external('env', 'jitCompile')
 declare function hostJitCompile(slot: u32, pc: u64, host: u32): u32;
@@ -143,6 +143,7 @@ export function jitEnter(pc: u64, n: u32, budget: u32): u32 {
   bump64(JIT_STATE + JS_ENTRIES, 1);
   const k = call_indirect<u32>(tableBase + slot, hart, budget - n, dataKey);
   bump64(hart + H_STAT_JIT_INSNS, k);
+  bump64(JIT_STATE + JS_INSNS, k);
   jitPc = load<u64>(hart, H_PC);
   return n + k;
 }

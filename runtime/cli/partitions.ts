@@ -10,6 +10,7 @@
 //
 // One partition writes its console as is; several get a line prefix each.
 // The exit status is the first failing partition's (in order), or 0.
+import { JIT_MODES, type JitMode, printJitStats } from '../jit/tier.ts';
 import { basename } from 'node:path';
 import { Host } from '../host/host.ts';
 import { Hypervisor } from '../host/hypervisor.ts';
@@ -59,6 +60,8 @@ export function partitionNames(files: readonly string[]): string[] {
 }
 
 export interface HostMode {
+  /** The JIT tier of every kernel instance (docs/jit.md); default off. */
+  jit?: JitMode;
   /** Every vCPU on this thread, in a fixed order. */
   deterministic: boolean;
   /** pCPU threads (threaded mode); undefined: the machine's parallelism. */
@@ -79,14 +82,17 @@ export function consoles(specs: readonly PartitionSpec[]): Consoles {
   return { sinks: prefixed.map((c) => (b: Uint8Array) => c.push(b)), flush: () => prefixed.forEach((c) => c.flush()) };
 }
 
+/** Host memory of the last run with the JIT on: its counters for --stats. */
+let jitMemory: WebAssembly.Memory | undefined;
+
 /** Runs every partition at once until each has finished; returns the exit status. */
 export async function runPartitions(specs: readonly PartitionSpec[], o: CommonOptions, mode: HostMode, restore?: LoadedSave): Promise<number> {
   const out = consoles(specs);
   let results: { result: RunResult; stats: MachineStats; threaded?: PartitionStats }[];
   try {
     results = mode.deterministic
-      ? await runDeterministic(specs, o, out, mode.pcpus, restore)
-      : (await runThreaded(specs, o, mode.pcpus, out, restore)).partitions.map((p) => ({ result: p.result, stats: p.stats.totals, threaded: p.stats }));
+      ? await runDeterministic(specs, o, out, mode.pcpus, restore, mode.jit)
+      : (await runThreaded(specs, o, mode.pcpus, out, restore, mode.jit)).partitions.map((p) => ({ result: p.result, stats: p.stats.totals, threaded: p.stats }));
   } finally {
     out.flush();
   }
@@ -96,6 +102,7 @@ export async function runPartitions(specs: readonly PartitionSpec[], o: CommonOp
     if (o.stats) {
       const prefix = specs.length === 1 ? 'hv: ' : `hv [${specs[i]!.name}]: `;
       printStats(stats, prefix, threaded && sumExits(threaded));
+      if (mode.jit && mode.jit !== 'off' && jitMemory) printJitStats(jitMemory, stats.instructions, prefix);
       if (threaded) printVcpuStats(threaded, prefix);
     }
     const s = exitStatus(result, o, who);
@@ -138,10 +145,12 @@ function onInterrupt(cleanup: () => void | Promise<void>): () => void {
 }
 
 /** Every vCPU on this thread: round-robin, or on the kernel scheduler with `pcpus` pCPUs. */
-async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOptions, out: Consoles, pcpus?: number, restore?: LoadedSave) {
+async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOptions, out: Consoles, pcpus?: number, restore?: LoadedSave, jit: JitMode = 'off') {
   const start = performance.now(); // the timeout runs from here: set-up reads the images
   const timeoutMs = () => (o.timeoutMs === undefined ? undefined : Math.max(0, o.timeoutMs - (performance.now() - start)));
   const hv = new Hypervisor(specs.reduce((n, s) => n + specHostBytes(s), 0));
+  hv.setJit(jit);
+  jitMemory = hv.memory;
   const disks: BlockDevice[] = [];
   let closed = false;
   const close = () => {
@@ -231,6 +240,7 @@ export async function runThreaded(
   pcpus: number | undefined,
   out: Consoles,
   restore?: LoadedSave,
+  jit: JitMode = 'off',
 ): Promise<ThreadedRun> {
   // The timeout runs from here: creating partitions reads their images.
   const ids: number[] = [];
@@ -246,12 +256,13 @@ export async function runThreaded(
   // Host memory: what the partitions need, and slack for the shadow tables' pool.
   const memoryBytes = specs.reduce((n, s) => n + specHostBytes(s), 0) + (4 << 20);
   try {
-    host = await Host.start({ pcpus, memoryBytes });
+    host = await Host.start({ pcpus, memoryBytes, jit });
   } catch (e) {
     cancelTimer();
     throw e;
   }
   const h = host;
+  jitMemory = h.memory;
   const detachSignals = onInterrupt(() => h.close());
   try {
     for (const [i, spec] of specs.entries()) {

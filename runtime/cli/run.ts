@@ -10,6 +10,7 @@
 //
 // Exit status: the guest's (0 on pass/poweroff, its failure code otherwise),
 // 124 on --timeout or --max-insns, 2 on bad usage or input.
+import { JIT_MODES, type JitMode } from '../jit/tier.ts';
 import { readVmConfig } from '../config/vm-config.ts';
 import { checkHost, partitionSpec, SpecError, type HostSpec, type PartitionSpec } from '../host/spec.ts';
 import { integerOption, optionValue, parseArgs, type Parsed } from './args.ts';
@@ -36,6 +37,7 @@ const SPEC = {
   stats: { value: false },
   paging: { value: true },
   icount: { value: false },
+  jit: { value: true },
   save: { value: true },
   'save-after-insns': { value: true },
   'migrate-to': { value: true },
@@ -77,6 +79,9 @@ const HELP = `usage: hv run [options] [FILE.elf...]
                      the same run; with --pcpus N, on the kernel scheduler with N
                      pCPUs (weights, caps, reservations), guest time from the
                      pCPUs' clocks (the same run every time too)
+  --jit off|on|always the JIT tier (docs/jit.md): on translates hot guest code to
+                     WebAssembly, always translates at first execution (for
+                     tests); the same results as off, to the instruction
   --icount           guest time from instruction counts (1 ns each), idle time
                      skipped to the next timer
   --timeout SECONDS  stop the guests after this long (exit status 124); a finite
@@ -158,7 +163,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   // Deterministic mode takes pCPUs from --pcpus only (then it runs the kernel scheduler), not from a config.
   if (deterministic && !args.options.has('pcpus')) pcpus = undefined;
-  return runPartitions(host.partitions, common, { deterministic, pcpus });
+  const jit = optionValue(args, 'jit') ?? 'off';
+  if (!(JIT_MODES as readonly string[]).includes(jit)) throw new UsageError(`--jit takes off, on or always, not '${jit}'`);
+  return runPartitions(host.partitions, common, { deterministic, pcpus, jit: jit as JitMode });
 }
 
 /** Which option of the command line sets each field of a PartitionSpec. */

@@ -9,6 +9,7 @@
 //   await host.start(id);
 //   const result = await host.wait(id);
 //   await host.close();
+import { jitHostBytes, type JitMode } from '../jit/tier.ts';
 import { proxy, transfer, wrap, type Remote } from 'comlink';
 import type { PagingMode, RunResult } from '../machine/machine.ts';
 import { InputError } from '../errors.ts';
@@ -33,6 +34,8 @@ export interface HostOptions {
   memoryBytes?: number;
   /** Guest instructions per ms of CPU time, the scheduler's unit (default 100 000: ~100 MIPS). */
   insnsPerMs?: number;
+  /** The JIT tier of every pCPU (docs/jit.md); default off. */
+  jit?: JitMode;
 }
 
 export class Host implements HostController {
@@ -66,7 +69,7 @@ export class Host implements HostController {
     if (!Number.isInteger(pcpus) || pcpus < 1 || pcpus > 64) throw new RangeError(`pCPUs must be 1..64, got ${pcpus}`);
     const poolBytes = o.memoryBytes ?? 512 << 20;
     const insnsPerMs = o.insnsPerMs ?? 100_000;
-    const memory = createHostMemory(HOST_KERNEL_BYTES + poolBytes);
+    const memory = createHostMemory(HOST_KERNEL_BYTES + poolBytes + jitHostBytes(HOST_KERNEL_BYTES + poolBytes, pcpus + 1));
     const module = await platform.kernelModule();
     const shared = new HostShared();
     const consoles = platform.channel();
@@ -76,7 +79,7 @@ export class Host implements HostController {
     // The pCPUs start meanwhile: until the root has initialized the
     // scheduler, pcpuRun finds no pCPU of theirs and they idle.
     const workers = Array.from({ length: pcpus }, (_, pcpu) => {
-      const data: PcpuWorkerData = { memory, module, pcpu, shared: shared.buffer, insnsPerMs };
+      const data: PcpuWorkerData = { memory, module, pcpu, shared: shared.buffer, insnsPerMs, jit: o.jit ?? 'off' };
       return platform.spawn('pcpu-worker', data);
     });
     await new Promise<void>((resolve, reject) => {

@@ -6,6 +6,7 @@
 import { ticksSince } from '../machine/clock.ts';
 import { threadContext } from '../platform/current.ts';
 import { instantiateKernel, type KernelExports } from './kernel.ts';
+import type { JitMode } from '../jit/tier.ts';
 import { SchedExit, schedExports, schedLayout } from './sched.ts';
 import { HostShared } from './shared.ts';
 
@@ -15,6 +16,7 @@ export interface PcpuWorkerData {
   pcpu: number;
   shared: SharedArrayBuffer;
   insnsPerMs: number;
+  jit: JitMode;
 }
 
 /** vCPU runs per call into the kernel (each at most one scheduler tick). */
@@ -39,6 +41,7 @@ function main(d: PcpuWorkerData): void {
     d.module,
   );
   k = instance.exports;
+  instance.jit.setMode(d.jit); // its tables come from the pool at the first entry, once the root has set it up
   const s = schedExports(k);
   const layout = schedLayout(instance.exports as unknown as Record<string, unknown>);
   const i32 = new Int32Array(d.memory.buffer as ArrayBuffer);

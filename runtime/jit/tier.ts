@@ -18,7 +18,9 @@ const SLOTS = 4096;
 export const JIT_THRESHOLD = 1000;
 
 /** JIT_STATE fields (kernel/jit/code.ts), as u64 indexes from it. */
-const S_COMPILED = 1, S_COMPILE_US = 2, S_BYTES = 3, S_INVALIDATIONS = 4, S_FLUSHES = 5, S_ENTRIES = 6;
+const S_COMPILED = 1, S_COMPILE_US = 2, S_BYTES = 3, S_INVALIDATIONS = 4, S_FLUSHES = 5, S_ENTRIES = 6, S_INSNS = 7;
+/** Where they are: kernel/layout.ts JIT_STATE (checked against the kernel's export in attach). */
+export const JIT_STATE_ADDR = 0x0010_0040;
 
 /**
  * Frame-pool bytes the JIT takes on a host of `memoryBytes` with `threads`
@@ -42,6 +44,8 @@ export interface JitStats {
   invalidations: number;
   flushes: number;
   entries: number;
+  /** Instructions retired in translated code. */
+  instructions: number;
 }
 
 export class JitTier {
@@ -56,6 +60,7 @@ export class JitTier {
   attach(kernel: JitKernel, rvcTable: number, jitState: number, off: HartOffsets): void {
     const slots = typeof kernel.JIT_SLOTS === 'number' ? kernel.JIT_SLOTS : (kernel.JIT_SLOTS.value as number);
     if (slots !== SLOTS) throw new Error(`kernel JIT_SLOTS ${slots} != host ${SLOTS}`);
+    if (jitState !== JIT_STATE_ADDR) throw new Error(`kernel JIT_STATE ${jitState} != host ${JIT_STATE_ADDR}`);
     this.kernel = kernel;
     this.translator = new Translator(this.memory, rvcTable, off);
     this.stats = new BigInt64Array(this.memory.buffer, jitState, 8);
@@ -101,5 +106,17 @@ export function readJitStats(memory: WebAssembly.Memory, jitState: number): JitS
     invalidations: n(S_INVALIDATIONS),
     flushes: n(S_FLUSHES),
     entries: n(S_ENTRIES),
+    instructions: n(S_INSNS),
   };
+}
+
+/** --stats lines of the JIT tier, for a run that retired `instructions` in all. */
+export function printJitStats(memory: WebAssembly.Memory, instructions: number, prefix: string): void {
+  const j = readJitStats(memory, JIT_STATE_ADDR);
+  const share = instructions ? ((100 * j.instructions) / instructions).toFixed(1) : '0';
+  process.stderr.write(
+    `${prefix}JIT regions   ${j.regionsCompiled} compiled in ${j.compileMs.toFixed(1)} ms, ${j.bytes} bytes of wasm\n` +
+      `${prefix}JIT share     ${share}% of instructions in translated code (${j.entries} entries)\n` +
+      `${prefix}JIT drops     ${j.invalidations} stale after a write to their code, ${j.flushes} fence.i flushes\n`,
+  );
 }

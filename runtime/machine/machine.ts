@@ -21,6 +21,7 @@ import { virtioBlkFactory } from '../../drivers/emulated/virtio/blk.ts';
 import type { VmbusDevice } from '../../drivers/vmbus/channel-manager.ts';
 import { VmbusHost } from '../../drivers/vmbus/host.ts';
 import type { SynicKernel } from '../../drivers/vmbus/synic.ts';
+import { ringKernel } from '../../drivers/vmbus/ring.ts';
 
 export interface MachineConfig {
   /** Guest RAM in bytes (QEMU's -m). */
@@ -667,6 +668,9 @@ export class Machine implements Guest {
       },
       ram: { gpa: RAM_BASE, size: this.config.ramSize, host: this.ramHost },
       devices,
+      guest: this.guestMemory,
+      ring: ringKernel(k),
+      scratch: (pages) => k.framesAllocContiguous(pages, 4096),
       log: (line) => console.warn(`hv: partition ${this.id}: ${line}`), // the refusals are also kept in vmbus.channels.refusals
     });
   }
