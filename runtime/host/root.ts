@@ -417,6 +417,9 @@ export class RootPartition implements HostController {
       const on = this.onTree(dir);
       if (on) throw new ControlError(`partition ${on.spec.name} runs on the snapshot tree in '${target}': revert it by its id`);
     }
+    // The state's partition is the tree's: its name must be free (or be the one replaced).
+    const name = asInput(() => readManifest(dir)).partition;
+    for (const p of this.parts.values()) if (p !== old && p.spec.name === name) throw new ControlError(`a partition named ${name} exists`);
     // New files and the manifest first: if they fail, the partition runs on unharmed.
     const { save, discard } = asInput(() => revertSnapshot(dir, snapshotId));
     if (old) await this.destroy(old.machine.id); // Hyper-V's Apply gives up the state it was in

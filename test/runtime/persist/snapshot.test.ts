@@ -9,8 +9,8 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createVhdFile, openImage } from '../../../drivers/vhd/chain.ts';
 import { readManifest } from '../../../runtime/persist/snapshot-manifest.ts';
+import { contents, newVhd as newVhdIn } from '../../support/disk.ts';
 import { guestState, hv } from '../../support/save.ts';
 
 const GUEST = 'guests/bin/disk_writer.elf';
@@ -22,23 +22,7 @@ let whole: { stdout: string; code: number | null; stderr: string };
 const run = (disk: string, ...more: string[]) => hv('run', '-m', '16M', '-drive', `file=${disk},if=virtio`, GUEST, ...more);
 const qemuImg = spawnSync('qemu-img', ['--version']).status === 0;
 
-/** Every byte the image (with its parent chain) gives the guest. */
-function contents(path: string): Buffer {
-  const d = openImage(path, { readOnly: true });
-  try {
-    const b = Buffer.alloc(d.size);
-    d.read(0, b);
-    return b;
-  } finally {
-    d.close();
-  }
-}
-
-function newVhd(name: string): string {
-  const p = join(dir, name);
-  createVhdFile(p, { size: 1 << 20, type: 'dynamic' });
-  return p;
-}
+const newVhd = (name: string) => newVhdIn(dir, name);
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'hv-snap-'));
