@@ -24,6 +24,7 @@ import {
   OfferChannel, OpenChannel, OpenResult, RelidReleased, RescindOffer, VERSIONS, VERSION_WIN10_V5, VersionResponse,
   VMBUS_MESSAGE_CONNECTION_ID, VMBUS_MESSAGE_CONNECTION_ID_4, guidBytes, message,
 } from './messages.ts';
+import type { VmbusDeviceContext } from './endpoint.ts';
 
 const PAGE = 4096;
 
@@ -45,8 +46,14 @@ export interface VmbusDevice {
   readonly classId: string;
   /** Instance GUID (if_instance). */
   readonly instanceId: string;
-  /** The rings are the device's until close(); `signal` interrupts the guest for this channel. */
-  open(rings: ChannelRings, signal: () => void): void;
+  /** Called once, before any open: what the device needs of its partition (endpoint.ts). */
+  attach?(ctx: VmbusDeviceContext): void;
+  /**
+   * The rings are the device's until close(); `signal` interrupts the guest
+   * for this channel; `fail` closes the channel from the host's side, with
+   * the reason logged (a guest that broke the device's protocol).
+   */
+  open(rings: ChannelRings, signal: () => void, fail: (reason: string) => void): void;
   /** The guest signalled the channel (its outbound ring has packets, or room). */
   notify(): void;
   close(): void;
@@ -105,6 +112,8 @@ export class ChannelManager {
   private nextRelid = 1;
   /** Refusals so far (for tests and hv's statistics). */
   readonly refusals: Refusal[] = [];
+  /** Channels their device closed because the guest broke its protocol: relid and reason. */
+  readonly faults: { relid: number; reason: string }[] = [];
 
   constructor(private readonly host: ChannelManagerHost) {}
 
@@ -316,9 +325,16 @@ export class ChannelManager {
       targetVp,
       userData: payload.slice(OpenChannel.userData, OpenChannel.userData + 120),
     };
-    ch.device.open(rings, () => {
-      if (ch.state === 'open') this.host.signal(ch.targetVp, relid);
-    });
+    const mine = () => ch.state === 'open' && ch.gpadl === handle; // this opening, not a later one
+    ch.device.open(
+      rings,
+      () => {
+        if (mine()) this.host.signal(ch.targetVp, relid);
+      },
+      (reason) => {
+        if (mine()) this.fault(ch, reason);
+      },
+    );
     result(0);
     return undefined;
   }
@@ -377,6 +393,14 @@ export class ChannelManager {
     this.gpadls.clear();
     this.state = 'disconnected';
     this.version = 0;
+  }
+
+  /** The device gave up on the guest's use of channel `ch`: closed on our side, logged. */
+  private fault(ch: Channel, reason: string): void {
+    this.faults.push({ relid: ch.relid, reason });
+    if (this.faults.length > 1000) this.faults.shift();
+    this.host.log(`vmbus: channel ${ch.relid} closed: ${reason}`);
+    this.closeChannel(ch);
   }
 
   /**

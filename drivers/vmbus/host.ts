@@ -6,6 +6,8 @@
 import { ChannelManager, type VmbusDevice } from './channel-manager.ts';
 import { VMBUS_MESSAGE_CONNECTION_ID, VMBUS_MESSAGE_CONNECTION_ID_4, VMBUS_MESSAGE_SINT, VMBUS_MESSAGE_TYPE } from './messages.ts';
 import { SynicHost, SynicResult, synicOffsets, type SynicKernel, type SynicPartition } from './synic.ts';
+import type { GuestMemory } from '../emulated/dma.ts';
+import type { RingKernel } from './ring.ts';
 
 /** kernel/hypercall/defs.ts SbiExit: the requests this module services. */
 export const VmbusExit = { POST_MESSAGE: 5, SYNIC_EOM: 6, SIGNAL_EVENT: 7 } as const;
@@ -21,6 +23,10 @@ export interface VmbusHostConfig extends Omit<SynicPartition, 'exitOnSignal'> {
   /** Guest RAM: guest-physical base, size, host address. */
   ram: { gpa: number; size: number; host: number };
   devices: readonly VmbusDevice[];
+  /** Guest RAM, checked (devices' data buffers), the kernel's ring primitives, and scratch pages for devices (endpoint.ts). */
+  guest: GuestMemory;
+  ring: RingKernel;
+  scratch(pages: number): number;
   log(line: string): void;
 }
 
@@ -49,7 +55,10 @@ export class VmbusHost {
       vcpus: c.harts,
       log: c.log,
     });
-    for (const d of c.devices) this.channels.add(d);
+    for (const d of c.devices) {
+      d.attach?.({ memory: c.memory, ring: c.ring, guest: c.guest, scratch: c.scratch, log: c.log });
+      this.channels.add(d);
+    }
   }
 
   /**

@@ -23,12 +23,18 @@ LDFLAGS="-T slib/link.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments"
 
 SLIB="slib/crt0.S slib/trap.S slib/sbi.c slib/console.c slib/smp.c slib/trap.c
  lib/printf.c lib/string.c lib/check.c"
-ALL="sbi-hello sbi-smp sbi-timer sbi-probe"
+VMBUS="slib/vmbus.c slib/vmbus_ring.c slib/storvsc.c"
+ALL="sbi-hello sbi-smp sbi-timer sbi-probe vmbus-disk"
 
 mkdir -p bin/enlightened
 for g in ${*:-$ALL}; do
 	[ -f "enlightened/$g.c" ] || { echo "unknown enlightened guest: $g" >&2; exit 1; }
+	# VMBus guests also link the VMBus client and the synthetic disk driver.
+	case "$g" in
+	vmbus-*) extra="$VMBUS" ;;
+	*) extra="" ;;
+	esac
 	echo "  CC  bin/enlightened/$g.elf"
 	# shellcheck disable=SC2086
-	$CC $CFLAGS $LDFLAGS -o "bin/enlightened/$g.elf" $SLIB "enlightened/$g.c" -lgcc
+	$CC $CFLAGS $LDFLAGS -o "bin/enlightened/$g.elf" $SLIB $extra "enlightened/$g.c" -lgcc
 done

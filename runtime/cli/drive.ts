@@ -1,11 +1,12 @@
 // `-drive` option values in QEMU's syntax, and opening the disk they name:
 //
-//   -drive file=PATH,format=raw|vpc,if=virtio[,readonly=on]
+//   -drive file=PATH,format=raw|vpc,if=virtio|vmbus[,readonly=on]
 //
 // As in QEMU, a comma inside a value is written twice (file=a,,b.img is
 // "a,b.img"). `format` may be left out: the image is then probed (a VHD
-// footer means vpc, anything else raw). `if` defaults to virtio, the only
-// interface this board has. Anything else is a UsageError.
+// footer means vpc, anything else raw). `if` defaults to virtio (a
+// virtio-blk disk); vmbus makes it a synthetic SCSI disk on VMBus, for
+// enlightened guests (-bios hv). Anything else is a UsageError.
 
 import { UsageError } from './errors.ts';
 import type { DiskSpec } from '../host/spec.ts';
@@ -14,7 +15,7 @@ export { openDrive } from '../machine/drives.ts';
 
 export type DriveFormat = 'raw' | 'vpc';
 
-export type DriveSpec = Required<Pick<DiskSpec, 'path' | 'readonly'>> & { format: DriveFormat | undefined };
+export type DriveSpec = Required<Pick<DiskSpec, 'path' | 'readonly'>> & { format: DriveFormat | undefined; if?: 'vmbus' };
 
 const BOOLS: Record<string, boolean> = { on: true, yes: true, true: true, off: false, no: false, false: false };
 
@@ -50,6 +51,7 @@ export function parseDrive(text: string): DriveSpec {
   let path: string | undefined;
   let format: DriveFormat | undefined;
   let readonly = false;
+  let vmbus = false;
   for (const [key, value] of splitOptions(text)) {
     if (seen.has(key)) throw new UsageError(`-drive: '${key}' given twice`);
     seen.add(key);
@@ -63,7 +65,8 @@ export function parseDrive(text: string): DriveSpec {
         format = value;
         break;
       case 'if':
-        if (value !== 'virtio') throw new UsageError(`-drive: interface '${value}' is not supported (virtio)`);
+        if (value !== 'virtio' && value !== 'vmbus') throw new UsageError(`-drive: interface '${value}' is not supported (virtio, vmbus)`);
+        vmbus = value === 'vmbus';
         break;
       case 'readonly': {
         const b = BOOLS[value];
@@ -76,5 +79,5 @@ export function parseDrive(text: string): DriveSpec {
     }
   }
   if (path === undefined) throw new UsageError('-drive: file= is missing');
-  return { path, format, readonly };
+  return vmbus ? { path, format, readonly, if: 'vmbus' } : { path, format, readonly };
 }

@@ -65,8 +65,9 @@ const HELP = `usage: hv run [options] [FILE.elf...]
   -no-reboot         a reset the guest asks for ends the run (exit status 0)
                      instead of rebooting the partition
   -initrd FILE       initial ramdisk (device tree linux,initrd-start/end)
-  -drive file=PATH,format=raw|vpc,if=virtio[,readonly=on]
-                     a virtio-blk disk; drives fill the virtio-mmio slots in order
+  -drive file=PATH,format=raw|vpc,if=virtio|vmbus[,readonly=on]
+                     a virtio-blk disk; drives fill the virtio-mmio slots in order;
+                     if=vmbus: a synthetic SCSI disk on VMBus (with -bios hv)
   --paging MODE      memory virtualization: direct (default), nested (Sv39x4
                      G-stage tables) or shadow (shadow tables, write-protected
                      guest page tables)

@@ -13,7 +13,7 @@
 //         "kernel": "guests/bin/enlightened/hello.elf",   required
 //         "append": "console=hvc0",
 //         "initrd": "x.img",
-//         "disks": [{ "path": "disk.vhd", "format": "vpc", "readonly": false }],   at most 8
+//         "disks": [{ "path": "disk.vhd", "format": "vpc", "readonly": false, "if": "virtio" }],   at most 8 virtio, 16 vmbus
 //         "sched": { "weight": 512, "cap": 50, "reservation": 10 } }
 //     ]
 //   }
@@ -43,7 +43,7 @@ const MAX_CONFIG_BYTES = 1 << 20;
 
 const HOST_KEYS = ['pcpus', 'partitions'];
 const PARTITION_KEYS = ['name', 'memory', 'vcpus', 'paging', 'boot', 'bios', 'kernel', 'append', 'initrd', 'disks', 'sched', 'reboot'];
-const DISK_KEYS = ['path', 'format', 'readonly'];
+const DISK_KEYS = ['path', 'format', 'readonly', 'if'];
 const SCHED_KEYS = ['weight', 'cap', 'reservation'];
 
 type Obj = Record<string, unknown>;

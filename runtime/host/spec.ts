@@ -19,6 +19,12 @@ export interface DiskSpec {
   /** 'raw', 'vpc' (VHD), or undefined to probe (a VHD footer means vpc). */
   format?: 'raw' | 'vpc';
   readonly?: boolean;
+  /**
+   * How the guest reaches it: 'virtio' (default) a virtio-blk disk in the
+   * next virtio-mmio slot; 'vmbus' a synthetic SCSI disk offered on VMBus
+   * (drivers/vmbus/storvsc.ts; enlightened partitions only).
+   */
+  if?: 'virtio' | 'vmbus';
 }
 
 /** Credit-scheduler parameters (docs/scheduler.md). */
@@ -93,6 +99,8 @@ export const LIMITS = {
   vcpus: 64,
   /** One virtio-mmio slot each. */
   disks: MEMMAP.virtio.count,
+  /** Synthetic disks on VMBus: a channel each. */
+  vmbusDisks: 16,
   /** Guest RAM: at least 64 KiB (the device tree and a small image), a multiple of 4 KiB. */
   minMemory: 64 << 10,
   /**
@@ -112,6 +120,9 @@ const NAME = /^[A-Za-z0-9_.#-]{1,32}$/;
 const PAGING: readonly PagingMode[] = ['direct', 'nested', 'shadow'];
 const BOOT = ['firmware', 'enlightened'] as const;
 const FORMAT = ['raw', 'vpc'] as const;
+const DISK_IF = ['virtio', 'vmbus'] as const;
+/** The disks that take a virtio-mmio slot. */
+export const virtioDisks = (disks: readonly DiskSpec[]): DiskSpec[] => disks.filter((d) => d.if !== 'vmbus');
 const MiB = 1 << 20;
 
 /**
@@ -177,7 +188,9 @@ export function checkPartition(spec: PartitionSpec): PartitionSpec {
     if (bytes > LIMITS.append) fail('append', `must be at most ${LIMITS.append} bytes, got ${bytes}`);
   }
   if (!Array.isArray(s.disks)) fail('disks', `must be an array of at most ${LIMITS.disks} disks, got ${show(s.disks)}`);
-  if ((s.disks as unknown[]).length > LIMITS.disks) fail('disks', `at most ${LIMITS.disks} disks (one per virtio-mmio slot), got ${(s.disks as unknown[]).length}`);
+  const onVmbus = (s.disks as unknown[]).filter((d) => (d as Record<string, unknown> | null)?.if === 'vmbus').length;
+  if ((s.disks as unknown[]).length - onVmbus > LIMITS.disks) fail('disks', `at most ${LIMITS.disks} virtio disks (one per virtio-mmio slot), got ${(s.disks as unknown[]).length - onVmbus}`);
+  if (onVmbus > LIMITS.vmbusDisks) fail('disks', `at most ${LIMITS.vmbusDisks} disks on VMBus, got ${onVmbus}`);
   (s.disks as unknown[]).forEach((d, i) => {
     const p = `disks[${i}]`;
     if (typeof d !== 'object' || d === null || Array.isArray(d)) fail(p, `must be an object, got ${show(d)}`);
@@ -185,6 +198,8 @@ export function checkPartition(spec: PartitionSpec): PartitionSpec {
     file(disk.path, `${p}.path`, fail);
     if (disk.format !== undefined) oneOf(disk.format, `${p}.format`, FORMAT, fail);
     if (disk.readonly !== undefined && typeof disk.readonly !== 'boolean') fail(`${p}.readonly`, `must be true or false, got ${show(disk.readonly)}`);
+    if (disk.if !== undefined) oneOf(disk.if, `${p}.if`, DISK_IF, fail);
+    if (disk.if === 'vmbus' && s.boot !== 'enlightened') fail(`${p}.if`, 'a disk on VMBus needs boot "enlightened" (the guest must speak VMBus)');
   });
   const sched = s.sched as Record<string, unknown>;
   if (typeof sched !== 'object' || sched === null || Array.isArray(sched)) fail('sched', `must be an object, got ${show(sched)}`);

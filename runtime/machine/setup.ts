@@ -12,6 +12,7 @@ import { parseElf } from '../loader/elf.ts';
 import { readBounded } from '../loader/input.ts';
 import type { ClockMode } from './clock.ts';
 import { openDrive } from './drives.ts';
+import { StorvscDevice, storvscInstanceId } from '../../drivers/vmbus/storvsc.ts';
 import { Machine } from './machine.ts';
 
 const RAM_BASE: number = MEMMAP.dram.base;
@@ -77,13 +78,16 @@ export function createPartition(spec: PartitionSpec, hv: Hypervisor, options: Se
   try {
     // Switchable: a live snapshot or a storage migration moves the guest to another image.
     for (const d of spec.disks) disks.push(new SwitchableDevice(openDrive(d)));
+    const onVmbus = (i: number) => spec.disks[i]!.if === 'vmbus';
+    const synthetic = disks.filter((_, i) => onVmbus(i)).map((d, n) => new StorvscDevice(d, { instanceId: storvscInstanceId(n) }));
     const machine = new Machine(
       {
         ramSize: spec.memory,
         harts: spec.vcpus,
         paging: spec.paging,
         bootargs: spec.append,
-        drives: disks,
+        drives: disks.filter((_, i) => !onVmbus(i)),
+        vmbus: synthetic.length ? synthetic : undefined,
         clock: options.clock,
         exits: options.exits,
         onConsole: options.onConsole,

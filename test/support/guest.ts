@@ -29,6 +29,7 @@ export async function runGuest(
     bootargs: options.bootargs,
     paging: options.paging,
     drives: options.drives,
+    vmbus: options.vmbus,
     onConsole: (b) => (output += Buffer.from(b).toString('latin1')),
   });
   if (options.jit) machine.hypervisor.setJit(options.jit);

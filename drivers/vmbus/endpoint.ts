@@ -1,0 +1,230 @@
+// The host end of one VMBus channel: what every synthetic device (storage,
+// later network and the integration components) does with its two rings.
+// It reads the guest's packets straight out of the guest -> host ring in
+// guest RAM and writes its answers into the host -> guest ring, through the
+// kernel's ring primitives (kernel/vmbus/ring.ts), so both ends keep Linux's
+// rules (hv_ringbuffer_write/read, hv_pkt_iter_close):
+//
+//   notify() ─► mask the ring (hv_begin_read), then per packet:
+//               room for an answer in the host -> guest ring? no: publish
+//               pending_send_sz and stop (the guest's read signals us on
+//               not-enough -> enough, and notify() runs again);
+//               read it raw (descriptor included) into scratch, give it to
+//               the device, whose answers go out with send();
+//               unmask (hv_end_read) and read on if more came meanwhile.
+//   send()   ─► ringWrite; the guest is signalled only on empty -> non-empty.
+//
+// Runs on the thread that services the partition's exits (the root's
+// worker, or the deterministic host's only thread): signal_event exits
+// there (docs/vmbus.md). The kernel primitives copy to and from host
+// addresses, so each endpoint has a few pages of scratch in the shared
+// memory (VmbusDeviceContext.scratch).
+//
+// Nothing the guest writes makes this throw: a corrupt ring, a packet larger
+// than the device takes, or a packet the device rejects (EndpointFault)
+// closes the channel with the reason logged; the guest's other channels go on.
+import type { GuestMemory } from '../emulated/dma.ts';
+import type { ChannelRings, VmbusDevice } from './channel-manager.ts';
+import { COMPLETION_REQUESTED, PacketType, RingResult, VmbusRing, packetFootprint, type RingKernel } from './ring.ts';
+
+/** What a device needs of its partition to service a channel (VmbusHost gives it). */
+export interface VmbusDeviceContext {
+  memory: WebAssembly.Memory;
+  ring: RingKernel;
+  /** Guest RAM, checked: data buffers the guest names (GPA-direct pages) are reached only through it. */
+  guest: GuestMemory;
+  /** `pages` zeroed 4 KiB pages of shared memory for this device (host address), or 0 when the pool is out. */
+  scratch(pages: number): number;
+  log(line: string): void;
+}
+
+/** A packet from the guest -> host ring. */
+export interface Packet {
+  type: number;
+  flags: number;
+  transId: bigint;
+  /** The whole packet from its descriptor on (vmbus_recvpacket_raw): a view valid until the next packet. */
+  raw: Uint8Array;
+  /** Where the payload starts in `raw` (offset8 * 8). */
+  offset: number;
+}
+
+/** A packet the device will not take: the endpoint closes the channel with this message. */
+export class EndpointFault extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EndpointFault';
+  }
+}
+
+const PAGE = 4096;
+/** Scratch: descriptor at 0, answers from 64 to the end of page 0, packets read into pages 1-3. */
+const SCRATCH_PAGES = 4;
+const DESC_AT = 0;
+const TX_AT = 64;
+const TX_MAX = PAGE - TX_AT;
+const RX_AT = PAGE;
+/** The largest packet a device takes (descriptor, GPA ranges and payload). */
+export const MAX_PACKET = (SCRATCH_PAGES - 1) * PAGE;
+
+export abstract class ChannelEndpoint implements VmbusDevice {
+  abstract readonly classId: string;
+  abstract readonly instanceId: string;
+  /** Bytes of the largest answer the device sends for one packet: a packet is read only when that much room is free. */
+  protected abstract readonly maxReply: number;
+
+  protected ctx: VmbusDeviceContext | undefined;
+  private scratch = 0;
+  private rx: VmbusRing | undefined;
+  private tx: VmbusRing | undefined;
+  private signalGuest: (() => void) | undefined;
+  private fail: ((reason: string) => void) | undefined;
+  private busy = false;
+  /** Packets read and answers sent since the channel opened, and why it was last closed by us. */
+  readonly stats = { packets: 0, replies: 0, signals: 0, blocked: 0 };
+  fault: string | undefined;
+
+  /** Handles one packet; answers with send(). Throws EndpointFault for a packet it will not take. */
+  protected abstract onPacket(p: Packet): void;
+  /** The channel opened: the device's protocol starts from scratch. */
+  protected onOpen(): void {}
+
+  attach(ctx: VmbusDeviceContext): void {
+    this.ctx = ctx;
+  }
+
+  open(rings: ChannelRings, signal: () => void, fail?: (reason: string) => void): void {
+    const ctx = this.ctx;
+    if (!ctx) throw new Error(`${this.constructor.name}: open before attach`); // a wiring bug, not the guest's
+    if (!this.scratch) this.scratch = ctx.scratch(SCRATCH_PAGES);
+    this.signalGuest = signal;
+    this.fail = fail;
+    this.fault = undefined;
+    Object.assign(this.stats, { packets: 0, replies: 0, signals: 0, blocked: 0 });
+    if (!this.scratch) {
+      this.stop('out of host frames for the channel’s scratch pages');
+      return;
+    }
+    this.rx = new VmbusRing(ctx.ring, ctx.memory, rings.outbound.addr, rings.outbound.size);
+    this.tx = new VmbusRing(ctx.ring, ctx.memory, rings.inbound.addr, rings.inbound.size);
+    this.onOpen();
+    this.notify(); // packets the guest wrote before OPENCHANNEL_RESULT
+  }
+
+  close(): void {
+    this.rx = this.tx = undefined;
+    this.signalGuest = this.fail = undefined;
+  }
+
+  get isOpen(): boolean {
+    return this.rx !== undefined;
+  }
+
+  notify(): void {
+    if (this.busy) return; // an answer's signal came back in (deterministic host): the loop below reads on
+    this.busy = true;
+    try {
+      this.drain();
+    } catch (e) {
+      if (!(e instanceof EndpointFault)) throw e; // our bug: the host reports it as the device's crash
+      this.stop(e.message);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private drain(): void {
+    const ctx = this.ctx!;
+    for (;;) {
+      const rx = this.rx;
+      if (!rx) return;
+      rx.beginRead();
+      for (;;) {
+        if (!this.roomForReply()) {
+          rx.endRead();
+          return; // the guest signals when it has made room
+        }
+        const r = rx.read(this.scratch + RX_AT, MAX_PACKET, this.scratch + DESC_AT, true);
+        if (r === RingResult.EMPTY) break;
+        if (r < 0) throw new EndpointFault(this.ringError(r, rx));
+        if (r === RingResult.SIGNAL) this.signal(); // the guest waits to write (pending_send_sz)
+        const d = rx.descriptorAt(this.scratch + DESC_AT);
+        this.stats.packets++;
+        const raw = new Uint8Array(ctx.memory.buffer, this.scratch + RX_AT, d.len8 * 8);
+        this.onPacket({ type: d.type, flags: d.flags, transId: d.transId, raw, offset: d.offset8 * 8 });
+        if (!this.rx) return; // the device closed the channel
+      }
+      const more = rx.endRead();
+      if (more < 0) throw new EndpointFault(this.ringError(more, rx));
+      if (more === 0) return;
+    }
+  }
+
+  /** Is there room for the largest answer? If not, asks the guest to signal when there is (Linux's blocked writer). */
+  private roomForReply(): boolean {
+    const tx = this.tx!;
+    const need = packetFootprint(this.maxReply);
+    const free = tx.free();
+    if (free < 0) throw new EndpointFault(this.ringError(free, tx));
+    if (free > need) return true;
+    tx.setPendingSend(need);
+    const again = tx.free(); // the guest may have read in between: then it will not signal
+    if (again > need) {
+      tx.setPendingSend(0);
+      return true;
+    }
+    this.stats.blocked++;
+    return false;
+  }
+
+  /** Sends one packet to the guest (a completion of `transId`, or data). */
+  protected send(type: number, transId: bigint, payload: Uint8Array, flags = 0): void {
+    const tx = this.tx;
+    if (!tx) return;
+    if (payload.length > Math.min(TX_MAX, this.maxReply)) throw new Error(`${this.constructor.name}: answer of ${payload.length} bytes exceeds its maxReply`);
+    const ctx = this.ctx!;
+    new Uint8Array(ctx.memory.buffer, this.scratch + TX_AT, payload.length).set(payload);
+    const r = tx.write(type, flags, transId, this.scratch + TX_AT, payload.length);
+    if (r < 0) throw new EndpointFault(r === RingResult.FULL ? 'the host -> guest ring filled up behind the device' : this.ringError(r, tx));
+    this.stats.replies++;
+    if (r === RingResult.SIGNAL) this.signal();
+  }
+
+  /** A completion packet (VM_PKT_COMP) answering the guest's `transId`. */
+  protected complete(transId: bigint, payload: Uint8Array): void {
+    this.send(PacketType.COMP, transId, payload);
+  }
+
+  private signal(): void {
+    this.stats.signals++;
+    this.signalGuest?.();
+  }
+
+  /** Closes the channel on the host's side with `reason` (logged by the channel manager). */
+  protected stop(reason: string): void {
+    this.fault = reason;
+    const fail = this.fail;
+    this.close();
+    if (fail) fail(reason);
+    else this.ctx?.log(`vmbus: ${this.constructor.name}: ${reason}`);
+  }
+
+  private ringError(r: number, ring: VmbusRing): string {
+    const which = ring === this.rx ? 'guest -> host' : 'host -> guest';
+    switch (r) {
+      case RingResult.BAD_INDEX:
+        return `${which} ring: index past its data area or misaligned (write ${ring.writeIndex}, read ${ring.readIndex}, data ${ring.dataSize})`;
+      case RingResult.BAD_PACKET:
+        return `${which} ring: malformed packet descriptor at read index ${ring.readIndex}`;
+      case RingResult.NO_ROOM:
+        return `${which} ring: a packet of more than ${MAX_PACKET} bytes (the device takes at most that)`;
+      case RingResult.BAD_SIZE:
+        return `${which} ring: bad size ${ring.size}`;
+      default:
+        return `${which} ring: error ${r}`;
+    }
+  }
+}
+
+/** Does the guest want a completion for this packet (VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED)? */
+export const wantsCompletion = (p: Packet): boolean => (p.flags & COMPLETION_REQUESTED) !== 0;
