@@ -1,6 +1,7 @@
 // `hv conformance DIR`: runs every ELF in DIR (e.g. the official riscv-tests,
 // built locally) and prints a table and an `N passed, N failed` line.
 // A test passes when it exits with status 0 (HTIF tohost = 1, or the finisher).
+import { JIT_MODES, type JitMode } from '../jit/tier.ts';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseElf } from '../loader/elf.ts';
@@ -21,6 +22,7 @@ export async function runConformanceTest(
   path: string,
   maxInsns = 50_000_000,
   paging: PagingMode = 'direct',
+  jit: JitMode = 'off',
 ): Promise<ConformanceResult> {
   const name = path.split('/').pop()!;
   const t0 = performance.now();
@@ -33,6 +35,7 @@ export async function runConformanceTest(
       paging,
       onConsole: (b) => (out += Buffer.from(b).toString('latin1')),
     });
+    machine.hypervisor.setJit(jit);
     const entry = machine.loadElf(parseElf(readFileSync(path)));
     machine.boot(entry, machine.placeDtb());
     const r = await machine.run({ maxInsns });
@@ -54,11 +57,14 @@ export async function conformanceCommand(argv: string[]): Promise<number> {
     'max-insns': { value: true },
     quiet: { value: false },
     paging: { value: true },
+    jit: { value: true },
   });
   if (args.positionals.length !== 1) {
-    throw new UsageError('usage: hv conformance [--filter REGEX] [--max-insns N] [--paging direct|nested|shadow] [--quiet] DIR');
+    throw new UsageError('usage: hv conformance [--filter REGEX] [--max-insns N] [--paging direct|nested|shadow] [--jit off|on|always] [--quiet] DIR');
   }
   const paging = pagingOption(optionValue(args, 'paging'));
+  const jit = optionValue(args, 'jit') ?? 'off';
+  if (!(JIT_MODES as readonly string[]).includes(jit)) throw new UsageError(`--jit takes off, on or always, not '${jit}'`);
   const dir = args.positionals[0]!;
   let files: string[];
   try {
@@ -78,7 +84,7 @@ export async function conformanceCommand(argv: string[]): Promise<number> {
   let passed = 0;
   const failed: string[] = [];
   for (const f of files) {
-    const r = await runConformanceTest(join(dir, f), maxInsns, paging);
+    const r = await runConformanceTest(join(dir, f), maxInsns, paging, jit as JitMode);
     if (r.ok) passed++;
     else failed.push(f);
     if (!args.options.has('quiet') || !r.ok) {
