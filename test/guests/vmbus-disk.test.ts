@@ -10,7 +10,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { RawDevice } from '../../drivers/block/raw.ts';
 import { StorvscDevice, storvscInstanceId } from '../../drivers/vmbus/storvsc.ts';
 import { Host } from '../../runtime/host/host.ts';
-import { partitionSpec } from '../../runtime/host/spec.ts';
+import { checkPartition, partitionSpec, SpecError } from '../../runtime/host/spec.ts';
+import { parseDrive } from '../../runtime/cli/drive.ts';
+import { UsageError } from '../../runtime/cli/errors.ts';
 import { BIN, runEnlightened } from '../support/enlightened.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hv-vmbus-disk-'));
@@ -77,5 +79,19 @@ describe('vmbus-disk guest', () => {
       await host.close();
     }
     expectGuestData(path);
+  });
+});
+
+describe('a synthetic disk in a partition spec', () => {
+  it('is -drive file=PATH,if=vmbus on the command line and disks[].if = "vmbus" in a spec', () => {
+    expect(parseDrive('file=d.img,if=vmbus')).toEqual({ path: 'd.img', format: undefined, readonly: false, if: 'vmbus' });
+    expect(parseDrive('file=d.img,if=virtio')).toEqual({ path: 'd.img', format: undefined, readonly: false });
+    expect(() => parseDrive('file=d.img,if=scsi')).toThrow(UsageError);
+  });
+
+  it('needs an enlightened partition, whose guest speaks VMBus', () => {
+    const disks = [{ path: 'd.img', if: 'vmbus' as const }];
+    expect(() => checkPartition(partitionSpec('p', 'k.elf', { disks }))).toThrow(SpecError);
+    expect(() => checkPartition(partitionSpec('p', 'k.elf', { disks, boot: 'enlightened' }))).not.toThrow();
   });
 });
