@@ -138,10 +138,12 @@ describe('VM config', () => {
     ['an empty name', one({ name: '' }), 'partitions[0].name: must be 1..32'],
     ['a name over 32 characters', one({ name: 'x'.repeat(33) }), 'partitions[0].name: must be 1..32'],
     ['disks that are not an array', one({ disks: { path: 'd' } }), 'partitions[0].disks: must be an array of at most 8 disks, got an object'],
-    ['more than 8 disks', one({ disks: Array(9).fill({ path: 'd' }) }), 'partitions[0].disks: at most 8 disks (one per virtio-mmio slot), got 9'],
+    ['more than 8 disks', one({ disks: Array(9).fill({ path: 'd' }) }), 'partitions[0].disks: at most 8 virtio disks (one per virtio-mmio slot), got 9'],
     ['a disk without a path', one({ disks: [{ path: 'a' }, { format: 'raw' }] }), 'partitions[0].disks[1].path: missing (required)'],
     ['an unknown disk format', one({ disks: [{ path: 'd', format: 'qcow2' }] }), 'partitions[0].disks[0].format: must be one of raw, vpc, got "qcow2"'],
     ['a readonly that is not a boolean', one({ disks: [{ path: 'd', readonly: 'on' }] }), 'partitions[0].disks[0].readonly: must be true or false, got "on"'],
+    ['an unknown disk interface', one({ disks: [{ path: 'd', if: 'scsi' }] }), 'partitions[0].disks[0].if: must be one of virtio, vmbus, got "scsi"'],
+    ['a VMBus disk in a partition that boots firmware', one({ disks: [{ path: 'd', if: 'vmbus' }] }), 'partitions[0].disks[0].if: a disk on VMBus needs boot "enlightened"'],
     ['sched that is not an object', one({ sched: 256 }), 'partitions[0].sched: must be an object, got 256'],
     ['weight 0', one({ sched: { weight: 0 } }), 'partitions[0].sched.weight: must be an integer 1..65535, got 0'],
     ['weight 65536', one({ sched: { weight: 65536 } }), 'partitions[0].sched.weight: must be an integer 1..65535, got 65536'],
@@ -166,7 +168,7 @@ describe('VM config', () => {
   it.each([
     ['at the top level', one({}, { pcpu: 2 }), 'pcpu: unknown key (expected one of: pcpus, partitions)'],
     ['in a partition', one({ memroy: '64M' }), 'partitions[0].memroy: unknown key'],
-    ['in a disk', one({ disks: [{ path: 'd', if: 'virtio' }] }), 'partitions[0].disks[0].if: unknown key (expected one of: path, format, readonly)'],
+    ['in a disk', one({ disks: [{ path: 'd', cache: 'none' }] }), 'partitions[0].disks[0].cache: unknown key (expected one of: path, format, readonly, if)'],
     ['in sched', one({ sched: { wieght: 5 } }), 'partitions[0].sched.wieght: unknown key (expected one of: weight, cap, reservation)'],
   ])('rejects an unknown key %s', (_, text, message) => {
     expect(error(text).message).toContain(message);
