@@ -60,7 +60,7 @@ describe('hv run: bad inputs are one-line usage errors', () => {
 
   it('rejects a ninth -drive', () => {
     const drives = Array.from({ length: 9 }, (_, i) => ['-drive', `file=${join(dir, `d${i}.img`)},format=raw`]).flat();
-    expectUsage(hv('run', ...drives, HELLO), /-drive: at most 8 disks \(one per virtio-mmio slot\), got 9/);
+    expectUsage(hv('run', ...drives, HELLO), /-drive: at most 8 virtio disks \(one per virtio-mmio slot\), got 9/);
   });
 
   it('rejects a -drive that is not an image file (/dev/null would refuse fsync at the end)', () => {
