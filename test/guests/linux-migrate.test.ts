@@ -21,7 +21,9 @@ describe.skipIf(!image)('Linux guest live-migrated', () => {
       const source = LinuxSession.boot(image!, 'hv', ['-m', '128M', '--pcpus', '1', '--migrate-to', `127.0.0.1:${port}`]);
       sessions.push(source);
       await source.prompt();
-      await source.run('(i=0; while true; do i=$((i+1)); echo $i > /tmp/count; done) &');
+      // The count is written whole and renamed into place: a reader never sees the file empty.
+      await source.run('cd /tmp');
+      await source.run('(i=0; while :; do i=$((i+1)); echo $i >n; mv n count; done) &');
       await source.run('sleep 1; cat /tmp/count');
       source.console.signal('SIGUSR1');
       await source.console.waitFor(/migrated the guest to 127\.0\.0\.1:\d+: \d+ rounds, [\d.]+ MiB sent, total \d+ ms, downtime [\d.]+ ms/, 120_000);

@@ -10,7 +10,7 @@ import { runGuest } from '../support/guest.ts';
 
 const BIN = 'guests/bin';
 /** Guests that need a disk or run too long for a unit test are covered elsewhere. */
-const ELSEWHERE = new Set(['cpu.elf', 'virtio_blk.elf', 'isolation.elf', 'irq_spin.elf', 'irq_wfi.elf']);
+const ELSEWHERE = new Set(['cpu.elf', 'virtio_blk.elf', 'disk_writer.elf', 'isolation.elf', 'irq_spin.elf', 'irq_wfi.elf']);
 const guests = readdirSync(BIN).filter((f) => f.endsWith('.elf') && !ELSEWHERE.has(f)).sort();
 
 /** QEMU 7.2's console output for a guest, where recorded. */

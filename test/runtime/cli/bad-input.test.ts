@@ -5,6 +5,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { formatSize } from '../../../drivers/board/size.ts';
+import { LIMITS, maxMemory, partitionHostBytes } from '../../../runtime/host/spec.ts';
 
 function hv(...args: string[]) {
   const r = spawnSync(process.execPath, ['bin/hv.js', ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -12,6 +14,9 @@ function hv(...args: string[]) {
 }
 
 const HELLO = 'guests/bin/hello.elf';
+/** The bounds as the spec computes them (they move with the kernel's own regions and per-partition structures). */
+const MAX_DIRECT = formatSize(maxMemory('direct'));
+const TWO_3000M = formatSize(2 * partitionHostBytes(3000 * 2 ** 20, 'direct'));
 
 function expectUsage(r: ReturnType<typeof hv>, message: RegExp) {
   expect(r.stderr).toMatch(message);
@@ -39,8 +44,8 @@ describe('hv run: bad inputs are one-line usage errors', () => {
     ['1B', /-m: must be a positive multiple of 4 KiB, got 1B/],
     ['100B', /-m: must be a positive multiple of 4 KiB, got 100B/],
     ['4K', /-m: must be at least 64K, got 4K/],
-    ['4096M', /-m: must be at most 4074M with direct paging \(host memory is one wasm32 memory, 4 GiB in all\), got 4G/],
-    ['16G', /-m: must be at most 4074M with direct paging/],
+    ['4096M', new RegExp(`-m: must be at most ${MAX_DIRECT} with direct paging \\(host memory is one wasm32 memory, 4 GiB in all\\), got 4G`)],
+    ['16G', new RegExp(`-m: must be at most ${MAX_DIRECT} with direct paging`)],
   ])('rejects -m %s', (m, message) => {
     expectUsage(hv('run', '-m', m, HELLO), message);
   });
@@ -51,11 +56,11 @@ describe('hv run: bad inputs are one-line usage errors', () => {
 
   it('rejects "memory": "16G" in a config by the same rule, naming the JSON path', () => {
     const path = config({ partitions: [{ kernel: join(process.cwd(), HELLO), memory: '16G' }] });
-    expectUsage(hv('run', '--config', path), /partitions\[0\]\.memory: must be at most 4074M with direct paging/);
+    expectUsage(hv('run', '--config', path), new RegExp(`partitions\\[0\\]\\.memory: must be at most ${MAX_DIRECT} with direct paging`));
   });
 
   it('rejects partitions that fit one by one but not together', () => {
-    expectUsage(hv('run', '-m', '3000M', HELLO, HELLO), /the guests: need 6000M of host memory together, more than the 4074M/);
+    expectUsage(hv('run', '-m', '3000M', HELLO, HELLO), new RegExp(`the guests: need ${TWO_3000M} of host memory together, more than the ${formatSize(LIMITS.hostMemory)}`));
   });
 
   it('rejects a ninth -drive', () => {
