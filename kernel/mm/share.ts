@@ -49,7 +49,7 @@ import { FRAME_POOL, MAX_PARTITIONS, PAGE_SIZE, SHARE_STATE } from '../layout';
 import { GPTE_MERGING, GPTE_V, GPTE_W, gpteFrame, gstageLeafSlot } from '../mmu/gstage';
 import { frameAlloc, frameFree, framesAllocContiguous, framesEnd } from './frames';
 import { partitionAddr, P_GSTAGE_ROOT, P_ID, P_RAM_GPA, P_RAM_SIZE } from './partition';
-import { graceWait, shootdownServe } from './shootdown';
+import { graceWait, runningVcpu, shootdownServe } from './shootdown';
 
 export const S_LOCK: u32 = 0x00;
 export const S_ZERO: u32 = 0x04;
@@ -229,7 +229,7 @@ export function setLockHeld(on: bool): void {
  * unmapped it and pushed it to the vCPUs that mapped it (shootdown.ts).
  */
 export function pendFree(frame: u32): void {
-  const self = hart;
+  const self = runningVcpu; // 0 on a host thread: `hart` may name a vCPU another thread runs
   for (;;) {
     pendLock(0);
     const n = state<u32>(S_NPEND);

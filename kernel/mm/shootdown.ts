@@ -106,13 +106,23 @@ export function shootdownServe(): void {
   if (req & REQ_SHADOW && load<u32>(<usize>load<u32>(v, H_PARTITION), P_FLAGS) & PF_SHADOW) shadowFlush();
 }
 
+/**
+ * The vCPU this thread is inside run() of, 0 when none: a host callback
+ * made from inside run() (a device access on the deterministic host, whose
+ * devices are called synchronously) is that vCPU's instruction, and waits
+ * as that vCPU (serving its own list), never for it.
+ */
+export let runningVcpu: usize = 0;
+
 /** run() starts: the vCPU's TLB is its thread's until mmLeave (waits while another thread serves it). */
 export function mmEnter(): void {
   while (atomic.cmpxchg<u32>(hart + H_MM_OWNER, OWNER_OFF, OWNER_RUNNING) != OWNER_OFF) {}
+  runningVcpu = hart;
 }
 
 /** run() returns. */
 export function mmLeave(): void {
+  runningVcpu = 0;
   atomic.store<u32>(hart + H_MM_OWNER, OWNER_OFF);
 }
 
@@ -123,6 +133,7 @@ export function mmLeave(): void {
  * waiting for each other both progress.
  */
 export function graceWait(p: usize, self: usize): void {
+  if (!self) self = runningVcpu;
   const first = load<u32>(p, P_FIRST_VCPU);
   const n = load<u32>(p, P_NVCPUS);
   const saved = hart;
