@@ -12,13 +12,14 @@
 // (the old function is overwritten in the table and collected).
 //
 // A translation runs with the guest registers in wasm locals and returns
-// the instructions it retired; its exit pc is in the hart block (H_PC, which
+// the instructions it retired (bit 31: it left at a jump's target, which
+// jitEnter follows into the next translation without the interpreter); its exit pc is in the hart block (H_PC, which
 // run() rewrites when it returns anyway). It stops before the budget would
 // be exceeded, when the vCPU's attention word is set (at a block start),
 // and before any instruction it does not translate or whose TLB lookup
 // misses — the interpreter then executes that one instruction, so traps,
 // MMIO and every slow path stay in one place and are precise.
-import { hart, H_PARTITION, H_PC, H_STAT_JIT_INSNS, H_TLB } from '../cpu/hart';
+import { hart, H_ATTENTION, H_PARTITION, H_PC, H_STAT_JIT_INSNS, H_TLB } from '../cpu/hart';
 import { JIT_STATE } from '../layout';
 import { framesAllocContiguous } from '../mm/frames';
 import { shootdownPartition } from '../mm/shootdown';
@@ -97,27 +98,59 @@ export function jitFlush(): void {
   return (p ^ (p >> SLOTS_LOG2) ^ <u32>(pc >> 32)) & (JIT_SLOTS - 1);
 }
 
+/** A translation's result: bit 31 set = it left at a control transfer's target (chain on). */
+const CHAINED: u32 = 0x8000_0000;
+
 /**
  * The interpreter reached `pc` by a taken branch with `n` of `budget` steps
  * done: runs translated code from there if there is (or now is) some.
  * Returns the new step count; the pc to go on from is in jitPc.
+ *
+ * A region that leaves through a jump (JALR, a branch out of its page, its
+ * size limit) is followed here by the region at the target, without going
+ * back to the interpreter: returns and indirect jumps (switch tables) cost a
+ * table lookup rather than interpreted instructions up to the next taken
+ * branch. Each hop returns to this loop, so V8 swaps in optimised code for
+ * a hot region (it has no on-stack replacement). Exits before an
+ * instruction the region does not translate, at the budget or when the
+ * vCPU's attention is wanted go back to the interpreter.
  */
 export function jitEnter(pc: u64, n: u32, budget: u32): u32 {
   jitPc = pc;
-  if (n >= budget || (!table && !setUp())) return n;
+  if (!table && !setUp()) return n;
+  while (n < budget && enterable(pc)) {
+    bump64(JIT_STATE + JS_ENTRIES, 1);
+    const r = call_indirect<u32>(tableBase + enterSlot, hart, budget - n, dataKey);
+    const k = r & ~CHAINED;
+    bump64(hart + H_STAT_JIT_INSNS, k);
+    bump64(JIT_STATE + JS_INSNS, k);
+    pc = load<u64>(hart, H_PC);
+    jitPc = pc;
+    n += k;
+    if (!(r & CHAINED) || load<u32>(hart, H_ATTENTION) != 0) break;
+  }
+  return n;
+}
+
+/** The slot enterable() found. */
+let enterSlot: u32 = 0;
+
+/** Counts an entry at `pc`; true (slot in enterSlot) if a translation is ready to run there. */
+function enterable(pc: u64): bool {
   const fe = tlbEntry(ACC_FETCH, pc);
   // Only through a fetch TLB hit: it says the page may be executed now, at
   // this privilege and address space; the interpreter fills it otherwise.
-  if (load<u64>(fe) != ((pc & ~<u64>0xfff) | fetchKey)) return n;
+  if (load<u64>(fe) != ((pc & ~<u64>0xfff) | fetchKey)) return false;
   const frame = (<u32>pc + load<u32>(fe, 8)) & ~0xfff;
   const slot = slotOf(pc);
+  enterSlot = slot;
   const e = table + slot * ENTRY;
   let state = load<u32>(e, E_STATE);
   if (load<u64>(e, E_PC) != pc || load<u32>(e, E_FRAME) != frame) {
     if (state == ST_READY) {
       const m = load<u32>(e, E_MISSES) + 1;
       store<u32>(e, m, E_MISSES);
-      if (m < EVICT_AFTER) return n;
+      if (m < EVICT_AFTER) return false;
     }
     store<u64>(e, pc, E_PC);
     store<u32>(e, frame, E_FRAME);
@@ -126,26 +159,17 @@ export function jitEnter(pc: u64, n: u32, budget: u32): u32 {
     state = ST_COUNT;
     store<u32>(e, state, E_STATE);
   }
-  if (state == ST_READY && atomic.load<u32>(<usize>load<u32>(e, E_GEN_ADDR)) != load<u32>(e, E_GEN)) {
+  if (state == ST_READY) {
+    if (atomic.load<u32>(<usize>load<u32>(e, E_GEN_ADDR)) == load<u32>(e, E_GEN)) return true;
     bump64(JIT_STATE + JS_INVALIDATIONS, 1); // its frame was written: translate again once hot
     store<u32>(e, 0, E_COUNT);
     state = ST_COUNT;
     store<u32>(e, state, E_STATE);
   }
-  if (state == ST_COUNT) {
-    const c = load<u32>(e, E_COUNT) + 1;
-    store<u32>(e, c, E_COUNT);
-    if (c < threshold) return n;
-    if (!translate(e, slot, pc, frame)) return n;
-  } else if (state == ST_NEVER) {
-    return n;
-  }
-  bump64(JIT_STATE + JS_ENTRIES, 1);
-  const k = call_indirect<u32>(tableBase + slot, hart, budget - n, dataKey);
-  bump64(hart + H_STAT_JIT_INSNS, k);
-  bump64(JIT_STATE + JS_INSNS, k);
-  jitPc = load<u64>(hart, H_PC);
-  return n + k;
+  if (state != ST_COUNT) return false; // ST_NEVER
+  const c = load<u32>(e, E_COUNT) + 1;
+  store<u32>(e, c, E_COUNT);
+  return c >= threshold && translate(e, slot, pc, frame);
 }
 
 /** Translates the region at `pc` into slot `slot`; false if nothing there is translatable. */

@@ -1,18 +1,24 @@
 // RISC-V (RV64I + M, the integer subset) to WebAssembly: one region — the
 // basic blocks reachable from an entry pc without leaving its 4 KiB page —
 // becomes one function (h: hart block, budget: steps left, key: data TLB
-// key) -> steps retired, the exit pc stored at h + H_PC.
+// key) -> steps retired (bit 31 set when it left at a jump's target, which
+// the dispatcher follows into the next region: kernel/jit/dispatch.ts), the
+// exit pc stored at h + H_PC.
 //
 // Inside, guest registers are wasm locals (loaded at entry, the written ones
-// stored at the one exit), and blocks are cases of a loop + br_table, so a
-// loop inside the page never leaves the function. Each block first checks
-// the budget (the region stops before a block it could not finish, so a
-// slice ends on the same instruction as in the interpreter) and the vCPU's
-// attention word (a kick, a shootdown request: the interpreter answers).
+// stored at the one exit). Blocks are laid out in guest address order as
+// nested wasm blocks: a forward branch is a `br` to its target's label, a
+// backward one goes through a loop + br_table, so a loop inside the page
+// never leaves the function. Each block first checks the budget (the region
+// stops before a block it could not finish, so a slice ends on the same
+// instruction as in the interpreter); the region's entry and every target of
+// a backward branch also read the vCPU's attention word (a kick, a shootdown
+// request: the interpreter answers), which bounds the delay by one pass
+// through the region's straight-line code.
 // Loads and stores do the software TLB's compare inline (mmu/tlb.ts); on a
 // miss the region stops before the access and the interpreter performs it
 // (walk, fill, MMIO, fault), precisely. Anything else not translated here
-// (CSRs, system, atomics, FP, MULH*) ends the block the same way.
+// (CSRs, system, atomics, FP) ends the block the same way.
 import { ByteWriter, I32, I64, moduleWithFunction } from './wasm.ts';
 
 /** vCPU block offsets the generated code uses (kernel/cpu/hart.ts, mmu/tlb.ts). */
@@ -29,7 +35,7 @@ export interface Region {
 }
 
 const PAGE = 0x1000;
-const MAX_BLOCKS = 64;
+const MAX_BLOCKS = 256;
 const MAX_INSNS = 1024;
 const TLB_TABLE = 4096; // 256 entries x 16 bytes, per access type
 const ACC_LOAD = 1;
@@ -37,7 +43,10 @@ const ACC_STORE = 2;
 
 // Locals: params 0 h, 1 budget, 2 key; x1..x31 at 2 + r; then these.
 const L_H = 0, L_BUDGET = 1, L_KEY = 2;
-const L_N = 34, L_BLK = 35, L_VA = 36, L_E = 37, L_EXIT = 38, L_T = 39;
+const L_N = 34, L_BLK = 35, L_VA = 36, L_E = 37, L_EXIT = 38, L_T = 39, L_CHAIN = 40, L_P = 41, L_Q = 42;
+const LOCALS: [number, number][] = [[31, I64], [2, I32], [1, I64], [1, I32], [2, I64], [1, I32], [2, I64]];
+/** The result's bit 31: the region left at a jump's target (L_CHAIN). */
+const CHAINED_SHIFT = 31;
 
 // Opcodes.
 const BLOCK = 0x02, LOOP = 0x03, IF = 0x04, ELSE = 0x05, END = 0x0b, BR = 0x0c, BR_TABLE = 0x0e;
@@ -47,6 +56,7 @@ const I32_CONST = 0x41, I64_CONST = 0x42;
 const I32_EQZ = 0x45, I32_EQ = 0x46, I32_GT_U = 0x4b;
 const I64_EQZ = 0x50, I64_EQ = 0x51, I64_NE = 0x52, I64_LT_S = 0x53, I64_LT_U = 0x54, I64_GE_S = 0x59, I64_GE_U = 0x5a;
 const I32_ADD = 0x6a, I32_AND = 0x71, I32_OR = 0x72, I32_SHL = 0x74, I32_SHR_S = 0x75, I32_SHR_U = 0x76;
+const I64_CONST_M32 = 0xffff_ffffn;
 const I32_DIV_S = 0x6d, I32_DIV_U = 0x6e, I32_REM_S = 0x6f, I32_REM_U = 0x70;
 const I64_ADD = 0x7c, I64_SUB = 0x7d, I64_MUL = 0x7e, I64_DIV_S = 0x7f, I64_DIV_U = 0x80, I64_REM_S = 0x81,
   I64_REM_U = 0x82, I64_AND = 0x83, I64_OR = 0x84, I64_XOR = 0x85, I64_SHL = 0x86, I64_SHR_S = 0x87, I64_SHR_U = 0x88;
@@ -68,9 +78,11 @@ interface Insn {
 interface Block {
   pc: bigint;
   insns: Insn[];
-  /** Why it ends: a control transfer (its last insn), or `stop` before the instruction at `end`. */
+  /** Why it ends: a control transfer (its last insn), or it stops before the instruction at `end`. */
   end: bigint;
   transfer: boolean;
+  /** It stops at the page end or the size limit (`end` is a block start elsewhere), not before an untranslated instruction. */
+  cut: boolean;
 }
 
 const sext = (v: number, bits: number) => (v << (32 - bits)) >> (32 - bits);
@@ -102,7 +114,7 @@ export function translatable(i: number): boolean {
     case 0x0c: // OP
       if (f7 === 0) return true;
       if (f7 === 0x20) return f3 === 0 || f3 === 5;
-      return f7 === 1 && (f3 === 0 || f3 >= 4); // MUL, DIV*, REM* (not MULH*)
+      return f7 === 1; // M
     case 0x0e: // OP-32
       if (f7 === 0) return f3 === 0 || f3 === 1 || f3 === 5;
       if (f7 === 0x20) return f3 === 0 || f3 === 5;
@@ -147,9 +159,13 @@ export class Translator {
       const insns: Insn[] = [];
       let pc = start;
       let transfer = false;
+      let cut = true;
       while ((pc & ~0xfffn) === page && total < MAX_INSNS) {
         const [bits, len] = this.fetch(u8, dv, frame, pc);
-        if (bits === 0 || !translatable(bits)) break;
+        if (bits === 0 || !translatable(bits)) {
+          cut = false;
+          break;
+        }
         insns.push({ pc, bits, len });
         total++;
         pc += BigInt(len);
@@ -166,7 +182,7 @@ export class Translator {
           break;
         }
       }
-      blocks.push({ pc: start, insns, end: pc, transfer });
+      blocks.push({ pc: start, insns, end: pc, transfer, cut: cut && !transfer });
     }
     return blocks;
   }
@@ -175,23 +191,35 @@ export class Translator {
   translate(frame: number, entry: bigint): Region | null {
     const blocks = this.discover(frame, entry);
     if (blocks[0]!.insns.length === 0) return null;
+    blocks.sort((a, b) => (a.pc < b.pc ? -1 : 1)); // guest order: forward branches become forward `br`s
     const index = new Map(blocks.map((b, i) => [b.pc, i]));
     const used = new Set<number>();
     const written = new Set<number>();
     for (const b of blocks) for (const { bits } of b.insns) regsOf(bits, used, written);
-    const c = new Codegen(blocks, index, this.off);
+    const c = new Codegen(blocks, index, index.get(entry)!, this.off);
     const body = new ByteWriter();
     for (const r of used) body.byte(LGET).u32(L_H).byte(I64_LOAD).u32(3).u32(r * 8).byte(LSET).u32(2 + r);
     c.emit(body);
     for (const r of written) body.byte(LGET).u32(L_H).byte(LGET).u32(2 + r).byte(I64_STORE).u32(3).u32(r * 8);
     body.byte(LGET).u32(L_H).byte(LGET).u32(L_EXIT).byte(I64_STORE).u32(3).u32(this.off.pc);
-    body.byte(LGET).u32(L_N);
+    body.byte(LGET).u32(L_N).byte(LGET).u32(L_CHAIN).byte(I32_CONST).u32(CHAINED_SHIFT).byte(I32_SHL).byte(I32_OR);
     const bytes = moduleWithFunction(
-      { params: [I32, I32, I64], results: [I32], locals: [[31, I64], [2, I32], [1, I64], [1, I32], [2, I64]], body: body.result() },
+      { params: [I32, I32, I64], results: [I32], locals: LOCALS, body: body.result() },
       { min: 1, max: 65536 },
     );
     return { bytes, blocks: blocks.length, insns: blocks.reduce((s, b) => s + b.insns.length, 0) };
   }
+}
+
+/** Where a block may go on to in the region (not JALR's target, unknown until run). */
+function successors(b: Block): bigint[] {
+  if (b.cut) return [b.end];
+  if (!b.transfer) return [];
+  const { pc, bits, len } = b.insns[b.insns.length - 1]!;
+  const op = (bits >>> 2) & 0x1f;
+  if (op === 0x18) return [wrap64(pc + BigInt(immB(bits))), wrap64(pc + BigInt(len))];
+  if (op === 0x1b) return [wrap64(pc + BigInt(immJ(bits)))];
+  return [];
 }
 
 /** Registers an instruction reads (`used`) and writes (`written`, also `used`: written-back values start as loaded). */
@@ -215,17 +243,34 @@ class Codegen {
   private depth = 0;
   private outDepth = 0; // depth of $out's label
   private loopDepth = 0;
+  /** The block being emitted. */
+  private cur = 0;
+  /** Blocks entered from the loop (the entry, targets of backward branches): they read the attention word. */
+  private readonly heads = new Set<number>();
 
   constructor(
     private readonly blocks: Block[],
     private readonly index: Map<bigint, number>,
+    private readonly entry: number,
     private readonly off: HartOffsets,
-  ) {}
+  ) {
+    this.heads.add(entry);
+    blocks.forEach((b, i) => {
+      for (const t of successors(b)) {
+        const j = index.get(t);
+        if (j !== undefined && j <= i) this.heads.add(j);
+      }
+    });
+  }
 
   emit(w: ByteWriter): void {
     this.w = w;
     const n = this.blocks.length;
-    // block $out; loop $L; block $b(n-1) ... block $b0; br_table; end ...
+    if (this.entry) {
+      this.i32(this.entry);
+      this.set(L_BLK);
+    }
+    // block $out; loop $L; block $b(n-1) ... block $b0; br_table; end $b0; code of block 0; end $b1; ...
     w.byte(BLOCK).byte(0x40);
     this.outDepth = ++this.depth;
     w.byte(LOOP).byte(0x40);
@@ -240,6 +285,7 @@ class Codegen {
     for (let i = 0; i < n; i++) {
       w.byte(END);
       this.depth--;
+      this.cur = i;
       this.block(this.blocks[i]!);
     }
     w.byte(END); // loop
@@ -289,13 +335,24 @@ class Codegen {
     this.set(L_EXIT);
     this.br(this.outDepth);
   }
-  /** Goes on at `pc`: in the region, through the loop; else leaves. */
+  /** Leaves the region at the target of a jump taken (the dispatcher may chain to a region there). */
+  private leaveTo(pc: bigint | null): void {
+    if (pc !== null) this.i64(pc);
+    this.set(L_EXIT);
+    this.i32(1);
+    this.set(L_CHAIN);
+    this.br(this.outDepth);
+  }
+  /** Goes on at `pc`: in the region, forward by `br` to the block's label, backward through the loop; else leaves. */
   private goto(pc: bigint): void {
     const i = this.index.get(pc);
     if (i === undefined || this.blocks[i]!.insns.length === 0) {
-      this.i64(pc);
-      this.set(L_EXIT);
-      this.br(this.outDepth);
+      this.leaveTo(pc);
+      return;
+    }
+    if (i > this.cur) {
+      // $b_i was opened (n - i) labels inside the loop; its end is block i's code.
+      this.br(this.loopDepth + this.blocks.length - i);
       return;
     }
     this.i32(i);
@@ -316,16 +373,18 @@ class Codegen {
       this.exit(b.pc, 0);
       return;
     }
-    // Stop before a block the budget cannot finish, or when someone wants our attention.
+    // Stop before a block the budget cannot finish, or (at a loop head) when someone wants our attention.
     this.get(L_N);
     this.i32(len);
     this.op(I32_ADD);
     this.get(L_BUDGET);
     this.op(I32_GT_U);
-    this.get(L_H);
-    this.op(I32_LOAD, 2);
-    this.w.u32(this.off.attention);
-    this.op(I32_OR);
+    if (this.heads.has(this.cur)) {
+      this.get(L_H);
+      this.op(I32_LOAD, 2);
+      this.w.u32(this.off.attention);
+      this.op(I32_OR);
+    }
     this.ifThen(() => this.exit(b.pc, 0));
     for (let k = 0; k < len; k++) {
       const insn = b.insns[k]!;
@@ -336,7 +395,10 @@ class Codegen {
       }
       this.insn(insn, k);
     }
-    this.exit(b.end, len);
+    if (b.cut) {
+      this.addN(len);
+      this.goto(b.end);
+    } else this.exit(b.end, len);
   }
 
   private transfer({ pc, bits: i, len }: Insn): void {
@@ -356,12 +418,11 @@ class Codegen {
       this.op(I64_ADD);
       this.i64(-2n);
       this.op(I64_AND);
-      this.set(L_EXIT);
       if (rd) {
         this.i64(next);
         this.setX(rd);
       }
-      this.br(this.outDepth);
+      this.leaveTo(null);
       return;
     }
     const f3 = (i >>> 12) & 7;
@@ -472,7 +533,8 @@ class Codegen {
       }
       case 0x0c: // OP
         if (!rd) return;
-        if (f7 === 1) this.div64(f3, rs1, rs2);
+        if (f7 === 1 && f3 >= 1 && f3 <= 3) this.mulh(f3, rs1, rs2);
+        else if (f7 === 1) this.div64(f3, rs1, rs2);
         else {
           this.x(rs1);
           this.x(rs2);
@@ -540,6 +602,35 @@ class Codegen {
       this.op(signed ? I64_REM_S : rem ? I64_REM_U : I64_DIV_U);
     }
     this.op(END);
+  }
+
+  /**
+   * MULH (f3 1), MULHSU (2), MULHU (3): the high half of the 128-bit product
+   * from four 32x32 products (as cpu/muldiv.ts), then the signed corrections
+   * without branches: a negative operand subtracts the other one.
+   */
+  private mulh(f3: number, rs1: number, rs2: number): void {
+    const a = L_VA, b = L_T, lo = (l: number) => { this.get(l); this.i64(I64_CONST_M32); this.op(I64_AND); };
+    const hi = (l: number) => { this.get(l); this.i64(32n); this.op(I64_SHR_U); };
+    this.x(rs1);
+    this.set(a);
+    this.x(rs2);
+    this.set(b);
+    lo(a); hi(b); this.op(I64_MUL); this.set(L_P); // aLo * bHi
+    hi(a); lo(b); this.op(I64_MUL); this.set(L_Q); // aHi * bLo
+    // mid = (aLo * bLo >> 32) + (P & M) + (Q & M); high = aHi * bHi + P >> 32 + Q >> 32 + mid >> 32
+    lo(a); lo(b); this.op(I64_MUL); this.i64(32n); this.op(I64_SHR_U);
+    lo(L_P); this.op(I64_ADD);
+    lo(L_Q); this.op(I64_ADD);
+    this.i64(32n); this.op(I64_SHR_U);
+    hi(a); hi(b); this.op(I64_MUL, I64_ADD);
+    hi(L_P); this.op(I64_ADD);
+    hi(L_Q); this.op(I64_ADD);
+    const correct = (neg: number, other: number) => {
+      this.get(neg); this.i64(63n); this.op(I64_SHR_S); this.get(other); this.op(I64_AND, I64_SUB);
+    };
+    if (f3 !== 3) correct(a, b); // MULH, MULHSU: rs1 signed
+    if (f3 === 1) correct(b, a); // MULH: rs2 signed
   }
 
   /** MULW, DIVW, DIVUW, REMW, REMUW: 32-bit, sign-extended. */
