@@ -16,6 +16,7 @@ import { checkHost, partitionSpec, SpecError, type HostSpec, type PartitionSpec 
 import { integerOption, optionValue, parseArgs, type Parsed } from './args.ts';
 import { type CommonOptions, commonOptions } from './common.ts';
 import { UsageError } from './errors.ts';
+import { parseSize, SizeError } from '../../drivers/board/size.ts';
 import { parseDrive } from './drive.ts';
 import { partitionNames, runPartitions } from './partitions.ts';
 
@@ -36,6 +37,9 @@ const SPEC = {
   'max-insns': { value: true },
   stats: { value: false },
   paging: { value: true },
+  overcommit: { value: false },
+  salt: { value: true },
+  balloon: { value: true },
   icount: { value: false },
   jit: { value: true },
   save: { value: true },
@@ -92,7 +96,14 @@ const HELP = `usage: hv run [options] [FILE.elf...]
                      icount; WFI with no timer set spends them all), so every
                      guest stops; implies --icount: the same run every time
                      (exit status 124)
+  --overcommit       memory overcommit (docs/memory.md; nested or shadow paging):
+                     identical pages share one host frame copy-on-write, and a
+                     virtio-balloon device lets the host take pages back
+  --salt N           with --overcommit: share with every partition of salt N
+                     (1..2147483647; default: within the partition only)
+  --balloon SIZE     with --overcommit: ask the guest to keep SIZE of its RAM
   --stats            print instructions, MIPS, TLB and exit figures on stderr
+                     (with --overcommit, its pages by where they live)
   --save FILE        save the guest to FILE (hv restore FILE starts it again)
                      after --save-after-insns N steps, or on Ctrl-A s or SIGUSR1,
                      and end the run (exit status 0); one guest
@@ -175,6 +186,7 @@ const OPTION_OF: Record<string, string> = {
   memory: '-m',
   vcpus: '-smp',
   paging: '--paging',
+  overcommit: '--overcommit',
   bios: '-bios',
   kernel: '-kernel',
   append: '-append',
@@ -201,11 +213,32 @@ function checkOptions(host: HostSpec): HostSpec {
   }
 }
 
+/** --overcommit [--salt N] [--balloon SIZE] as a spec's overcommit field (its rules check the values). */
+function overcommitOptions(args: Parsed): Pick<PartitionSpec, 'overcommit'> {
+  if (!args.options.has('overcommit')) {
+    for (const o of ['salt', 'balloon']) if (args.options.has(o)) throw new UsageError(`--${o} needs --overcommit`);
+    return {};
+  }
+  const salt = integerOption(args, 'salt');
+  const target = optionValue(args, 'balloon');
+  let balloonTarget: number | undefined;
+  if (target !== undefined) {
+    try {
+      balloonTarget = parseSize(target);
+    } catch (e) {
+      if (e instanceof SizeError) throw new UsageError(`--balloon: ${e.message}`, { cause: e });
+      throw e;
+    }
+  }
+  return { overcommit: { balloon: true, ...(salt !== undefined ? { salt } : {}), ...(balloonTarget !== undefined ? { balloonTarget } : {}) } };
+}
+
 /** The partitions FILEs and QEMU-style options describe. */
 function commandLineSpecs(args: Parsed, common: CommonOptions): PartitionSpec[] {
   const base = {
     memory: common.ramSize, vcpus: common.harts, paging: common.paging, append: optionValue(args, 'append'),
     ...(args.options.has('no-reboot') ? { reboot: false } : {}),
+    ...overcommitOptions(args),
   };
   if (args.positionals.length > 1) {
     // hv run A.elf B.elf ...: each guest in a child partition of its own.

@@ -42,7 +42,8 @@ export class ConfigError extends InputError {
 const MAX_CONFIG_BYTES = 1 << 20;
 
 const HOST_KEYS = ['pcpus', 'partitions'];
-const PARTITION_KEYS = ['name', 'memory', 'vcpus', 'paging', 'boot', 'bios', 'kernel', 'append', 'initrd', 'disks', 'sched', 'reboot'];
+const PARTITION_KEYS = ['name', 'memory', 'vcpus', 'paging', 'boot', 'bios', 'kernel', 'append', 'initrd', 'disks', 'sched', 'reboot', 'overcommit'];
+const OVERCOMMIT_KEYS = ['salt', 'balloon', 'balloonTarget'];
 const DISK_KEYS = ['path', 'format', 'readonly', 'if'];
 const SCHED_KEYS = ['weight', 'cap', 'reservation'];
 
@@ -105,6 +106,10 @@ function partition(v: unknown, path: string, index: number, baseDir: string): Pa
           return { ...disk, path: file(required(disk, p, 'path')), readonly: disk.readonly ?? false } as PartitionSpec['disks'][number];
         })
       : (o.disks as PartitionSpec['disks']);
+  }
+  if (o.overcommit !== undefined) {
+    const oc = object(o.overcommit, at(path, 'overcommit'), OVERCOMMIT_KEYS);
+    more.overcommit = { ...oc, ...(oc.balloonTarget !== undefined ? { balloonTarget: memory(oc.balloonTarget, at(at(path, 'overcommit'), 'balloonTarget')) } : {}) };
   }
   if (o.sched !== undefined) more.sched = { ...DEFAULT_SCHED, ...object(o.sched, at(path, 'sched'), SCHED_KEYS) } as PartitionSpec['sched'];
   return partitionSpec(`p${index}`, kernel, more);

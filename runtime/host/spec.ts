@@ -70,6 +70,12 @@ export interface PartitionSpec {
    * partition, as QEMU does (default); false ends its run instead (QEMU's -no-reboot).
    */
   reboot?: boolean;
+  /**
+   * Memory overcommit (docs/memory.md): page sharing with the partitions of
+   * the same salt (absent or 0: none but itself) and, with balloon, a
+   * virtio-balloon device. Nested or shadow paging only.
+   */
+  overcommit?: { salt?: number; balloon?: boolean; balloonTarget?: number };
 }
 
 export const DEFAULT_SCHED: SchedSpec = { weight: 256, cap: 0, reservation: 0 };
@@ -201,6 +207,19 @@ export function checkPartition(spec: PartitionSpec): PartitionSpec {
     if (disk.if !== undefined) oneOf(disk.if, `${p}.if`, DISK_IF, fail);
     if (disk.if === 'vmbus' && s.boot !== 'enlightened') fail(`${p}.if`, 'a disk on VMBus needs boot "enlightened" (the guest must speak VMBus)');
   });
+  if (s.overcommit !== undefined) {
+    const o = s.overcommit as Record<string, unknown>;
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) fail('overcommit', `must be an object, got ${show(o)}`);
+    if (s.paging === 'direct') fail('overcommit', 'needs paging "nested" or "shadow": direct paging has no per-page map to share or balloon pages with');
+    if (o.salt !== undefined) integer(o.salt, 'overcommit.salt', 0, 0x7fff_ffff, fail);
+    if (o.balloon !== undefined && typeof o.balloon !== 'boolean') fail('overcommit.balloon', `must be true or false, got ${show(o.balloon)}`);
+    if (o.balloonTarget !== undefined) {
+      if (o.balloon !== true) fail('overcommit.balloonTarget', 'needs "balloon": true');
+      integer(o.balloonTarget, 'overcommit.balloonTarget', 0, typeof s.memory === 'number' ? s.memory : 0, fail);
+    }
+    const slots = Array.isArray(s.disks) ? virtioDisks(s.disks as DiskSpec[]).length : 0;
+    if (o.balloon && slots >= LIMITS.disks) fail('overcommit.balloon', `the balloon takes a virtio-mmio slot: at most ${LIMITS.disks - 1} virtio disks with it`);
+  }
   const sched = s.sched as Record<string, unknown>;
   if (typeof sched !== 'object' || sched === null || Array.isArray(sched)) fail('sched', `must be an object, got ${show(sched)}`);
   integer(sched.weight, 'sched.weight', 1, LIMITS.weight, fail);

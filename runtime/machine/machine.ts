@@ -15,7 +15,7 @@ import { sumCounters, VcpuView, type VcpuCounters } from './vcpu-view.ts';
 import { schedExports } from '../host/sched.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
 import { RamGuestMemory, type GuestMemory } from '../../drivers/emulated/dma.ts';
-import { Overcommit, overcommitOverhead, type OvercommitConfig } from './overcommit.ts';
+import { Overcommit, overcommitOverhead, type OvercommitConfig, type OvercommitStats } from './overcommit.ts';
 import { KernelDirtyLog } from '../../drivers/emulated/dirty.ts';
 import { virtioBlkFactory } from '../../drivers/emulated/virtio/blk.ts';
 import type { VmbusDevice } from '../../drivers/vmbus/channel-manager.ts';
@@ -122,6 +122,8 @@ export interface MachineStats extends VcpuCounters {
   instructions: number;
   seconds: number;
   mips: number;
+  /** With overcommit: the partition's pages by where they live, the host's sharing counters, its balloon. */
+  memory?: OvercommitStats;
 }
 
 const RAM_BASE = MEMMAP.dram.base;
@@ -211,7 +213,8 @@ export class Machine implements Guest {
     this.overcommit = config.overcommit ? new Overcommit(kernel, memory, id, RAM_BASE, config.ramSize, paging, config.overcommit) : undefined;
     const guestMemory = (this.guestMemory = this.overcommit?.pages ?? new RamGuestMemory(this.ram, RAM_BASE, this.dirty));
     const drives = config.drives ?? [];
-    if (drives.length > MEMMAP.virtio.count) throw new RangeError(`at most ${MEMMAP.virtio.count} virtio drives, got ${drives.length}`);
+    const virtioSlots = drives.length + (config.overcommit?.balloon ? 1 : 0);
+    if (virtioSlots > MEMMAP.virtio.count) throw new RangeError(`at most ${MEMMAP.virtio.count} virtio devices (disks and balloon), got ${virtioSlots}`);
     const exits = config.exits === true;
     if (exits && config.clock !== undefined && config.clock !== 'realtime') {
       throw new RangeError(`a ${config.clock} clock needs the vCPUs on the board's thread (deterministic mode)`);
@@ -265,7 +268,7 @@ export class Machine implements Guest {
           e.kind === 'reset' ? { kind: 'reset' } : { kind: 'exit', code: e.code, reason: 'finisher' };
         if (!exits) kernel.exports.hostRequestExit(); // threaded: the write is an exit already
       },
-      virtio: drives.map((d) => virtioBlkFactory(d, guestMemory)),
+      virtio: [...drives.map((d) => virtioBlkFactory(d, guestMemory)), ...(this.overcommit?.balloonDevices() ?? [])],
     });
   }
 
@@ -757,6 +760,7 @@ export class Machine implements Guest {
       seconds,
       mips: seconds > 0 ? instructions / seconds / 1e6 : 0,
       ...sumCounters(this.harts.map((h) => h.counters())),
+      ...(this.overcommit ? { memory: this.overcommit.stats() } : {}),
     };
   }
 

@@ -5,7 +5,10 @@
 // Only nested and shadow partitions can have it: they reach RAM through a
 // per-page guest-physical -> host map the kernel can change one page at a
 // time. A direct partition's RAM is one run behind a range check.
+import type { IrqLine } from '../../drivers/emulated/device.ts';
 import { PagedGuestMemory } from '../../drivers/emulated/guest-pages.ts';
+import { virtioBalloonFactory, type VirtioBalloon } from '../../drivers/emulated/virtio/balloon.ts';
+import type { VirtioMmio } from '../../drivers/emulated/virtio/mmio.ts';
 import type { KernelInstance } from '../host/kernel.ts';
 
 export interface OvercommitConfig {
@@ -15,6 +18,20 @@ export interface OvercommitConfig {
    * partition with the same salt.
    */
   salt?: number;
+  /** A virtio-balloon device (the next virtio-mmio slot after the disks) the host can set a target for. */
+  balloon?: boolean;
+  /** With balloon: RAM the guest should keep from the start (bytes; default all of it). */
+  balloonTarget?: number;
+}
+
+/** Where a partition's balloon is: what the host asked, what the guest gave. */
+export interface BalloonStatus {
+  /** RAM the host wants the guest to keep (its size minus the balloon's target). */
+  targetBytes: number;
+  /** RAM the guest keeps now (its size minus what its driver says the balloon holds). */
+  actualBytes: number;
+  /** The guest's last statistics (virtio-balloon stats queue), by name. */
+  guestStats: Readonly<Record<string, number>>;
 }
 
 export type PagingMode = 'direct' | 'nested' | 'shadow';
@@ -60,6 +77,7 @@ export class Overcommit {
   readonly pages: PagedGuestMemory;
   private released = false;
   private readonly salt: number;
+  private balloonDevice: { device: VirtioBalloon; transport: VirtioMmio } | undefined;
 
   /** Overcommit for partition `id`, checked (OvercommitError); enable() once its paging is set up. */
   constructor(
@@ -69,7 +87,7 @@ export class Overcommit {
     readonly ramBase: number,
     readonly ramSize: number,
     paging: PagingMode,
-    config: OvercommitConfig,
+    private readonly config: OvercommitConfig,
   ) {
     const salt = config.salt ?? 0;
     if (!Number.isInteger(salt) || salt < 0 || salt > MAX_SALT) {
@@ -92,6 +110,51 @@ export class Overcommit {
     if (!this.kernel.exports.partitionEnableOvercommit(this.id, this.salt)) {
       throw new OvercommitError('out of host frames for the page-sharing tables');
     }
+    // The driver looks at the target when it starts (Linux's virtballoon_probe).
+    if (this.config.balloonTarget !== undefined) this.setBalloonTarget(this.config.balloonTarget);
+  }
+
+  /** The balloon's virtio-mmio device for the board, if configured (none or one). */
+  balloonDevices(): ((irq: IrqLine) => VirtioMmio)[] {
+    if (!this.config.balloon) return [];
+    return [virtioBalloonFactory(
+      this.pages,
+      { inflate: (gpa) => this.balloonPage(gpa), reclaim: () => void this.reclaim() },
+      (device, transport) => (this.balloonDevice = { device, transport }),
+    )];
+  }
+
+  /**
+   * Asks the guest to keep `bytes` of its RAM (QEMU's `balloon` command):
+   * its driver inflates (or deflates) toward it. Throws OvercommitError
+   * without a balloon device or for a size outside 0..RAM.
+   */
+  setBalloonTarget(bytes: number): void {
+    const b = this.balloonDevice;
+    if (!b) throw new OvercommitError('this partition has no balloon device (overcommit.balloon)');
+    if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > this.ramSize) {
+      throw new OvercommitError(`balloon target ${bytes} bytes is outside 0..${this.ramSize} (the partition's RAM)`);
+    }
+    b.device.setTarget(Math.floor((this.ramSize - bytes) / 4096));
+    b.transport.configChanged();
+  }
+
+  /** The balloon's target and position, or undefined without a balloon device. */
+  balloonStatus(): BalloonStatus | undefined {
+    const b = this.balloonDevice;
+    if (!b) return undefined;
+    b.device.requestStats(); // the answer comes with the driver's next buffer
+    return {
+      targetBytes: this.ramSize - b.device.target * 4096,
+      actualBytes: this.ramSize - b.device.actual * 4096,
+      guestStats: b.device.guestStats,
+    };
+  }
+
+  /** Everything --stats and the playground show about this partition's memory. */
+  stats(): OvercommitStats {
+    const balloon = this.balloonStatus();
+    return { pages: this.map(), host: sharingCounters(this.kernel), ...(balloon ? { balloon } : {}) };
   }
 
   /** A copy of the whole RAM as the guest sees it (a save file's memory section). */
@@ -134,6 +197,12 @@ export class Overcommit {
     this.kernel.exports.shareRelease(this.id);
     this.kernel.exports.shareReclaim();
   }
+}
+
+export interface OvercommitStats {
+  pages: PartitionMemoryMap;
+  host: SharingCounters;
+  balloon?: BalloonStatus;
 }
 
 /** The host-wide page-sharing counters, as KSM's /sys/kernel/mm/ksm. */

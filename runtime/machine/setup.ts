@@ -48,8 +48,8 @@ export interface SetupOptions {
 }
 
 /** Host memory a partition of this spec needs (guest RAM and second-stage structures). */
-export function specHostBytes(spec: Pick<PartitionSpec, 'memory' | 'vcpus' | 'paging'>): number {
-  return Machine.hostBytes({ ramSize: spec.memory, harts: spec.vcpus, paging: spec.paging, onConsole: () => {} });
+export function specHostBytes(spec: Pick<PartitionSpec, 'memory' | 'vcpus' | 'paging' | 'overcommit'>): number {
+  return Machine.hostBytes({ ramSize: spec.memory, harts: spec.vcpus, paging: spec.paging, overcommit: spec.overcommit, onConsole: () => {} });
 }
 
 /**
@@ -91,6 +91,7 @@ export function createPartition(spec: PartitionSpec, hv: Hypervisor, options: Se
         clock: options.clock,
         exits: options.exits,
         onConsole: options.onConsole,
+        overcommit: spec.overcommit,
         // A reboot loads the images again from their files, as QEMU reloads its ROMs.
         reboot: spec.reboot === false ? undefined : (m) => boot(m, spec),
       },

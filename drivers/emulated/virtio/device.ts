@@ -28,6 +28,9 @@ export function bit(n: bigint): bigint {
   return 1n << n;
 }
 
+/** handle()'s answer for a chain the device keeps, to complete later through attach()'s callback. */
+export const HOLD = -1;
+
 /** Statistics counters (not guest-visible, not part of snapshots). */
 export type Metrics = Record<string, number>;
 
@@ -56,6 +59,13 @@ export interface VirtioBackend {
    * throws VirtioError and the transport enters DEVICE_NEEDS_RESET.
    */
   handle(queue: number, chain: DescriptorChain): number;
+  /**
+   * Given once by the transport: completes a chain handle() kept (returned
+   * HOLD for) later, with `len` bytes written, and interrupts the driver if
+   * it asked. For devices that answer when something happens, not when
+   * notified (virtio-balloon's statistics queue).
+   */
+  attach?(complete: (queue: number, head: number, len: number) => void): void;
   /** Device reset (driver wrote 0 to Status, or board reset). */
   reset(): void;
   /** Version of the state save() returns (see MmioDevice.stateVersion); the transport carries it. */

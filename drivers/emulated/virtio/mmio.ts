@@ -51,6 +51,7 @@ import {
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_VERSION_1,
+  HOLD,
   bit,
   type Metrics,
   type VirtioBackend,
@@ -161,6 +162,21 @@ export class VirtioMmio implements MmioDevice {
     if (this.legacy) features &= 0xffff_ffffn; // legacy devices have 32 feature bits
     this.deviceFeatures = features;
     this.queues = backend.queueMaxSizes.map((max) => new QueueState(max));
+    backend.attach?.((queue, head, len) => this.completeHeld(queue, head, len));
+  }
+
+  /** A chain the back-end kept (HOLD) goes back to the driver now. */
+  private completeHeld(queue: number, head: number, len: number): void {
+    const ring = this.queues[queue]?.ring;
+    if (!ring || this.needsReset || !(this.status & STATUS_DRIVER_OK)) return; // reset since: the driver forgot it too
+    const old = ring.usedIdx;
+    try {
+      ring.push(head, Math.max(0, len));
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    if (ring.needsInterrupt(old)) this.raise(VIRTIO_MMIO_INT_VRING);
   }
 
   /** Features both sides agreed on (what the driver wrote, limited to what the device offers). */
@@ -420,6 +436,7 @@ export class VirtioMmio implements MmioDevice {
       }
       const len = this.backend.handle(index, chain);
       this.stats.chains++;
+      if (len === HOLD) continue; // the back-end completes it later (completeHeld)
       ring.push(chain.head, Math.max(0, Math.min(len, chain.writableLength)));
     }
     // (On an error above, the device enters DEVICE_NEEDS_RESET instead.)
