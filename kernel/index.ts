@@ -304,7 +304,7 @@ export { H_DIRTY_SEEN as OFF_DIRTY_SEEN, H_DIRTY_RUNNING as OFF_DIRTY_RUNNING } 
 
 // ---- VMBus ring buffers (kernel/vmbus/README.md) --------------------------------
 
-export { ringInit, ringWrite, ringPeek, ringRead, ringAvail, ringFree, ringBeginRead, ringEndRead, ringSetPendingSend } from './vmbus/ring';
+export { ringInit, ringWrite, ringWriteAt, ringPeek, ringRead, ringAvail, ringFree, ringBeginRead, ringEndRead, ringSetPendingSend } from './vmbus/ring';
 // Layout and result codes; drivers/vmbus/ring.ts is tested against these.
 export { RB_WRITE_INDEX as VMBUS_RB_WRITE_INDEX, RB_READ_INDEX as VMBUS_RB_READ_INDEX, RB_INTERRUPT_MASK as VMBUS_RB_INTERRUPT_MASK } from './vmbus/defs';
 export { RB_PENDING_SEND_SZ as VMBUS_RB_PENDING_SEND_SZ, RB_FEATURE_BITS as VMBUS_RB_FEATURE_BITS, RB_HEADER_SIZE as VMBUS_RB_HEADER_SIZE } from './vmbus/defs';
@@ -329,6 +329,7 @@ export { SYNIC_OK, SYNIC_BUSY, SYNIC_OFF, SYNIC_BAD_PAGE, SYNIC_BAD_ARG, SYNIC_S
 // and owns the generated functions; counters for --stats.
 export { jitSetMode, JIT_SLOTS } from './jit/dispatch';
 export { jitRangeWritten } from './jit/code';
+export { jitFp } from './jit/helpers';
 export { H_STAT_JIT_INSNS as OFF_STAT_JIT_INSNS } from './cpu/hart';
 import { JIT_STATE } from './layout';
 export const LAYOUT_JIT_STATE = JIT_STATE;

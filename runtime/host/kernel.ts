@@ -129,6 +129,8 @@ export function instantiateKernel(memory: WebAssembly.Memory, imports: KernelImp
     pc: off.PC!,
     attention: off.ATTENTION!,
     tlb: off.TLB!,
+    f: off.F!,
+    mstatus: off.MSTATUS!,
   });
   return {
     jit,

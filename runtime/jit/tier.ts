@@ -34,6 +34,8 @@ export function jitHostBytes(memoryBytes: number, threads: number): number {
 
 export interface JitKernel {
   jitSetMode(mode: number, threshold: number, base: number): void;
+  /** kernel/jit/helpers.ts, imported by every region (translate.ts REGION_IMPORTS). */
+  jitFp(insn: number): number;
   JIT_SLOTS: WebAssembly.Global | number;
 }
 
@@ -85,7 +87,7 @@ export class JitTier {
     const region = this.translator!.translate(frame, BigInt.asUintN(64, pc));
     if (!region) return 0;
     const module = new WebAssembly.Module(region.bytes as BufferSource);
-    const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
+    const instance = new WebAssembly.Instance(module, { env: { memory: this.memory, fp: this.kernel!.jitFp } });
     this.table.set(TABLE_BASE + slot, instance.exports.f as WebAssembly.ExportValue as never);
     const s = this.stats!;
     Atomics.add(s, S_COMPILED, 1n);

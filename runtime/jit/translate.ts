@@ -17,16 +17,31 @@
 // through the region's straight-line code.
 // Loads and stores do the software TLB's compare inline (mmu/tlb.ts); on a
 // miss the region stops before the access and the interpreter performs it
-// (walk, fill, MMIO, fault), precisely. Anything else not translated here
-// (CSRs, system, atomics, FP) ends the block the same way.
-import { ByteWriter, I32, I64, moduleWithFunction } from './wasm.ts';
+// (walk, fill, MMIO, fault), precisely. F/D loads and stores are inline
+// too (f registers stay in the hart block); F/D arithmetic calls the
+// interpreter's own implementation (kernel/jit/helpers.ts jitFp), so results
+// and fflags are the interpreter's bit for bit. Anything else not translated
+// here (CSRs, system, atomics) ends the block the same way.
+import { ByteWriter, I32, I64, moduleWithFunction, type ImportSpec } from './wasm.ts';
 
 /** vCPU block offsets the generated code uses (kernel/cpu/hart.ts, mmu/tlb.ts). */
 export interface HartOffsets {
   pc: number;
   attention: number;
   tlb: number;
+  /** f0..f31, 8 bytes each. */
+  f: number;
+  mstatus: number;
 }
+
+/** Kernel functions every region imports (function index = position; kernel/jit/helpers.ts). */
+export const REGION_IMPORTS = [{ name: 'fp', params: [I32], results: [I32] }];
+const CALL = 0x10, FN_FP = 0;
+const MS_FS = 3n << 13n;
+const NAN_BOX = 0xffff_ffff_0000_0000n;
+/** OP-FP funct5s that read x[rs1] (fcvt.s/d.*, fmv.w/d.x) and that write x[rd] (compares, fcvt.*.s/d, fmv.x.*, fclass). */
+const FP_READS_X = new Set([0x1a, 0x1e]);
+const FP_WRITES_X = new Set([0x14, 0x18, 0x1c]);
 
 export interface Region {
   bytes: Uint8Array;
@@ -120,6 +135,8 @@ export function translatable(i: number): boolean {
       if (f7 === 0x20) return f3 === 0 || f3 === 5;
       return f7 === 1 && f3 !== 1 && f3 !== 2 && f3 !== 3;
     case 0x03: return f3 === 0; // FENCE (FENCE.I goes to the interpreter)
+    case 0x01: case 0x09: return f3 === 2 || f3 === 3; // FLW FLD FSW FSD
+    case 0x14: case 0x10: case 0x11: case 0x12: case 0x13: return true; // OP-FP, fused: jitFp (leaves before it if illegal)
     default: return false;
   }
 }
@@ -206,6 +223,7 @@ export class Translator {
     const bytes = moduleWithFunction(
       { params: [I32, I32, I64], results: [I32], locals: LOCALS, body: body.result() },
       { min: 1, max: 65536 },
+      REGION_IMPORTS as ImportSpec[],
     );
     return { bytes, blocks: blocks.length, insns: blocks.reduce((s, b) => s + b.insns.length, 0) };
   }
@@ -226,9 +244,10 @@ function successors(b: Block): bigint[] {
 function regsOf(i: number, used: Set<number>, written: Set<number>): void {
   const op = (i >>> 2) & 0x1f;
   const rd = (i >>> 7) & 31, rs1 = (i >>> 15) & 31, rs2 = (i >>> 20) & 31;
-  const reads1 = op !== 0x0d && op !== 0x05 && op !== 0x1b && op !== 0x03;
+  const fp = op === 0x14 || (op >= 0x10 && op <= 0x13);
+  const reads1 = fp ? op === 0x14 && FP_READS_X.has(i >>> 27) : op !== 0x0d && op !== 0x05 && op !== 0x1b && op !== 0x03;
   const reads2 = op === 0x18 || op === 0x08 || op === 0x0c || op === 0x0e;
-  const writes = op !== 0x18 && op !== 0x08 && op !== 0x03;
+  const writes = fp ? op === 0x14 && FP_WRITES_X.has(i >>> 27) : op !== 0x18 && op !== 0x08 && op !== 0x03 && op !== 0x01 && op !== 0x09;
   if (reads1 && rs1) used.add(rs1);
   if (reads2 && rs2) used.add(rs2);
   if (writes && rd) {
@@ -433,6 +452,16 @@ class Codegen {
     this.goto(next);
   }
 
+  /** Leaves before instruction `k` (at `pc`) when mstatus.FS is off: the interpreter raises illegal-instruction. */
+  private fpOnOrExit(pc: bigint, k: number): void {
+    this.get(L_H);
+    this.op(I64_LOAD, 3);
+    this.w.u32(this.off.mstatus);
+    this.i64(MS_FS);
+    this.op(I64_AND, I64_EQZ);
+    this.ifThen(() => this.exit(pc, k));
+  }
+
   /** The TLB entry's address for `va` (in L_VA) into L_E, and the tag compare; a miss leaves before instruction `k`. */
   private tlbCheck(acc: number, size: number, pc: bigint, k: number): void {
     const base = this.off.tlb + acc * TLB_TABLE;
@@ -500,6 +529,67 @@ class Codegen {
         return;
       }
       case 0x03: return; // FENCE
+      case 0x01: { // FLW, FLD: as the interpreter, illegal with FS off (it raises), FS dirty after
+        const size = f3 === 3 ? 8 : 4;
+        this.fpOnOrExit(pc, k);
+        this.x(rs1);
+        this.i64(BigInt(immI(i)));
+        this.op(I64_ADD);
+        this.set(L_VA);
+        this.tlbCheck(ACC_LOAD, size, pc, k);
+        if (size === 8) this.op(I64_LOAD, 3, 0);
+        else {
+          this.op(0x35, 2, 0); // i64.load32_u
+          this.i64(NAN_BOX);
+          this.op(I64_OR);
+        }
+        this.set(L_T);
+        this.get(L_H);
+        this.get(L_T);
+        this.op(I64_STORE, 3);
+        this.w.u32(this.off.f + rd * 8);
+        this.get(L_H);
+        this.get(L_H);
+        this.op(I64_LOAD, 3);
+        this.w.u32(this.off.mstatus);
+        this.i64(MS_FS);
+        this.op(I64_OR, I64_STORE, 3);
+        this.w.u32(this.off.mstatus);
+        return;
+      }
+      case 0x09: { // FSW, FSD
+        const size = f3 === 3 ? 8 : 4;
+        this.fpOnOrExit(pc, k);
+        this.x(rs1);
+        this.i64(BigInt(immS(i)));
+        this.op(I64_ADD);
+        this.set(L_VA);
+        this.tlbCheck(ACC_STORE, size, pc, k);
+        this.get(L_H);
+        this.op(I64_LOAD, 3);
+        this.w.u32(this.off.f + rs2 * 8);
+        this.op(size === 8 ? I64_STORE : 0x3e, size === 8 ? 3 : 2, 0);
+        return;
+      }
+      case 0x14: case 0x10: case 0x11: case 0x12: case 0x13: { // F/D arithmetic: the interpreter's, in the kernel
+        const f5 = i >>> 27;
+        if (op === 0x14 && FP_READS_X.has(f5) && rs1) {
+          this.get(L_H);
+          this.x(rs1);
+          this.op(I64_STORE, 3);
+          this.w.u32(rs1 * 8);
+        }
+        this.i32(i);
+        this.op(CALL, FN_FP, I32_EQZ);
+        this.ifThen(() => this.exit(pc, k));
+        if (op === 0x14 && FP_WRITES_X.has(f5) && rd) {
+          this.get(L_H);
+          this.op(I64_LOAD, 3);
+          this.w.u32(rd * 8);
+          this.set(2 + rd);
+        }
+        return;
+      }
       case 0x04: { // OP-IMM
         if (!rd) return;
         const imm = BigInt(immI(i));

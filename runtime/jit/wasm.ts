@@ -1,5 +1,5 @@
 // A minimal WebAssembly binary writer: just what the JIT emits (one function
-// per module importing the host memory). Opcodes are named where they are
+// per module importing the host memory and the kernel's helpers). Opcodes are named where they are
 // used (translate.ts); this file knows the container format and LEB128.
 
 export class ByteWriter {
@@ -68,11 +68,18 @@ export interface FunctionSpec {
   body: Uint8Array;
 }
 
+/** An imported function `env.<name>`; imports take function indexes 0, 1, ... in order. */
+export interface ImportSpec {
+  name: string;
+  params: number[];
+  results: number[];
+}
+
 /**
- * A module importing `env.memory` (shared, the host's) and exporting one
- * function `f`.
+ * A module importing `env.memory` (shared, the host's) and the functions
+ * `imports`, and exporting one function `f` (index imports.length).
  */
-export function moduleWithFunction(fn: FunctionSpec, memoryPages: { min: number; max: number }): Uint8Array {
+export function moduleWithFunction(fn: FunctionSpec, memoryPages: { min: number; max: number }, imports: ImportSpec[] = []): Uint8Array {
   const w = new ByteWriter();
   w.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   const section = (id: number, fill: (s: ByteWriter) => void) => {
@@ -80,14 +87,18 @@ export function moduleWithFunction(fn: FunctionSpec, memoryPages: { min: number;
     fill(s);
     w.byte(id).u32(s.length).bytes(s.result());
   };
+  // Types: 0 = f's, 1 + i = import i's.
   section(1, (s) => {
-    s.u32(1).byte(0x60).u32(fn.params.length).bytes(fn.params).u32(fn.results.length).bytes(fn.results);
+    s.u32(1 + imports.length);
+    for (const t of [fn, ...imports]) s.byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
   });
   section(2, (s) => {
-    s.u32(1).name('env').name('memory').byte(0x02).byte(0x03).u32(memoryPages.min).u32(memoryPages.max);
+    s.u32(1 + imports.length);
+    imports.forEach((im, i) => s.name('env').name(im.name).byte(0x00).u32(1 + i));
+    s.name('env').name('memory').byte(0x02).byte(0x03).u32(memoryPages.min).u32(memoryPages.max);
   });
   section(3, (s) => s.u32(1).u32(0));
-  section(7, (s) => s.u32(1).name('f').byte(0x00).u32(0));
+  section(7, (s) => s.u32(1).name('f').byte(0x00).u32(imports.length));
   section(10, (s) => {
     const body = new ByteWriter();
     body.u32(fn.locals.length);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runGuest } from '../support/guest.ts';
 
-const GUESTS = ['hello.elf', 'rv64i.elf', 'rv64m.elf', 'rv64c.elf', 'traps.elf', 'mmu.elf', 'tlb.elf', 'asid.elf'];
+const GUESTS = ['hello.elf', 'rv64i.elf', 'rv64m.elf', 'rv64c.elf', 'fp-rounding.elf', 'traps.elf', 'zicsr.elf', 'privilege.elf', 'mmu.elf', 'tlb.elf', 'asid.elf'];
 const cases = GUESTS.flatMap((g) => (['direct', 'nested', 'shadow'] as const).map((paging) => [g, paging] as const));
 
 describe('guests under the JIT', () => {
