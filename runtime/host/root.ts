@@ -5,6 +5,7 @@
 // which services it on the partition's Machine and wakes the vCPU.
 import type { ExitReason, Machine, MachineStats, PagingMode, RunResult } from '../machine/machine.ts';
 import { closeDisks, createPartition, setupPartition } from '../machine/setup.ts';
+import { OvercommitError, type BalloonStatus } from '../machine/overcommit.ts';
 import { captureState, loadSave, readSave, restorePartition, savePartition, type LoadedSave, type SaveInfo } from '../persist/partition.ts';
 import { cloneName, cloneSnapshot, deleteSnapshot, readManifest, revertSnapshot, takeSnapshot } from '../persist/snapshot.ts';
 import { copyInTurns, startDiskMove, type DiskMove } from '../storage/move.ts';
@@ -52,6 +53,14 @@ function asInput<T>(f: () => T): T {
 
 /** How long the root watches for the next exit before sleeping (ms). */
 const SPIN_MS = 0.05;
+/**
+ * Page sharing's scanner (kernel/mm/share-scan.ts) runs on this thread, as
+ * KSM's defaults: 100 pages every 20 ms. Here, not on idle pCPU threads,
+ * because this thread performs every host-side write into guest RAM (device
+ * DMA): a merge cannot race one (docs/memory.md).
+ */
+const SCAN_MS = 20;
+const SCAN_PAGES = 100;
 
 const STATE_NAMES = ['none', 'queued', 'running', 'blocked'] as const;
 
@@ -116,6 +125,7 @@ export class RootPartition implements HostController {
       for (const v of this.shared.takeExits(exits)) this.service(v);
       const now = performance.now();
       if (now - this.lastPoll >= 10) this.pollAll();
+      if (now - this.lastScan >= SCAN_MS) this.scanTick(now);
       if (exits.length === 0) {
         // A vCPU that just had an exit serviced often has the next one soon
         // (a driver polling a status register): watch the doorbell for a
@@ -128,6 +138,19 @@ export class RootPartition implements HostController {
       } else if (now - lastYield >= 2) {
         await new Promise<void>((r) => setImmediate(r)); // control-plane messages get a turn
         lastYield = performance.now();
+      }
+    }
+  }
+
+  private lastScan = 0;
+
+  /** One scanner slice when any partition shares pages. */
+  private scanTick(now: number): void {
+    this.lastScan = now;
+    for (const p of this.parts.values()) {
+      if (p.machine.overcommit && p.state !== 'finished') {
+        this.hv.kernel.exports.shareScan(SCAN_PAGES);
+        return;
       }
     }
   }
@@ -453,10 +476,15 @@ export class RootPartition implements HostController {
       const t0 = performance.now();
       const job = asInput(() => startDiskMove(p, disk, path));
       p.moves.set(disk, job);
+      // The caller's callback (from another thread, through comlink: a promise) never stops the move.
+      const tell = async (copied: number) => {
+        try {
+          await onProgress?.({ disk, copied, total: job.mirror.size });
+        } catch {}
+      };
       try {
         // Copies between VM exits: the service loop gets a turn every millisecond.
-        const report = onProgress && ((copied: number, total: number) => void onProgress({ disk, copied, total }));
-        if (await copyInTurns(job, { sliceMs: 1, onProgress: report })) job.finish();
+        if (await copyInTurns(job, { sliceMs: 1, onProgress: onProgress && ((copied) => void tell(copied)) })) job.finish();
       } catch (e) {
         job.abort();
         throw new InputError(`writing '${path}' failed: ${(e as Error).message}`); // the guest is on its old image still
@@ -464,6 +492,7 @@ export class RootPartition implements HostController {
         p.moves.delete(disk);
       }
       if (job.state !== 'done') throw new ControlError(`partition ${p.spec.name} ended (${p.machine.result?.kind}) before disk ${disk} was moved: the copy is deleted`);
+      await tell(job.mirror.size); // the whole copy (here, or at the partition's end), heard before the result
       return { disk, path: job.path, format: job.format, bytes: job.mirror.size, mirroredWrites: job.mirror.mirroredWrites, ms: performance.now() - t0 };
     } finally {
       // A callback from another thread (comlink) holds a port open until released.
@@ -483,7 +512,7 @@ export class RootPartition implements HostController {
     if (!this.sched.schedSetParams(machine.id, s.weight, s.cap, s.reservation)) {
       closeDisks(disks);
       this.hv.unregister(machine.id);
-      this.hv.kernel.exports.framesFree(machine.ramHostAddress, spec.memory / 4096);
+      machine.releaseMemory();
       throw new ControlError(`partition ${spec.name}: bad scheduling parameters ${JSON.stringify(s)}`);
     }
     this.parts.set(machine.id, p);
@@ -530,7 +559,7 @@ export class RootPartition implements HostController {
     for (let i = 0; i < m.vcpuCount; i++) delete this.byVcpu[m.firstVcpu + i];
     this.hv.unregister(id);
     this.hv.kernel.exports.dirtyLogRelease(id); // its vCPUs are gone: nothing marks any more
-    this.hv.kernel.exports.framesFree(m.ramHostAddress, p.spec.memory / 4096);
+    m.releaseMemory();
   }
 
   async wait(id: number): Promise<RunResult> {
@@ -578,6 +607,19 @@ export class RootPartition implements HostController {
       };
     });
     return { ...this.info(id), totals, vcpuStats };
+  }
+
+  async balloon(id: number, targetBytes: number): Promise<BalloonStatus> {
+    const p = this.get(id);
+    const oc = p.machine.overcommit;
+    if (!oc) throw new ControlError(`partition ${p.spec.name} has no memory overcommit (and so no balloon)`);
+    try {
+      oc.setBalloonTarget(targetBytes);
+    } catch (e) {
+      if (e instanceof OvercommitError) throw new ControlError(`partition ${p.spec.name}: ${e.message}`);
+      throw e;
+    }
+    return oc.balloonStatus()!;
   }
 
   async pcpuStats(): Promise<PcpuStats[]> {

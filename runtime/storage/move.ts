@@ -85,8 +85,8 @@ export function startDiskMove(live: LiveDisks, index: number, target: string, fo
     step: () => mirror.step(),
     finish: () => {
       if (!mirror.done) throw new InputError('the copy is not complete');
+      dest.flush(); // if this fails the job is still copying: abort() keeps the guest on the old image
       state = 'done';
-      dest.flush();
       disk.switchTo(dest);
       mirror.source.close();
       live.spec.disks[index] = { ...live.spec.disks[index]!, path, format };
@@ -110,7 +110,8 @@ export function startDiskMove(live: LiveDisks, index: number, target: string, fo
  * root partition services VM exits on it): chunks for at most `sliceMs`,
  * then a turn for everything else, until the copy is complete or the job
  * was settled meanwhile (the partition ended). True when the copy is
- * complete: the caller finishes the job.
+ * complete: the caller finishes the job. `onProgress` about every
+ * `progressMs` (100) while it copies.
  */
 export async function copyInTurns(job: DiskMove, o: { sliceMs?: number; onProgress?: (copied: number, total: number) => void; progressMs?: number } = {}): Promise<boolean> {
   const sliceMs = o.sliceMs ?? 1;
@@ -120,12 +121,12 @@ export async function copyInTurns(job: DiskMove, o: { sliceMs?: number; onProgre
     let done: boolean;
     do done = job.step();
     while (!done && performance.now() < end);
-    if (o.onProgress && (done || performance.now() - reported >= (o.progressMs ?? 100))) {
+    if (done) return true;
+    if (o.onProgress && performance.now() - reported >= (o.progressMs ?? 100)) {
       reported = performance.now();
       const { copied, total } = job.mirror.progress();
       o.onProgress(copied, total);
     }
-    if (done) return true;
     await new Promise<void>((r) => setImmediate(r));
   }
   return false;
