@@ -7,6 +7,7 @@ import type { Manifest } from '../persist/snapshot-manifest.ts';
 import type { StateRecord } from '../persist/record.ts';
 import type { MigrateInfo, MigrateTarget } from '../migrate/source.ts';
 import type { ExitReason, MachineStats, RunResult } from '../machine/machine.ts';
+import type { BalloonStatus } from '../machine/overcommit.ts';
 import type { VcpuCounters } from '../machine/vcpu-view.ts';
 import type { DiskSpec, PagingMode, PartitionSpec, SchedSpec } from './spec.ts';
 
@@ -188,6 +189,13 @@ export interface HostController {
   input(id: number, bytes: Uint8Array): Promise<void>;
   list(): Promise<PartitionInfo[]>;
   stats(id: number): Promise<PartitionStats>;
+  /**
+   * Memory overcommit (docs/memory.md): asks the guest of partition `id` to
+   * keep `targetBytes` of its RAM; its virtio-balloon driver inflates or
+   * deflates toward it. Resolves with where the balloon is now (the guest
+   * moves it over the next moments; stats() shows its progress).
+   */
+  balloon(id: number, targetBytes: number): Promise<BalloonStatus>;
   pcpuStats(): Promise<PcpuStats[]>;
   /** Stops everything, closes disks; pCPU threads leave their loops. */
   shutdown(): Promise<void>;

@@ -12,6 +12,7 @@
 import { jitHostBytes, type JitMode } from '../jit/tier.ts';
 import { proxy, transfer, wrap, type Remote } from 'comlink';
 import type { PagingMode, RunResult } from '../machine/machine.ts';
+import type { BalloonStatus } from '../machine/overcommit.ts';
 import { InputError } from '../errors.ts';
 import {
   ControlError, type ConsoleSink, type HostController, type IncomingState, type Manifest, type MigrateInfo, type MigrateTarget, type MoveInfo,
@@ -200,6 +201,9 @@ export class Host implements HostController {
   }
   stats(id: number): Promise<PartitionStats> {
     return this.call(() => this.remote.stats(id));
+  }
+  balloon(id: number, targetBytes: number): Promise<BalloonStatus> {
+    return this.call(() => this.remote.balloon(id, targetBytes));
   }
   pcpuStats(): Promise<PcpuStats[]> {
     return this.call(() => this.remote.pcpuStats());

@@ -752,6 +752,12 @@ export class Machine implements Guest {
     this.partialIdle = 0;
   }
 
+  /** The partition is gone (no vCPU of it can run): its RAM back to the pool, as its run or, with overcommit, page by page. */
+  releaseMemory(): void {
+    if (this.overcommit) this.overcommit.release();
+    else this.kernel.exports.framesFree(this.ramHost, this.config.ramSize / 4096);
+  }
+
   stats(): MachineStats {
     const instructions = this.instructions();
     const seconds = this.wallMs / 1000;

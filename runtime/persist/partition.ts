@@ -28,6 +28,7 @@ import { FLAG_DEFLATED, readContainer, section, writeContainer } from './contain
 import { checkDiskRefs, diskRefs, DISKS_RECORD_VERSION, replaceDiskRefs } from './disks.ts';
 import { PersistError } from './errors.ts';
 import { decodeMemory, encodeMemory } from './memory.ts';
+import { virtioBalloonFactory } from '../../drivers/emulated/virtio/balloon.ts';
 import { decodeRecords, encodeRecords, jsonRecord, RecordSet, type StateRecord } from './record.ts';
 import { checkVcpu, saveVcpu, type RamPlace } from './vcpu.ts';
 
@@ -61,7 +62,7 @@ function consInSize(kernel: KernelInstance): number {
 }
 
 function ramPlace(m: Machine): RamPlace {
-  return { host: m.ramHostAddress, gpa: RAM_BASE, size: m.config.ramSize };
+  return { host: m.ramHostAddress, gpa: RAM_BASE, size: m.config.ramSize, ...(m.overcommit ? { paged: true } : {}) };
 }
 
 /** The board's devices in a fixed order; the PLIC last, so that on restore no device's line re-raises what the PLIC's record says. */
@@ -111,7 +112,7 @@ export function captureState(m: Machine, spec: PartitionSpec, flushDisks: () => 
 export function savePartition(path: string, m: Machine, spec: PartitionSpec, flushDisks: () => void): SaveInfo {
   const t0 = performance.now();
   const { meta, records } = captureState(m, spec, flushDisks);
-  const mem = encodeMemory(m.ram);
+  const mem = encodeMemory(m.overcommit?.snapshot() ?? m.ram); // with overcommit, through the page map
   const bytes = writeContainer(path, [
     { tag: 'META', flags: 0, payload: jsonRecord('meta', RECORD.meta, meta).body },
     { tag: 'STAT', flags: FLAG_DEFLATED, payload: deflateRawSync(encodeRecords(records)) },
@@ -205,7 +206,7 @@ export function loadSave(save: LoadedSave, made: { machine: Machine; disks: Bloc
   } catch (e) {
     closeDisks(disks);
     hv.unregister(m.id);
-    hv.kernel.exports.framesFree(m.ramHostAddress, m.config.ramSize / 4096);
+    m.releaseMemory();
     if (e instanceof DeviceStateError) throw new PersistError(e.message.split(':')[0] ?? 'device', e.message.slice(e.message.indexOf(':') + 2), { cause: e });
     throw e;
   }
@@ -237,7 +238,11 @@ function checkState(save: LoadedSave, m: Machine, disks: readonly BlockDevice[])
   const scratch = createVirtBoard({
     harts: m.config.harts,
     externalIrq: () => {},
-    virtio: disks.map((d) => virtioBlkFactory(d, new RamGuestMemory(m.ram, RAM_BASE))),
+    virtio: [
+      ...disks.map((d) => virtioBlkFactory(d, new RamGuestMemory(m.ram, RAM_BASE))),
+      // A balloon checks its record too (a partition just made: its RAM is still its own run).
+      ...(m.config.overcommit?.balloon ? [virtioBalloonFactory(new RamGuestMemory(m.ram, RAM_BASE), { inflate: () => false, reclaim: () => {} }, () => {})] : []),
+    ],
   });
   devicesOf(scratch).forEach((d, i) => d.restore(states[i]!));
   return () => {

@@ -60,6 +60,13 @@ export interface RamPlace {
   host: number;
   gpa: number;
   size: number;
+  /**
+   * RAM is not one host run (memory overcommit: pages move to shared
+   * frames): a host address has no guest-physical address to save, so the
+   * LR/SC reservation is dropped; the guest's next SC fails and it retries,
+   * as after any lost reservation.
+   */
+  paged?: boolean;
 }
 
 export function saveVcpu(kernel: KernelInstance, memory: WebAssembly.Memory, index: number, base: number, ram: RamPlace): StateRecord {
@@ -81,7 +88,7 @@ export function saveVcpu(kernel: KernelInstance, memory: WebAssembly.Memory, ind
   dv.setBigUint64(at(o.spLo), NONE, true);
   dv.setBigUint64(at(o.spHi), 0n, true);
   const resv = dv.getBigUint64(at(o.resv), true);
-  if (resv !== NONE) dv.setBigUint64(at(o.resv), resv - BigInt(ram.host) + BigInt(ram.gpa), true);
+  if (resv !== NONE) dv.setBigUint64(at(o.resv), ram.paged ? NONE : resv - BigInt(ram.host) + BigInt(ram.gpa), true);
   return { kind: `vcpu${index}`, version: VCPU_RECORD_VERSION, body };
 }
 
