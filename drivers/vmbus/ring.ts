@@ -57,6 +57,7 @@ export const COMPLETION_REQUESTED = 1;
 export interface RingKernel {
   ringInit(ring: number, size: number): number;
   ringWrite(ring: number, size: number, type: number, flags: number, transId: bigint, src: number, len: number): number;
+  ringWriteAt(ring: number, size: number, type: number, offset8: number, flags: number, transId: bigint, src: number, len: number): number;
   ringPeek(ring: number, size: number, desc: number): number;
   ringRead(ring: number, size: number, dst: number, dstLen: number, desc: number, raw: number): number;
   ringAvail(ring: number, size: number): number;
@@ -124,6 +125,10 @@ export class VmbusRing {
   write(type: number, flags: number, transId: bigint, src: number, len: number): number {
     return this.kernel.ringWrite(this.base, this.size, type, flags, transId, src, len);
   }
+  /** As write, for a packet with its own header after the descriptor: `src` is all of it after the descriptor, the payload from offset8 * 8. */
+  writeAt(type: number, offset8: number, flags: number, transId: bigint, src: number, len: number): number {
+    return this.kernel.ringWriteAt(this.base, this.size, type, offset8, flags, transId, src, len);
+  }
   /** Reads one packet into `dst` (`dstLen` bytes), its descriptor to `desc` (16 bytes): OK, SIGNAL (signal the writer) or < 0. */
   read(dst: number, dstLen: number, desc: number, raw = false): number {
     return this.kernel.ringRead(this.base, this.size, dst, dstLen, desc, raw ? 1 : 0);
@@ -167,7 +172,7 @@ export class VmbusRing {
 /** The ring exports of a kernel instance's exports object, checked present. */
 export function ringKernel(exports: object): RingKernel {
   const k = exports as Record<string, unknown>;
-  for (const name of ['ringInit', 'ringWrite', 'ringPeek', 'ringRead', 'ringAvail', 'ringFree', 'ringBeginRead', 'ringEndRead', 'ringSetPendingSend']) {
+  for (const name of ['ringInit', 'ringWrite', 'ringWriteAt', 'ringPeek', 'ringRead', 'ringAvail', 'ringFree', 'ringBeginRead', 'ringEndRead', 'ringSetPendingSend']) {
     if (typeof k[name] !== 'function') throw new TypeError(`kernel has no ${name} export (stale build/kernel.wasm?)`);
   }
   return exports as RingKernel;

@@ -84,6 +84,18 @@ export function ringInit(ring: usize, size: u32): i32 {
  * read_index still equals the old write_index.
  */
 export function ringWrite(ring: usize, size: u32, type: u16, flags: u16, transId: u64, src: usize, len: u32): i32 {
+  return ringWriteAt(ring, size, type, <u16>(PKT_DESC_SIZE >> 3), flags, transId, src, len);
+}
+
+/**
+ * ringWrite for packets with a header of their own between the descriptor
+ * and the payload (VM_PKT_DATA_USING_XFER_PAGES: struct
+ * vmtransfer_page_packet_header): `src` holds everything after the 16-byte
+ * descriptor, and offset8 says where in the packet its payload starts.
+ * RING_BAD_PACKET if offset8 points before the end of the descriptor or past `len`.
+ */
+export function ringWriteAt(ring: usize, size: u32, type: u16, offset8: u16, flags: u16, transId: u64, src: usize, len: u32): i32 {
+  if (<u32>offset8 << 3 < PKT_DESC_SIZE || (<u32>offset8 << 3) - PKT_DESC_SIZE > len) return RING_BAD_PACKET;
   const dsize = dataSize(size);
   if (!dsize) return RING_BAD_SIZE;
   if (len > PKT_MAX_LEN - PKT_DESC_SIZE) return RING_TOO_BIG;
@@ -98,7 +110,7 @@ export function ringWrite(ring: usize, size: u32, type: u16, flags: u16, transId
   const data = ring + RB_HEADER_SIZE;
   // The descriptor is two u64 words; at an 8-aligned offset of a data area
   // of whole pages it may only split between them.
-  store<u64>(data + start, <u64>type | (<u64>(PKT_DESC_SIZE >> 3) << 16) | (<u64>(pktLen >> 3) << 32) | (<u64>flags << 48));
+  store<u64>(data + start, <u64>type | (<u64>offset8 << 16) | (<u64>(pktLen >> 3) << 32) | (<u64>flags << 48));
   store<u64>(data + wrap(start + 8, dsize), transId);
   let off = wrap(start + PKT_DESC_SIZE, dsize);
   // Zero the last payload word first; the payload then overwrites its head.
