@@ -2,11 +2,17 @@
 // pages merge copy-on-write within a salt group and never across groups,
 // zero pages map the zero frame, and every write — a guest store, a
 // device's DMA — lands in a private copy that no other partition sees.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Hypervisor } from '../../../runtime/host/hypervisor.ts';
+import { partitionSpec } from '../../../runtime/host/spec.ts';
+import { readSave, restorePartition, savePartition } from '../../../runtime/persist/partition.ts';
+import { setupPartition, specHostBytes } from '../../../runtime/machine/setup.ts';
 import { Machine, type PagingMode } from '../../../runtime/machine/machine.ts';
 import { OvercommitError, sharingCounters } from '../../../runtime/machine/overcommit.ts';
-import { code, rv } from '../../support/rv.ts';
+import { code, elf, rv } from '../../support/rv.ts';
 
 const RAM = 0x8000_0000;
 const PAGE = 4096;
@@ -123,6 +129,33 @@ describe.each(['nested', 'shadow'] as const)('page sharing under %s paging', (pa
     expect(await a.run({ maxInsns: 10_000 })).toEqual({ kind: 'exit', code: 0, reason: 'finisher' });
     expect(a.guestMemory.u64(RAM + 10 * PAGE)).toBe(0x5a5n);
     for (let p = 10; p < 20; p++) expect(b.guestMemory.read(RAM + p * PAGE, PAGE)).toEqual(pattern(1));
+  });
+
+  it('a partition with shared pages saves what its guest sees and restores to run on exactly as it would have', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hv-share-save-'));
+    const kernel = join(dir, 'writer.elf');
+    writeFileSync(kernel, elf(writer));
+    const spec = partitionSpec('saved', kernel, { memory: RAM_SIZE, paging, overcommit: {} });
+    const options = { onConsole: () => {}, clock: 'icount' as const };
+    const hv = new Hypervisor(specHostBytes(spec));
+    const { machine: m } = setupPartition(spec, hv, options);
+    for (let p = 10; p < 20; p++) m.guestMemory.write(RAM + p * PAGE, pattern(1));
+    for (let p = 20; p < 30; p++) m.guestMemory.write(RAM + p * PAGE, pattern(100 + p));
+    scanAll(hv);
+    const before = m.overcommit!.map();
+    expect(before.shared).toBe(10);
+    const ram = m.overcommit!.snapshot();
+    const file = join(dir, 'saved.hvs');
+    savePartition(file, m, spec, () => {});
+
+    const hv2 = new Hypervisor(specHostBytes(spec));
+    const { machine: r } = restorePartition(readSave(file), hv2, options);
+    expect(r.guestMemory.read(RAM, RAM_SIZE)).toEqual(ram);
+    scanAll(hv2); // shares again on the new host
+    expect(r.overcommit!.map()).toMatchObject({ shared: 10, zero: before.zero, private: before.private });
+    expect(await r.run({ maxInsns: 10_000 })).toEqual({ kind: 'exit', code: 0, reason: 'finisher' });
+    expect(r.guestMemory.u64(RAM + 20 * PAGE + 8)).toBe(0x5a5n);
+    for (let p = 11; p < 20; p++) expect(r.guestMemory.read(RAM + p * PAGE, PAGE)).toEqual(pattern(1));
   });
 
   it('device DMA into a shared page writes a private copy', () => {
