@@ -219,6 +219,7 @@ function overcommitOptions(args: Parsed): Pick<PartitionSpec, 'overcommit'> {
     for (const o of ['salt', 'balloon']) if (args.options.has(o)) throw new UsageError(`--${o} needs --overcommit`);
     return {};
   }
+  if (args.options.has('migrate-to')) throw new UsageError('--migrate-to does not support --overcommit yet (live migration copies RAM as one run)');
   const salt = integerOption(args, 'salt');
   const target = optionValue(args, 'balloon');
   let balloonTarget: number | undefined;

@@ -317,6 +317,8 @@ export class RootPartition implements HostController {
   async migrate(id: number, target: MigrateTarget, options: { maxDowntimeMs?: number; progress?: boolean } = {}): Promise<MigrateInfo> {
     const p = this.get(id);
     if (p.state !== 'running') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
+    // Live migration copies RAM as one host run; an overcommit partition's pages move (docs/memory.md).
+    if (p.machine.overcommit) throw new ControlError(`partition ${p.spec.name} has memory overcommit, which live migration does not support yet`);
     const m = p.machine;
     const s = p.spec.sched;
     const where = `${target.host}:${target.port}`;
