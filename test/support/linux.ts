@@ -30,8 +30,13 @@ const COMMAND_MS = 60_000;
 export class LinuxSession {
   readonly console: ConsoleSession;
 
-  constructor(args: string[], command: 'run' | 'restore' | 'serve' = 'run') {
-    this.console = ConsoleSession.hv([command, ...args]);
+  constructor(args: string[] | ConsoleSession, command: 'run' | 'restore' | 'serve' = 'run') {
+    this.console = args instanceof ConsoleSession ? args : ConsoleSession.hv([command, ...args]);
+  }
+
+  /** The same guest under `qemu-system-riscv64 args` (its serial console on stdio, -nographic). */
+  static qemu(args: string[]): LinuxSession {
+    return new LinuxSession(new ConsoleSession('qemu-system-riscv64', args));
   }
 
   /** `hv restore` of a Linux guest saved with `hv run --save FILE` (at its prompt). */
