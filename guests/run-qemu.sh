@@ -16,7 +16,7 @@ if [ "${1:-}" = "--update" ]; then
 	update=1
 	shift
 fi
-ALL="hello rv64i rv64m rv64a rv64c zicsr traps interrupts privilege mmu asid fp-rounding cpu plic_uart smp_ipi
+ALL="hello rv64i rv64m rv64a rv64c zicsr traps interrupts privilege mmu asid fp-rounding cpu plic_uart smp_ipi smc
 enlightened/sbi-smp enlightened/sbi-timer"
 fail=0
 for g in ${*:-$ALL}; do
@@ -27,6 +27,9 @@ for g in ${*:-$ALL}; do
 	case $g in
 	smp_ipi) opts="-bios none -smp 4" ;;
 	enlightened/*) opts="-smp 2" ;; # S-mode guests on OpenSBI (QEMU's default firmware)
+	smc) # a scratch disk: it writes code to it and reads it back over itself
+		truncate -s 64K "$out.img"
+		opts="-bios none -icount shift=0,sleep=off -drive file=$out.img,format=raw,if=none,id=d0 -device virtio-blk-device,drive=d0" ;;
 	*) opts="-bios none -icount shift=0,sleep=off" ;;
 	esac
 	timeout 60 "$QEMU" -M virt -nographic $opts -kernel "bin/$g.elf" \
@@ -55,6 +58,6 @@ for g in ${*:-$ALL}; do
 	else
 		echo "ok   $g ($(wc -l <"$out") lines)"
 	fi
-	rm -f "$out"
+	rm -f "$out" "$out.img"
 done
 exit $fail

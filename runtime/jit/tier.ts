@@ -36,6 +36,7 @@ export interface JitKernel {
   jitSetMode(mode: number, threshold: number, base: number): void;
   /** kernel/jit/helpers.ts, imported by every region (translate.ts REGION_IMPORTS). */
   jitFp(insn: number): number;
+  jitRangeWritten(host: number, length: number): void;
   JIT_SLOTS: WebAssembly.Global | number;
 }
 
@@ -74,6 +75,14 @@ export class JitTier {
   /** The host-wide counters (every thread's translations). */
   counters(): JitStats {
     return readJitStats(this.memory, this.jitState);
+  }
+
+  /**
+   * The host wrote [host, host + length) (device DMA, loaders): translations
+   * of code there become stale on every thread (the frames' generations).
+   */
+  codeWritten(host: number, length: number): void {
+    this.kernel!.jitRangeWritten(host, length);
   }
 
   /** Sets this instance's mode (its tables come from the frame pool at the first entry: jitHostBytes). */

@@ -209,7 +209,7 @@ export class Machine implements Guest {
     const off = kernel.layout.off;
     this.dirty = new KernelDirtyLog(memory.buffer, {
       descriptor: kernel.layout.partitions + id * kernel.layout.partSize, bitmapOff: off.P_DIRTY_BITMAP!, onOff: off.P_DIRTY_ON!,
-    });
+    }, (offset, length) => kernel.jit.codeWritten(ramHost + offset, length));
     this.overcommit = config.overcommit ? new Overcommit(kernel, memory, id, RAM_BASE, config.ramSize, paging, config.overcommit) : undefined;
     const guestMemory = (this.guestMemory = this.overcommit?.pages ?? new RamGuestMemory(this.ram, RAM_BASE, this.dirty));
     const drives = config.drives ?? [];
