@@ -23,6 +23,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   vhd: async () => (await import('./vhd.ts')).benchVhd(),
   linux: benchLinux,
   ring: benchRing,
+  memory: async () => (await import('./memory.ts')).benchMemory(),
   browser: benchBrowser,
 };
 

@@ -24,6 +24,7 @@ import { framesAllocContiguous } from './mm/frames';
 import { partitionHost, partitionHostForStore } from './mm/gpa';
 import { recordGet, R_BALLOONED, R_COW_BREAKS, R_SHARED, R_ZERO, shareActive, shareEnable } from './mm/share';
 import { shareBalloonPage } from './mm/share-cow';
+import { frameHash } from './mm/hash';
 import { sbiAfterRun, sbiBeforeRun } from './hypercall/sbi';
 import { SBI_IMPL_ID } from './hypercall/defs';
 import { synicReset } from './vmbus/synic';
@@ -179,6 +180,13 @@ export function partitionMemPages(id: u32, which: u32): u32 {
 }
 
 export { shareReclaimHost as shareReclaim, shareCounter, shareRelease } from './mm/share';
+
+/** The scanner's hash over `count` frames from host address `host` (bench: the reference for scan throughput). */
+export function hashFrames(host: u32, count: u32): u32 {
+  let h: u32 = 0;
+  for (let i: u32 = 0; i < count; i++) h ^= frameHash(host + (i << 12));
+  return h;
+}
 export { shareScan } from './mm/share-scan';
 
 /**

@@ -174,12 +174,26 @@ function processBatch(n: u32): void {
   }
 }
 
-/** Looks at page `page` of `id`: a candidate goes into the batch (returns true), or the page into the table. */
-function scanPage(id: u32, page: u32, nb: u32): bool {
+// scanPage's answers.
+const SCAN_NONE: u32 = 0; // nothing to merge (the page may be in the table now)
+const SCAN_CANDIDATE: u32 = 1; // a candidate went into the batch
+const SCAN_AGAIN: u32 = 2; // its partner is already in the batch: merge the batch, then look again
+
+/** True if the batch's first `nb` candidates pair some page with page `h` of `y`. */
+function pairPending(y: u32, h: u32, nb: u32): bool {
+  for (let i: u32 = 0; i < nb; i++) {
+    const b = batchAt(i);
+    if (load<u32>(b, B_KIND) == K_PAIR && load<u32>(b, B_Y) == y && load<u32>(b, B_H) == h) return true;
+  }
+  return false;
+}
+
+/** Looks at page `page` of `id`: a candidate goes into the batch at `nb`, or the page into the table (SCAN_*). */
+function scanPage(id: u32, page: u32, nb: u32): u32 {
   const slot = pageSlot(id, page);
-  if (!slot) return false;
+  if (!slot) return SCAN_NONE;
   const pte = atomic.load<u64>(slot);
-  if (!(pte & GPTE_V) || !(pte & GPTE_W)) return false; // shared, merging or ballooned already
+  if (!(pte & GPTE_V) || !(pte & GPTE_W)) return SCAN_NONE; // shared, merging or ballooned already
   const frame = gpteFrame(pte);
   const b = batchAt(nb);
   store<u32>(b + B_X, id);
@@ -187,7 +201,7 @@ function scanPage(id: u32, page: u32, nb: u32): bool {
   store<u32>(b + B_PF, frame);
   if (frameIsZero(frame)) {
     store<u32>(b + B_KIND, K_ZERO);
-    return true;
+    return SCAN_CANDIDATE;
   }
   const group = groupOf(id);
   // The salt is part of the key: pages of different groups land apart, and
@@ -211,19 +225,22 @@ function scanPage(id: u32, page: u32, nb: u32): bool {
     if (refs != 0 && !(refs & META_MERGING) && refs < REFS_PINNED && load<u32>(m, 4) == group) {
       store<u32>(b + B_KIND, K_INTO);
       store<u32>(b + B_F, f);
-      return true;
+      return SCAN_CANDIDATE;
     }
     if (refs == 0 && (y != id || h != page) && y < MAX_PARTITIONS && atomic.load<u32>(record(y) + R_ENABLED) &&
         groupOf(y) == group) {
       const ys = pageSlot(y, h);
       const ypte = ys ? atomic.load<u64>(ys) : 0;
       if (ypte & GPTE_V && ypte & GPTE_W && gpteFrame(ypte) == f) {
+        // A third copy while the first two are in the batch: once they are
+        // merged, the entry names a shared frame and this page goes into it.
+        if (pairPending(y, h, nb)) return SCAN_AGAIN;
         store<u32>(b + B_KIND, K_PAIR);
         store<u32>(b + B_Y, y);
         store<u32>(b + B_H, h);
         store<u32>(b + B_F, f);
         // The entry names the frame that will be shared (a later K_INTO finds it).
-        return true;
+        return SCAN_CANDIDATE;
       }
     }
     free = e; // stale (or this very page): take it over
@@ -235,7 +252,7 @@ function scanPage(id: u32, page: u32, nb: u32): bool {
   store<u32>(free, id, 8);
   store<u32>(free, page, 12);
   atomic.add<u32>(SHARE_STATE + S_UNSHARED_RUN, 1);
-  return false;
+  return SCAN_NONE;
 }
 
 /**
@@ -270,7 +287,13 @@ export function shareScan(budget: u32): u32 {
       continue;
     }
     empty = 0;
-    if (scanPage(id, page, nb)) nb++;
+    const r = scanPage(id, page, nb);
+    if (r == SCAN_AGAIN) {
+      processBatch(nb);
+      nb = 0;
+      continue; // the same page again, with an empty batch
+    }
+    if (r == SCAN_CANDIDATE) nb++;
     page++;
     scanned++;
     if (nb == BATCH_MAX) {

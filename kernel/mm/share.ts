@@ -159,13 +159,15 @@ export function unref(s: u32): void {
 /**
  * The metadata, sized for the whole frame pool, and the zero frame: 16 bytes
  * per pool frame (8 of metadata, 8 of hash table at half a slot per frame),
- * 0.4% of RAM. Once per host; false when the pool cannot hold it.
+ * at most 0.4% of RAM. Once per host; false when the pool cannot hold it.
  */
 function shareInit(): bool {
   if (state<u32>(S_META)) return true;
   const nframes = (framesEnd() - FRAME_POOL) >> 12;
+  // Half a slot per frame, rounded down to a power of two: ESX's budget of
+  // 16 bytes per frame in all (a fuller table only forgets more candidates).
   let entries: u32 = 1024;
-  while (entries < nframes >> 1) entries <<= 1;
+  while (entries << 1 <= nframes >> 1) entries <<= 1;
   const metaFrames = ((nframes << 3) + PAGE_SIZE - 1) >> 12;
   const meta = framesAllocContiguous(metaFrames, PAGE_SIZE);
   const table = framesAllocContiguous((entries << 4) >> 12, PAGE_SIZE);

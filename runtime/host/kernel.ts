@@ -72,6 +72,8 @@ export interface KernelExports {
   shareReclaim(): number;
   shareCounter(which: number): bigint;
   shareRelease(id: number): number;
+  /** The scanner's hash over `count` frames (bench reference). */
+  hashFrames(host: number, count: number): number;
 }
 
 /** Layout constants exported by the kernel as wasm globals. */

@@ -62,14 +62,14 @@ export const MAX_SALT = 0x7fff_ffff;
 
 /**
  * Host bytes page sharing needs for a frame pool of `poolBytes` (once per
- * host, kernel/mm/share.ts shareInit): 8 bytes of metadata per frame, a hash
- * table of half a 16-byte slot per frame (rounded up to a power of two, so
- * up to twice that), and fixed tables (partition records, frames waiting
- * for a grace period, the zero frame).
+ * host, kernel/mm/share.ts shareInit): 8 bytes of metadata per frame, a
+ * hash table of at most half a 16-byte slot per frame (a power of two), and
+ * fixed tables (partition records, frames waiting for a grace period, the
+ * zero frame).
  */
 export function overcommitOverhead(poolBytes: number): number {
   const frames = Math.ceil(poolBytes / 4096);
-  return Math.ceil((frames * 24) / 4096) * 4096 + 0x1_4000 + 2 * 4096;
+  return Math.ceil((frames * 16) / 4096) * 4096 + 0x1_4000 + 2 * 4096;
 }
 
 export class Overcommit {
