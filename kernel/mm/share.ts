@@ -50,6 +50,7 @@ import { GPTE_MERGING, GPTE_V, GPTE_W, gpteFrame, gstageLeafSlot } from '../mmu/
 import { frameAlloc, frameFree, framesAllocContiguous, framesEnd } from './frames';
 import { partitionAddr, P_GSTAGE_ROOT, P_ID, P_RAM_GPA, P_RAM_SIZE } from './partition';
 import { graceWait, runningVcpu, shootdownServe } from './shootdown';
+import { jitFrameWritten } from '../jit/code';
 
 export const S_LOCK: u32 = 0x00;
 export const S_ZERO: u32 = 0x04;
@@ -290,6 +291,7 @@ export function reclaimLocked(self: usize): u32 {
   for (let i: u32 = 0; i < n; i++) {
     const f = load<u32>(pend + (i << 2));
     store<u32>(metaOf(f), 0);
+    jitFrameWritten(f); // its next tenant's contents are not the code translated from it
     frameFree(f);
   }
   const left = state<u32>(S_NPEND) - n;
@@ -350,6 +352,7 @@ export function shareRelease(id: u32): u32 {
     if (!(pte & GPTE_V)) continue;
     if (pte & (GPTE_W | GPTE_MERGING)) {
       store<u32>(metaOf(f), 0);
+      jitFrameWritten(f);
       frameFree(f);
       freed++;
     } else if (f == shareZeroFrame()) {
