@@ -325,7 +325,7 @@ export { RING_BAD_SIZE as VMBUS_RING_BAD_SIZE, RING_TOO_BIG as VMBUS_RING_TOO_BI
 
 // ---- SynIC and VMBus hypercalls (kernel/vmbus/synic-defs.ts, hypercall/synic.ts) ----
 
-export { synicDeliver, synicSignal, partitionEnableVmbus } from './vmbus/host';
+export { synicDeliver, synicSignal, partitionEnableVmbus, partitionDisableVmbus } from './vmbus/host';
 export { H_SYNIC as OFF_SYNIC } from './cpu/hart';
 export { SY_SCONTROL as OFF_SYNIC_SCONTROL, SY_SIMP as OFF_SYNIC_SIMP, SY_SIEFP as OFF_SYNIC_SIEFP, SY_SINT as OFF_SYNIC_SINT } from './vmbus/synic-defs';
 export { SY_POST as OFF_SYNIC_POST, SY_HOSTMSG as OFF_SYNIC_HOSTMSG, SY_STAT_MESSAGES as OFF_SYNIC_STAT_MESSAGES } from './vmbus/synic-defs';

@@ -25,6 +25,7 @@ import {
   VMBUS_MESSAGE_CONNECTION_ID, VMBUS_MESSAGE_CONNECTION_ID_4, guidBytes, message,
 } from './messages.ts';
 import type { VmbusDeviceContext } from './endpoint.ts';
+import { DeviceStateError } from '../emulated/device.ts';
 
 const PAGE = 4096;
 
@@ -57,6 +58,19 @@ export interface VmbusDevice {
   /** The guest signalled the channel (its outbound ring has packets, or room). */
   notify(): void;
   close(): void;
+  /** The partition is gone: let go of what outlives channels (a switch port). */
+  detach?(): void;
+  /** A restored open channel: the rings again, the protocol where restore() left it (not restarted as open() does). */
+  resume?(rings: ChannelRings, signal: () => void, fail: (reason: string) => void): void;
+  /** Persistence of the device's own state (runtime/persist/): a device without them makes a save fail. */
+  readonly stateVersion?: number;
+  save?(): object;
+  /** Loads what save() returned; throws DeviceStateError for a state that does not fit. */
+  restore?(state: object): void;
+  /** Periodic work (`now`: the guest's clock in ticks), from the partition's round or the root's poll. */
+  tick?(now: number): void;
+  /** The partition runs again after a pause, restore or migration. */
+  resumed?(): void;
 }
 
 /** What the channel manager needs of its partition. */
@@ -80,6 +94,19 @@ interface Channel {
   state: ChannelState;
   targetVp: number;
   gpadl?: number;
+  /** While open: downstream_ringbuffer_pageoffset, the userdata, and the rings in host memory. */
+  offset?: number;
+  userData?: Uint8Array;
+  rings?: ChannelRings;
+}
+
+/** A channel in listings: its device, state and (open) how full each ring is. */
+export interface ChannelInfo {
+  relid: number;
+  classId: string;
+  instanceId: string;
+  state: ChannelState;
+  rings?: ChannelRings;
 }
 
 interface Gpadl {
@@ -98,6 +125,16 @@ export interface Refusal {
 }
 
 export type ConnectionState = 'disconnected' | 'connected';
+
+/** ChannelManager.save(): JSON, numbers and strings only. */
+export interface SavedChannels {
+  state: ConnectionState;
+  version: number;
+  vp: number;
+  nextRelid: number;
+  channels: { relid: number; classId: string; instanceId: string; state: ChannelState; targetVp: number; gpadl: number | null; offset: number | null; userData: string | null }[];
+  gpadls: { handle: number; relid: number; pfns: string[]; expected: number; byteOffset: number; byteCount: number; created: boolean }[];
+}
 
 /** GPADLs a guest may hold at once, and pages in one (bounds host memory a guest can make us keep). */
 export const MAX_GPADLS = 256;
@@ -145,8 +182,10 @@ export class ChannelManager {
   }
 
   /** Channels and their states (for `hv` listings and tests). */
-  list(): { relid: number; classId: string; instanceId: string; state: ChannelState }[] {
-    return [...this.channels.values()].map((c) => ({ relid: c.relid, classId: c.device.classId, instanceId: c.device.instanceId, state: c.state }));
+  list(): ChannelInfo[] {
+    return [...this.channels.values()].map((c) => ({
+      relid: c.relid, classId: c.device.classId, instanceId: c.device.instanceId, state: c.state, ...(c.rings ? { rings: c.rings } : {}),
+    }));
   }
 
   /** The guest signalled connection `id` (our channels' connection id is their relid). */
@@ -191,6 +230,90 @@ export class ChannelManager {
       default:
         return this.refuse(type, `message type ${type} is not one a guest sends`);
     }
+  }
+
+  // ---- persistence (runtime/persist/): the connection, channels and GPADLs; the rings are guest RAM ----
+
+  /** The manager's state; its devices' own states are theirs to save. */
+  save(): SavedChannels {
+    return {
+      state: this.state, version: this.version, vp: this.vp, nextRelid: this.nextRelid,
+      channels: [...this.channels.values()].map((c) => ({
+        relid: c.relid, classId: c.device.classId, instanceId: c.device.instanceId, state: c.state, targetVp: c.targetVp,
+        gpadl: c.gpadl ?? null, offset: c.offset ?? null, userData: c.userData ? Buffer.from(c.userData).toString('base64') : null,
+      })),
+      gpadls: [...this.gpadls].map(([handle, g]) => ({ handle, relid: g.relid, pfns: g.pfns.map((p) => p.toString(16)), expected: g.expected, byteOffset: g.byteOffset, byteCount: g.byteCount, created: g.created })),
+    };
+  }
+
+  /**
+   * Checks saved state `s` against this fresh manager (its devices added
+   * in the same order as the saved partition's) and returns what loads it:
+   * channels keep their relids and states, and open ones get their rings
+   * back through the devices' resume(). Throws DeviceStateError naming the
+   * field that does not fit; nothing changes before the returned call.
+   */
+  checkRestore(s: SavedChannels): () => void {
+    const err = (field: string, what: string) => new DeviceStateError(`vmbus.channels.${field}: ${what}`);
+    const u32 = (v: unknown, field: string) => {
+      if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 0xffff_ffff) throw err(field, 'is not a u32');
+      return v as number;
+    };
+    if (s.state !== 'connected' && s.state !== 'disconnected') throw err('state', 'is not a connection state');
+    if (s.state === 'connected' && !(VERSIONS as readonly number[]).includes(s.version)) throw err('version', 'is not a version we speak');
+    if (u32(s.vp, 'vp') >= this.host.vcpus) throw err('vp', 'is not a vCPU');
+    u32(s.nextRelid, 'nextRelid');
+    if (!Array.isArray(s.gpadls) || s.gpadls.length > MAX_GPADLS) throw err('gpadls', `is not a list of at most ${MAX_GPADLS}`);
+    const gpadls = new Map<number, Gpadl>();
+    s.gpadls.forEach((g, i) => {
+      const f = `gpadls[${i}]`;
+      if (!Array.isArray(g?.pfns) || g.pfns.length > MAX_GPADL_PAGES) throw err(f, 'has no page list');
+      const pfns = g.pfns.map((p) => {
+        if (typeof p !== 'string' || !/^[0-9a-f]{1,13}$/.test(p)) throw err(`${f}.pfns`, 'holds a page that is not a frame number');
+        return BigInt(`0x${p}`);
+      });
+      if (g.created && pfns.some((p) => this.host.frameHost(p) === undefined)) throw err(`${f}.pfns`, "names a page that is not this partition's RAM");
+      gpadls.set(u32(g.handle, `${f}.handle`), {
+        relid: u32(g.relid, `${f}.relid`), pfns, expected: u32(g.expected, `${f}.expected`), byteOffset: u32(g.byteOffset, `${f}.byteOffset`),
+        byteCount: u32(g.byteCount, `${f}.byteCount`), created: g.created === true,
+      });
+    });
+    if (!Array.isArray(s.channels)) throw err('channels', 'is not a list');
+    const devices = [...this.channels.values()].map((c) => c.device);
+    const channels = new Map<number, Channel>();
+    const opens: Channel[] = [];
+    s.channels.forEach((c, i) => {
+      const f = `channels[${i}]`;
+      const device = devices.find((d) => d.classId === c?.classId && d.instanceId === c?.instanceId);
+      if (!device) throw err(f, `is device ${String(c?.classId)} ${String(c?.instanceId)}, which this partition lacks`);
+      if (!['offered', 'open', 'rescinded'].includes(c.state)) throw err(`${f}.state`, 'is not a channel state');
+      const ch: Channel = { relid: u32(c.relid, `${f}.relid`), device, state: c.state, targetVp: u32(c.targetVp, `${f}.targetVp`) };
+      if (ch.targetVp >= this.host.vcpus) throw err(`${f}.targetVp`, 'is not a vCPU');
+      if (c.state === 'open') {
+        const handle = u32(c.gpadl, `${f}.gpadl`);
+        const g = gpadls.get(handle);
+        if (!g?.created || g.relid !== ch.relid) throw err(`${f}.gpadl`, 'is not a complete GPADL of the channel');
+        const userData = Buffer.from(typeof c.userData === 'string' ? c.userData : '', 'base64');
+        const rings = this.ringsOf(g, handle, u32(c.offset, `${f}.offset`), ch.targetVp, new Uint8Array(userData.subarray(0, 120)));
+        if (typeof rings === 'string') throw err(f, rings);
+        Object.assign(ch, { gpadl: handle, offset: c.offset, userData: rings.userData, rings });
+        if (!device.resume) throw err(f, `device ${device.classId} cannot resume an open channel`);
+        opens.push(ch);
+      }
+      channels.set(ch.relid, ch);
+    });
+    return () => {
+      for (const ch of this.channels.values()) if (ch.state === 'open') ch.device.close();
+      this.channels.clear();
+      for (const [k, v] of channels) this.channels.set(k, v);
+      this.gpadls.clear();
+      for (const [k, v] of gpadls) this.gpadls.set(k, v);
+      this.state = s.state;
+      this.version = s.state === 'connected' ? s.version : 0;
+      this.vp = s.vp;
+      this.nextRelid = Math.max(s.nextRelid, ...[...channels.keys()].map((r) => r + 1));
+      for (const ch of opens) ch.device.resume!(ch.rings!, ...this.callbacks(ch, ch.gpadl!));
+    };
   }
 
   // ---- the messages ----
@@ -307,36 +430,50 @@ export class ChannelManager {
     if (targetVp >= this.host.vcpus) return fail(`target_vp ${targetVp} is not a vCPU`);
     const g = this.gpadls.get(handle);
     if (!g?.created || g.relid !== relid) return fail(`ring GPADL ${handle} is not a complete GPADL of relid ${relid}`);
-    const pages = g.pfns.length;
-    if (g.byteOffset !== 0 || g.byteCount !== pages * PAGE) return fail(`ring GPADL ${handle} is not whole pages`);
-    if (offset < 2 || pages - offset < 2) return fail(`downstream_ringbuffer_pageoffset ${offset} leaves a ring under 2 pages (of ${pages})`);
-    // The kernel's ring primitives take a ring as one host-contiguous run
-    // (kernel/vmbus/README.md): the ring pages must be consecutive frames.
-    const base = this.host.frameHost(g.pfns[0]!)!;
-    for (let i = 1; i < pages; i++) {
-      if (this.host.frameHost(g.pfns[i]!) !== base + i * PAGE) return fail(`ring GPADL ${handle} is not contiguous (page ${i})`);
-    }
+    const rings = this.ringsOf(g, handle, offset, targetVp, payload.slice(OpenChannel.userData, OpenChannel.userData + 120));
+    if (typeof rings === 'string') return fail(rings);
     ch.state = 'open';
     ch.targetVp = targetVp;
     ch.gpadl = handle;
-    const rings: ChannelRings = {
-      outbound: { addr: base, size: offset * PAGE },
-      inbound: { addr: base + offset * PAGE, size: (pages - offset) * PAGE },
-      targetVp,
-      userData: payload.slice(OpenChannel.userData, OpenChannel.userData + 120),
-    };
-    const mine = () => ch.state === 'open' && ch.gpadl === handle; // this opening, not a later one
-    ch.device.open(
-      rings,
+    ch.offset = offset;
+    ch.userData = rings.userData;
+    ch.rings = rings;
+    ch.device.open(rings, ...this.callbacks(ch, handle));
+    result(0);
+    return undefined;
+  }
+
+  /** The device's signal and fail for this opening of `ch` (not a later one). */
+  private callbacks(ch: Channel, handle: number): [() => void, (reason: string) => void] {
+    const mine = () => ch.state === 'open' && ch.gpadl === handle;
+    return [
       () => {
-        if (mine()) this.host.signal(ch.targetVp, relid);
+        if (mine()) this.host.signal(ch.targetVp, ch.relid);
       },
       (reason) => {
         if (mine()) this.fault(ch, reason);
       },
-    );
-    result(0);
-    return undefined;
+    ];
+  }
+
+  /** The rings a GPADL holds, split at page `offset`, or what is wrong with it. */
+  private ringsOf(g: Gpadl, handle: number, offset: number, targetVp: number, userData: Uint8Array): ChannelRings | string {
+    const pages = g.pfns.length;
+    if (g.byteOffset !== 0 || g.byteCount !== pages * PAGE) return `ring GPADL ${handle} is not whole pages`;
+    if (offset < 2 || pages - offset < 2) return `downstream_ringbuffer_pageoffset ${offset} leaves a ring under 2 pages (of ${pages})`;
+    // The kernel's ring primitives take a ring as one host-contiguous run
+    // (kernel/vmbus/README.md): the ring pages must be consecutive frames.
+    const base = this.host.frameHost(g.pfns[0]!);
+    if (base === undefined) return `ring GPADL ${handle} is not RAM`;
+    for (let i = 1; i < pages; i++) {
+      if (this.host.frameHost(g.pfns[i]!) !== base + i * PAGE) return `ring GPADL ${handle} is not contiguous (page ${i})`;
+    }
+    return {
+      outbound: { addr: base, size: offset * PAGE },
+      inbound: { addr: base + offset * PAGE, size: (pages - offset) * PAGE },
+      targetVp,
+      userData,
+    };
   }
 
   private close(relid: number): Refusal | undefined {
@@ -349,7 +486,7 @@ export class ChannelManager {
   private closeChannel(ch: Channel): void {
     if (ch.state !== 'open') return;
     ch.state = 'offered';
-    ch.gpadl = undefined;
+    ch.gpadl = ch.offset = ch.userData = ch.rings = undefined;
     ch.device.close();
   }
 

@@ -35,6 +35,10 @@ export interface VmbusDeviceContext {
   guest: GuestMemory;
   /** `pages` zeroed 4 KiB pages of shared memory for this device (host address), or 0 when the pool is out. */
   scratch(pages: number): number;
+  /** Gives scratch pages back (the partition is destroyed). */
+  freeScratch(addr: number, pages: number): void;
+  /** The guest's clock (its `time` CSR), in ticks of 100 ns: what the integration components time themselves by. */
+  now(): number;
   log(line: string): void;
 }
 
@@ -114,6 +118,31 @@ export abstract class ChannelEndpoint implements VmbusDevice {
   close(): void {
     this.rx = this.tx = undefined;
     this.signalGuest = this.fail = undefined;
+  }
+
+  /**
+   * A restored partition's open channel: the rings again (in guest RAM, as
+   * saved), the device's protocol where its restore() put it, not restarted.
+   */
+  resume(rings: ChannelRings, signal: () => void, fail: (reason: string) => void): void {
+    const ctx = this.ctx;
+    if (!ctx) throw new Error(`${this.constructor.name}: resume before attach`);
+    if (!this.scratch) this.scratch = ctx.scratch(SCRATCH_PAGES);
+    this.signalGuest = signal;
+    this.fail = fail;
+    if (!this.scratch) {
+      this.stop('out of host frames for the channel’s scratch pages');
+      return;
+    }
+    this.rx = new VmbusRing(ctx.ring, ctx.memory, rings.outbound.addr, rings.outbound.size);
+    this.tx = new VmbusRing(ctx.ring, ctx.memory, rings.inbound.addr, rings.inbound.size);
+  }
+
+  /** The partition is going away: the scratch pages go back to the frame pool. */
+  detach(): void {
+    this.close();
+    if (this.scratch) this.ctx?.freeScratch(this.scratch, SCRATCH_PAGES);
+    this.scratch = 0;
   }
 
   get isOpen(): boolean {

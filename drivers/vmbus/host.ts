@@ -3,9 +3,10 @@
 // exit with (kernel/hypercall/synic.ts): a posted message goes to the
 // channel manager, whose answers go into the guest's message slots; an EOM
 // moves queued messages on; a signalled connection reaches its device.
-import { ChannelManager, type VmbusDevice } from './channel-manager.ts';
+import { ChannelManager, type SavedChannels, type VmbusDevice } from './channel-manager.ts';
+import { DeviceStateError } from '../emulated/device.ts';
 import { VMBUS_MESSAGE_CONNECTION_ID, VMBUS_MESSAGE_CONNECTION_ID_4, VMBUS_MESSAGE_SINT, VMBUS_MESSAGE_TYPE } from './messages.ts';
-import { SynicHost, SynicResult, synicOffsets, type SynicKernel, type SynicPartition } from './synic.ts';
+import { SynicHost, SynicResult, synicOffsets, type SavedSynic, type SynicKernel, type SynicPartition } from './synic.ts';
 import type { GuestMemory } from '../emulated/dma.ts';
 import type { RingKernel } from './ring.ts';
 
@@ -27,7 +28,25 @@ export interface VmbusHostConfig extends Omit<SynicPartition, 'exitOnSignal'> {
   guest: GuestMemory;
   ring: RingKernel;
   scratch(pages: number): number;
+  freeScratch(addr: number, pages: number): void;
+  /** The guest's clock in ticks (what integration components time themselves by). */
+  now(): number;
   log(line: string): void;
+}
+
+/** A save of a partition whose VMBus holds something that cannot be saved: refused, never lost silently. */
+export class VmbusSaveError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'VmbusSaveError';
+  }
+}
+
+/** VmbusHost.save(): the root's side of the partition's VMBus (the guest's side is its RAM and vCPU blocks). */
+export interface SavedVmbus {
+  synic: SavedSynic;
+  channels: SavedChannels;
+  devices: { classId: string; instanceId: string; version: number; state: object }[];
 }
 
 const isVmbusConnection = (id: number) => id === VMBUS_MESSAGE_CONNECTION_ID || id === VMBUS_MESSAGE_CONNECTION_ID_4;
@@ -36,9 +55,14 @@ export class VmbusHost {
   readonly synic: SynicHost;
   readonly channels: ChannelManager;
   private readonly log: (line: string) => void;
+  private readonly devices: readonly VmbusDevice[];
+
+  private readonly now: () => number;
 
   constructor(c: VmbusHostConfig) {
     this.log = c.log;
+    this.now = c.now;
+    this.devices = c.devices;
     // Channel endpoints run on the thread that services this partition's
     // exits, so signal-event exits to it (docs/vmbus.md, "Not done yet").
     this.synic = new SynicHost(c.memory, c.kernel, synicOffsets(c.offsets), { ...c, exitOnSignal: true });
@@ -56,7 +80,7 @@ export class VmbusHost {
       log: c.log,
     });
     for (const d of c.devices) {
-      d.attach?.({ memory: c.memory, ring: c.ring, guest: c.guest, scratch: c.scratch, log: c.log });
+      d.attach?.({ memory: c.memory, ring: c.ring, guest: c.guest, scratch: c.scratch, freeScratch: c.freeScratch, now: c.now, log: c.log });
       this.channels.add(d);
     }
   }
@@ -98,5 +122,60 @@ export class VmbusHost {
   /** Passes the connections the guest signalled to their channels. */
   poll(): void {
     for (const id of this.synic.takeSignals()) this.channels.signalled(id);
+  }
+
+  /** The partition's round (deterministic) or the root's poll (threaded): devices' periodic requests (heartbeat, time samples). */
+  tick(): void {
+    const now = this.now();
+    for (const d of this.devices) d.tick?.(now);
+  }
+
+  /** The partition was paused and runs again (resumed, restored, migrated): devices that care (timesync) catch up. */
+  resumed(): void {
+    for (const d of this.devices) d.resumed?.();
+  }
+
+  /** The partition is destroyed: devices' scratch pages and the event area go back to the frame pool. */
+  dispose(): void {
+    for (const d of this.devices) d.detach?.();
+    this.synic.dispose();
+  }
+
+  /**
+   * The root's VMBus state of a paused partition. Throws VmbusSaveError
+   * when a device cannot save its state (the save is refused).
+   */
+  save(): SavedVmbus {
+    const devices = this.devices.map((d) => {
+      if (!d.save || d.stateVersion === undefined) throw new VmbusSaveError(`VMBus device ${d.classId} (instance ${d.instanceId}) cannot save its state`);
+      return { classId: d.classId, instanceId: d.instanceId, version: d.stateVersion, state: d.save() };
+    });
+    return { synic: this.synic.save(), channels: this.channels.save(), devices };
+  }
+
+  /**
+   * Checks saved state `s` against this fresh VmbusHost (the same devices,
+   * in the same order) and returns what loads it. Throws DeviceStateError
+   * naming what does not fit; nothing changes before the returned call.
+   */
+  checkRestore(s: SavedVmbus): () => void {
+    const err = (field: string, what: string) => new DeviceStateError(`vmbus.${field}: ${what}`);
+    if (!s || !Array.isArray(s.devices) || s.devices.length !== this.devices.length) {
+      throw err('devices', `the save has ${Array.isArray(s?.devices) ? s.devices.length : 'no'} devices, this partition ${this.devices.length}`);
+    }
+    this.devices.forEach((d, i) => {
+      const saved = s.devices[i]!;
+      if (saved?.classId !== d.classId || saved.instanceId !== d.instanceId) throw err(`devices[${i}]`, `is ${String(saved?.classId)}, this partition's is ${d.classId}`);
+      if (saved.version !== d.stateVersion || !d.restore) throw err(`devices[${i}].version`, `is ${String(saved.version)}, the device reads ${String(d.stateVersion)}`);
+    });
+    const synic = this.synic.checkRestore(s.synic, err);
+    const channels = this.channels.checkRestore(s.channels);
+    return () => {
+      // Devices first (their protocol state), then the channels, whose resume() gives them their rings.
+      this.devices.forEach((d, i) => d.restore!(s.devices[i]!.state));
+      synic();
+      channels();
+      this.resumed(); // a restored guest's clock is set again (timesync)
+    };
   }
 }

@@ -31,6 +31,7 @@
 // never sends, a data buffer outside its RAM) loses the channel
 // (EndpointFault, logged); a bad SCSI command is only a CHECK CONDITION.
 import type { BlockDevice } from '../block/device.ts';
+import { DeviceStateError } from '../emulated/device.ts';
 import { ChannelEndpoint, EndpointFault, type Packet } from './endpoint.ts';
 import { type DataBuffer, gather, gpaDirectBuffer, scatter } from './gpa-direct.ts';
 import { PacketType } from './ring.ts';
@@ -104,6 +105,27 @@ export class StorvscDevice extends ChannelEndpoint {
 
   get ready(): boolean {
     return this.phase === 'ready';
+  }
+
+  // Persistence: where the protocol is (the requests are in guest RAM and
+  // finish within the exit that signalled them: none is in flight here).
+  readonly stateVersion = 1;
+
+  save(): object {
+    return { phase: this.phase, version: this.version, scsi: { ...this.scsi.stats } };
+  }
+
+  restore(state: object): void {
+    const s = state as Record<string, unknown>;
+    if (!['begin', 'initializing', 'ready'].includes(s.phase as string)) throw new DeviceStateError('vmbus.storvsc.phase: is not a protocol phase');
+    if (s.version !== 0 && !(STORVSC_VERSIONS as readonly unknown[]).includes(s.version)) throw new DeviceStateError('vmbus.storvsc.version: is not a version we speak');
+    this.phase = s.phase as Phase;
+    this.version = s.version as number;
+    const stats = s.scsi as Record<string, unknown> | null;
+    for (const k of Object.keys(this.scsi.stats) as (keyof ScsiDisk['stats'])[]) {
+      const v = stats?.[k];
+      if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) this.scsi.stats[k] = v;
+    }
   }
 
   protected override onOpen(): void {

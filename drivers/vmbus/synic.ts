@@ -7,6 +7,7 @@
 /** The kernel exports this module calls (kernel/index.ts, "SynIC and VMBus"). */
 export interface SynicKernel {
   partitionEnableVmbus(id: number, exitOnSignal: number): number;
+  partitionDisableVmbus(id: number): number;
   synicDeliver(vcpu: number, sint: number, more: number): number;
   synicSignal(vcpu: number, sint: number, flag: number): number;
 }
@@ -19,6 +20,12 @@ export type SynicResultCode = (typeof SynicResult)[keyof typeof SynicResult];
 export const MESSAGE_PAYLOAD_MAX = 240;
 /** Messages a SINT queues behind its full slot before the host refuses more (bounds a guest that never EOMs). */
 export const SINT_QUEUE_MAX = 64;
+
+/** SynicHost.save(): messages waiting behind full slots, and connections signalled but not yet taken. */
+export interface SavedSynic {
+  queues: { hart: number; sint: number; messages: { type: number; payload: string }[] }[];
+  signalled: number[];
+}
 
 /** A message the guest posted (HvPostMessage). */
 export interface PostedMessage {
@@ -196,5 +203,48 @@ export class SynicHost {
       }
     }
     return out;
+  }
+
+  // ---- persistence (the SynIC registers and slots are in the vCPU blocks, saved with them) ----
+
+  save(): SavedSynic {
+    const queues = [...this.queues].map(([key, q]) => ({
+      hart: key >> 4, sint: key & 15, messages: q.map((m) => ({ type: m.type, payload: Buffer.from(m.payload).toString('base64') })),
+    }));
+    // Peeked, not taken: the partition runs on after a snapshot and takes them itself.
+    const signalled: number[] = [];
+    for (let w = 0; w < EventArea.connections / 32; w++) {
+      const bits = Atomics.load(this.events, EventArea.bitmap / 4 + w);
+      for (let b = 0; b < 32; b++) if (bits & (1 << b)) signalled.push(w * 32 + b);
+    }
+    return { queues, signalled };
+  }
+
+  /** Checks `s` (Error naming the field) and returns what loads it into this fresh SynicHost. */
+  checkRestore(s: SavedSynic, err: (field: string, what: string) => Error): () => void {
+    const queues = new Map<number, Queued[]>();
+    if (!Array.isArray(s?.queues) || !Array.isArray(s.signalled)) throw err('synic', 'has no queues or signals');
+    s.queues.forEach((q, i) => {
+      const f = `synic.queues[${i}]`;
+      if (!Number.isInteger(q?.hart) || q.hart < 0 || q.hart >= this.harts || !Number.isInteger(q.sint) || q.sint < 0 || q.sint > 15) throw err(f, 'names no SINT of this partition');
+      if (!Array.isArray(q.messages) || q.messages.length > SINT_QUEUE_MAX) throw err(`${f}.messages`, `is not a list of at most ${SINT_QUEUE_MAX}`);
+      queues.set(q.hart * 16 + q.sint, q.messages.map((m, j) => {
+        const payload = Buffer.from(typeof m?.payload === 'string' ? m.payload : '', 'base64');
+        if (!Number.isInteger(m?.type) || payload.length > MESSAGE_PAYLOAD_MAX) throw err(`${f}.messages[${j}]`, 'is not a message');
+        return { type: m.type, payload: new Uint8Array(payload) };
+      }));
+    });
+    for (const id of s.signalled) if (!Number.isInteger(id) || id < 0 || id >= EventArea.connections) throw err('synic.signalled', `holds ${String(id)}, not a connection id`);
+    return () => {
+      this.queues.clear();
+      for (const [k, q] of queues) if (q.length) this.queues.set(k, q);
+      for (const id of s.signalled) Atomics.or(this.events, EventArea.bitmap / 4 + (id >> 5), 1 << (id & 31));
+    };
+  }
+
+  /** The partition is destroyed: its event area goes back to the frame pool. */
+  dispose(): void {
+    this.queues.clear();
+    this.kernel.partitionDisableVmbus(this.p.id);
   }
 }

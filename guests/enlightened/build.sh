@@ -23,8 +23,8 @@ LDFLAGS="-T slib/link.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments"
 
 SLIB="slib/crt0.S slib/trap.S slib/sbi.c slib/console.c slib/smp.c slib/trap.c
  lib/printf.c lib/string.c lib/check.c"
-VMBUS="slib/vmbus.c slib/vmbus_ring.c slib/storvsc.c"
-ALL="sbi-hello sbi-smp sbi-timer sbi-probe vmbus-disk"
+VMBUS="slib/vmbus.c slib/vmbus_ring.c slib/storvsc.c slib/hv_ic.c"
+ALL="sbi-hello sbi-smp sbi-timer sbi-probe vmbus-disk vmbus-ic"
 
 mkdir -p bin/enlightened
 for g in ${*:-$ALL}; do

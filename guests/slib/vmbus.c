@@ -125,11 +125,11 @@ static void vmbus_trap(struct trap_frame *f)
 /*
  * Waits until cond(arg) holds, in WFI with interrupts taken between looks
  * (tested with SIE clear, so an interrupt cannot slip in between the test
- * and the WFI). VMBUS_ETIMEDOUT after VMBUS_TIMEOUT_TICKS.
+ * and the WFI). VMBUS_ETIMEDOUT after `ticks` of the time CSR.
  */
-static int wait_for(int (*cond)(void *), void *arg)
+int vmbus_wait_until(int (*cond)(void *), void *arg, uint64_t ticks)
 {
-	uint64_t deadline = csr_read(time) + VMBUS_TIMEOUT_TICKS;
+	uint64_t deadline = csr_read(time) + ticks;
 	int r = 0;
 	for (;;) {
 		csr_clear(sstatus, MSTATUS_SIE);
@@ -146,6 +146,8 @@ static int wait_for(int (*cond)(void *), void *arg)
 	csr_set(sstatus, MSTATUS_SIE);
 	return r;
 }
+
+static int wait_for(int (*cond)(void *), void *arg) { return vmbus_wait_until(cond, arg, VMBUS_TIMEOUT_TICKS); }
 
 struct want {
 	uint32_t types;		/* bit n: message type n */

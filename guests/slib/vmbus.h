@@ -157,6 +157,9 @@ int vmbus_recvpacket(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint3
 /* The next packet, waiting for the host's signal if the ring is empty. */
 int vmbus_recvpacket_wait(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual, uint64_t *trans_id);
 
+/* Waits (WFI, interrupts taken) until cond(arg) holds; VMBUS_ETIMEDOUT after `ticks` of the time CSR. */
+int vmbus_wait_until(int (*cond)(void *), void *arg, uint64_t ticks);
+
 /* ---- helpers */
 void vmbus_guid_str(const uint8_t guid[16], char out[37]);	/* Linux's %pUl */
 int vmbus_guid_eq(const uint8_t a[16], const uint8_t b[16]);

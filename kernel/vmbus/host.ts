@@ -1,5 +1,5 @@
 // The host's calls for VMBus: exported through kernel/index.ts.
-import { framesAllocContiguous } from '../mm/frames';
+import { framesAllocContiguous, framesFreeRun } from '../mm/frames';
 import { partitionAddr, P_VMBUS } from '../mm/partition';
 import { HE_EXIT_ON_SIGNAL, HE_FLAGS } from './synic-defs';
 
@@ -21,5 +21,19 @@ export function partitionEnableVmbus(id: u32, exitOnSignal: bool): usize {
     store<u32>(p, <u32>area, P_VMBUS);
   }
   atomic.store<u32>(area + HE_FLAGS, exitOnSignal ? HE_EXIT_ON_SIGNAL : 0);
+  return area;
+}
+
+/**
+ * Takes partition `id`'s host event area back to the frame pool (the
+ * partition is destroyed: no vCPU of it runs any more). Returns the
+ * address freed, 0 if it had none.
+ */
+export function partitionDisableVmbus(id: u32): usize {
+  const p = partitionAddr(id);
+  const area = <usize>load<u32>(p, P_VMBUS);
+  if (!area) return 0;
+  store<u32>(p, 0, P_VMBUS);
+  framesFreeRun(<u32>area, 1);
   return area;
 }

@@ -383,6 +383,7 @@ export class Machine implements Guest {
 
   /** A threaded host's root partition, now and then: console input and output of enlightened guests. */
   poll(): void {
+    this.vmbus?.tick();
     this.sbi?.feed();
     this.sbi?.drain(false);
     this.flushConsole();
@@ -392,6 +393,19 @@ export class Machine implements Guest {
     return this.clock.now();
   }
 
+  /** A restore's VMBus (runtime/persist/): the partition's, made as boot makes it, to load saved state into; undefined without VMBus devices. */
+  restoreVmbus(): VmbusHost | undefined {
+    if (this.config.vmbus && !this.vmbus) this.vmbus = this.vmbusHost(this.config.vmbus);
+    return this.vmbus;
+  }
+
+  /** The guest's mtime (its `time` CSR): the clock plus the partition's mtime offset. */
+  guestTicks(): number {
+    const k = this.kernel;
+    const offset = new DataView(this.memory.buffer).getBigUint64(k.layout.partitions + this.id * k.layout.partSize + k.layout.off.P_MTIME_OFFSET!, true);
+    return this.clock.now() + Number(BigInt.asIntN(64, offset));
+  }
+
   get vcpuCount(): number {
     return this.harts.length;
   }
@@ -399,6 +413,7 @@ export class Machine implements Guest {
   beforeRound(): void {
     this.lastRun = undefined;
     this.sbi?.feed();
+    this.vmbus?.tick();
   }
 
   runnable(i: number): boolean {
@@ -674,6 +689,8 @@ export class Machine implements Guest {
       guest: this.guestMemory,
       ring: ringKernel(k),
       scratch: (pages) => k.framesAllocContiguous(pages, 4096),
+      freeScratch: (addr, pages) => k.framesFree(addr, pages),
+      now: () => this.guestTicks(),
       log: (line) => console.warn(`hv: partition ${this.id}: ${line}`), // the refusals are also kept in vmbus.channels.refusals
     });
   }
@@ -719,6 +736,8 @@ export class Machine implements Guest {
     this.kernel.exports.partitionSetTohost(this.id, this.tohost);
     this.kernel.exports.partitionSetEnlightened(this.id, s.enlightened ? 1 : 0);
     this.sbi = s.enlightened ? this.sbiHost(s.sbiInput) : undefined;
+    // Its VMBus as booted; runtime/persist loads the saved state into it.
+    if (s.enlightened && this.config.vmbus && !this.vmbus) this.vmbus = this.vmbusHost(this.config.vmbus);
     this.reboots = s.reboots;
     this.idleSteps = s.idleSteps;
     this.resumeAt = s.round ?? undefined;
@@ -754,6 +773,8 @@ export class Machine implements Guest {
 
   /** The partition is gone (no vCPU of it can run): its RAM back to the pool, as its run or, with overcommit, page by page. */
   releaseMemory(): void {
+    this.vmbus?.dispose(); // its devices' scratch pages and the event area
+    this.vmbus = undefined;
     if (this.overcommit) this.overcommit.release();
     else this.kernel.exports.framesFree(this.ramHost, this.config.ramSize / 4096);
   }

@@ -31,8 +31,9 @@ import { decodeMemory, encodeMemory } from './memory.ts';
 import { virtioBalloonFactory } from '../../drivers/emulated/virtio/balloon.ts';
 import { decodeRecords, encodeRecords, jsonRecord, RecordSet, type StateRecord } from './record.ts';
 import { checkVcpu, saveVcpu, type RamPlace } from './vcpu.ts';
+import { type SavedVmbus, type VmbusHost, VmbusSaveError } from '../../drivers/vmbus/host.ts';
 
-const RECORD = { meta: 1, machine: 1, partition: 1 } as const;
+const RECORD = { meta: 1, machine: 1, partition: 1, vmbus: 1 } as const;
 const RAM_BASE = MEMMAP.dram.base;
 
 /** What the META section says: enough to build the partition before its state is loaded. */
@@ -97,6 +98,7 @@ export function captureState(m: Machine, spec: PartitionSpec, flushDisks: () => 
   m.harts.forEach((h, i) => records.push(saveVcpu(m.kernel, m.memory, i, h.base, ramPlace(m))));
   for (const d of devicesOf(m.board)) records.push(jsonRecord(`dev.${d.name}`, d.stateVersion, d.save()));
   const formats = spec.disks.map((d) => d.format ?? (isVhd(d.path) ? 'vpc' : 'raw'));
+  if (m.vmbus) records.push(jsonRecord('vmbus', RECORD.vmbus, saveVmbus(m.vmbus)));
   records.push(jsonRecord('disks', DISKS_RECORD_VERSION, { list: diskRefs(spec.disks, formats) }));
   // Boot images by absolute path: a reboot of the restored guest reads them again, from any working directory.
   const images = Object.fromEntries((['bios', 'kernel', 'initrd'] as const).filter((k) => spec[k] !== undefined).map((k) => [k, resolve(spec[k]!)]));
@@ -245,6 +247,7 @@ function checkState(save: LoadedSave, m: Machine, disks: readonly BlockDevice[])
     ],
   });
   devicesOf(scratch).forEach((d, i) => d.restore(states[i]!));
+  const vmbus = checkVmbus(r, m);
   return () => {
     loadRam(m.ram);
     m.harts.forEach((h, i) => vcpus[i]!(m.memory, h.base, m.firstVcpu + i));
@@ -262,7 +265,27 @@ function checkState(save: LoadedSave, m: Machine, disks: readonly BlockDevice[])
       dv.setBigUint64(off.P_MTIME_OFFSET!, BigInt.asUintN(64, mtimeOffset + BigInt(machine.clockTicks - m.clockNow())), true);
     }
     live.forEach((d, i) => d.restore(states[i]!));
+    vmbus();
   };
+}
+
+/** The root's side of the partition's VMBus (channels, queues, synthetic devices); a device that cannot be saved refuses the save. */
+function saveVmbus(v: VmbusHost): object {
+  try {
+    return v.save();
+  } catch (e) {
+    if (e instanceof VmbusSaveError) throw new PersistError('vmbus', e.message, { cause: e });
+    throw e;
+  }
+}
+
+/** Checks the saved VMBus state against the partition's (made fresh for it); returns what loads it. */
+function checkVmbus(r: RecordSet, m: Machine): () => void {
+  if (!r.has('vmbus')) return () => {};
+  const saved = r.json('vmbus', RECORD.vmbus) as unknown as SavedVmbus;
+  const v = m.restoreVmbus();
+  if (!v) throw new PersistError('vmbus', 'the save has VMBus state, but this partition has no VMBus devices');
+  return v.checkRestore(saved);
 }
 
 function bigField(o: Record<string, unknown>, who: string, key: string): bigint {
