@@ -181,6 +181,12 @@ export class ChannelManager {
     this.host.send(this.vp, bytes);
   }
 
+  /** A complete GPADL by handle (a device's buffers, e.g. netvsc's receive and send buffers). */
+  gpadl(handle: number): { relid: number; pfns: readonly bigint[]; byteOffset: number; byteCount: number } | undefined {
+    const g = this.gpadls.get(handle);
+    return g?.created ? { relid: g.relid, pfns: g.pfns, byteOffset: g.byteOffset, byteCount: g.byteCount } : undefined;
+  }
+
   /** Channels and their states (for `hv` listings and tests). */
   list(): ChannelInfo[] {
     return [...this.channels.values()].map((c) => ({

@@ -35,6 +35,8 @@ export interface VmbusDeviceContext {
   guest: GuestMemory;
   /** `pages` zeroed 4 KiB pages of shared memory for this device (host address), or 0 when the pool is out. */
   scratch(pages: number): number;
+  /** A complete GPADL of this partition by handle: its frames and the bytes they hold (netvsc's buffers), or undefined. */
+  gpadl(handle: number): { relid: number; pfns: readonly bigint[]; byteOffset: number; byteCount: number } | undefined;
   /** Gives scratch pages back (the partition is destroyed). */
   freeScratch(addr: number, pages: number): void;
   /** The guest's clock (its `time` CSR), in ticks of 100 ns: what the integration components time themselves by. */
@@ -208,15 +210,42 @@ export abstract class ChannelEndpoint implements VmbusDevice {
 
   /** Sends one packet to the guest (a completion of `transId`, or data). */
   protected send(type: number, transId: bigint, payload: Uint8Array, flags = 0): void {
+    if (!this.trySend(type, transId, payload, flags)) throw new EndpointFault('the host -> guest ring filled up behind the device');
+  }
+
+  /**
+   * Sends one packet unless the host -> guest ring has no room for it
+   * (false; a packet the device sends of its own accord, such as a received
+   * frame, may be dropped). `header`: bytes between the descriptor and the
+   * payload (offset8 covers them), e.g. a transfer-page header.
+   * Throws EndpointFault for a corrupt ring.
+   */
+  protected trySend(type: number, transId: bigint, payload: Uint8Array, flags = 0, header?: Uint8Array): boolean {
     const tx = this.tx;
-    if (!tx) return;
-    if (payload.length > Math.min(TX_MAX, this.maxReply)) throw new Error(`${this.constructor.name}: answer of ${payload.length} bytes exceeds its maxReply`);
+    if (!tx) return false;
+    const hlen = header?.length ?? 0;
+    const len = hlen + payload.length;
+    if (len > Math.min(TX_MAX, this.maxReply) || hlen % 8) throw new Error(`${this.constructor.name}: packet of ${len} bytes exceeds its maxReply`);
     const ctx = this.ctx!;
-    new Uint8Array(ctx.memory.buffer, this.scratch + TX_AT, payload.length).set(payload);
-    const r = tx.write(type, flags, transId, this.scratch + TX_AT, payload.length);
-    if (r < 0) throw new EndpointFault(r === RingResult.FULL ? 'the host -> guest ring filled up behind the device' : this.ringError(r, tx));
+    const out = new Uint8Array(ctx.memory.buffer, this.scratch + TX_AT, len);
+    if (header) out.set(header);
+    out.set(payload, hlen);
+    const r = tx.writeAt(type, 2 + hlen / 8, flags, transId, this.scratch + TX_AT, len);
+    if (r === RingResult.FULL) return false;
+    if (r < 0) throw new EndpointFault(this.ringError(r, tx));
     this.stats.replies++;
     if (r === RingResult.SIGNAL) this.signal();
+    return true;
+  }
+
+  /** Runs `f` (work the device does outside notify(), e.g. a frame from the switch); a fault closes the channel. */
+  protected guarded(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      if (!(e instanceof EndpointFault)) throw e;
+      this.stop(e.message);
+    }
   }
 
   /** A completion packet (VM_PKT_COMP) answering the guest's `transId`. */

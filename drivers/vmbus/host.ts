@@ -80,7 +80,7 @@ export class VmbusHost {
       log: c.log,
     });
     for (const d of c.devices) {
-      d.attach?.({ memory: c.memory, ring: c.ring, guest: c.guest, scratch: c.scratch, freeScratch: c.freeScratch, now: c.now, log: c.log });
+      d.attach?.({ memory: c.memory, ring: c.ring, guest: c.guest, scratch: c.scratch, freeScratch: c.freeScratch, now: c.now, log: c.log, gpadl: (h) => this.channels.gpadl(h) });
       this.channels.add(d);
     }
   }

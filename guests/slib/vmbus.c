@@ -53,6 +53,18 @@ static long set_reg(uint32_t name, uint64_t value) { return hv2(HV_SYNIC_SET_REG
 static uint32_t msgtype(const uint8_t *m) { return *(const uint32_t *)m; }
 
 /*
+ * Our VP number, as the host numbers this partition's vCPUs (0..n-1): the
+ * hart id crt0 keeps in tp. Not hv_vcpu_index(), which is the hypervisor's
+ * index over all partitions' vCPUs (Linux: hv_cpu_number_to_vp_number).
+ */
+static uint32_t vp_number(void)
+{
+	unsigned long tp;
+	__asm__ ("mv %0, tp" : "=r"(tp));
+	return (uint32_t)tp;
+}
+
+/*
  * vmbus_on_msg_dpc + vmbus_signal_eom: copy the message out, free the slot,
  * and only if the host flagged more (msg_pending) write EOM so it delivers
  * the next. A full queue leaves the message in the slot for later.
@@ -235,7 +247,7 @@ static int negotiate(uint32_t version)
 	uint8_t msg[40] = { 0 }, resp[MAX_SIZE_CHANNEL_MESSAGE];
 	*(uint32_t *)&msg[0] = CHANNELMSG_INITIATE_CONTACT;
 	*(uint32_t *)&msg[8] = version;
-	*(uint32_t *)&msg[12] = (uint32_t)hv_vcpu_index();	/* target_vcpu: our VP number */
+	*(uint32_t *)&msg[12] = vp_number();	/* target_vcpu: our VP number */
 	uint32_t conn = VMBUS_MESSAGE_CONNECTION_ID;
 	if (version >= VERSION_WIN10_V5) {
 		msg[16] = VMBUS_MESSAGE_SINT;	/* msg_sint; no interrupt page from 5.0 */
@@ -382,7 +394,7 @@ int vmbus_open(struct vmbus_channel *ch, const struct vmbus_offer *offer, void *
 	*(uint32_t *)&m[8] = relid;
 	*(uint32_t *)&m[12] = relid;			/* openid */
 	*(uint32_t *)&m[16] = ch->ring_gpadl;
-	*(uint32_t *)&m[20] = (uint32_t)hv_vcpu_index();	/* target_vp */
+	*(uint32_t *)&m[20] = vp_number();	/* target_vp */
 	*(uint32_t *)&m[24] = send_size >> 12;		/* downstream_ringbuffer_pageoffset */
 	if (udlen)
 		memcpy(&m[28], userdata, udlen);

@@ -57,6 +57,7 @@ enum {
 
 /* ---- packets (enum vmbus_packet_type, struct vmpacket_descriptor) */
 #define VM_PKT_DATA_INBAND             0x6
+#define VM_PKT_DATA_USING_XFER_PAGES   0x7
 #define VM_PKT_DATA_USING_GPA_DIRECT   0x9
 #define VM_PKT_COMP                    0xb
 #define VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED 1
@@ -154,8 +155,11 @@ int vmbus_sendpacket_wait(struct vmbus_channel *ch, const void *buf, uint32_t le
 			  uint16_t type, uint16_t flags);
 /* vmbus_recvpacket: 1 and the payload, 0 when empty, < 0 on error. */
 int vmbus_recvpacket(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual, uint64_t *trans_id);
+/* vmbus_recvpacket_raw: the whole packet from its descriptor on (transfer-page packets need their header). */
+int vmbus_recvpacket_raw(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual);
 /* The next packet, waiting for the host's signal if the ring is empty. */
 int vmbus_recvpacket_wait(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual, uint64_t *trans_id);
+int vmbus_recvpacket_raw_wait(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual);
 
 /* Waits (WFI, interrupts taken) until cond(arg) holds; VMBUS_ETIMEDOUT after `ticks` of the time CSR. */
 int vmbus_wait_until(int (*cond)(void *), void *arg, uint64_t ticks);

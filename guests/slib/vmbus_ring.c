@@ -182,8 +182,8 @@ static void pkt_iter_close(struct vmbus_channel *ch, uint32_t start, uint32_t ne
 	vmbus_setevent(ch);
 }
 
-/* hv_ringbuffer_read (not raw): the payload from offset8 on, and the transaction id. */
-int vmbus_recvpacket(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual, uint64_t *trans_id)
+/* hv_ringbuffer_read: the payload from offset8 on (raw: the whole packet, descriptor included), and the transaction id. */
+static int recvpacket(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual, uint64_t *trans_id, int raw)
 {
 	struct vmbus_ring *r = &ch->inbound;
 	uint32_t w = r->rb->write_index, rd = r->rb->read_index;
@@ -198,6 +198,8 @@ int vmbus_recvpacket(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint3
 	uint32_t packetlen = (uint32_t)d.len8 << 3, offset = (uint32_t)d.offset8 << 3;
 	if (packetlen < DESC || offset < DESC || offset > packetlen || packetlen + TRAILER > avail)
 		return VMBUS_EIO;
+	if (raw)
+		offset = 0;
 	*actual = packetlen - offset;
 	*trans_id = d.trans_id;
 	if (packetlen - offset > buflen)
@@ -207,6 +209,17 @@ int vmbus_recvpacket(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint3
 	return 1;
 }
 
+int vmbus_recvpacket(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual, uint64_t *trans_id)
+{
+	return recvpacket(ch, buf, buflen, actual, trans_id, 0);
+}
+
+int vmbus_recvpacket_raw(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual)
+{
+	uint64_t id;
+	return recvpacket(ch, buf, buflen, actual, &id, 1);
+}
+
 /*
  * The next packet, waiting for the host's signal if there is none. As
  * Linux's batched channel callback: the interrupt masks the ring
@@ -214,10 +227,10 @@ int vmbus_recvpacket(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint3
  * is it unmasked (hv_end_read) and looked at once more, so the host signals
  * once per batch, not per packet.
  */
-int vmbus_recvpacket_wait(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual, uint64_t *trans_id)
+static int recvpacket_wait(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual, uint64_t *trans_id, int raw)
 {
 	for (;;) {
-		int r = vmbus_recvpacket(ch, buf, buflen, actual, trans_id);
+		int r = recvpacket(ch, buf, buflen, actual, trans_id, raw);
 		if (r > 0 && ch->inbound.rb->read_index == ch->inbound.rb->write_index)
 			ring_end_read(&ch->inbound);	/* drained: the next packet signals */
 		if (r != 0)
@@ -227,4 +240,15 @@ int vmbus_recvpacket_wait(struct vmbus_channel *ch, void *buf, uint32_t buflen, 
 		if ((r = vmbus_wait_event(ch)))
 			return r;
 	}
+}
+
+int vmbus_recvpacket_wait(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual, uint64_t *trans_id)
+{
+	return recvpacket_wait(ch, buf, buflen, actual, trans_id, 0);
+}
+
+int vmbus_recvpacket_raw_wait(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual)
+{
+	uint64_t id;
+	return recvpacket_wait(ch, buf, buflen, actual, &id, 1);
 }

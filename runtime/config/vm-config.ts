@@ -14,6 +14,7 @@
 //         "append": "console=hvc0",
 //         "initrd": "x.img",
 //         "disks": [{ "path": "disk.vhd", "format": "vpc", "readonly": false, "if": "virtio" }],   at most 8 virtio, 16 vmbus
+//         "nics": [{ "mac": "52:54:00:12:34:56" }],   at most 8, on the host's virtual switch (mac optional)
 //         "sched": { "weight": 512, "cap": 50, "reservation": 10 } }
 //     ]
 //   }
@@ -28,7 +29,7 @@ import { dirname, resolve } from 'node:path';
 import { parseSize, SizeError } from '../../drivers/board/size.ts';
 import { InputError } from '../errors.ts';
 import { readBounded } from '../loader/input.ts';
-import { checkHost, DEFAULT_SCHED, partitionSpec, show, SpecError, type HostSpec, type PartitionSpec } from '../host/spec.ts';
+import { checkHost, DEFAULT_SCHED, partitionSpec, show, SpecError, type HostSpec, type NicSpec, type PartitionSpec } from '../host/spec.ts';
 
 /** A VM config that cannot be read, is not JSON, or breaks a rule. */
 export class ConfigError extends InputError {
@@ -42,9 +43,10 @@ export class ConfigError extends InputError {
 const MAX_CONFIG_BYTES = 1 << 20;
 
 const HOST_KEYS = ['pcpus', 'partitions'];
-const PARTITION_KEYS = ['name', 'memory', 'vcpus', 'paging', 'boot', 'bios', 'kernel', 'append', 'initrd', 'disks', 'sched', 'reboot', 'overcommit'];
+const PARTITION_KEYS = ['name', 'memory', 'vcpus', 'paging', 'boot', 'bios', 'kernel', 'append', 'initrd', 'disks', 'sched', 'reboot', 'overcommit', 'nics'];
 const OVERCOMMIT_KEYS = ['salt', 'balloon', 'balloonTarget'];
 const DISK_KEYS = ['path', 'format', 'readonly', 'if'];
+const NIC_KEYS = ['mac'];
 const SCHED_KEYS = ['weight', 'cap', 'reservation'];
 
 type Obj = Record<string, unknown>;
@@ -106,6 +108,9 @@ function partition(v: unknown, path: string, index: number, baseDir: string): Pa
           return { ...disk, path: file(required(disk, p, 'path')), readonly: disk.readonly ?? false } as PartitionSpec['disks'][number];
         })
       : (o.disks as PartitionSpec['disks']);
+  }
+  if (o.nics !== undefined) {
+    more.nics = Array.isArray(o.nics) ? o.nics.map((n, i) => object(n, `${at(path, 'nics')}[${i}]`, NIC_KEYS) as NicSpec) : (o.nics as NicSpec[]);
   }
   if (o.overcommit !== undefined) {
     const oc = object(o.overcommit, at(path, 'overcommit'), OVERCOMMIT_KEYS);

@@ -7,6 +7,7 @@
 import { formatSize } from '../../drivers/board/size.ts';
 import { MEMMAP } from '../../drivers/board/memmap.ts';
 import { InputError } from '../errors.ts';
+import { parseMac } from '../../drivers/net/vswitch.ts';
 import { HOST_KERNEL_BYTES, partitionOverhead } from './hypervisor.ts';
 import type { PagingMode } from '../machine/machine.ts';
 
@@ -76,6 +77,14 @@ export interface PartitionSpec {
    * virtio-balloon device. Nested or shadow paging only.
    */
   overcommit?: { salt?: number; balloon?: boolean; balloonTarget?: number };
+  /** Synthetic NICs on VMBus, each a port of the host's virtual switch (enlightened partitions only). */
+  nics?: NicSpec[];
+}
+
+/** A synthetic NIC (drivers/vmbus/netvsc.ts) on the host's virtual switch (drivers/net/vswitch.ts). */
+export interface NicSpec {
+  /** "52:54:00:12:34:56"; absent: 00:15:5d and three bytes from the partition's name and the NIC's index, the same every run. */
+  mac?: string;
 }
 
 export const DEFAULT_SCHED: SchedSpec = { weight: 256, cap: 0, reservation: 0 };
@@ -107,6 +116,8 @@ export const LIMITS = {
   disks: MEMMAP.virtio.count,
   /** Synthetic disks on VMBus: a channel each. */
   vmbusDisks: 16,
+  /** Synthetic NICs: a channel and a switch port each. */
+  nics: 8,
   /** Guest RAM: at least 64 KiB (the device tree and a small image), a multiple of 4 KiB. */
   minMemory: 64 << 10,
   /**
@@ -207,6 +218,7 @@ export function checkPartition(spec: PartitionSpec): PartitionSpec {
     if (disk.if !== undefined) oneOf(disk.if, `${p}.if`, DISK_IF, fail);
     if (disk.if === 'vmbus' && s.boot !== 'enlightened') fail(`${p}.if`, 'a disk on VMBus needs boot "enlightened" (the guest must speak VMBus)');
   });
+  if (s.nics !== undefined) checkNics(s.nics, s.boot, fail);
   if (s.overcommit !== undefined) {
     const o = s.overcommit as Record<string, unknown>;
     if (typeof o !== 'object' || o === null || Array.isArray(o)) fail('overcommit', `must be an object, got ${show(o)}`);
@@ -242,6 +254,7 @@ export function checkHost(host: HostSpec): HostSpec {
     fail('partitions', `must be an array of 1..${LIMITS.partitions} partitions, got ${show(list)}`);
   }
   const seen = new Map<string, number>();
+  const macs = new Map<string, string>();
   let bytes = 0;
   host.partitions.forEach((p, i) => {
     try {
@@ -250,6 +263,13 @@ export function checkHost(host: HostSpec): HostSpec {
       if (e instanceof SpecError) fail(`partitions[${i}].${e.path}`, e.problem);
       throw e;
     }
+    p.nics?.forEach((n, j) => {
+      const mac = n.mac?.toLowerCase().replace(/-/g, ':');
+      if (mac === undefined) return;
+      const other = macs.get(mac);
+      if (other !== undefined) fail(`partitions[${i}].nics[${j}].mac`, `${n.mac} is also ${other}'s: two NICs on one switch need different MACs`);
+      macs.set(mac, `partitions[${i}].nics[${j}]`);
+    });
     const first = seen.get(p.name);
     if (first !== undefined) fail(`partitions[${i}].name`, `duplicate name "${p.name}" (also partitions[${first}])`);
     seen.set(p.name, i);
@@ -259,6 +279,22 @@ export function checkHost(host: HostSpec): HostSpec {
     fail('partitions', `need ${formatSize(bytes)} of host memory together, more than the ${formatSize(LIMITS.hostMemory)} a wasm32 host has for partitions`);
   }
   return host;
+}
+
+function checkNics(nics: unknown, boot: unknown, fail: (path: string, problem: string) => never): void {
+  if (!Array.isArray(nics) || nics.length > LIMITS.nics) fail('nics', `must be an array of at most ${LIMITS.nics} NICs, got ${show(nics)}`);
+  const seen = new Map<string, number>();
+  (nics as unknown[]).forEach((n, i) => {
+    const p = `nics[${i}]`;
+    if (typeof n !== 'object' || n === null || Array.isArray(n)) fail(p, `must be an object, got ${show(n)}`);
+    if (boot !== 'enlightened') fail(p, 'a NIC on VMBus needs boot "enlightened" (the guest must speak VMBus)');
+    const mac = (n as NicSpec).mac;
+    if (mac === undefined) return;
+    if (typeof mac !== 'string' || !parseMac(mac)) fail(`${p}.mac`, `must be a unicast MAC like "52:54:00:12:34:56", got ${show(mac)}`);
+    const key = mac.toLowerCase().replace(/-/g, ':');
+    if (seen.has(key)) fail(`${p}.mac`, `${mac} is also nics[${seen.get(key)}]'s`);
+    seen.set(key, i);
+  });
 }
 
 function checkMemory(v: unknown, paging: PagingMode, fail: (path: string, problem: string) => never): void {

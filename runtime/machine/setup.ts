@@ -14,6 +14,21 @@ import type { ClockMode } from './clock.ts';
 import { openDrive } from './drives.ts';
 import { StorvscDevice, storvscInstanceId } from '../../drivers/vmbus/storvsc.ts';
 import { Machine } from './machine.ts';
+import type { VmbusDevice } from '../../drivers/vmbus/channel-manager.ts';
+import { NetvscDevice, netvscInstanceId } from '../../drivers/vmbus/netvsc.ts';
+import { VirtualSwitch, generatedMac, parseMac } from '../../drivers/net/vswitch.ts';
+
+/**
+ * The virtual switch of the partitions on `hv`: one per host thread that
+ * services exits (the root partition's worker, or the deterministic host),
+ * so every NIC on it is serviced by the thread that forwards its frames.
+ */
+const switches = new WeakMap<Hypervisor, VirtualSwitch>();
+export function hostSwitch(hv: Hypervisor): VirtualSwitch {
+  let sw = switches.get(hv);
+  if (!sw) switches.set(hv, (sw = new VirtualSwitch((line) => console.warn(`hv: ${line}`))));
+  return sw;
+}
 
 const RAM_BASE: number = MEMMAP.dram.base;
 const KERNEL_OFFSET = 0x20_0000; // QEMU loads -kernel 2 MiB above the firmware on RV64
@@ -79,7 +94,11 @@ export function createPartition(spec: PartitionSpec, hv: Hypervisor, options: Se
     // Switchable: a live snapshot or a storage migration moves the guest to another image.
     for (const d of spec.disks) disks.push(new SwitchableDevice(openDrive(d)));
     const onVmbus = (i: number) => spec.disks[i]!.if === 'vmbus';
-    const synthetic = disks.filter((_, i) => onVmbus(i)).map((d, n) => new StorvscDevice(d, { instanceId: storvscInstanceId(n) }));
+    const synthetic: VmbusDevice[] = disks.filter((_, i) => onVmbus(i)).map((d, n) => new StorvscDevice(d, { instanceId: storvscInstanceId(n) }));
+    (spec.nics ?? []).forEach((nic, n) => {
+      const mac = nic.mac === undefined ? generatedMac(spec.name, n) : parseMac(nic.mac)!; // checkPartition checked it
+      synthetic.push(new NetvscDevice(hostSwitch(hv), { instanceId: netvscInstanceId(n), mac, name: `${spec.name}/${n}` }));
+    });
     const machine = new Machine(
       {
         ramSize: spec.memory,

@@ -45,7 +45,7 @@ function world() {
   let nextScratch = SCRATCH;
   const logs: string[] = [];
   const ctx = {
-    memory, ring, guest, log: (l: string) => logs.push(l), freeScratch: () => {}, now: () => 0,
+    memory, ring, guest, log: (l: string) => logs.push(l), gpadl: () => undefined, freeScratch: () => {}, now: () => 0,
     scratch: (pages: number) => ((nextScratch += pages * PAGE), nextScratch - pages * PAGE),
   };
   /** A storvsc channel with rings at guest page `firstPage`, and the guest's end of it. */

@@ -1,0 +1,50 @@
+/*
+ * vmbus-pong - the answering side of vmbus-ping on the host's virtual
+ * switch: brings up its synthetic NIC as 10.0.0.2, answers ARP requests for
+ * it and ICMP echo requests to it (the reply carries the request's data
+ * back), and stops after three echoes. Prints what it saw (the first ARP
+ * request only: vmbus-ping asks again until it is answered, so how many
+ * arrive depends on when this NIC came up).
+ */
+#include "netvsc.h"
+#include "inet.h"
+
+#define MY_IP IPV4(10, 0, 0, 2)
+#define ECHOES 3
+
+static struct netvsc nic;
+static uint8_t frame[NETVSC_MAX_FRAME], reply[NETVSC_MAX_FRAME];
+
+int main(unsigned long hartid, void *dtb)
+{
+	if (netvsc_probe(&nic))
+		return 1;
+	int echoes = 0, arps = 0, n;
+	struct packet p;
+	/* Ten seconds without a frame ends it: vmbus-ping never came. */
+	while (echoes < ECHOES && (n = netvsc_recv(&nic, frame, sizeof frame, 10 * MTIME_HZ)) > 0) {
+		parse_frame(frame, n, &p);
+		if (p.kind == PKT_ARP && p.op == ARP_REQUEST && p.dst_ip == MY_IP) {
+			if (!arps++)
+				printf("arp: who-has %s tell %s (%s): answered\n", ip_str(p.dst_ip), ip_str(p.src_ip), mac_str(p.src_mac));
+			uint32_t len = arp_frame(reply, ARP_REPLY, nic.mac, MY_IP, p.src_mac, p.src_ip);
+			if (netvsc_send(&nic, reply, len))
+				break;
+		} else if (p.kind == PKT_ICMP && p.op == ICMP_ECHO_REQUEST && p.dst_ip == MY_IP) {
+			char text[40];
+			uint32_t shown = p.len < sizeof text - 1 ? p.len : sizeof text - 1;
+			memcpy(text, p.data, shown);
+			text[shown] = 0;
+			printf("icmp: echo request from %s: seq=%u bytes=%u \"%s\": answered\n", ip_str(p.src_ip), p.seq, p.len, text);
+			uint32_t len = icmp_echo_frame(reply, ICMP_ECHO_REPLY, nic.mac, p.src_mac, MY_IP, p.src_ip, p.id, p.seq, p.data, p.len);
+			if (netvsc_send(&nic, reply, len))
+				break;
+			echoes++;
+		}
+	}
+	printf("pong: %d echo requests answered\n", echoes);
+	if (netvsc_close(&nic) || vmbus_unload())
+		return 1;
+	printf("vmbus: NIC closed, unloaded\n");
+	return echoes == ECHOES ? 0 : 1;
+}
