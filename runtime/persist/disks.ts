@@ -18,6 +18,8 @@ export interface DiskRef {
   mtimeNs: string;
   /** VHD footer unique id (hex), '' for raw images. */
   uniqueId: string;
+  /** 'vmbus': a synthetic SCSI disk (absent: virtio-blk); the restored partition attaches it the same way. */
+  if?: 'vmbus';
 }
 
 function vhdUniqueId(path: string, size: number): string {
@@ -45,13 +47,14 @@ export function diskRefs(disks: readonly DiskSpec[], formats: readonly ('raw' | 
       size: Number(st.size),
       mtimeNs: st.mtimeNs.toString(),
       uniqueId: format === 'vpc' ? vhdUniqueId(path, Number(st.size)) : '',
+      ...(d.if === 'vmbus' ? { if: 'vmbus' as const } : {}),
     };
   });
 }
 
 /** Checks every referenced image is the one saved; returns the disks for the partition's spec. */
 export function checkDiskRefs(value: unknown): DiskSpec[] {
-  if (!Array.isArray(value) || value.length > 8) throw new PersistError('disks', 'is not a list of at most 8 disks');
+  if (!Array.isArray(value) || value.length > 24) throw new PersistError('disks', 'is not a list of at most 24 disks (8 virtio, 16 on VMBus)');
   return value.map((r, i) => {
     const who = `disk ${i}`;
     const ref = r as Partial<DiskRef>;
@@ -68,7 +71,7 @@ export function checkDiskRefs(value: unknown): DiskSpec[] {
     if (Number(st.size) !== ref.size) throw changed(`size ${st.size}, saved ${ref.size}`);
     if (st.mtimeNs.toString() !== ref.mtimeNs) throw changed('modification time');
     if (ref.format === 'vpc' && vhdUniqueId(ref.path, Number(st.size)) !== ref.uniqueId) throw changed('VHD unique id');
-    return { path: ref.path, format: ref.format, readonly: ref.readonly === true };
+    return { path: ref.path, format: ref.format, readonly: ref.readonly === true, ...(ref.if === 'vmbus' ? { if: 'vmbus' as const } : {}) };
   });
 }
 
@@ -78,7 +81,8 @@ export function replaceDiskRefs(value: unknown, disks: readonly DiskSpec[]): Dis
     throw new PersistError('disks', `the state has ${Array.isArray(value) ? value.length : 'no list of'} disks, ${disks.length} given`);
   }
   return disks.map((d, i) => {
-    if ((value[i] as Partial<DiskRef>)?.readonly !== (d.readonly === true)) throw new PersistError(`disk ${i}`, 'read-only in one and not the other');
-    return { ...d };
+    const ref = value[i] as Partial<DiskRef>;
+    if (ref?.readonly !== (d.readonly === true)) throw new PersistError(`disk ${i}`, 'read-only in one and not the other');
+    return ref.if === 'vmbus' ? { ...d, if: 'vmbus' } : { ...d };
   });
 }

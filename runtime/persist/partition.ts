@@ -241,7 +241,8 @@ function checkState(save: LoadedSave, m: Machine, disks: readonly BlockDevice[])
     harts: m.config.harts,
     externalIrq: () => {},
     virtio: [
-      ...disks.map((d) => virtioBlkFactory(d, new RamGuestMemory(m.ram, RAM_BASE))),
+      // The virtio disks only: a disk on VMBus has no slot (its state is the vmbus record's).
+      ...disks.filter((_, i) => save.spec.disks[i]?.if !== 'vmbus').map((d) => virtioBlkFactory(d, new RamGuestMemory(m.ram, RAM_BASE))),
       // A balloon checks its record too (a partition just made: its RAM is still its own run).
       ...(m.config.overcommit?.balloon ? [virtioBalloonFactory(new RamGuestMemory(m.ram, RAM_BASE), { inflate: () => false, reclaim: () => {} }, () => {})] : []),
     ],

@@ -73,6 +73,15 @@ describe('a guest saved and restored in a new process', () => {
     checkExact('asid', ['guests/bin/asid.elf'], 45_007, 70_001, undefined, ['--paging', 'nested']);
   });
 
+  it('runs on exactly as if uninterrupted with a synthetic disk on VMBus, saved between its requests and inside one (vmbus-disk.elf)', () => {
+    const image = new Uint8Array(1 << 20);
+    image.set(new TextEncoder().encode('VMBUS-DISK-TEST: sector 0\n'));
+    const disk = { image, drive: (path: string) => ['-drive', `file=${path},if=vmbus`] };
+    const args = ['-bios', 'hv', 'guests/bin/enlightened/vmbus-disk.elf'];
+    checkExact('vmbus-disk', args, 1_300_007, 2_000_003, disk);
+    checkExact('vmbus-disk-early', args, 400_001, 900_017, disk); // while it negotiates and opens the channel
+  });
+
   it('runs on exactly as if uninterrupted and writes its disk the same way (virtio_blk.elf)', () => {
     const image = new Uint8Array(64 * 1024);
     const msg = new TextEncoder().encode('RVHV virtio-blk test disk\n');
