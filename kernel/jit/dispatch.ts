@@ -22,6 +22,7 @@
 import { hart, H_ATTENTION, H_PARTITION, H_PC, H_STAT_JIT_INSNS, H_TLB } from '../cpu/hart';
 import { JIT_STATE } from '../layout';
 import { framesAllocContiguous } from '../mm/frames';
+import { P_NVCPUS } from '../mm/partition';
 import { shootdownPartition } from '../mm/shootdown';
 import { ACC_FETCH, ACC_STORE, TLB_ENTRIES, TLB_TABLE_SIZE, dataKey, fetchKey, tlbEntry } from '../mmu/tlb';
 import { JS_ENTRIES, JS_FLUSHES, JS_INSNS, JS_INVALIDATIONS, jitCodeInit, jitMarkCode, jitWasCode } from './code';
@@ -82,9 +83,21 @@ function setUp(): bool {
   return table != 0;
 }
 
-/** fence.i on this thread: every translation here is dropped (re-made from memory when hot again). */
+/**
+ * fence.i on this thread: every translation here is dropped (re-made from
+ * memory when hot again). Not needed when the running vCPU is its
+ * partition's only one: then every write to its code already bumped the
+ * frame's generation (its own stores never hit a cached store entry for a
+ * code frame, device and kernel writes bump it too: code.ts), so a stale
+ * translation cannot run. Only a vCPU of the same partition still running
+ * on a store TLB entry from before the frame became code (until its next
+ * attention check) can write code unseen, and the flush covers that.
+ * Linux executes fence.i hundreds of times in a boot: each flush costs
+ * every hot region a new compile.
+ */
 export function jitFlush(): void {
   if (!table) return;
+  if (load<u32>(<usize>load<u32>(hart, H_PARTITION), P_NVCPUS) <= 1) return;
   memory.fill(table, 0, JIT_SLOTS * ENTRY);
   bump64(JIT_STATE + JS_FLUSHES, 1);
 }
