@@ -317,10 +317,12 @@ class Codegen {
     this.w.byte(BR).u32(this.depth - label);
   }
   private i32(v: number): void {
-    this.w.byte(I32_CONST).s64(BigInt(v | 0));
+    this.w.byte(I32_CONST).s32(v);
   }
   private i64(v: bigint): void {
-    this.w.byte(I64_CONST).s64(BigInt.asIntN(64, v));
+    const n = BigInt.asIntN(64, v);
+    if (n >= -0x8000_0000n && n < 0x8000_0000n) this.w.byte(I64_CONST).s32(Number(n)); // same encoding, no BigInt loop
+    else this.w.byte(I64_CONST).s64(n);
   }
   private get(l: number): void {
     this.w.byte(LGET).u32(l);

@@ -32,7 +32,18 @@ export class ByteWriter {
     return this;
   }
 
-  /** Signed LEB128 of a 64-bit value (i32 and i64 constants). */
+  /** Signed LEB128 of a 32-bit value (numbers: no BigInt allocated, the common case of constants). */
+  s32(v: number): this {
+    v |= 0;
+    for (;;) {
+      const b = v & 0x7f;
+      v >>= 7;
+      if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) return this.byte(b);
+      this.byte(b | 0x80);
+    }
+  }
+
+  /** Signed LEB128 of a 64-bit value (i64 constants). */
   s64(v: bigint): this {
     for (;;) {
       const b = Number(v & 0x7fn);
