@@ -15,6 +15,7 @@
 //         "initrd": "x.img",
 //         "disks": [{ "path": "disk.vhd", "format": "vpc", "readonly": false, "if": "virtio" }],   at most 8 virtio, 16 vmbus
 //         "nics": [{ "mac": "52:54:00:12:34:56" }],   at most 8, on the host's virtual switch (mac optional)
+//         "vmbus": { "ic": ["heartbeat", "shutdown", "timesync", "kvp"], "kvp": { "HostName": "root" } },
 //         "sched": { "weight": 512, "cap": 50, "reservation": 10 } }
 //     ]
 //   }
@@ -43,7 +44,8 @@ export class ConfigError extends InputError {
 const MAX_CONFIG_BYTES = 1 << 20;
 
 const HOST_KEYS = ['pcpus', 'partitions'];
-const PARTITION_KEYS = ['name', 'memory', 'vcpus', 'paging', 'boot', 'bios', 'kernel', 'append', 'initrd', 'disks', 'sched', 'reboot', 'overcommit', 'nics'];
+const PARTITION_KEYS = ['name', 'memory', 'vcpus', 'paging', 'boot', 'bios', 'kernel', 'append', 'initrd', 'disks', 'sched', 'reboot', 'overcommit', 'nics', 'vmbus'];
+const VMBUS_KEYS = ['ic', 'kvp'];
 const OVERCOMMIT_KEYS = ['salt', 'balloon', 'balloonTarget'];
 const DISK_KEYS = ['path', 'format', 'readonly', 'if'];
 const NIC_KEYS = ['mac'];
@@ -112,6 +114,7 @@ function partition(v: unknown, path: string, index: number, baseDir: string): Pa
   if (o.nics !== undefined) {
     more.nics = Array.isArray(o.nics) ? o.nics.map((n, i) => object(n, `${at(path, 'nics')}[${i}]`, NIC_KEYS) as NicSpec) : (o.nics as NicSpec[]);
   }
+  if (o.vmbus !== undefined) more.vmbus = object(o.vmbus, at(path, 'vmbus'), VMBUS_KEYS) as PartitionSpec['vmbus'];
   if (o.overcommit !== undefined) {
     const oc = object(o.overcommit, at(path, 'overcommit'), OVERCOMMIT_KEYS);
     more.overcommit = { ...oc, ...(oc.balloonTarget !== undefined ? { balloonTarget: memory(oc.balloonTarget, at(at(path, 'overcommit'), 'balloonTarget')) } : {}) };

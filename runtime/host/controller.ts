@@ -10,6 +10,10 @@ import type { ExitReason, MachineStats, RunResult } from '../machine/machine.ts'
 import type { BalloonStatus } from '../machine/overcommit.ts';
 import type { VcpuCounters } from '../machine/vcpu-view.ts';
 import type { DiskSpec, PagingMode, PartitionSpec, SchedSpec } from './spec.ts';
+import type { ChannelStatus, IcStatus } from '../../drivers/vmbus/status.ts';
+import type { HeartbeatInfo, KvpPools } from '../../drivers/vmbus/ic-control.ts';
+
+export type { ChannelStatus, HeartbeatInfo, IcStatus, KvpPools };
 
 export type PartitionState = 'created' | 'running' | 'paused' | 'rebooting' | 'finished';
 
@@ -49,6 +53,8 @@ export interface VcpuStats extends VcpuCounters {
 export interface PartitionStats extends PartitionInfo {
   totals: MachineStats;
   vcpuStats: VcpuStats[];
+  /** A partition with VMBus: its channels and integration components (docs/vmbus.md). */
+  vmbus?: { channels: ChannelStatus[]; ics: IcStatus[] };
 }
 
 export interface PcpuStats {
@@ -197,6 +203,23 @@ export interface HostController {
    */
   balloon(id: number, targetBytes: number): Promise<BalloonStatus>;
   pcpuStats(): Promise<PcpuStats[]>;
+  /**
+   * Integration components (docs/vmbus.md; the partition's spec offers
+   * them with vmbus.ic). A graceful shutdown or restart through the shutdown
+   * IC: resolves once the guest accepted; it then goes down by its own
+   * path (wait() gives its result). Each rejects with a ControlError when
+   * the IC is not offered, not negotiated yet, or the guest refuses or
+   * does not answer.
+   */
+  guestShutdown(id: number, options?: { reboot?: boolean }): Promise<void>;
+  /** The guest's KVP pools (read afresh) and the keys the host pushed. */
+  kvpRead(id: number): Promise<KvpPools>;
+  /** Pushes a key into the guest's external KVP pool; resolves once the guest took it. */
+  kvpWrite(id: number, key: string, value: string): Promise<void>;
+  /** The heartbeat IC: its state, the guest's last sequence number and when it answered (guest clock ticks). */
+  heartbeat(id: number): Promise<HeartbeatInfo>;
+  /** The partition's VMBus channels: device, state, bytes waiting in each ring. */
+  channels(id: number): Promise<ChannelStatus[]>;
   /** Stops everything, closes disks; pCPU threads leave their loops. */
   shutdown(): Promise<void>;
 }

@@ -17,6 +17,7 @@ import { InputError } from '../errors.ts';
 import {
   ControlError, type ConsoleSink, type HostController, type IncomingState, type Manifest, type MigrateInfo, type MigrateTarget, type MoveInfo,
   type MoveProgress, type PartitionInfo, type PartitionStats, type PcpuStats, type SaveInfo, type SnapshotInfo,
+  type ChannelStatus, type HeartbeatInfo, type KvpPools,
 } from './controller.ts';
 import { platform } from '../platform/current.ts';
 import type { HostThread, LocalPort } from '../platform/platform.ts';
@@ -207,6 +208,21 @@ export class Host implements HostController {
   }
   pcpuStats(): Promise<PcpuStats[]> {
     return this.call(() => this.remote.pcpuStats());
+  }
+  guestShutdown(id: number, options?: { reboot?: boolean }): Promise<void> {
+    return this.call(() => this.remote.guestShutdown(id, options));
+  }
+  kvpRead(id: number): Promise<KvpPools> {
+    return this.call(() => this.remote.kvpRead(id));
+  }
+  kvpWrite(id: number, key: string, value: string): Promise<void> {
+    return this.call(() => this.remote.kvpWrite(id, key, value));
+  }
+  heartbeat(id: number): Promise<HeartbeatInfo> {
+    return this.call(() => this.remote.heartbeat(id));
+  }
+  channels(id: number): Promise<ChannelStatus[]> {
+    return this.call(() => this.remote.channels(id));
   }
   shutdown(): Promise<void> {
     return this.call(() => this.remote.shutdown());

@@ -23,6 +23,8 @@ import { Hypervisor } from './hypervisor.ts';
 import { PcpuStat, schedExports, SState, VcpuStat, type SchedExports } from './sched.ts';
 import type { HostShared } from './shared.ts';
 import { checkPartition, SpecError, type DiskSpec, type PartitionSpec } from './spec.ts';
+import { channelStatus, icStatus, type ChannelStatus } from '../../drivers/vmbus/status.ts';
+import { guestShutdown, heartbeat, IcError, kvpRead, kvpWrite, type HeartbeatInfo, type KvpPools } from '../../drivers/vmbus/ic-control.ts';
 
 interface Partition {
   spec: PartitionSpec;
@@ -544,6 +546,7 @@ export class RootPartition implements HostController {
     if (p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not paused`);
     p.state = 'running';
     this.sched.partitionSetHalted(id, 0);
+    p.machine.vmbus?.resumed(); // timesync sets the guest's clock again: it stood still while paused
   }
 
   async stop(id: number, why: 'off' | 'timeout' = 'off'): Promise<void> {
@@ -608,7 +611,47 @@ export class RootPartition implements HostController {
         exits: { ...p.exits[index]! },
       };
     });
-    return { ...this.info(id), totals, vcpuStats };
+    const vmbus = m.vmbus && { channels: channelStatus(m.vmbus, m.memory, m.config.vmbus ?? []), ics: icStatus(m.config.vmbus ?? []) };
+    return { ...this.info(id), totals, vcpuStats, ...(vmbus ? { vmbus } : {}) };
+  }
+
+  // ---- integration components (drivers/vmbus/ic-control.ts), on this thread, where the devices run
+
+  /**
+   * Runs IC request `f` on partition `id`'s VMBus devices; an IcError comes
+   * out as a ControlError naming the partition. A request needs the guest
+   * running: a paused one could not answer it.
+   */
+  private async ic<T>(id: number, f: (devices: Machine['config']['vmbus']) => T | Promise<T>, running = true): Promise<T> {
+    const p = this.get(id);
+    if (running && p.state !== 'running') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
+    try {
+      return await f(p.machine.config.vmbus);
+    } catch (e) {
+      if (e instanceof IcError) throw new ControlError(`partition ${p.spec.name}: ${e.message}`);
+      throw e;
+    }
+  }
+
+  async guestShutdown(id: number, options: { reboot?: boolean } = {}): Promise<void> {
+    return this.ic(id, (d) => guestShutdown(d, options.reboot === true));
+  }
+
+  async kvpRead(id: number): Promise<KvpPools> {
+    return this.ic(id, kvpRead);
+  }
+
+  async kvpWrite(id: number, key: string, value: string): Promise<void> {
+    return this.ic(id, (d) => kvpWrite(d, key, value));
+  }
+
+  async heartbeat(id: number): Promise<HeartbeatInfo> {
+    return this.ic(id, heartbeat, false);
+  }
+
+  async channels(id: number): Promise<ChannelStatus[]> {
+    const m = this.get(id).machine;
+    return m.vmbus ? channelStatus(m.vmbus, m.memory, m.config.vmbus ?? []) : [];
   }
 
   async balloon(id: number, targetBytes: number): Promise<BalloonStatus> {

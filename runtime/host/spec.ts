@@ -79,6 +79,20 @@ export interface PartitionSpec {
   overcommit?: { salt?: number; balloon?: boolean; balloonTarget?: number };
   /** Synthetic NICs on VMBus, each a port of the host's virtual switch (enlightened partitions only). */
   nics?: NicSpec[];
+  /** Integration components on VMBus (enlightened partitions only). */
+  vmbus?: VmbusSpec;
+}
+
+/** The integration components (drivers/vmbus/ic*.ts) a partition can be offered. */
+export const IC_NAMES = ['heartbeat', 'shutdown', 'timesync', 'kvp'] as const;
+export type IcName = (typeof IC_NAMES)[number];
+
+/** A partition's VMBus services beside its disks and NICs. */
+export interface VmbusSpec {
+  /** Integration components to offer, each at most once (Hyper-V offers all four). */
+  ic?: IcName[];
+  /** With 'kvp': keys pushed into the guest's external pool as soon as it negotiated (HostController.kvpWrite adds more). */
+  kvp?: Record<string, string>;
 }
 
 /** A synthetic NIC (drivers/vmbus/netvsc.ts) on the host's virtual switch (drivers/net/vswitch.ts). */
@@ -118,6 +132,8 @@ export const LIMITS = {
   vmbusDisks: 16,
   /** Synthetic NICs: a channel and a switch port each. */
   nics: 8,
+  /** Keys a spec pushes into the guest's KVP pool (the guest's daemon keeps a few hundred). */
+  kvpKeys: 64,
   /** Guest RAM: at least 64 KiB (the device tree and a small image), a multiple of 4 KiB. */
   minMemory: 64 << 10,
   /**
@@ -219,6 +235,7 @@ export function checkPartition(spec: PartitionSpec): PartitionSpec {
     if (disk.if === 'vmbus' && s.boot !== 'enlightened') fail(`${p}.if`, 'a disk on VMBus needs boot "enlightened" (the guest must speak VMBus)');
   });
   if (s.nics !== undefined) checkNics(s.nics, s.boot, fail);
+  if (s.vmbus !== undefined) checkVmbus(s.vmbus, s.boot, fail);
   if (s.overcommit !== undefined) {
     const o = s.overcommit as Record<string, unknown>;
     if (typeof o !== 'object' || o === null || Array.isArray(o)) fail('overcommit', `must be an object, got ${show(o)}`);
@@ -295,6 +312,30 @@ function checkNics(nics: unknown, boot: unknown, fail: (path: string, problem: s
     if (seen.has(key)) fail(`${p}.mac`, `${mac} is also nics[${seen.get(key)}]'s`);
     seen.set(key, i);
   });
+}
+
+function checkVmbus(v: unknown, boot: unknown, fail: (path: string, problem: string) => never): void {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail('vmbus', `must be an object, got ${show(v)}`);
+  if (boot !== 'enlightened') fail('vmbus', 'integration components need boot "enlightened" (the guest must speak VMBus)');
+  const { ic, kvp } = v as VmbusSpec;
+  if (ic !== undefined) {
+    if (!Array.isArray(ic)) fail('vmbus.ic', `must be an array of ${IC_NAMES.join(', ')}, got ${show(ic)}`);
+    ic.forEach((name, i) => {
+      oneOf(name, `vmbus.ic[${i}]`, IC_NAMES, fail);
+      if (ic.indexOf(name) !== i) fail(`vmbus.ic[${i}]`, `${name} is also vmbus.ic[${ic.indexOf(name)}]`);
+    });
+  }
+  if (kvp !== undefined) {
+    if (typeof kvp !== 'object' || kvp === null || Array.isArray(kvp)) fail('vmbus.kvp', `must be an object of string keys and values, got ${show(kvp)}`);
+    if (!ic?.includes('kvp')) fail('vmbus.kvp', 'needs "kvp" in vmbus.ic');
+    const entries = Object.entries(kvp);
+    if (entries.length > LIMITS.kvpKeys) fail('vmbus.kvp', `at most ${LIMITS.kvpKeys} keys, got ${entries.length}`);
+    for (const [key, value] of entries) {
+      // The wire holds 512 and 2048 bytes of UTF-16 with the NUL (drivers/vmbus/ic-kvp.ts).
+      if (key.length === 0 || key.length > 255) fail('vmbus.kvp', `a key is 1-255 characters, got ${show(key)}`);
+      if (typeof value !== 'string' || value.length > 1023) fail(`vmbus.kvp.${key}`, `must be a string of at most 1023 characters, got ${show(value)}`);
+    }
+  }
 }
 
 function checkMemory(v: unknown, paging: PagingMode, fail: (path: string, problem: string) => never): void {

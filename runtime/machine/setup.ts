@@ -7,7 +7,7 @@ import type { BlockDevice } from '../../drivers/block/device.ts';
 import { SwitchableDevice } from '../../drivers/block/switchable.ts';
 import { InputError } from '../errors.ts';
 import type { Hypervisor } from '../host/hypervisor.ts';
-import { checkPartition, type PartitionSpec } from '../host/spec.ts';
+import { checkPartition, type IcName, type PartitionSpec } from '../host/spec.ts';
 import { parseElf } from '../loader/elf.ts';
 import { readBounded } from '../loader/input.ts';
 import type { ClockMode } from './clock.ts';
@@ -16,6 +16,7 @@ import { StorvscDevice, storvscInstanceId } from '../../drivers/vmbus/storvsc.ts
 import { Machine } from './machine.ts';
 import type { VmbusDevice } from '../../drivers/vmbus/channel-manager.ts';
 import { NetvscDevice, netvscInstanceId } from '../../drivers/vmbus/netvsc.ts';
+import { icDevices, integrationServices } from '../../drivers/vmbus/ic-services.ts';
 import { VirtualSwitch, generatedMac, parseMac } from '../../drivers/net/vswitch.ts';
 
 /**
@@ -99,6 +100,7 @@ export function createPartition(spec: PartitionSpec, hv: Hypervisor, options: Se
       const mac = nic.mac === undefined ? generatedMac(spec.name, n) : parseMac(nic.mac)!; // checkPartition checked it
       synthetic.push(new NetvscDevice(hostSwitch(hv), { instanceId: netvscInstanceId(n), mac, name: `${spec.name}/${n}` }));
     });
+    synthetic.push(...specIcs(spec));
     const machine = new Machine(
       {
         ramSize: spec.memory,
@@ -121,6 +123,13 @@ export function createPartition(spec: PartitionSpec, hv: Hypervisor, options: Se
     closeDisks(disks);
     throw e;
   }
+}
+
+/** The integration components `spec.vmbus.ic` asks for, in Hyper-V's offer order. */
+function specIcs(spec: PartitionSpec): VmbusDevice[] {
+  const wanted = spec.vmbus?.ic ?? [];
+  const ics = integrationServices({ kvp: { push: spec.vmbus?.kvp } });
+  return icDevices(ics).filter((d) => wanted.includes(d.service as IcName));
 }
 
 export function closeDisks(disks: readonly BlockDevice[]): void {

@@ -8,8 +8,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { icDevices, integrationServices } from '../../drivers/vmbus/ic-services.ts';
+import { ControlError } from '../../runtime/host/controller.ts';
 import { Host } from '../../runtime/host/host.ts';
-import { partitionSpec } from '../../runtime/host/spec.ts';
+import { checkPartition, IC_NAMES, partitionSpec, SpecError } from '../../runtime/host/spec.ts';
 import { parseElf } from '../../runtime/loader/elf.ts';
 import { Machine } from '../../runtime/machine/machine.ts';
 import { BIN } from '../support/enlightened.ts';
@@ -47,5 +48,62 @@ describe('vmbus-ic guest', () => {
     expect(ics.shutdown.last).toEqual({ reboot: false, accepted: true });
     expect(m.vmbus!.channels.refusals).toEqual([]);
     expect(m.vmbus!.channels.faults).toEqual([]);
+  });
+
+  it('does the same on the threaded host, driven through HostController: KVP both ways, heartbeat, channel listing, graceful shutdown', async () => {
+    const host = await Host.start({ pcpus: 2, memoryBytes: 256 << 20 });
+    try {
+      // One key from the spec, pushed when KVP is negotiated; the other through kvpWrite.
+      const vmbus = { ic: [...IC_NAMES], kvp: { HostName: PUSH.HostName } };
+      const spec = partitionSpec('vmbus-ic', join(BIN, 'vmbus-ic.elf'), { boot: 'enlightened', memory: 32 << 20, vmbus });
+      let out = '';
+      const waiting: { marker: string; resolve: () => void }[] = [];
+      const printed = (marker: string) => new Promise<void>((resolve) => (out.includes(marker) ? resolve() : waiting.push({ marker, resolve })));
+      const id = await host.create(spec, (b) => {
+        out += Buffer.from(b).toString('latin1');
+        for (const w of waiting.filter((w) => out.includes(w.marker))) waiting.splice(waiting.indexOf(w), 1) && w.resolve();
+      });
+      await expect(host.kvpWrite(id, 'Purpose', PUSH.Purpose)).rejects.toThrow(ControlError); // not running yet
+      await host.start(id);
+      // Timesync is done, KVP negotiated (its spec push sent): ours goes after it, as the guest prints them.
+      await printed('ok 3 ');
+      await host.kvpWrite(id, 'Purpose', PUSH.Purpose);
+      await printed('waiting for shutdown\n');
+      expect(await host.kvpRead(id)).toEqual({ ...GUEST_POOLS, external: PUSH });
+      const beat = await host.heartbeat(id);
+      expect(beat.state).toBe('ready');
+      expect(beat.sequence).toBeGreaterThanOrEqual(3);
+      const channels = await host.channels(id);
+      expect(channels.map((c) => [c.relid, c.device, c.state])).toEqual([[1, 'heartbeat', 'open'], [2, 'shutdown', 'open'], [3, 'timesync', 'open'], [4, 'kvp', 'open']]);
+      for (const c of channels) {
+        expect(c.inBytes).toBeGreaterThanOrEqual(0);
+        expect(c.inBytes).toBeLessThan(c.ringBytes!.in);
+        expect(c.outBytes).toBeLessThan(c.ringBytes!.out);
+      }
+      const stats = await host.stats(id);
+      expect(stats.vmbus!.ics.map((ic) => [ic.service, ic.state, ic.version])).toEqual([
+        ['heartbeat', 'ready', '3.0'], ['shutdown', 'ready', '3.2'], ['timesync', 'ready', '4.0'], ['kvp', 'ready', '4.0'],
+      ]);
+      await host.guestShutdown(id); // resolves once the guest accepted ...
+      expect(await host.wait(id)).toEqual({ kind: 'exit', code: 0, reason: 'sbi' }); // ... and it goes down by its own path
+      expect(out).toBe(EXPECTED);
+      await expect(host.guestShutdown(id)).rejects.toThrow(/finished, not running/);
+      await host.destroy(id);
+    } finally {
+      await host.close();
+    }
+  });
+});
+
+describe('integration components in a partition spec', () => {
+  const spec = (vmbus: unknown, boot: 'enlightened' | 'firmware' = 'enlightened') => partitionSpec('p', 'k.elf', { boot, vmbus } as never);
+
+  it('names each IC at most once, on an enlightened partition', () => {
+    expect(() => checkPartition(spec({ ic: ['heartbeat', 'kvp'], kvp: { a: 'b' } }))).not.toThrow();
+    expect(() => checkPartition(spec({ ic: ['heartbeat'] }, 'firmware'))).toThrow(/vmbus: integration components need boot "enlightened"/);
+    expect(() => checkPartition(spec({ ic: ['vss'] }))).toThrow(/vmbus\.ic\[0\]: must be one of heartbeat, shutdown, timesync, kvp/);
+    expect(() => checkPartition(spec({ ic: ['kvp', 'kvp'] }))).toThrow(/vmbus\.ic\[1\]: kvp is also vmbus\.ic\[0\]/);
+    expect(() => checkPartition(spec({ ic: ['heartbeat'], kvp: { a: 'b' } }))).toThrow(/needs "kvp" in vmbus.ic/);
+    expect(() => checkPartition(spec({ ic: ['kvp'], kvp: { a: 7 } }))).toThrow(SpecError);
   });
 });
