@@ -30,9 +30,10 @@ export async function benchBoot(): Promise<void> {
   const hv = (...mode: string[]) => timeToPrompt(process.execPath, ['bin/hv.js', 'run', ...mode, '-bios', OPENSBI, '-kernel', UBOOT]);
   const ours = await best(() => hv());
   const oneThread = await best(() => hv('--deterministic'));
+  const jit = await best(() => hv('--jit', 'on'));
   console.log(
     `boot: OpenSBI -> U-Boot prompt on hv: ${ours.toFixed(3)} s threaded (devices on the root's thread), ` +
-      `${oneThread.toFixed(3)} s --deterministic (spawn to prompt, best of 3)`,
+      `${oneThread.toFixed(3)} s --deterministic, ${jit.toFixed(3)} s threaded with --jit on (spawn to prompt, best of 3)`,
   );
   if (!qemuAvailable()) return;
   const qemu = await best(() =>

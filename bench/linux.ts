@@ -56,6 +56,7 @@ export async function benchLinux(): Promise<void> {
   const hv = (...more: string[]) => [join('bin', 'hv.js'), 'run', ...more, ...common];
 
   const hvPrompt = await best(3, () => timeToPrompt(process.execPath, hv()));
+  const hvPromptJit = await best(3, () => timeToPrompt(process.execPath, hv('--jit', 'on')));
   const hvOff = await best(3, () => timeToPoweroff(process.execPath, [...hv('--stats'), ...smoke(freshDisk())]).seconds);
   // Guest MIPS over a whole boot-and-poweroff (hv --stats).
   const stats = timeToPoweroff(process.execPath, [...hv('--stats'), ...smoke(freshDisk())]).stdout;
@@ -65,6 +66,7 @@ export async function benchLinux(): Promise<void> {
     `linux: Linux 6.12 + busybox on hv (OpenSBI fw_jump, 1 hart, threaded): shell prompt ${hvPrompt.toFixed(2)} s, ` +
       `scripted session to poweroff ${hvOff.toFixed(2)} s (best of 3); ${(insns / 1e6).toFixed(0)} M guest instructions at ${mips.toFixed(0)} MIPS`,
   );
+  console.log(`linux: shell prompt with --jit on ${hvPromptJit.toFixed(2)} s (interpreter ${hvPrompt.toFixed(2)} s, best of 3 each)`);
   if (!qemuAvailable()) return;
   const qemu = ['-M', 'virt', '-nographic', ...common];
   const qPrompt = await best(3, () => timeToPrompt('qemu-system-riscv64', qemu));
