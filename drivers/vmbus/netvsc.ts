@@ -29,7 +29,8 @@
 // dropped and counted, and the guest gets its completion with
 // NVSP_STAT_INVALID_RNDIS_PKT. A frame for a guest with no free receive
 // section or no room in its ring is dropped and counted by the switch.
-import type { SwitchNic, SwitchPort, VirtualSwitch } from '../net/vswitch.ts';
+import { formatMac, type PortCounters, type SwitchNic, type SwitchPort, type VirtualSwitch } from '../net/vswitch.ts';
+import { DeviceStateError } from '../emulated/device.ts';
 import { ChannelEndpoint, EndpointFault, wantsCompletion, type Packet } from './endpoint.ts';
 import { gather, gpaDirectBuffer, scatter, type DataBuffer, type Segment } from './gpa-direct.ts';
 import { COMPLETION_REQUESTED, PacketType } from './ring.ts';
@@ -80,6 +81,7 @@ export const RNDIS_CHANNEL = { DATA: 0, CONTROL: 1 } as const;
 interface GuestBuffer {
   gpadl: number;
   id: number;
+  /** The GPADL's frames (set again from it after a restore). */
   pages: readonly bigint[];
   size: number;
 }
@@ -141,6 +143,105 @@ export class NetvscDevice extends ChannelEndpoint implements SwitchNic {
       if (!ok) this.drops.noBuffer++;
     });
     return ok;
+  }
+
+  // ---- persistence (runtime/persist/, the `vmbus` record) ----
+  //
+  // NVSP and RNDIS where they were, the buffers by GPADL handle (the channel
+  // manager saves and checks the GPADLs; resume() takes their pages from it),
+  // the receive sections in the order they will be handed out (the ones
+  // missing are the guest's until it completes them: the pending
+  // completions), control answers waiting for a section, and this NIC's
+  // switch port: its MAC and counters. No frame is ever held here (each
+  // crosses the switch inside the exit that sent it), and the switch's
+  // learned MACs are not saved: a restored port relearns its MAC from the
+  // next frame its guest sends, and until then frames for it flood, which
+  // the other ports' MAC filtering drops (docs/vmbus.md).
+  readonly stateVersion = 1;
+
+  save(): object {
+    const buf = (b: GuestBuffer) => ({ gpadl: b.gpadl, id: b.id, size: b.size });
+    return {
+      version: this.version,
+      ndisVersion: this.ndisVersion,
+      rndis: this.rndis.save(),
+      recv: this.recv ? { ...buf(this.recv), free: [...this.recv.free] } : null,
+      send: this.sendBuf ? buf(this.sendBuf) : null,
+      pending: this.pending.map((m) => Buffer.from(m).toString('base64')),
+      drops: { ...this.drops },
+      port: { mac: formatMac(this.port.mac), counters: { ...this.port.counters } },
+    };
+  }
+
+  restore(state: object): void {
+    const s = state as Record<string, unknown>;
+    const err = (field: string, what: string) => new DeviceStateError(`vmbus.netvsc.${field}: ${what}`);
+    const count = (v: unknown, field: string, max = Number.MAX_SAFE_INTEGER) => {
+      if (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > max) throw err(field, `is not a count up to ${max}`);
+      return v as number;
+    };
+    const obj = (v: unknown, field: string) => {
+      if (!v || typeof v !== 'object' || Array.isArray(v)) throw err(field, 'is not an object');
+      return v as Record<string, unknown>;
+    };
+    if (s.version !== 0 && !(NVSP_VERSIONS as readonly unknown[]).includes(s.version)) throw err('version', 'is not an NVSP version we speak');
+    const ndisVersion = count(s.ndisVersion, 'ndisVersion', 0xffff_ffff);
+    const rndis = new RndisFunction(this.rndis.config);
+    const bad = rndis.restore(obj(s.rndis, 'rndis'));
+    if (bad) throw err('rndis', bad);
+    const buffer = (v: unknown, field: string, section: number, max: number): GuestBuffer & { sections: number } => {
+      const b = obj(v, field);
+      const size = count(b.size, `${field}.size`, max);
+      if (size % 4096 || size < section) throw err(`${field}.size`, `is not whole pages of at least ${section} bytes`);
+      return { gpadl: count(b.gpadl, `${field}.gpadl`, 0xffff_ffff), id: count(b.id, `${field}.id`, 0xffff), pages: [], size, sections: Math.floor(size / section) };
+    };
+    let recv: ReceiveBuffer | undefined;
+    if (s.recv !== null) {
+      const b = buffer(s.recv, 'recv', RECV_SECTION_SIZE, MAX_RECV_BUFFER);
+      const free = (s.recv as Record<string, unknown>).free;
+      if (!Array.isArray(free)) throw err('recv.free', 'is not a list of sections');
+      const inUse = new Uint8Array(b.sections).fill(1);
+      free.forEach((f, i) => {
+        const n = count(f, `recv.free[${i}]`, b.sections - 1);
+        if (!inUse[n]) throw err(`recv.free[${i}]`, `section ${n} is free twice`);
+        inUse[n] = 0;
+      });
+      recv = { ...b, free: free as number[], inUse };
+    }
+    const send = s.send === null ? undefined : buffer(s.send, 'send', SEND_SECTION_SIZE, MAX_SEND_BUFFER);
+    if (!Array.isArray(s.pending) || s.pending.length > MAX_PENDING_CONTROL) throw err('pending', `is not a list of at most ${MAX_PENDING_CONTROL} answers`);
+    const pending = s.pending.map((m, i) => {
+      const bytes = typeof m === 'string' ? Buffer.from(m, 'base64') : undefined;
+      if (!bytes || bytes.length === 0 || bytes.length > RECV_SECTION_SIZE) throw err(`pending[${i}]`, 'is not an RNDIS answer');
+      return new Uint8Array(bytes);
+    });
+    const d = obj(s.drops, 'drops');
+    const drops = { malformed: count(d.malformed, 'drops.malformed'), oversized: count(d.oversized, 'drops.oversized'), noBuffer: count(d.noBuffer, 'drops.noBuffer') };
+    const port = obj(s.port, 'port');
+    if (port.mac !== formatMac(this.port.mac)) throw err('port.mac', `is ${String(port.mac)}, this partition's NIC has ${formatMac(this.port.mac)}`);
+    const c = obj(port.counters, 'port.counters');
+    const counters = Object.fromEntries(Object.keys(this.port.counters).map((k) => [k, count(c[k], `port.counters.${k}`)])) as unknown as PortCounters;
+    this.version = s.version as number;
+    this.ndisVersion = ndisVersion;
+    this.rndis.restore(rndis.save());
+    this.recv = recv;
+    this.sendBuf = send;
+    this.pending = pending;
+    Object.assign(this.drops, drops);
+    Object.assign(this.port.counters, counters);
+  }
+
+  /** The channel open again after a restore: the buffers' pages from their GPADLs (restored by the channel manager). */
+  override resume(...args: Parameters<ChannelEndpoint['resume']>): void {
+    super.resume(...args);
+    this.guarded(() => {
+      for (const [b, what] of [[this.recv, 'receive'], [this.sendBuf, 'send']] as const) {
+        if (!b) continue;
+        const g = this.buffer(b.gpadl, b.id, b.size, b.size, what);
+        if (!g) throw new EndpointFault(`netvsc: the restored ${what} buffer's GPADL ${b.gpadl} is gone or changed`);
+        b.pages = g.pages;
+      }
+    });
   }
 
   /** The partition is gone: the port leaves the switch, as well as the channel's scratch pages going back. */

@@ -117,6 +117,20 @@ export class RndisFunction {
     return this.config.mtu + 18;
   }
 
+  /** The function's state for a save (netvsc.ts): where INITIALIZE/HALT left it and the packet filter. */
+  save(): { state: string; filter: number } {
+    return { state: this.state, filter: this.filter };
+  }
+
+  /** Loads what save() returned; a message naming what does not fit, or undefined when loaded. */
+  restore(s: { state?: unknown; filter?: unknown }): string | undefined {
+    if (s.state !== 'uninitialized' && s.state !== 'initialized' && s.state !== 'halted') return 'state is not an RNDIS state';
+    if (!Number.isInteger(s.filter) || (s.filter as number) < 0 || (s.filter as number) & ~KNOWN_FILTER_BITS) return 'filter is not a packet filter';
+    this.state = s.state;
+    this.filter = s.filter as number;
+    return undefined;
+  }
+
   /** Back to before RNDIS INITIALIZE (the channel reopened). */
   reset(): void {
     this.state = 'uninitialized';
