@@ -1,7 +1,8 @@
 // Host stdin to the guest's UART. On a TTY the terminal goes raw so keys
 // reach the guest unchanged; Ctrl-A x quits, as in QEMU's -nographic, and
 // Ctrl-A s saves the guest (hv run --save FILE), Ctrl-A n takes a live
-// snapshot (hv run --snapshot-dir DIR).
+// snapshot (hv run --snapshot-dir DIR), Ctrl-A g asks the guest to shut
+// down gracefully (its shutdown integration component, -device hv-ic).
 /**
  * Sends stdin to `input` (a partition's console) until the returned function
  * is called. Ctrl-A x calls `quit` (which must end the process, after closing
@@ -12,6 +13,7 @@ export function attachConsole(
   quit: () => void = () => process.exit(0),
   save?: () => void,
   snapshot?: () => void,
+  shutdown?: () => void,
 ): () => void {
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
@@ -32,6 +34,10 @@ export function attachConsole(
           }
           if (b === 0x6e /* n */ && snapshot) {
             snapshot();
+            continue;
+          }
+          if (b === 0x67 /* g */ && shutdown) {
+            shutdown();
             continue;
           }
           if (b !== 0x01) input(Uint8Array.of(0x01));

@@ -26,6 +26,9 @@ import { setLongTimeout } from './timer.ts';
 import { restorePartition, savePartition, type LoadedSave } from '../persist/partition.ts';
 import { DeterministicMigration, describeMigration } from './migrate.ts';
 import { liveRun, threadedLive } from './live-ops.ts';
+import { channelStatus, icStatus, statusLines } from '../../drivers/vmbus/status.ts';
+import { guestShutdown } from '../../drivers/vmbus/ic-control.ts';
+import type { Machine } from '../machine/machine.ts';
 
 /** The step limit of a run: --max-insns, or --save-after-insns if it comes first. */
 function stepLimit(o: CommonOptions): number | undefined {
@@ -88,22 +91,23 @@ let jitMemory: WebAssembly.Memory | undefined;
 /** Runs every partition at once until each has finished; returns the exit status. */
 export async function runPartitions(specs: readonly PartitionSpec[], o: CommonOptions, mode: HostMode, restore?: LoadedSave): Promise<number> {
   const out = consoles(specs);
-  let results: { result: RunResult; stats: MachineStats; threaded?: PartitionStats }[];
+  let results: { result: RunResult; stats: MachineStats; threaded?: PartitionStats; vmbus?: PartitionStats['vmbus'] }[];
   try {
     results = mode.deterministic
       ? await runDeterministic(specs, o, out, mode.pcpus, restore, mode.jit)
-      : (await runThreaded(specs, o, mode.pcpus, out, restore, mode.jit)).partitions.map((p) => ({ result: p.result, stats: p.stats.totals, threaded: p.stats }));
+      : (await runThreaded(specs, o, mode.pcpus, out, restore, mode.jit)).partitions.map((p) => ({ result: p.result, stats: p.stats.totals, threaded: p.stats, vmbus: p.stats.vmbus }));
   } finally {
     out.flush();
   }
   let status = 0;
-  results.forEach(({ result, stats, threaded }, i) => {
+  results.forEach(({ result, stats, threaded, vmbus }, i) => {
     const who = specs.length === 1 ? 'guest' : `partition ${specs[i]!.name}`;
     if (o.stats) {
       const prefix = specs.length === 1 ? 'hv: ' : `hv [${specs[i]!.name}]: `;
       printStats(stats, prefix, threaded && sumExits(threaded));
       if (mode.jit && mode.jit !== 'off' && jitMemory) printJitStats(jitMemory, stats.instructions, prefix);
       if (threaded) printVcpuStats(threaded, prefix);
+      if (vmbus) process.stderr.write(statusLines(vmbus.channels, vmbus.ics).map((l) => `${prefix}${l}\n`).join(''));
     }
     const s = exitStatus(result, o, who);
     if (s !== 0 && status === 0) status = s;
@@ -142,6 +146,22 @@ function onInterrupt(cleanup: () => void | Promise<void>): () => void {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   };
+}
+
+/** Ctrl-A g: what the guest's shutdown IC said, on stderr. */
+function reportShutdown(ask: () => Promise<void>): void {
+  // A missing IC throws at once: a rejection too.
+  Promise.resolve()
+    .then(ask)
+    .then(
+      () => process.stderr.write('\nhv: the guest accepted the shutdown request\n'),
+      (e: Error) => process.stderr.write(`\nhv: cannot shut the guest down gracefully: ${e.message}\n`),
+    );
+}
+
+/** A deterministic run's partition: its VMBus channels and ICs for --stats. */
+function vmbusOf(m: Machine): PartitionStats['vmbus'] {
+  return m.vmbus && { channels: channelStatus(m.vmbus, m.memory, m.config.vmbus ?? []), ics: icStatus(m.config.vmbus ?? []) };
 }
 
 /** Every vCPU on this thread: round-robin, or on the kernel scheduler with `pcpus` pCPUs. */
@@ -185,7 +205,9 @@ async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOption
     const askSnapshot = live ? () => live.askSnapshot() : undefined;
     if (askSnapshot) process.on('SIGUSR2', askSnapshot);
     // Keyboard input goes to the first partition's console.
-    const detach = attachConsole((b) => machines[0]!.input(b), undefined, o.save ? askSave : migration ? askMigrate : undefined, askSnapshot);
+    // Ctrl-A g: between rounds (stdin is read when the run yields), on the thread the IC runs on.
+    const askShutdown = () => reportShutdown(() => guestShutdown(machines[0]!.config.vmbus));
+    const detach = attachConsole((b) => machines[0]!.input(b), undefined, o.save ? askSave : migration ? askMigrate : undefined, askSnapshot, askShutdown);
     try {
       if (pcpus) {
         const sched = schedExports(hv.kernel.exports);
@@ -219,7 +241,7 @@ async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOption
     } else if (o.save?.afterSteps !== undefined && m.result?.kind !== 'insn-limit') {
       process.stderr.write(`hv: the guest ended before step ${o.save.afterSteps}: not saved\n`);
     }
-    return machines.map((m) => ({ result: m.result ?? ({ kind: 'timeout' } as const), stats: m.stats() }));
+    return machines.map((m) => ({ result: m.result ?? ({ kind: 'timeout' } as const), stats: m.stats(), vmbus: vmbusOf(m) }));
   } finally {
     detachSignals();
     process.off('exit', close);
@@ -316,6 +338,7 @@ export async function runThreaded(
       () => void h.close().finally(() => process.exit(0)),
       o.save ? askSave : o.migrate ? askMigrate : undefined,
       askSnapshot,
+      () => reportShutdown(() => h.guestShutdown(ids[0]!)),
     );
     try {
       for (const id of ids) if (!timedOut) await h.start(id); // a timed-out partition is stopped: not started

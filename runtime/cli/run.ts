@@ -12,7 +12,7 @@
 // 124 on --timeout or --max-insns, 2 on bad usage or input.
 import { JIT_MODES, type JitMode } from '../jit/tier.ts';
 import { readVmConfig } from '../config/vm-config.ts';
-import { checkHost, partitionSpec, SpecError, type HostSpec, type PartitionSpec } from '../host/spec.ts';
+import { checkHost, IC_NAMES, partitionSpec, SpecError, type HostSpec, type PartitionSpec } from '../host/spec.ts';
 import { integerOption, optionValue, parseArgs, type Parsed } from './args.ts';
 import { type CommonOptions, commonOptions } from './common.ts';
 import { UsageError } from './errors.ts';
@@ -28,6 +28,7 @@ const SPEC = {
   append: { value: true },
   initrd: { value: true },
   drive: { value: true, repeat: true },
+  device: { value: true, repeat: true },
   config: { value: true },
   pcpus: { value: true },
   deterministic: { value: false },
@@ -72,6 +73,9 @@ const HELP = `usage: hv run [options] [FILE.elf...]
   -drive file=PATH,format=raw|vpc,if=virtio|vmbus[,readonly=on]
                      a virtio-blk disk; drives fill the virtio-mmio slots in order;
                      if=vmbus: a synthetic SCSI disk on VMBus (with -bios hv)
+  -device hv-ic      the integration components on VMBus (with -bios hv):
+                     heartbeat, shutdown, timesync, KVP (docs/vmbus.md); Ctrl-A g
+                     asks the guest to shut down gracefully
   --paging MODE      memory virtualization: direct (default), nested (Sv39x4
                      G-stage tables) or shadow (shadow tables, write-protected
                      guest page tables)
@@ -136,7 +140,7 @@ exit status is the first failing guest's (in command-line order), or 0.
 `;
 
 /** Options that describe a partition, which a VM config describes instead. */
-const PARTITION_OPTIONS = ['m', 'smp', 'bios', 'kernel', 'append', 'initrd', 'drive', 'paging', 'no-reboot'] as const;
+const PARTITION_OPTIONS = ['m', 'smp', 'bios', 'kernel', 'append', 'initrd', 'drive', 'device', 'paging', 'no-reboot'] as const;
 
 export async function runCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
@@ -192,6 +196,7 @@ const OPTION_OF: Record<string, string> = {
   append: '-append',
   initrd: '-initrd',
   disks: '-drive',
+  vmbus: '-device hv-ic',
   pcpus: '--pcpus',
   partitions: 'the guests',
 };
@@ -243,7 +248,7 @@ function commandLineSpecs(args: Parsed, common: CommonOptions): PartitionSpec[] 
   };
   if (args.positionals.length > 1) {
     // hv run A.elf B.elf ...: each guest in a child partition of its own.
-    for (const o of ['bios', 'kernel', 'initrd', 'drive'] as const) {
+    for (const o of ['bios', 'kernel', 'initrd', 'drive', 'device'] as const) {
       if (args.options.has(o)) throw new UsageError(`-${o} applies to a single guest; several FILEs each run bare (-bios none)`);
     }
     const names = partitionNames(args.positionals);
@@ -265,6 +270,10 @@ function commandLineSpecs(args: Parsed, common: CommonOptions): PartitionSpec[] 
     disks: (args.options.get('drive') ?? []).map((text) => parseDrive(text)),
   });
   if (kernel === undefined) delete spec.kernel;
+  for (const device of args.options.get('device') ?? []) {
+    if (device !== 'hv-ic') throw new UsageError(`-device: '${device}' is not a device hv run offers (hv-ic)`);
+    spec.vmbus = { ic: [...IC_NAMES] };
+  }
   if (bios !== undefined && bios !== 'none' && bios !== 'hv') spec.bios = bios;
   const initrd = optionValue(args, 'initrd');
   if (initrd !== undefined) spec.initrd = initrd;
