@@ -19,8 +19,8 @@ export type DriveSpec = Required<Pick<DiskSpec, 'path' | 'readonly'>> & { format
 
 const BOOLS: Record<string, boolean> = { on: true, yes: true, true: true, off: false, no: false, false: false };
 
-/** Splits "a=1,b=x,,y" into [["a","1"],["b","x,y"]] (",," is a literal comma). */
-function splitOptions(text: string): [string, string][] {
+/** Splits "a=1,b=x,,y" into [["a","1"],["b","x,y"]] (",," is a literal comma); `option` names it in errors. */
+export function splitOptions(text: string, option = '-drive'): [string, string][] {
   const parts: string[] = [];
   let cur = '';
   for (let i = 0; i < text.length; i++) {
@@ -40,7 +40,7 @@ function splitOptions(text: string): [string, string][] {
   parts.push(cur);
   return parts.map((p) => {
     const eq = p.indexOf('=');
-    if (eq <= 0) throw new UsageError(`-drive: '${p}' is not key=value`);
+    if (eq <= 0) throw new UsageError(`${option}: '${p}' is not key=value`);
     return [p.slice(0, eq), p.slice(eq + 1)];
   });
 }

@@ -18,6 +18,7 @@ import { type CommonOptions, commonOptions } from './common.ts';
 import { UsageError } from './errors.ts';
 import { parseSize, SizeError } from '../../drivers/board/size.ts';
 import { parseDrive } from './drive.ts';
+import { parseNic } from './nic.ts';
 import { partitionNames, runPartitions } from './partitions.ts';
 
 const SPEC = {
@@ -29,6 +30,7 @@ const SPEC = {
   initrd: { value: true },
   drive: { value: true, repeat: true },
   device: { value: true, repeat: true },
+  nic: { value: true, repeat: true },
   config: { value: true },
   pcpus: { value: true },
   deterministic: { value: false },
@@ -76,6 +78,9 @@ const HELP = `usage: hv run [options] [FILE.elf...]
   -device hv-ic      the integration components on VMBus (with -bios hv):
                      heartbeat, shutdown, timesync, KVP (docs/vmbus.md); Ctrl-A g
                      asks the guest to shut down gracefully
+  -nic vmbus[,mac=52:54:00:12:34:56]
+                     a synthetic NIC on VMBus (with -bios hv) on the host's
+                     virtual switch; MAC default 00:15:5d:xx:xx:xx from the name
   --paging MODE      memory virtualization: direct (default), nested (Sv39x4
                      G-stage tables) or shadow (shadow tables, write-protected
                      guest page tables)
@@ -140,7 +145,7 @@ exit status is the first failing guest's (in command-line order), or 0.
 `;
 
 /** Options that describe a partition, which a VM config describes instead. */
-const PARTITION_OPTIONS = ['m', 'smp', 'bios', 'kernel', 'append', 'initrd', 'drive', 'device', 'paging', 'no-reboot'] as const;
+const PARTITION_OPTIONS = ['m', 'smp', 'bios', 'kernel', 'append', 'initrd', 'drive', 'device', 'nic', 'paging', 'no-reboot'] as const;
 
 export async function runCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
@@ -197,6 +202,7 @@ const OPTION_OF: Record<string, string> = {
   initrd: '-initrd',
   disks: '-drive',
   vmbus: '-device hv-ic',
+  nics: '-nic',
   pcpus: '--pcpus',
   partitions: 'the guests',
 };
@@ -248,7 +254,7 @@ function commandLineSpecs(args: Parsed, common: CommonOptions): PartitionSpec[] 
   };
   if (args.positionals.length > 1) {
     // hv run A.elf B.elf ...: each guest in a child partition of its own.
-    for (const o of ['bios', 'kernel', 'initrd', 'drive', 'device'] as const) {
+    for (const o of ['bios', 'kernel', 'initrd', 'drive', 'device', 'nic'] as const) {
       if (args.options.has(o)) throw new UsageError(`-${o} applies to a single guest; several FILEs each run bare (-bios none)`);
     }
     const names = partitionNames(args.positionals);
@@ -269,6 +275,8 @@ function commandLineSpecs(args: Parsed, common: CommonOptions): PartitionSpec[] 
     boot: enlightened ? 'enlightened' : 'firmware',
     disks: (args.options.get('drive') ?? []).map((text) => parseDrive(text)),
   });
+  const nics = (args.options.get('nic') ?? []).map((text) => parseNic(text));
+  if (nics.length) spec.nics = nics;
   if (kernel === undefined) delete spec.kernel;
   for (const device of args.options.get('device') ?? []) {
     if (device !== 'hv-ic') throw new UsageError(`-device: '${device}' is not a device hv run offers (hv-ic)`);
