@@ -22,6 +22,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   exits: benchExits,
   vhd: async () => (await import('./vhd.ts')).benchVhd(),
   linux: benchLinux,
+  migrate: async () => (await import('./migrate.ts')).benchMigrate(),
   ring: benchRing,
   memory: async () => (await import('./memory.ts')).benchMemory(),
   browser: benchBrowser,

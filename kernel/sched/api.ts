@@ -2,8 +2,8 @@
 // See docs/scheduler.md for the algorithm and runtime/host/sched.ts for the
 // typed view the host uses.
 import { MAX_PARTITIONS, MAX_VCPUS, PCPU_SIZE, SCHED_PCPUS, vcpuAddr } from '../layout';
-import { H_SCHED, H_SCHED_SIZE } from '../cpu/hart';
-import { partitionAddr, P_HALTED } from '../mm/partition';
+import { H_ATTENTION, H_PREEMPT, H_SCHED, H_SCHED_SIZE } from '../cpu/hart';
+import { partitionAddr, P_FIRST_VCPU, P_HALTED, P_NVCPUS } from '../mm/partition';
 import {
   NIL, MAX_PCPUS, G, G_ACCTS, G_EXIT_PCPU, G_FLAGS, G_HIWATER, G_IDLE_STEP, G_INSNS_PER_MS, G_MIN_CHUNK, G_NEXT_ACCT,
   G_NPCPUS, G_PERIOD, G_SIZE, G_SLICE, G_TICK, GF_NO_BOOST, C_CURRENT, C_EXIT_VCPU, C_YIELDED, C_HEADER_SIZE, C_LAST, C_LOAD,
@@ -171,8 +171,19 @@ export function schedSetParams(partition: u32, weight: u32, cap: u32, reservatio
  */
 export function partitionSetHalted(partition: u32, on: bool): bool {
   if (partition >= MAX_PARTITIONS) return false;
-  atomic.store<u32>(partitionAddr(partition) + P_HALTED, on ? 1 : 0);
+  const pa = partitionAddr(partition);
+  atomic.store<u32>(pa + P_HALTED, on ? 1 : 0);
   if (!on) kickAll(); // idle pCPUs look again
+  else {
+    // Running vCPUs end their chunk at the next instruction (up to 1 ms
+    // otherwise): a pause (save, a migration's stop) waits for them.
+    const first = load<u32>(pa, P_FIRST_VCPU);
+    for (let i: u32 = 0, n = load<u32>(pa, P_NVCPUS); i < n; i++) {
+      const va = vcpuAddr(first + i);
+      atomic.store<u32>(va + H_PREEMPT, 1);
+      atomic.store<u32>(va + H_ATTENTION, 1);
+    }
+  }
   return true;
 }
 

@@ -23,6 +23,7 @@ export function describeMigration(info: MigrateInfo, to: string): string {
   return (
     `hv: migrated the guest to ${to}: ${info.rounds} rounds, ${(info.bytes / 2 ** 20).toFixed(1)} MiB sent, ` +
     `total ${info.totalMs.toFixed(0)} ms, downtime ${info.downtimeMs.toFixed(1)} ms` +
+    ` (${info.downtimePhases.map(([name, ms]) => `${name} ${ms.toFixed(1)}`).join(', ')})` +
     (info.throttle ? `, throttled to ${100 - info.throttle}%` : '') + '\n'
   );
 }

@@ -115,8 +115,10 @@ async function serveDeterministic(
   const socket = await accept(server);
   server.close();
   let save: LoadedSave | undefined;
+  let ram = new Uint8Array(0);
   const host: TargetHost = {
-    prepare: async (state, ram) => {
+    reserve: async (bytes) => (ram = new Uint8Array(bytes)),
+    prepare: async (state) => {
       // Checked here as restore checks a file; loaded by runPartitions below.
       save = { ...loadedState(state.meta, state.records), memory: encodeMemory(ram) };
       return 0;
@@ -124,6 +126,7 @@ async function serveDeterministic(
     start: async () => {},
     discard: async () => {
       save = undefined;
+      ram = new Uint8Array(0);
     },
   };
   try {
@@ -150,10 +153,15 @@ async function serveThreaded(server: Server, pcpus: number | undefined, paging: 
   try {
     await new Promise<void>((done) => {
       server.on('connection', (socket: Socket) => {
+        let ramHost = 0;
         const host: TargetHost = {
-          prepare: (state, ram, got) => h.receive({ ...state, ram, received: got }, out, { paging }),
+          reserve: async (bytes) => {
+            ramHost = await h.reserveRam(bytes);
+            return new Uint8Array(h.memory.buffer, ramHost, bytes);
+          },
+          prepare: (state) => h.receive({ ...state, ramHost }, out, { paging }),
           start: (id) => h.start(id),
-          discard: (id) => h.destroy(id),
+          discard: (id) => (id === undefined ? h.releaseRam(ramHost) : h.destroy(id)),
         };
         migrateIn(socket, host, failAt).then(
           async (id) => {

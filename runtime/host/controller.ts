@@ -70,12 +70,11 @@ export interface PcpuStats {
 export type { SaveInfo };
 export type { MigrateInfo, MigrateTarget };
 
-/** What a migration stream delivered: META, records, RAM, and which pages it wrote. */
+/** What a migration stream delivered: META and records; the RAM is in place at `ramHost` (reserveRam). */
 export interface IncomingState {
   meta: SaveMeta;
   records: StateRecord[];
-  ram: Uint8Array;
-  received: Uint8Array;
+  ramHost: number;
 }
 
 /** A live snapshot taken (HostController.snapshot): its state file's figures, and where it sits. */
@@ -147,9 +146,17 @@ export interface HostController {
    */
   migrate(id: number, target: MigrateTarget, options?: { maxDowntimeMs?: number; progress?: boolean }): Promise<MigrateInfo>;
   /**
-   * An incoming partition (runtime/migrate/target.ts): created from a
-   * migration stream's state and RAM (`received`: 1 per page the stream
-   * wrote), loaded, state 'created'. Transfers `ram`.
+   * Zeroed guest RAM for an incoming partition, reserved when its stream
+   * starts: the host address in the host's shared memory, where the stream
+   * writes pages as they arrive (no copy at the stop). receive() takes it
+   * over; releaseRam() gives back one it did not.
+   */
+  reserveRam(bytes: number): Promise<number>;
+  releaseRam(address: number): Promise<void>;
+  /**
+   * An incoming partition (runtime/migrate/target.ts): created on the RAM
+   * the stream wrote (`ramHost`, from reserveRam) from the stream's
+   * records, loaded, state 'created'.
    */
   receive(state: IncomingState, console?: ConsoleSink, options?: { paging?: PagingMode }): Promise<number>;
   /**

@@ -10,7 +10,7 @@
 //   const result = await host.wait(id);
 //   await host.close();
 import { jitHostBytes, type JitMode } from '../jit/tier.ts';
-import { proxy, transfer, wrap, type Remote } from 'comlink';
+import { proxy, wrap, type Remote } from 'comlink';
 import type { PagingMode, RunResult } from '../machine/machine.ts';
 import type { BalloonStatus } from '../machine/overcommit.ts';
 import { InputError } from '../errors.ts';
@@ -139,9 +139,14 @@ export class Host implements HostController {
   migrate(id: number, target: MigrateTarget, options?: { maxDowntimeMs?: number; progress?: boolean }): Promise<MigrateInfo> {
     return this.call(() => this.remote.migrate(id, target, options));
   }
-  /** The RAM is transferred to the root's thread, not copied. */
+  reserveRam(bytes: number): Promise<number> {
+    return this.call(() => this.remote.reserveRam(bytes));
+  }
+  releaseRam(address: number): Promise<void> {
+    return this.call(() => this.remote.releaseRam(address));
+  }
   async receive(state: IncomingState, console?: ConsoleSink, options?: { paging?: PagingMode }): Promise<number> {
-    const id = await this.call(() => this.remote.receive(transfer(state, [state.ram.buffer as ArrayBuffer]), undefined, options));
+    const id = await this.call(() => this.remote.receive(state, undefined, options));
     if (console) this.sinks.set(id, console);
     return id;
   }

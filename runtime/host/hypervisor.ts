@@ -101,12 +101,15 @@ export class Hypervisor {
     this.kernel.jit.setMode(mode, threshold);
   }
 
-  /** Reserves a partition id and `vcpus` vCPU slots; returns them with the host address of `ramSize` bytes of RAM. */
-  allocate(ramSize: number, vcpus: number): { id: number; firstVcpu: number; ramHost: number } {
+  /**
+   * Reserves a partition id and `vcpus` vCPU slots; returns them with the
+   * host address of `ramSize` bytes of RAM: `reserved` (from reserveRam,
+   * now the partition's) or new frames.
+   */
+  allocate(ramSize: number, vcpus: number, reserved?: number): { id: number; firstVcpu: number; ramHost: number } {
     if (this.nextPartition >= this.kernel.layout.maxPartitions) throw new RangeError('too many partitions');
     if (this.nextVcpu + vcpus > this.kernel.layout.maxVcpus) throw new RangeError('too many vCPUs');
-    const ramHost = this.kernel.exports.framesAllocContiguous(ramSize / 4096, 4096) >>> 0;
-    if (!ramHost) throw new RangeError(`host memory exhausted: cannot place ${ramSize} bytes of guest RAM`);
+    const ramHost = reserved ?? this.reserveRam(ramSize);
     const id = this.nextPartition++;
     const firstVcpu = this.nextVcpu;
     this.nextVcpu += vcpus;
@@ -119,6 +122,17 @@ export class Hypervisor {
    * rate control; a round is at most one slice of every vCPU.
    */
   sharePagesPerRound = 0;
+
+  /**
+   * `bytes` of zeroed guest RAM in host frames, for a partition created
+   * later on them (MachineConfig.ramHost): a live migration's target writes
+   * the incoming pages there while they arrive. framesFree returns them.
+   */
+  reserveRam(bytes: number): number {
+    const ramHost = this.kernel.exports.framesAllocContiguous(bytes / 4096, 4096) >>> 0;
+    if (!ramHost) throw new RangeError(`host memory exhausted: cannot place ${bytes} bytes of guest RAM`);
+    return ramHost;
+  }
 
   register(guest: Guest): void {
     this.guests[guest.id] = guest;

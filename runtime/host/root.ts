@@ -91,6 +91,8 @@ export class RootPartition implements HostController {
   /** Global vCPU index -> its partition. */
   private readonly byVcpu: Partition[] = [];
   private closed = false;
+  /** RAM reserved for incoming partitions (reserveRam), by host address: its size. */
+  private readonly reserved = new Map<number, number>();
   private readonly loopDone: Promise<void>;
   private readonly consolePort: RootOptions['consolePort'];
 
@@ -356,14 +358,29 @@ export class RootPartition implements HostController {
     const save = loadedState(state.meta, state.records);
     const spec = { ...save.spec, paging: options.paging ?? save.spec.paging };
     for (const p of this.parts.values()) if (p.spec.name === spec.name) throw new ControlError(`a partition named ${spec.name} exists`);
-    const made = createPartition(spec, this.hv, { onConsole: (b) => void sink(b), exits: true, clock: 'realtime' });
-    // Only the pages the stream wrote: the rest of a fresh partition's RAM is zero already.
-    for (let p = 0; p < state.received.length; p++) {
-      if (state.received[p]) made.machine.ram.set(state.ram.subarray(p * 4096, (p + 1) * 4096), p * 4096);
-    }
+    const ramHost = state.ramHost;
+    if (this.reserved.get(ramHost) !== spec.memory) throw new ControlError(`no reservation of ${spec.memory} bytes of RAM at ${ramHost}`);
+    // The stream wrote the RAM in place: the partition is built around it.
+    const made = createPartition(spec, this.hv, { onConsole: (b) => void sink(b), exits: true, clock: 'realtime', ramHost });
+    this.reserved.delete(ramHost); // the partition's now (loadSave frees it if a record does not check)
     loadSave(save, made, this.hv);
     id = this.register(spec, made);
     return id;
+  }
+
+  async reserveRam(bytes: number): Promise<number> {
+    if (this.closed) throw new ControlError('the host is shut down');
+    if (!Number.isInteger(bytes) || bytes <= 0 || bytes % 4096) throw new ControlError(`RAM of ${bytes} bytes is not a whole number of pages`);
+    const address = this.hv.reserveRam(bytes);
+    this.reserved.set(address, bytes);
+    return address;
+  }
+
+  async releaseRam(address: number): Promise<void> {
+    const bytes = this.reserved.get(address);
+    if (bytes === undefined) return; // taken over by receive(), or released already
+    this.reserved.delete(address);
+    this.hv.kernel.exports.framesFree(address, bytes / 4096);
   }
 
   /**
@@ -378,9 +395,14 @@ export class RootPartition implements HostController {
         const s = this.sched.schedVcpuState(m.firstVcpu + i);
         return s === SState.RUNNING || h.mmioRequest() !== undefined || (s === SState.BLOCKED && h.runnable && !h.inWfi);
       });
-    for (let waited = 0; busy(); waited++) {
+    // Asked to leave at their next instruction (partitionSetHalted), they
+    // usually are within microseconds: look again at once for a moment
+    // (a pause is part of a live migration's downtime), then every ms.
+    const t0 = performance.now();
+    while (busy()) {
+      const waited = performance.now() - t0;
       if (waited > 5000) throw new ControlError(`partition ${p.spec.name}: its vCPUs did not come to rest`);
-      await new Promise((r) => setTimeout(r, 1));
+      await new Promise((r) => (waited < 2 ? setImmediate(r) : setTimeout(r, 1)));
     }
   }
 

@@ -42,6 +42,8 @@ export interface MachineConfig {
   paging?: PagingMode;
   /** Disks for virtio-blk, filling the virtio-mmio slots in order (the first at 0x1000_1000). */
   drives?: readonly BlockDevice[];
+  /** RAM already in host frames (Hypervisor.reserveRam, holding a migrated guest's pages); default: new zeroed frames. */
+  ramHost?: number;
   /**
    * The vCPUs run on other threads than this board (a threaded host): device
    * accesses exit to the root partition, which calls serviceExit(), and an
@@ -201,7 +203,7 @@ export class Machine implements Guest {
     this.hypervisor = hypervisor ?? new Hypervisor(Machine.hostBytes(config));
     const memory = (this.memory = this.hypervisor.memory);
     const kernel = (this.kernel = this.hypervisor.kernel);
-    const { id, firstVcpu, ramHost } = this.hypervisor.allocate(config.ramSize, config.harts);
+    const { id, firstVcpu, ramHost } = this.hypervisor.allocate(config.ramSize, config.harts, config.ramHost);
     this.id = id;
     this.firstVcpu = firstVcpu;
     this.ramHost = ramHost;

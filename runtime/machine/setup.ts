@@ -61,6 +61,8 @@ export interface SetupOptions {
   clock?: ClockMode;
   /** The vCPUs run on other threads (MachineConfig.exits). */
   exits?: boolean;
+  /** RAM already in host frames (MachineConfig.ramHost). */
+  ramHost?: number;
 }
 
 /** Host memory a partition of this spec needs (guest RAM and second-stage structures). */
@@ -109,6 +111,7 @@ export function createPartition(spec: PartitionSpec, hv: Hypervisor, options: Se
         bootargs: spec.append,
         drives: disks.filter((_, i) => !onVmbus(i)),
         vmbus: synthetic.length ? synthetic : undefined,
+        ramHost: options.ramHost,
         clock: options.clock,
         exits: options.exits,
         onConsole: options.onConsole,

@@ -49,8 +49,8 @@ export function* pagePayloads(ram: Uint8Array, pages: readonly number[]): Genera
   }
 }
 
-/** Writes a PAGE payload into `ram`, setting `received[page]`; returns the pages it held. Checks everything first. */
-export function applyPages(payload: Buffer, ram: Uint8Array, received: Uint8Array): number {
+/** Writes a PAGE payload into `ram`; returns the pages it held. Checks every index before it writes any. */
+export function applyPages(payload: Buffer, ram: Uint8Array): number {
   if (payload.length < 4) throw new MigrationError('pre-copy', 'PAGE frame truncated');
   const n = payload.readUInt32LE(0);
   if (payload.length !== 4 + n * (4 + PAGE_SIZE)) throw new MigrationError('pre-copy', `PAGE frame of ${payload.length} bytes does not hold ${n} pages`);
@@ -62,7 +62,6 @@ export function applyPages(payload: Buffer, ram: Uint8Array, received: Uint8Arra
   for (let i = 0, at = 4; i < n; i++, at += 4 + PAGE_SIZE) {
     const p = payload.readUInt32LE(at);
     ram.set(payload.subarray(at + 4, at + 4 + PAGE_SIZE), p * PAGE_SIZE);
-    received[p] = 1;
   }
   return n;
 }

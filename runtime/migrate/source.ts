@@ -12,7 +12,7 @@ import type { StateRecord } from '../persist/record.ts';
 import { MigrationError, type MigrationPhase } from './errors.ts';
 import { bitmapPages, nonZeroPages, pagePayloads } from './pages.ts';
 import { encodeState } from './state.ts';
-import { encodeFrame, expect, FrameReader, jsonFrame, PAGE_SIZE, send, WIRE_VERSION } from './wire.ts';
+import { encodeFrame, expect, FrameReader, jsonFrame, PAGE_SIZE, parseJson, send, WIRE_VERSION } from './wire.ts';
 
 export interface MigrateTarget {
   host: string;
@@ -60,6 +60,8 @@ export interface MigrateInfo {
   downtimeMs: number;
   /** The throttle auto-converge reached (percent of the partition's time taken away). */
   throttle: number;
+  /** Where the downtime went, in order (ms each; they add up to downtimeMs). */
+  downtimePhases: [string, number][];
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -135,29 +137,44 @@ export async function migrateOut(target: MigrateTarget, part: SourcePartition, o
         part.throttle(throttle);
       }
     }
-
-    phase = 'stop-and-copy';
-    const down = performance.now();
-    await part.pause();
-    paused = true;
-    k.dirtyLogFetch(part.id); // the last set: nothing runs now, no sync needed
-    list = [...new Set([...list, ...bitmapPages(bitmap(), pages)])];
-    k.dirtyLogStop(part.id);
+    // The last round's dirty pages go while the guest still runs: the stop
+    // then copies only what it dirties meanwhile (QEMU's last iteration
+    // is the same), not that whole set during the downtime.
     await sendPages(list);
     bytes += list.length * PAGE_SIZE;
+
+    phase = 'stop-and-copy';
+    const down = new PhaseClock();
+    await part.pause();
+    paused = true;
+    down.mark('pause');
+    k.dirtyLogFetch(part.id); // the last set: nothing runs now, no sync needed
+    list = bitmapPages(bitmap(), pages);
+    k.dirtyLogStop(part.id);
     const { meta, records } = part.capture();
-    await send(sock, encodeFrame('STOP', encodeState(meta, records)), phase);
+    down.mark('capture');
+    // The last pages and the state go out back to back: one wait for the
+    // socket, not one per frame (each would be a turn of this thread).
+    const writes = [...pagePayloads(part.ram, list)].map((payload) => send(sock, encodeFrame('PAGE', payload), phase));
+    writes.push(send(sock, encodeFrame('STOP', encodeState(meta, records)), phase));
+    bytes += list.length * PAGE_SIZE;
+    down.mark(`encode ${list.length} pages + state`);
+    await Promise.all(writes);
+    down.mark('send');
 
     phase = 'confirm';
-    await expect(reader, 'RDY ', phase);
+    const ready = await expect(reader, 'RDY ', phase);
+    down.split('target checks and builds', Number(parseJson(ready, phase).prepareMs) || 0, 'to the target and back');
     // Point of no return: the target holds the whole partition and waits
     // for this copy to let go; it starts on GO.
     part.release();
+    down.mark('release');
     await send(sock, encodeFrame('GO  '), phase).catch(() => {});
-    await expect(reader, 'DONE', phase).catch(() => {}); // informational: the guest is the target's now
-    const downtimeMs = performance.now() - down;
+    // Informational: the guest is the target's now.
+    const done = await expect(reader, 'DONE', phase).then((f) => parseJson(f, phase), () => ({}) as Record<string, unknown>);
+    down.split('target starts', Number(done.startMs) || 0, 'GO/DONE round trip');
     sock.end();
-    return { rounds: round, bytes, totalMs: performance.now() - t0, downtimeMs, throttle };
+    return { rounds: round, bytes, totalMs: performance.now() - t0, downtimeMs: down.total(), throttle, downtimePhases: down.phases };
   } catch (e) {
     socket?.destroy();
     k.dirtyLogStop(part.id);
@@ -182,10 +199,39 @@ function open(target: MigrateTarget): Promise<Socket> {
   });
 }
 
+/** How long the vCPUs may take to answer a dirty-log sync (a loaded host can keep a pCPU thread off its core for a while). */
+const SYNC_MS = 5000;
+
 /** Waits until every vCPU has dropped its store TLB after the last arm/fetch. */
 async function synced(part: SourcePartition): Promise<void> {
-  for (let i = 0; !part.kernel.dirtyLogSynced(part.id); i++) {
-    if (i > 20_000) throw new MigrationError('pre-copy', 'the vCPUs did not answer the dirty-log sync');
+  const deadline = performance.now() + SYNC_MS;
+  while (!part.kernel.dirtyLogSynced(part.id)) {
+    if (performance.now() > deadline) throw new MigrationError('pre-copy', 'the vCPUs did not answer the dirty-log sync');
     await new Promise<void>((r) => setImmediate(r));
+  }
+}
+
+/** Where the downtime goes: the time since the last mark, phase by phase. */
+class PhaseClock {
+  readonly phases: [string, number][] = [];
+  private readonly start = performance.now();
+  private last = this.start;
+
+  mark(name: string): void {
+    const now = performance.now();
+    this.phases.push([name, now - this.last]);
+    this.last = now;
+  }
+
+  /** Since the last mark, of which `ms` (the other side's own figure) went to `name` and the rest to `rest`. */
+  split(name: string, ms: number, rest: string): void {
+    const now = performance.now();
+    const part = Math.min(ms, now - this.last);
+    this.phases.push([name, part], [rest, now - this.last - part]);
+    this.last = now;
+  }
+
+  total(): number {
+    return this.last - this.start;
   }
 }

@@ -1,9 +1,10 @@
 // The target side of a live migration (docs/migration.md): one incoming
 // partition per connection. It is built only from a whole, checked stream:
-// the RAM goes into a buffer of its own while pre-copy rounds arrive, and
-// the partition is created, loaded and held ready at STOP; it runs only on
-// the source's GO. A stream that ends, lies or breaks before that leaves
-// nothing behind (the error says in which phase).
+// the RAM is reserved at the handshake and the pages are written into it as
+// pre-copy rounds arrive (nothing runs there, nothing is copied at the
+// stop); the partition is created around it, loaded and held ready at
+// STOP; it runs only on the source's GO. A stream that ends, lies or breaks
+// before that leaves nothing behind (the error says in which phase).
 import type { Socket } from 'node:net';
 import { checkPartition, SpecError, type PartitionSpec } from '../host/spec.ts';
 import { PersistError } from '../persist/errors.ts';
@@ -19,16 +20,14 @@ const MAX_RAM = 2 ** 32;
 
 /** Where the incoming partition goes: the deterministic host or a threaded one. */
 export interface TargetHost {
-  /**
-   * Creates the partition from the stream's state and RAM (`received`: 1
-   * for each page the stream wrote), loaded and ready; returns its id.
-   * Throws to refuse.
-   */
-  prepare(state: { meta: SaveMeta; records: StateRecord[] }, ram: Uint8Array, received: Uint8Array): Promise<number>;
+  /** Zeroed RAM of `ramSize` bytes for the incoming partition, reserved at the handshake; the stream writes its pages there. Throws to refuse. */
+  reserve(ramSize: number): Promise<Uint8Array>;
+  /** Creates the partition around that RAM from the stream's state, loaded and ready; returns its id. Throws to refuse. */
+  prepare(state: { meta: SaveMeta; records: StateRecord[] }): Promise<number>;
   /** Runs it (the source has let go). */
   start(id: number): Promise<void>;
-  /** Takes it down, never run (the source did not let go). */
-  discard(id: number): Promise<void>;
+  /** Takes down what the stream built, never run: partition `id`, or (undefined) the reserved RAM. */
+  discard(id: number | undefined): Promise<void>;
 }
 
 /** For tests of the source's failure handling: the target drops the connection at this point. */
@@ -38,6 +37,7 @@ export type FailAt = 'handshake' | 'pre-copy' | 'stop-and-copy' | 'confirm';
 export async function migrateIn(socket: Socket, host: TargetHost, failAt?: FailAt): Promise<number> {
   const reader = new FrameReader(socket);
   let phase: MigrationPhase = 'handshake';
+  let reserved = false;
   const cut = (at: FailAt) => {
     if (failAt !== at) return;
     socket.destroy();
@@ -65,15 +65,20 @@ export async function migrateIn(socket: Socket, host: TargetHost, failAt?: FailA
       if (e instanceof SpecError) return await refuse(`spec: ${e.message}`);
       throw e;
     }
+    let ram: Uint8Array;
+    try {
+      ram = await host.reserve(ramSize);
+    } catch (e) {
+      return await refuse(`cannot reserve ${ramSize} bytes of RAM: ${(e as Error).message}`);
+    }
+    reserved = true;
     await send(socket, jsonFrame('ACPT', {}), phase);
 
     phase = 'pre-copy';
-    const ram = new Uint8Array(ramSize);
-    const received = new Uint8Array(ramSize / 4096);
     let frames = 0;
     let f = await reader.next(phase);
     while (f.tag === 'PAGE') {
-      applyPages(f.payload, ram, received);
+      applyPages(f.payload, ram);
       if (++frames === 1) cut('pre-copy');
       f = await reader.next(phase);
     }
@@ -81,8 +86,10 @@ export async function migrateIn(socket: Socket, host: TargetHost, failAt?: FailA
     if (f.tag !== 'STOP') throw new MigrationError(phase, `expected frame STOP, got ${f.tag.trim()}`);
     cut('stop-and-copy');
     let id: number;
+    const stopAt = performance.now();
     try {
-      id = await host.prepare(decodeState(f.payload), ram, received);
+      id = await host.prepare(decodeState(f.payload));
+      reserved = false; // the partition's now
     } catch (e) {
       const reason = e instanceof PersistError || e instanceof MigrationError ? e.message : `cannot create the partition: ${(e as Error).message}`;
       return await refuse(reason);
@@ -91,19 +98,22 @@ export async function migrateIn(socket: Socket, host: TargetHost, failAt?: FailA
     phase = 'confirm';
     try {
       cut('confirm');
-      await send(socket, encodeFrame('RDY '), phase);
+      // How long the checks and the build took: the source's downtime breakdown shows it.
+      await send(socket, jsonFrame('RDY ', { prepareMs: performance.now() - stopAt }), phase);
       const go = await reader.next(phase);
       if (go.tag !== 'GO  ') throw new MigrationError(phase, `expected frame GO, got ${go.tag.trim()}`);
     } catch (e) {
       await host.discard(id);
       throw e;
     }
+    const goAt = performance.now();
     await host.start(id);
-    await send(socket, jsonFrame('DONE', { id }), phase).catch(() => {});
+    await send(socket, jsonFrame('DONE', { id, startMs: performance.now() - goAt }), phase).catch(() => {});
     socket.end();
     return id;
   } catch (e) {
     socket.destroy();
+    if (reserved) await host.discard(undefined);
     if (e instanceof MigrationError) throw e;
     throw new MigrationError(phase, (e as Error).message, { cause: e });
   }

@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 import { crc32 } from 'node:zlib';
 import { MigrationError, type MigrationPhase } from './errors.ts';
 
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
 export const PAGE_SIZE = 4096;
 /** Pages per PAGE frame. */
 export const PAGES_PER_FRAME = 256;
@@ -30,15 +30,18 @@ export interface Frame {
   payload: Buffer;
 }
 
-export function encodeFrame(tag: Tag, payload: Uint8Array = new Uint8Array(0)): Buffer {
+/** A frame: its header and its payload, written one after the other (the payload is not copied). */
+export type OutFrame = readonly [head: Buffer, payload: Uint8Array];
+
+export function encodeFrame(tag: Tag, payload: Uint8Array = new Uint8Array(0)): OutFrame {
   const head = Buffer.alloc(HEADER);
   head.write(tag, 0, 'latin1');
   head.writeUInt32LE(payload.length, 4);
   head.writeUInt32LE(crc32(payload), 8);
-  return Buffer.concat([head, payload]);
+  return [head, payload];
 }
 
-export function jsonFrame(tag: Tag, value: unknown): Buffer {
+export function jsonFrame(tag: Tag, value: unknown): OutFrame {
   return encodeFrame(tag, Buffer.from(JSON.stringify(value)));
 }
 
@@ -57,13 +60,16 @@ export function parseJson(f: Frame, phase: MigrationPhase): Record<string, unkno
  * and rejects (MigrationError) when the stream is corrupt or ends first.
  */
 export class FrameReader {
-  private buf: Buffer = Buffer.alloc(0);
+  /** What arrived and is not taken yet, as it arrived: a frame is joined once, when it is whole (not once per chunk). */
+  private chunks: Buffer[] = [];
+  private size = 0;
   private waiting: { resolve: (f: Frame) => void; reject: (e: Error) => void; phase: MigrationPhase } | undefined;
   private endedWhy: string | undefined;
 
   constructor(socket: Socket) {
     socket.on('data', (d: Buffer) => {
-      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+      this.chunks.push(d);
+      this.size += d.length;
       this.pump();
     });
     socket.on('close', () => this.end('the connection closed'));
@@ -107,28 +113,42 @@ export class FrameReader {
     }
   }
 
+  /** The first `n` buffered bytes (there are that many) in one Buffer. */
+  private head(n: number): Buffer {
+    if (this.chunks[0]!.length < n) this.chunks = [Buffer.concat(this.chunks, this.size)];
+    return this.chunks[0]!;
+  }
+
   private take(phase: MigrationPhase): Frame | undefined {
-    if (this.buf.length < HEADER) return undefined;
-    const tag = this.buf.toString('latin1', 0, 4);
+    if (this.size < HEADER) return undefined;
+    let buf = this.head(HEADER);
+    const tag = buf.toString('latin1', 0, 4);
     if (!TAGS.has(tag)) throw new MigrationError(phase, `not a migration stream (frame tag ${JSON.stringify(tag)})`);
-    const len = this.buf.readUInt32LE(4);
+    const len = buf.readUInt32LE(4);
     if (len > MAX_FRAME) throw new MigrationError(phase, `frame ${tag.trim()} of ${len} bytes is over the ${MAX_FRAME} limit`);
-    if (this.buf.length < HEADER + len) return undefined;
-    const payload = this.buf.subarray(HEADER, HEADER + len);
-    if (crc32(payload) !== this.buf.readUInt32LE(8)) throw new MigrationError(phase, `frame ${tag.trim()} fails its CRC`);
-    this.buf = this.buf.subarray(HEADER + len);
+    if (this.size < HEADER + len) return undefined;
+    buf = this.head(HEADER + len);
+    const payload = buf.subarray(HEADER, HEADER + len);
+    if (crc32(payload) !== buf.readUInt32LE(8)) throw new MigrationError(phase, `frame ${tag.trim()} fails its CRC`);
+    const rest = buf.subarray(HEADER + len);
+    if (rest.length) this.chunks[0] = rest;
+    else this.chunks.shift();
+    this.size -= HEADER + len;
     return { tag: tag as Tag, payload };
   }
 }
 
-/** Writes `data`, resolving once the socket took it (MigrationError if it is gone). */
-export function send(socket: Socket, data: Buffer, phase: MigrationPhase): Promise<void> {
+/** Writes `frame`, resolving once the socket took it (MigrationError if it is gone). */
+export function send(socket: Socket, frame: OutFrame, phase: MigrationPhase): Promise<void> {
   return new Promise((resolve, reject) => {
     if (socket.destroyed) {
       reject(new MigrationError(phase, 'the connection closed'));
       return;
     }
-    socket.write(data, (e) => (e ? reject(new MigrationError(phase, `the connection failed (${e.message})`, { cause: e })) : resolve()));
+    socket.cork(); // header and payload in one writev
+    socket.write(frame[0]);
+    socket.write(frame[1], (e) => (e ? reject(new MigrationError(phase, `the connection failed (${e.message})`, { cause: e })) : resolve()));
+    socket.uncork();
   });
 }
 
