@@ -94,6 +94,11 @@ export class SwitchPort {
   disconnect(): void {
     this.sw.disconnect(this);
   }
+
+  /** The port with its counters, for listings. */
+  info(): PortInfo {
+    return { id: this.id, name: this.name, mac: formatMac(this.mac), learned: this.learned, ...this.counters };
+  }
 }
 
 export class VirtualSwitch {
@@ -122,7 +127,7 @@ export class VirtualSwitch {
 
   /** Every port with its counters, in the order they were connected. */
   list(): PortInfo[] {
-    return [...this.ports.values()].map((p) => ({ id: p.id, name: p.name, mac: formatMac(p.mac), learned: p.learned, ...p.counters }));
+    return [...this.ports.values()].map((p) => p.info());
   }
 
   forward(from: SwitchPort, frame: Uint8Array): void {
@@ -164,6 +169,11 @@ export class VirtualSwitch {
     this.table.set(mac, port);
     port.learned++;
   }
+}
+
+/** One port as `hv run --stats` prints it. */
+export function portLine(p: PortInfo): string {
+  return `switch port ${p.name} (${p.mac}): in ${p.framesIn} frames ${p.bytesIn} B, out ${p.framesOut} frames ${p.bytesOut} B, dropped in ${p.dropsIn} out ${p.dropsOut}, ${p.learned} MACs learned`;
 }
 
 /** The 48-bit MAC at `at` in `b` as a number (exact: below 2^53). */

@@ -29,7 +29,8 @@
 // dropped and counted, and the guest gets its completion with
 // NVSP_STAT_INVALID_RNDIS_PKT. A frame for a guest with no free receive
 // section or no room in its ring is dropped and counted by the switch.
-import { formatMac, type PortCounters, type SwitchNic, type SwitchPort, type VirtualSwitch } from '../net/vswitch.ts';
+import type { VmbusDevice } from './channel-manager.ts';
+import { formatMac, type PortCounters, type PortInfo, type SwitchNic, type SwitchPort, type VirtualSwitch } from '../net/vswitch.ts';
 import { DeviceStateError } from '../emulated/device.ts';
 import { ChannelEndpoint, EndpointFault, wantsCompletion, type Packet } from './endpoint.ts';
 import { gather, gpaDirectBuffer, scatter, type DataBuffer, type Segment } from './gpa-direct.ts';
@@ -467,6 +468,11 @@ export class NetvscDevice extends ChannelEndpoint implements SwitchNic {
   private flushPending(): void {
     while (this.pending.length && this.toGuest(this.pending[0]!, RNDIS_CHANNEL.CONTROL)) this.pending.shift();
   }
+}
+
+/** The switch ports of the NICs among a partition's VMBus devices, in NIC order (those still on the switch). */
+export function nicPorts(devices: readonly VmbusDevice[]): PortInfo[] {
+  return devices.flatMap((d) => (d instanceof NetvscDevice && d.port.connected ? [d.port.info()] : []));
 }
 
 /** The instance GUID of a partition's `n`th NIC: fixed, so the guest sees the same NIC at every boot. */

@@ -16,7 +16,7 @@ import { Host } from '../host/host.ts';
 import { Hypervisor } from '../host/hypervisor.ts';
 import { schedExports } from '../host/sched.ts';
 import type { PartitionSpec } from '../host/spec.ts';
-import type { PartitionStats, PcpuStats } from '../host/controller.ts';
+import type { PartitionStats, PcpuStats, SwitchPortStatus } from '../host/controller.ts';
 import type { ExitReason, MachineStats, RunResult } from '../machine/machine.ts';
 import { closeDisks, setupPartition, specHostBytes } from '../machine/setup.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
@@ -28,6 +28,8 @@ import { DeterministicMigration, describeMigration } from './migrate.ts';
 import { liveRun, threadedLive } from './live-ops.ts';
 import { channelStatus, icStatus, statusLines } from '../../drivers/vmbus/status.ts';
 import { guestShutdown } from '../../drivers/vmbus/ic-control.ts';
+import { nicPorts } from '../../drivers/vmbus/netvsc.ts';
+import { portLine, type PortInfo } from '../../drivers/net/vswitch.ts';
 import type { Machine } from '../machine/machine.ts';
 
 /** The step limit of a run: --max-insns, or --save-after-insns if it comes first. */
@@ -91,16 +93,16 @@ let jitMemory: WebAssembly.Memory | undefined;
 /** Runs every partition at once until each has finished; returns the exit status. */
 export async function runPartitions(specs: readonly PartitionSpec[], o: CommonOptions, mode: HostMode, restore?: LoadedSave): Promise<number> {
   const out = consoles(specs);
-  let results: { result: RunResult; stats: MachineStats; threaded?: PartitionStats; vmbus?: PartitionStats['vmbus'] }[];
+  let results: { result: RunResult; stats: MachineStats; threaded?: PartitionStats; vmbus?: PartitionStats['vmbus']; ports?: PortInfo[] }[];
   try {
     results = mode.deterministic
       ? await runDeterministic(specs, o, out, mode.pcpus, restore, mode.jit)
-      : (await runThreaded(specs, o, mode.pcpus, out, restore, mode.jit)).partitions.map((p) => ({ result: p.result, stats: p.stats.totals, threaded: p.stats, vmbus: p.stats.vmbus }));
+      : (await runThreaded(specs, o, mode.pcpus, out, restore, mode.jit)).partitions.map((p) => ({ result: p.result, stats: p.stats.totals, threaded: p.stats, vmbus: p.stats.vmbus, ports: p.ports }));
   } finally {
     out.flush();
   }
   let status = 0;
-  results.forEach(({ result, stats, threaded, vmbus }, i) => {
+  results.forEach(({ result, stats, threaded, vmbus, ports }, i) => {
     const who = specs.length === 1 ? 'guest' : `partition ${specs[i]!.name}`;
     if (o.stats) {
       const prefix = specs.length === 1 ? 'hv: ' : `hv [${specs[i]!.name}]: `;
@@ -108,6 +110,7 @@ export async function runPartitions(specs: readonly PartitionSpec[], o: CommonOp
       if (mode.jit && mode.jit !== 'off' && jitMemory) printJitStats(jitMemory, stats.instructions, prefix);
       if (threaded) printVcpuStats(threaded, prefix);
       if (vmbus) process.stderr.write(statusLines(vmbus.channels, vmbus.ics).map((l) => `${prefix}${l}\n`).join(''));
+      if (ports) process.stderr.write(ports.map((p) => `${prefix}${portLine(p)}\n`).join(''));
     }
     const s = exitStatus(result, o, who);
     if (s !== 0 && status === 0) status = s;
@@ -241,7 +244,7 @@ async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOption
     } else if (o.save?.afterSteps !== undefined && m.result?.kind !== 'insn-limit') {
       process.stderr.write(`hv: the guest ended before step ${o.save.afterSteps}: not saved\n`);
     }
-    return machines.map((m) => ({ result: m.result ?? ({ kind: 'timeout' } as const), stats: m.stats(), vmbus: vmbusOf(m) }));
+    return machines.map((m) => ({ result: m.result ?? ({ kind: 'timeout' } as const), stats: m.stats(), vmbus: vmbusOf(m), ports: nicPorts(m.config.vmbus ?? []) }));
   } finally {
     detachSignals();
     process.off('exit', close);
@@ -251,7 +254,8 @@ async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOption
 
 /** What a threaded run leaves: each partition's result and statistics, and the pCPUs' figures. */
 export interface ThreadedRun {
-  partitions: { result: RunResult; stats: PartitionStats }[];
+  /** `ports`: the partition's NICs on the virtual switch, with their counters. */
+  partitions: { result: RunResult; stats: PartitionStats; ports: SwitchPortStatus[] }[];
   pcpus: PcpuStats[];
 }
 
@@ -346,7 +350,8 @@ export async function runThreaded(
       const partitions = [];
       for (const id of ids) partitions.push({ result: await h.wait(id), stats: await h.stats(id) });
       await live?.settled();
-      return { partitions, pcpus: await h.pcpuStats() };
+      const ports = await h.switchPorts();
+      return { partitions: partitions.map((p, i) => ({ ...p, ports: ports.filter((q) => q.partition === ids[i]) })), pcpus: await h.pcpuStats() };
     } finally {
       detach();
       if (o.save) process.off('SIGUSR1', askSave);

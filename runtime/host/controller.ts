@@ -12,6 +12,7 @@ import type { VcpuCounters } from '../machine/vcpu-view.ts';
 import type { DiskSpec, PagingMode, PartitionSpec, SchedSpec } from './spec.ts';
 import type { ChannelStatus, IcStatus } from '../../drivers/vmbus/status.ts';
 import type { HeartbeatInfo, KvpPools } from '../../drivers/vmbus/ic-control.ts';
+import type { PortInfo } from '../../drivers/net/vswitch.ts';
 
 export type { ChannelStatus, HeartbeatInfo, IcStatus, KvpPools };
 
@@ -55,6 +56,12 @@ export interface PartitionStats extends PartitionInfo {
   vcpuStats: VcpuStats[];
   /** A partition with VMBus: its channels and integration components (docs/vmbus.md). */
   vmbus?: { channels: ChannelStatus[]; ics: IcStatus[] };
+}
+
+/** A port of the host's virtual switch (docs/vmbus.md): a partition's NIC, its MAC and counters. */
+export interface SwitchPortStatus extends PortInfo {
+  /** The partition the NIC belongs to. */
+  partition: number;
 }
 
 export interface PcpuStats {
@@ -227,6 +234,8 @@ export interface HostController {
   heartbeat(id: number): Promise<HeartbeatInfo>;
   /** The partition's VMBus channels: device, state, bytes waiting in each ring. */
   channels(id: number): Promise<ChannelStatus[]>;
+  /** The virtual switch's ports, partition by partition: each NIC's MAC, frames and bytes each way, drops. */
+  switchPorts(): Promise<SwitchPortStatus[]>;
   /** Stops everything, closes disks; pCPU threads leave their loops. */
   shutdown(): Promise<void>;
 }

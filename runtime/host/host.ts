@@ -17,7 +17,7 @@ import { InputError } from '../errors.ts';
 import {
   ControlError, type ConsoleSink, type HostController, type IncomingState, type Manifest, type MigrateInfo, type MigrateTarget, type MoveInfo,
   type MoveProgress, type PartitionInfo, type PartitionStats, type PcpuStats, type SaveInfo, type SnapshotInfo,
-  type ChannelStatus, type HeartbeatInfo, type KvpPools,
+  type ChannelStatus, type HeartbeatInfo, type KvpPools, type SwitchPortStatus,
 } from './controller.ts';
 import { platform } from '../platform/current.ts';
 import type { HostThread, LocalPort } from '../platform/platform.ts';
@@ -228,6 +228,9 @@ export class Host implements HostController {
   }
   channels(id: number): Promise<ChannelStatus[]> {
     return this.call(() => this.remote.channels(id));
+  }
+  switchPorts(): Promise<SwitchPortStatus[]> {
+    return this.call(() => this.remote.switchPorts());
   }
   shutdown(): Promise<void> {
     return this.call(() => this.remote.shutdown());

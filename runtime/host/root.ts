@@ -16,7 +16,7 @@ import { loadedState } from '../migrate/state.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
 import {
   ControlError, type ConsoleSink, type HostController, type IncomingState, type Manifest, type MoveInfo, type MoveProgress, type PartitionInfo,
-  type PartitionState, type PartitionStats, type PcpuStats, type SnapshotInfo, type VcpuStats,
+  type PartitionState, type PartitionStats, type PcpuStats, type SnapshotInfo, type SwitchPortStatus, type VcpuStats,
 } from './controller.ts';
 import { InputError } from '../errors.ts';
 import { Hypervisor } from './hypervisor.ts';
@@ -24,6 +24,7 @@ import { PcpuStat, schedExports, SState, VcpuStat, type SchedExports } from './s
 import type { HostShared } from './shared.ts';
 import { checkPartition, SpecError, type DiskSpec, type PartitionSpec } from './spec.ts';
 import { channelStatus, icStatus, type ChannelStatus } from '../../drivers/vmbus/status.ts';
+import { nicPorts } from '../../drivers/vmbus/netvsc.ts';
 import { guestShutdown, heartbeat, IcError, kvpRead, kvpWrite, type HeartbeatInfo, type KvpPools } from '../../drivers/vmbus/ic-control.ts';
 
 interface Partition {
@@ -674,6 +675,10 @@ export class RootPartition implements HostController {
   async channels(id: number): Promise<ChannelStatus[]> {
     const m = this.get(id).machine;
     return m.vmbus ? channelStatus(m.vmbus, m.memory, m.config.vmbus ?? []) : [];
+  }
+
+  async switchPorts(): Promise<SwitchPortStatus[]> {
+    return [...this.parts].flatMap(([id, p]) => nicPorts(p.machine.config.vmbus ?? []).map((port) => ({ ...port, partition: id })));
   }
 
   async balloon(id: number, targetBytes: number): Promise<BalloonStatus> {

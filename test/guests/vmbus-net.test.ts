@@ -49,7 +49,13 @@ describe('two guests on the virtual switch', () => {
       for (const id of ids) expect(await host.wait(id)).toEqual({ kind: 'exit', code: 0, reason: 'sbi' });
       expect(out[0]).toBe(expected('ping'));
       expect(out[1]).toBe(expected('pong'));
+      // The control plane's view of the switch: a port per NIC, with its partition and counters.
+      const [ping, pong] = await host.switchPorts();
+      expect(ping).toMatchObject({ partition: ids[0], name: 'ping/0', mac: '00:15:5d:82:e9:46', dropsIn: 0, dropsOut: 0 });
+      expect(pong).toMatchObject({ partition: ids[1], name: 'pong/0', mac: '52:54:00:00:00:02', dropsIn: 0, dropsOut: 0, framesIn: 4 });
+      expect(ping!.framesOut).toBe(4);
       for (const id of ids) await host.destroy(id);
+      expect(await host.switchPorts()).toEqual([]); // a destroyed partition's NIC leaves the switch
     } finally {
       await host.close();
     }

@@ -34,6 +34,14 @@ describe('-nic', () => {
     expect(r.stdout).toMatch(/netvsc: MAC 00:15:5d:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}, MTU 1500/);
   });
 
+  it('--stats prints each NIC\'s switch port with its counters', () => {
+    const r = hv('run', '--deterministic', '--icount', '--stats', '--config', 'guests/enlightened/vmbus-net.json');
+    expect(r.code).toBe(0);
+    // pong answers one ARP request and three echo requests, all unicast to ping.
+    expect(r.stderr).toMatch(/^hv \[ping\]: switch port ping\/0 \(00:15:5d:82:e9:46\): in \d+ frames \d+ B, out 4 frames \d+ B, dropped in 0 out 0, 1 MACs learned$/m);
+    expect(r.stderr).toMatch(/^hv \[pong\]: switch port pong\/0 \(52:54:00:00:00:02\): in 4 frames \d+ B, out \d+ frames \d+ B, dropped in 0 out 0, 1 MACs learned$/m);
+  });
+
   it('refuses bad MACs, guests without VMBus and several FILEs with one-line usage errors', () => {
     const usage = (r: ReturnType<typeof hv>, message: RegExp) => {
       expect(r.stderr).toMatch(message);
