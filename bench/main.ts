@@ -6,7 +6,6 @@ import { benchCpu } from './cpu.ts';
 import { benchLinux } from './linux.ts';
 import { benchContextSwitch, benchPaging } from './paging.ts';
 import { benchPartitions, benchPartitionsThreaded } from './partitions.ts';
-import { benchRing } from './ring.ts';
 import { benchExits, benchSmp } from './threads.ts';
 
 const BENCHES: Record<string, () => Promise<void>> = {
@@ -23,7 +22,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   vhd: async () => (await import('./vhd.ts')).benchVhd(),
   linux: benchLinux,
   migrate: async () => (await import('./migrate.ts')).benchMigrate(),
-  ring: benchRing,
+  vmbus: async () => (await import('./vmbus.ts')).benchVmbus(),
   memory: async () => (await import('./memory.ts')).benchMemory(),
   browser: benchBrowser,
 };

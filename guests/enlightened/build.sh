@@ -24,14 +24,14 @@ LDFLAGS="-T slib/link.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments"
 SLIB="slib/crt0.S slib/trap.S slib/sbi.c slib/console.c slib/smp.c slib/trap.c
  lib/printf.c lib/string.c lib/check.c"
 VMBUS="slib/vmbus.c slib/vmbus_ring.c slib/storvsc.c slib/hv_ic.c slib/netvsc.c slib/inet.c"
-ALL="sbi-hello sbi-smp sbi-timer sbi-probe vmbus-disk vmbus-ic vmbus-ping vmbus-pong"
+ALL="sbi-hello sbi-smp sbi-timer sbi-probe vmbus-disk vmbus-ic vmbus-ping vmbus-pong disk-bench"
 
 mkdir -p bin/enlightened
 for g in ${*:-$ALL}; do
 	[ -f "enlightened/$g.c" ] || { echo "unknown enlightened guest: $g" >&2; exit 1; }
 	# VMBus guests also link the VMBus client and the synthetic disk and NIC drivers.
 	case "$g" in
-	vmbus-*) extra="$VMBUS" ;;
+	vmbus-* | disk-bench) extra="$VMBUS" ;;
 	*) extra="" ;;
 	esac
 	echo "  CC  bin/enlightened/$g.elf"

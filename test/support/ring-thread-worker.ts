@@ -44,7 +44,7 @@ function checksum(h: number, len: number, transId: number): number {
 function writer(): void {
   let x = job.seed >>> 0 || 1;
   for (let i = 0; i < job.count; i++) {
-    const len = packetLength(i, job.maxLen);
+    const len = packetLength(i, job.maxLen, job.fixed);
     if (job.verify) {
       for (let w = 0, n = (len + 3) >>> 2; w < n; w++) {
         x ^= x << 13;
@@ -85,7 +85,7 @@ function reader(): void {
       if (rc === R.SIGNAL) ring_(BELL_WRITER);
       const i = result.packets;
       const transId = Number(dv.getBigUint64(8, true));
-      const len = packetLength(i, job.maxLen);
+      const len = packetLength(i, job.maxLen, job.fixed);
       const got = (dv.getUint16(4, true) - dv.getUint16(2, true)) * 8;
       if (transId !== i || got !== ((len + 7) & ~7)) {
         result.errors.push(`packet ${i}: trans_id ${transId}, ${got} bytes`);

@@ -19,6 +19,7 @@ export interface RingThreadJob {
   stagingBytes: number;
   count: number;
   maxLen: number;
+  fixed: boolean;
   seed: number;
   verify: boolean;
 }
@@ -36,9 +37,9 @@ export interface RingThreadResult {
   seconds?: number;
 }
 
-/** Packet i's payload length: mostly small and odd-sized, every 97th `maxLen` (fills the ring now and then). */
-export function packetLength(i: number, maxLen: number): number {
-  if (maxLen <= 256) return maxLen;
+/** Packet i's payload length: mostly small and odd-sized, every 97th `maxLen` (fills the ring now and then); all `maxLen` if `fixed`. */
+export function packetLength(i: number, maxLen: number, fixed = false): number {
+  if (fixed || maxLen <= 256) return maxLen;
   return i % 97 === 96 ? maxLen : (i * 7919) % 256;
 }
 
@@ -58,6 +59,8 @@ export interface RingThreadsOptions {
   size: number;
   /** Largest payload (see packetLength); <= 256 means every packet is exactly this long. */
   maxLen: number;
+  /** Every packet exactly `maxLen` long (a bandwidth figure). */
+  fixed?: boolean;
   verify: boolean;
   seed?: number;
 }
@@ -76,7 +79,7 @@ export async function runRingThreads(o: RingThreadsOptions): Promise<{ writer: R
   const { exports } = instantiateKernel(memory, { mmioRead: noDevice, mmioWrite: () => {}, hostClock: noDevice }, module);
   if (new VmbusRing(ringKernel(exports), memory, ring, o.size).init() !== 0) throw new RangeError(`bad ring size ${o.size}`);
   const file = await workerScript();
-  const common = { module, memory, ring, size: o.size, bells, stagingBytes, count: o.count, maxLen: o.maxLen, seed: o.seed ?? 1, verify: o.verify };
+  const common = { module, memory, ring, size: o.size, bells, stagingBytes, count: o.count, maxLen: o.maxLen, fixed: o.fixed === true, seed: o.seed ?? 1, verify: o.verify };
   const start = (job: RingThreadJob) =>
     new Promise<RingThreadResult>((resolve, reject) => {
       const w = new Worker(file, { workerData: job });
