@@ -154,6 +154,14 @@ describe('VM config', () => {
     expect(error(text).message).toContain(message);
   });
 
+  it('offers integration components with vmbus.ic, keys pushed from vmbus.kvp, on an enlightened partition', () => {
+    const vmbus = { ic: ['heartbeat', 'shutdown', 'timesync', 'kvp'], kvp: { HostName: 'root' } };
+    expect(parseVmConfig(one({ boot: 'enlightened', vmbus }), BASE).partitions[0]!.vmbus).toStrictEqual(vmbus);
+    expect(error(one({ boot: 'enlightened', vmbus: { ic: ['kvp'], vss: true } })).message).toContain('partitions[0].vmbus.vss: unknown key (expected one of: ic, kvp)');
+    expect(error(one({ vmbus: { ic: ['kvp'] } })).message).toContain('partitions[0].vmbus: integration components need boot "enlightened"');
+    expect(error(one({ boot: 'enlightened', vmbus: { ic: ['kvp'], kvp: { '': 'x' } } })).message).toContain('partitions[0].vmbus.kvp: a key is 1-255 characters');
+  });
+
   it('rejects a reservation above the cap', () => {
     expect(error(one({ sched: { weight: 100, cap: 50, reservation: 60 } })).message).toBe(
       'partitions[0].sched.reservation: must be at most cap (50), got 60',
