@@ -1,7 +1,6 @@
-// The four integration components a partition gets together (Hyper-V
-// offers them to every VM; here a partition spec asks with
-// `integration: true`), with fixed instance GUIDs so a guest sees the same
-// devices at every boot.
+// The four integration components (Hyper-V offers them to every VM; here a
+// partition spec asks with `vmbus.ic`, runtime/machine/setup.ts), with
+// fixed instance GUIDs so a guest sees the same devices at every boot.
 import type { Clock } from '../emulated/goldfish_rtc.ts';
 import { HeartbeatIc } from './ic-heartbeat.ts';
 import { KvpIc, type KvpOptions } from './ic-kvp.ts';
