@@ -9,9 +9,9 @@
 // and writes EOM, and the host retries then (TLFS 11.10.3; Linux
 // vmbus_signal_eom). Both sides order "free/test type" against "test/set
 // pending" with sequentially consistent atomics, so neither misses the other.
-import { hart, setHart, H_ATTENTION, H_EXT_IRQ, H_SYNIC } from '../cpu/hart';
+import { hart, H_ATTENTION, H_EXT_IRQ, H_PARTITION, H_SYNIC } from '../cpu/hart';
 import { vcpuAddr } from '../layout';
-import { gpaToHost } from '../mm/gpa';
+import { partitionHostForStore } from '../mm/gpa';
 import {
   EVENT_FLAGS_COUNT, MSG_FLAG_PENDING, MSG_FLAGS, MSG_PAYLOAD, MSG_PAYLOAD_MAX, MSG_PAYLOAD_SIZE,
   MSG_SIZE, MSG_TYPE, SINT_AUTO_EOI, SINT_COUNT, SINT_LINE_SHIFT, SINT_MASKED, SY_AUTO_EOI, SY_END, SY_HOSTMSG,
@@ -49,19 +49,17 @@ export function synicUpdateAutoEoi(v: usize): void {
 
 /**
  * Host address of the 256-byte area for `sint` in the page `reg` (SIMP or
- * SIEFP) of the vCPU at `v`, or 0 when the SynIC or the page is disabled,
- * or -1 when the page is not the partition's RAM. Translates through the
- * partition's second stage (nested paging included).
+ * SIEFP) of the vCPU at `v`, for the host to write, or 0 when the SynIC or
+ * the page is disabled, or -1 when the page is not the partition's RAM.
+ * Through the store choke point (mm/gpa.ts): the page is marked in the
+ * dirty log, and a page shared copy-on-write gets its private copy first
+ * (a zero SIMP page may share the zero frame with every partition).
  */
 function pageArea(v: usize, reg: u32, sint: u32): i64 {
   if (!(load<u64>(v + SY_SCONTROL) & SYNIC_ENABLE)) return 0;
   const r = load<u64>(v + reg);
   if (!(r & SYNIC_ENABLE)) return 0;
-  const saved = hart;
-  setHart(v); // gpaToHost translates for the running vCPU's partition
-  const host = gpaToHost((r & ~<u64>0xfff) + <u64>(sint * MSG_SIZE));
-  setHart(saved);
-  return host;
+  return partitionHostForStore(<usize>load<u32>(v, H_PARTITION), (r & ~<u64>0xfff) + <u64>(sint * MSG_SIZE), 0);
 }
 
 /**
