@@ -23,6 +23,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   linux: benchLinux,
   migrate: async () => (await import('./migrate.ts')).benchMigrate(),
   vmbus: async () => (await import('./vmbus.ts')).benchVmbus(),
+  vswitch: async () => (await import('./vswitch.ts')).benchVswitch(),
   memory: async () => (await import('./memory.ts')).benchMemory(),
   browser: benchBrowser,
 };

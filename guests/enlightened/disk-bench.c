@@ -13,29 +13,12 @@
  * interrupt status read and acknowledge (vm_interrupt); storvsc a ring
  * write and at most one signal, its completion read from the ring.
  */
+#include "bootarg.h"
 #include "storvsc.h"
 #include "virtio_mmio.h"
 
 #define MAX_SIZE (64 * 1024)
 static uint8_t buf[MAX_SIZE] __attribute__((aligned(4096)));
-
-/* The value of `key` (e.g. "reqs=") in the device tree's bootargs, or `dflt`: the
- * bootargs are the only place the blob holds such text, so a scan finds them. */
-static unsigned long arg(const void *dtb, const char *key, unsigned long dflt)
-{
-	const uint8_t *p = dtb;
-	uint32_t total = (uint32_t)p[4] << 24 | p[5] << 16 | p[6] << 8 | p[7];
-	size_t k = strlen(key);
-	for (uint32_t i = 0; i + k < total; i++) {
-		if (memcmp(p + i, key, k))
-			continue;
-		unsigned long v = 0;
-		for (const uint8_t *d = p + i + k; *d >= '0' && *d <= '9'; d++)
-			v = v * 10 + (*d - '0');
-		return v;
-	}
-	return dflt;
-}
 
 static uint16_t used_seen;
 
@@ -80,7 +63,7 @@ static int open_storvsc(void)
 
 int main(unsigned long hartid, void *dtb)
 {
-	unsigned long reqs = arg(dtb, "reqs=", 1000), size = arg(dtb, "size=", 4096);
+	unsigned long reqs = bootarg(dtb, "reqs=", 1000), size = bootarg(dtb, "size=", 4096);
 	if (size == 0 || size % 512 || size > MAX_SIZE) {
 		printf("FAIL size=%lu: a multiple of 512 up to %u\n", size, MAX_SIZE);
 		return 1;

@@ -76,17 +76,22 @@ export function guestRings(w: VmbusWorld, firstPage: number, ringPages = 16) {
   const rings: ChannelRings = { outbound: { addr: out.base, size: out.size }, inbound: { addr: inb.base, size: inb.size }, targetVp: 0, userData: new Uint8Array(120) };
   const staging = base + ringPages * PAGE;
   /** Writes one whole packet (descriptor included) as a guest would: data, trailer, then the index. */
+  const data = out.base + RingLayout.headerSize;
+  const size = out.dataSize;
+  const indices = new Uint32Array(w.memory.buffer, out.base, 1);
+  const trailer = new Uint8Array(8);
+  /** `b` into the data area from offset `at`, wrapping at its end. */
+  const put = (at: number, b: Uint8Array) => {
+    const first = Math.min(b.length, size - at);
+    w.u8.set(b.subarray(0, first), data + at);
+    if (first < b.length) w.u8.set(b.subarray(first), data);
+  };
   const writeRaw = (pkt: Uint8Array) => {
-    const data = out.base + RingLayout.headerSize;
     const wi = out.writeIndex;
-    const put = (at: number, b: Uint8Array) => {
-      for (let i = 0; i < b.length; i++) w.u8[data + ((at + i) % out.dataSize)] = b[i]!;
-    };
     put(wi, pkt);
-    const trailer = new Uint8Array(8);
     new DataView(trailer.buffer).setUint32(4, wi, true);
-    put(wi + pkt.length, trailer);
-    Atomics.store(new Uint32Array(w.memory.buffer, out.base, 1), 0, (wi + pkt.length + 8) % out.dataSize);
+    put((wi + pkt.length) % size, trailer);
+    Atomics.store(indices, 0, (wi + pkt.length + 8) % size);
   };
   /** Every packet the host wrote since the last call, taken out of the ring. */
   const readAll = (): GuestPacket[] => {

@@ -8,112 +8,11 @@
 // partitions' RAM changes, and the other NICs go on exchanging frames.
 import { describe, expect, it } from 'vitest';
 import { VirtualSwitch } from '../../../drivers/net/vswitch.ts';
-import { NetvscDevice, netvscInstanceId, NO_SECTION, NvspMsg, NvspStatus, RECV_SECTION_SIZE, SEND_SECTION_SIZE } from '../../../drivers/vmbus/netvsc.ts';
-import { PacketFilter, RndisMsg, RNDIS_PACKET, Oid } from '../../../drivers/vmbus/rndis.ts';
+import { NO_SECTION, NvspMsg, NvspStatus, SEND_SECTION_SIZE } from '../../../drivers/vmbus/netvsc.ts';
+import { RndisMsg, RNDIS_PACKET } from '../../../drivers/vmbus/rndis.ts';
 import { PacketType } from '../../../drivers/vmbus/ring.ts';
-import { guestPacket, guestRings, vmbusWorld, type GuestPacket, type VmbusWorld } from '../../support/vmbus-guest.ts';
-
-const RING_PAGES = 16;
-const RECV_PAGES = 4; // 9 receive sections
-const SEND_PAGES = 3; // 2 send sections
-const NIC_PAGES = RING_PAGES + 1 + RECV_PAGES + SEND_PAGES + 1; // rings, staging, buffers, a page for GPA-direct messages
-
-const mac = (n: number) => Uint8Array.from([0x52, 0x54, 0x00, 0, 0, n]);
-const nvsp = (type: number, ...words: number[]) => {
-  const b = new Uint8Array(40);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, type, true);
-  words.forEach((w, i) => v.setUint32(4 + 4 * i, w >>> 0, true));
-  return b;
-};
-/** An RNDIS message: type, then u32 words from offset 8, then `tail`; msg_len as given or its length. */
-const rndis = (type: number, words: number[], tail: Uint8Array<ArrayBufferLike> = new Uint8Array(0), msgLen?: number) => {
-  const len = 8 + 4 * words.length + tail.length;
-  const b = new Uint8Array(len);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, type, true);
-  v.setUint32(4, msgLen ?? len, true);
-  words.forEach((w, i) => v.setUint32(8 + 4 * i, w >>> 0, true));
-  b.set(tail, 8 + 4 * words.length);
-  return b;
-};
-/** An Ethernet frame from `src` to `dst` with `len` bytes in all, its payload a pattern of `seed`. */
-const frame = (dst: Uint8Array, src: Uint8Array, len: number, seed: number) => {
-  const f = new Uint8Array(len);
-  f.set(dst, 0);
-  f.set(src, 6);
-  f[12] = 0x08;
-  for (let i = 14; i < len; i++) f[i] = (seed * 31 + i) & 0xff;
-  return f;
-};
-const rndisPacket = (f: Uint8Array<ArrayBufferLike>) => rndis(RndisMsg.PACKET, [RNDIS_PACKET, f.length, 0, 0, 0, 0, 0, 0, 0], f);
-
-/** A NIC on `sw` with its guest's end at guest page `firstPage`, up to RNDIS initialized and a packet filter set. */
-function nic(w: VmbusWorld, sw: VirtualSwitch, n: number) {
-  const firstPage = n * NIC_PAGES;
-  const dev = new NetvscDevice(sw, { instanceId: netvscInstanceId(n), mac: mac(n), name: `p${n}/0` });
-  dev.attach(w.ctx);
-  const g = guestRings(w, firstPage, RING_PAGES);
-  const recvPage = firstPage + RING_PAGES + 1;
-  const sendPage = recvPage + RECV_PAGES;
-  const msgPage = sendPage + SEND_PAGES;
-  w.addGpadl(100 + 2 * n, recvPage, RECV_PAGES);
-  w.addGpadl(101 + 2 * n, sendPage, SEND_PAGES);
-  const faults: string[] = [];
-  dev.open(g.rings, () => {}, (r) => faults.push(r));
-  let trans = 1n;
-  /** Packets for the guest (completions, transfer pages) since the last call. */
-  const received: GuestPacket[] = [];
-  const take = () => {
-    received.push(...g.readAll());
-    return received.splice(0);
-  };
-  /** Writes `pkts` and signals the host (the device drains its ring). */
-  const send = (...pkts: Uint8Array[]) => {
-    for (const p of pkts) g.writeRaw(p);
-    dev.notify();
-  };
-  const inband = (body: Uint8Array) => guestPacket(body, trans++);
-  /** An RNDIS message through send section `section` (copied there first), as netvsc_send does. */
-  const viaSection = (msg: Uint8Array, section = 0, size = msg.length) => {
-    w.u8.set(msg, w.host(sendPage) + section * SEND_SECTION_SIZE);
-    return inband(nvsp(NvspMsg.SEND_RNDIS_PKT, 0, section, size));
-  };
-  /** An RNDIS message in GPA-direct pages (rndis_filter_send_request's way for control messages). */
-  const viaPages = (msg: Uint8Array, channel = 1) => {
-    w.u8.set(msg, w.host(msgPage));
-    return guestPacket(nvsp(NvspMsg.SEND_RNDIS_PKT, channel, NO_SECTION, 0), trans++, { pages: { pfns: [w.pfn(msgPage)], len: msg.length } });
-  };
-  /** Transfer-page packets the guest got: each one's section and RNDIS message (copied out). */
-  const frames = (pkts: GuestPacket[]) =>
-    pkts
-      .filter((p) => p.type === PacketType.DATA_USING_XFER_PAGES)
-      .map((p) => {
-        const h = new DataView(p.raw.buffer, p.raw.byteOffset + 16);
-        const len = h.getUint32(8, true);
-        const offset = h.getUint32(12, true);
-        return { transId: p.transId, section: offset / RECV_SECTION_SIZE, message: w.u8.slice(w.host(recvPage) + offset, w.host(recvPage) + offset + len) };
-      });
-  /** The guest's completion of transfer-page packet `transId` (netvsc_send_recv_completion). */
-  const complete = (transId: bigint) => guestPacket(nvsp(NvspMsg.SEND_RNDIS_PKT_COMPLETE, NvspStatus.SUCCESS), transId, { type: PacketType.COMP, flags: 0 });
-  const nvspStatus = (p: GuestPacket) => new DataView(p.raw.buffer, p.raw.byteOffset + p.offset).getUint32(4, true);
-
-  // Linux's bring-up: NVSP INIT, NDIS version, buffers, RNDIS INITIALIZE, packet filter.
-  send(
-    inband(nvsp(NvspMsg.INIT, 0x6_0001, 0x6_0001)),
-    inband(nvsp(NvspMsg.SEND_NDIS_VER, 6, 30)),
-    inband(nvsp(NvspMsg.SEND_RECV_BUF, 100 + 2 * n, 0xcafe)),
-    inband(nvsp(NvspMsg.SEND_SEND_BUF, 101 + 2 * n, 0)),
-  );
-  send(viaPages(rndis(RndisMsg.INIT, [1, 1, 0, SEND_SECTION_SIZE])));
-  for (const f of frames(take())) send(complete(f.transId));
-  const filter = new Uint8Array(4);
-  new DataView(filter.buffer).setUint32(0, PacketFilter.DIRECTED | PacketFilter.BROADCAST, true);
-  send(viaPages(rndis(RndisMsg.SET, [2, Oid.GEN_CURRENT_PACKET_FILTER, 4, 20, 0], filter)));
-  for (const f of frames(take())) send(complete(f.transId));
-  expect(dev.filter).toBe(PacketFilter.DIRECTED | PacketFilter.BROADCAST);
-  return { dev, g, faults, send, take, inband, viaSection, viaPages, frames, complete, nvspStatus, mac: mac(n) };
-}
+import { frame, nic, nvsp, rndis, rndisPacket, type GuestNic } from '../../support/netvsc-guest.ts';
+import { guestPacket, vmbusWorld } from '../../support/vmbus-guest.ts';
 
 function three() {
   const w = vmbusWorld(8 << 20);
@@ -123,7 +22,7 @@ function three() {
 }
 
 /** b sends c a frame; c takes it and completes it. The frame c got. */
-function exchange(b: ReturnType<typeof nic>, c: ReturnType<typeof nic>, seed: number): Uint8Array {
+function exchange(b: GuestNic, c: GuestNic, seed: number): Uint8Array {
   const f = frame(c.mac, b.mac, 100, seed);
   b.send(b.viaSection(rndisPacket(f)));
   expect(b.take().map(b.nvspStatus)).toEqual([NvspStatus.SUCCESS]);
@@ -226,7 +125,7 @@ describe('netvsc on a live channel', () => {
         const type = rnd() % 32 ? PacketType.DATA_INBAND : [PacketType.COMP, PacketType.DATA_USING_GPA_DIRECT, rnd() & 0xffff][rnd() % 3]!;
         const dst = rnd() % 2 ? b.mac : Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
         const msg = rnd() % 2 ? rndisPacket(frame(dst, a.mac, 14 + (rnd() % 1600), i)) : Uint8Array.from({ length: rnd() % 200 }, rnd);
-        w.u8.set(msg.subarray(0, SEND_SECTION_SIZE), w.host(RING_PAGES + 1 + RECV_PAGES)); // a's send section 0
+        w.u8.set(msg.subarray(0, SEND_SECTION_SIZE), a.sendSection); // a's send section 0
         expect(() => a.send(guestPacket(body, BigInt(rnd() % 16), { type, flags: rnd() & 1 }))).not.toThrow();
         a.take();
         for (const peer of [b, c]) for (const f of peer.frames(peer.take())) peer.send(peer.complete(f.transId));
