@@ -5,20 +5,14 @@
 // random bytes) closes only that channel, with a logged reason, never
 // throws, and never touches memory outside the partition.
 import { describe, expect, it } from 'vitest';
-import { RamGuestMemory } from '../../../drivers/emulated/dma.ts';
-import { PacketType, RingLayout, ringKernel, VmbusRing } from '../../../drivers/vmbus/ring.ts';
+import { PacketType, RingLayout } from '../../../drivers/vmbus/ring.ts';
 import { ScsiStatus } from '../../../drivers/vmbus/scsi-disk.ts';
 import { MAX_PACKET } from '../../../drivers/vmbus/endpoint.ts';
 import { Srb, StorvscDevice, storvscInstanceId, VstorOp, VSTOR_PACKET_SIZE } from '../../../drivers/vmbus/storvsc.ts';
-import { createHostMemory, instantiateKernel } from '../../../runtime/host/kernel.ts';
+import { GUEST_GPA, guestPacket, guestRings, PAGE, vmbusWorld } from '../../support/vmbus-guest.ts';
 import type { BlockDevice } from '../../../drivers/block/device.ts';
 
-const PAGE = 4096;
-const HOST_BASE = 0x0120_0000; // past the kernel's regions
-const GUEST_GPA = 0x8000_0000;
-const GUEST_SIZE = 4 << 20; // the partition's RAM: host HOST_BASE + 4 pages of canary
-const CANARY = HOST_BASE + GUEST_SIZE;
-const SCRATCH = CANARY + 4 * PAGE; // the devices' scratch pages (bump-allocated)
+const GUEST_SIZE = 4 << 20; // the partition's RAM
 const RING_PAGES = 16; // 8 out, 8 in
 
 /** An in-memory disk. */
@@ -35,68 +29,18 @@ function memDisk(size = 1 << 20): BlockDevice {
 }
 
 function world() {
-  const memory = createHostMemory(SCRATCH + 64 * PAGE);
-  const noDevice = () => 0;
-  const { exports } = instantiateKernel(memory, { mmioRead: noDevice, mmioWrite: () => {}, hostClock: noDevice });
-  const ring = ringKernel(exports);
-  const u8 = new Uint8Array(memory.buffer);
-  u8.fill(0xa5, CANARY, CANARY + 4 * PAGE);
-  const guest = new RamGuestMemory(new Uint8Array(memory.buffer, HOST_BASE, GUEST_SIZE), GUEST_GPA);
-  let nextScratch = SCRATCH;
-  const logs: string[] = [];
-  const ctx = {
-    memory, ring, guest, log: (l: string) => logs.push(l), gpadl: () => undefined, freeScratch: () => {}, now: () => 0,
-    scratch: (pages: number) => ((nextScratch += pages * PAGE), nextScratch - pages * PAGE),
-  };
+  const w = vmbusWorld(GUEST_SIZE);
   /** A storvsc channel with rings at guest page `firstPage`, and the guest's end of it. */
   const channel = (firstPage: number, disk = memDisk()) => {
     const dev = new StorvscDevice(disk, { instanceId: storvscInstanceId(firstPage) });
-    dev.attach(ctx);
-    const base = HOST_BASE + firstPage * PAGE;
-    const out = new VmbusRing(ring, memory, base, (RING_PAGES / 2) * PAGE);
-    const inb = new VmbusRing(ring, memory, base + (RING_PAGES / 2) * PAGE, (RING_PAGES / 2) * PAGE);
-    out.init();
-    inb.init();
+    dev.attach(w.ctx);
+    const g = guestRings(w, firstPage, RING_PAGES);
     const faults: string[] = [];
     let signals = 0;
-    const open = () =>
-      dev.open({ outbound: { addr: out.base, size: out.size }, inbound: { addr: inb.base, size: inb.size }, targetVp: 0, userData: new Uint8Array(120) }, () => signals++, (r) => faults.push(r));
+    const open = () => dev.open(g.rings, () => signals++, (r) => faults.push(r));
     open();
-    const staging = base + RING_PAGES * PAGE; // one page after the rings, in guest RAM
-    const dv = new DataView(memory.buffer);
-    /** Writes one whole packet (descriptor included) as a guest would: data, trailer, then the index. */
-    const writeRaw = (pkt: Uint8Array) => {
-      const data = out.base + RingLayout.headerSize;
-      const w = out.writeIndex;
-      const put = (at: number, b: Uint8Array) => {
-        for (let i = 0; i < b.length; i++) u8[data + ((at + i) % out.dataSize)] = b[i]!;
-      };
-      put(w, pkt);
-      const trailer = new Uint8Array(8);
-      new DataView(trailer.buffer).setUint32(4, w, true);
-      put(w + pkt.length, trailer);
-      Atomics.store(new Uint32Array(memory.buffer, out.base, 1), 0, (w + pkt.length + 8) % out.dataSize);
-    };
     /** An inband or GPA-direct packet around `body` (a vstor_packet). */
-    const packet = (body: Uint8Array, transId: bigint, pages: { pfns: bigint[]; len: number; offset?: number } | undefined, type?: number) => {
-      const descLen = pages ? 32 + 8 * pages.pfns.length : 16;
-      const len = (descLen + body.length + 7) & ~7;
-      const p = new Uint8Array(len);
-      const v = new DataView(p.buffer);
-      v.setUint16(0, type ?? (pages ? PacketType.DATA_USING_GPA_DIRECT : PacketType.DATA_INBAND), true);
-      v.setUint16(2, descLen / 8, true);
-      v.setUint16(4, len / 8, true);
-      v.setUint16(6, 1, true);
-      v.setBigUint64(8, transId, true);
-      if (pages) {
-        v.setUint32(20, 1, true);
-        v.setUint32(24, pages.len, true);
-        v.setUint32(28, pages.offset ?? 0, true);
-        pages.pfns.forEach((pfn, i) => v.setBigUint64(32 + 8 * i, pfn, true));
-      }
-      p.set(body, descLen);
-      return p;
-    };
+    const packet = (body: Uint8Array, transId: bigint, pages: { pfns: bigint[]; len: number; offset?: number } | undefined, type?: number) => guestPacket(body, transId, { type, pages });
     const vstor = (op: number, fill?: (v: DataView, b: Uint8Array) => void) => {
       const b = new Uint8Array(VSTOR_PACKET_SIZE);
       const v = new DataView(b.buffer);
@@ -107,16 +51,9 @@ function world() {
     };
     /** Sends and has the host service it (the guest's signal); returns the answers. */
     const send = (...pkts: Uint8Array[]) => {
-      for (const p of pkts) writeRaw(p);
+      for (const p of pkts) g.writeRaw(p);
       dev.notify();
-      const answers: { type: number; transId: bigint; body: DataView }[] = [];
-      for (;;) {
-        const r = inb.read(staging + 64, PAGE - 64, staging, false);
-        if (r < 0) break;
-        const d = inb.descriptorAt(staging);
-        answers.push({ type: d.type, transId: d.transId, body: new DataView(memory.buffer.slice(staging + 64, staging + 64 + VSTOR_PACKET_SIZE)) });
-      }
-      return answers;
+      return g.readAll().map((p) => ({ type: p.type, transId: p.transId, body: new DataView(p.raw.buffer, p.raw.byteOffset + p.offset, VSTOR_PACKET_SIZE) }));
     };
     const init = () =>
       send(
@@ -133,11 +70,9 @@ function world() {
         v.setUint32(Srb.dataTransferLength, len, true);
         b.set(cdb, Srb.cdb);
       });
-    const guestPfn = (page: number) => BigInt(GUEST_GPA / PAGE + page);
-    return { dev, out, inb, faults, open, send, packet, vstor, init, srb, writeRaw, guestPfn, signals: () => signals };
+    return { dev, out: g.out, inb: g.inb, faults, open, send, packet, vstor, init, srb, writeRaw: g.writeRaw, guestPfn: w.pfn, signals: () => signals };
   };
-  const canaryIntact = () => u8.subarray(CANARY, CANARY + 4 * PAGE).every((b) => b === 0xa5);
-  return { channel, logs, canaryIntact, u8 };
+  return { channel, logs: w.logs, canaryIntact: w.canaryIntact, u8: w.u8 };
 }
 
 describe('storvsc (host side)', () => {
