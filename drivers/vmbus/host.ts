@@ -9,6 +9,7 @@ import { VMBUS_MESSAGE_CONNECTION_ID, VMBUS_MESSAGE_CONNECTION_ID_4, VMBUS_MESSA
 import { SynicHost, SynicResult, synicOffsets, type SavedSynic, type SynicKernel, type SynicPartition } from './synic.ts';
 import type { GuestMemory } from '../emulated/dma.ts';
 import type { RingKernel } from './ring.ts';
+import type { VmbusDeviceContext } from './endpoint.ts';
 
 /** kernel/hypercall/defs.ts SbiExit: the requests this module services. */
 export const VmbusExit = { POST_MESSAGE: 5, SYNIC_EOM: 6, SIGNAL_EVENT: 7 } as const;
@@ -55,14 +56,18 @@ export class VmbusHost {
   readonly synic: SynicHost;
   readonly channels: ChannelManager;
   private readonly log: (line: string) => void;
-  private readonly devices: readonly VmbusDevice[];
+  /** The partition's devices: its config's, then those added while it runs (addDevice), less those removed. */
+  private readonly devices: VmbusDevice[];
+  /** Devices were added or removed while it ran: its save would not match its spec (save refuses). */
+  private hotplugged = false;
+  private readonly context: VmbusDeviceContext;
 
   private readonly now: () => number;
 
   constructor(c: VmbusHostConfig) {
     this.log = c.log;
     this.now = c.now;
-    this.devices = c.devices;
+    this.devices = [...c.devices];
     // Channel endpoints run on the thread that services this partition's
     // exits, so signal-event exits to it (docs/vmbus.md, "Not done yet").
     this.synic = new SynicHost(c.memory, c.kernel, synicOffsets(c.offsets), { ...c, exitOnSignal: true });
@@ -79,10 +84,43 @@ export class VmbusHost {
       vcpus: c.harts,
       log: c.log,
     });
-    for (const d of c.devices) {
-      d.attach?.({ memory: c.memory, ring: c.ring, guest: c.guest, scratch: c.scratch, freeScratch: c.freeScratch, now: c.now, log: c.log, gpadl: (h) => this.channels.gpadl(h) });
-      this.channels.add(d);
-    }
+    this.context = { memory: c.memory, ring: c.ring, guest: c.guest, scratch: c.scratch, freeScratch: c.freeScratch, now: c.now, log: c.log, gpadl: (h) => this.channels.gpadl(h) };
+    for (const d of c.devices) this.plug(d);
+  }
+
+  private plug(d: VmbusDevice): number {
+    d.attach?.(this.context);
+    return this.channels.add(d);
+  }
+
+  /**
+   * Hot add: device `d` joins the running partition's VMBus and is offered
+   * at once if the guest is connected (OFFERCHANNEL), else at its next
+   * REQUESTOFFERS. Returns its relid.
+   */
+  addDevice(d: VmbusDevice): number {
+    this.hotplugged = true;
+    this.devices.push(d);
+    return this.plug(d);
+  }
+
+  /**
+   * Hot remove: the channel `relid` is closed on our side at once (its
+   * ring is no longer served; the device lets go of it and of its scratch
+   * pages) and its offer rescinded (RESCIND_CHANNELOFFER); the relid stays
+   * taken until the guest answers RELID_RELEASED. Other channels go on.
+   * Returns the device removed (its owner closes what it holds, e.g. a
+   * disk image), or undefined when no such channel is offered.
+   */
+  removeDevice(relid: number): VmbusDevice | undefined {
+    const ch = this.channels.list().find((c) => c.relid === relid && c.state !== 'rescinded');
+    const i = ch ? this.devices.findIndex((d) => d.instanceId === ch.instanceId && d.classId === ch.classId) : -1;
+    if (i < 0) return undefined;
+    const [d] = this.devices.splice(i, 1);
+    this.hotplugged = true;
+    this.channels.remove(relid);
+    d!.detach?.();
+    return d;
   }
 
   /**
@@ -146,6 +184,9 @@ export class VmbusHost {
    * when a device cannot save its state (the save is refused).
    */
   save(): SavedVmbus {
+    // A restore rebuilds the devices from the partition's spec, which does
+    // not name what was plugged in or out since it started.
+    if (this.hotplugged) throw new VmbusSaveError('VMBus devices were added or removed while it ran: such a partition cannot be saved yet');
     const devices = this.devices.map((d) => {
       if (!d.save || d.stateVersion === undefined) throw new VmbusSaveError(`VMBus device ${d.classId} (instance ${d.instanceId}) cannot save its state`);
       return { classId: d.classId, instanceId: d.instanceId, version: d.stateVersion, state: d.save() };

@@ -234,6 +234,21 @@ export interface HostController {
   heartbeat(id: number): Promise<HeartbeatInfo>;
   /** The partition's VMBus channels: device, state, bytes waiting in each ring. */
   channels(id: number): Promise<ChannelStatus[]>;
+  /**
+   * Hot add (docs/vmbus.md): opens image `disk` and offers it to the running
+   * (or paused) partition's guest as a synthetic SCSI disk, at once if its
+   * VMBus client is connected. Resolves with the channel's relid. Rejects
+   * with a ControlError when the partition has no VMBus or the image is
+   * open writable on this host (or this one would write it), an
+   * InputError when it cannot be opened.
+   */
+  addVmbusDisk(id: number, disk: DiskSpec): Promise<number>;
+  /**
+   * Hot remove: channel `relid` is no longer served from now on and its
+   * offer is rescinded (the guest closes its end and releases the relid);
+   * a disk addVmbusDisk added is closed. Other channels go on.
+   */
+  removeVmbusDevice(id: number, relid: number): Promise<void>;
   /** The virtual switch's ports, partition by partition: each NIC's MAC, frames and bytes each way, drops. */
   switchPorts(): Promise<SwitchPortStatus[]>;
   /** Stops everything, closes disks; pCPU threads leave their loops. */

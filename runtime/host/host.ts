@@ -229,6 +229,12 @@ export class Host implements HostController {
   channels(id: number): Promise<ChannelStatus[]> {
     return this.call(() => this.remote.channels(id));
   }
+  addVmbusDisk(id: number, disk: DiskSpec): Promise<number> {
+    return this.call(() => this.remote.addVmbusDisk(id, disk));
+  }
+  removeVmbusDevice(id: number, relid: number): Promise<void> {
+    return this.call(() => this.remote.removeVmbusDevice(id, relid));
+  }
   switchPorts(): Promise<SwitchPortStatus[]> {
     return this.call(() => this.remote.switchPorts());
   }

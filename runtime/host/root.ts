@@ -26,6 +26,7 @@ import { checkPartition, SpecError, type DiskSpec, type PartitionSpec } from './
 import { channelStatus, icStatus, type ChannelStatus } from '../../drivers/vmbus/status.ts';
 import { nicPorts } from '../../drivers/vmbus/netvsc.ts';
 import { guestShutdown, heartbeat, IcError, kvpRead, kvpWrite, type HeartbeatInfo, type KvpPools } from '../../drivers/vmbus/ic-control.ts';
+import { closeHotDisks, hotAddDisk, hotRemove, noHotDisks, openImages, type HotDisks } from './vmbus-hotplug.ts';
 
 interface Partition {
   spec: PartitionSpec;
@@ -42,6 +43,8 @@ interface Partition {
   snapshotDir?: string;
   /** Disks being moved (moveDisk), by index. */
   moves: Map<number, DiskMove>;
+  /** VMBus disks added while it runs (addVmbusDisk), by relid. */
+  hot: HotDisks;
 }
 
 /** Runs `f`; an InputError of a subclass (ElfError, SnapshotError...) comes out as an InputError, which crosses threads by name. */
@@ -225,6 +228,7 @@ export class RootPartition implements HostController {
       }
     }
     closeDisks(p.disks);
+    closeHotDisks(p.hot);
     for (const w of p.waiters.splice(0)) w(m.result);
   }
 
@@ -533,7 +537,7 @@ export class RootPartition implements HostController {
     const id = machine.id;
     const exits = Array.from({ length: machine.vcpuCount }, () => ({ mmio: 0, sbi: 0, htif: 0, other: 0 }));
     // Its own disk list: snapshots and disk moves point it at new images.
-    const p: Partition = { spec: { ...spec, disks: [...spec.disks] }, machine, disks, state: 'created', waiters: [], exits, printed: 0, moves: new Map() };
+    const p: Partition = { spec: { ...spec, disks: [...spec.disks] }, machine, disks, state: 'created', waiters: [], exits, printed: 0, moves: new Map(), hot: noHotDisks() };
     this.shared.setEpoch(machine.id, machine.clockEpochMs);
     const s = spec.sched;
     if (!this.sched.schedSetParams(machine.id, s.weight, s.cap, s.reservation)) {
@@ -675,6 +679,21 @@ export class RootPartition implements HostController {
   async channels(id: number): Promise<ChannelStatus[]> {
     const m = this.get(id).machine;
     return m.vmbus ? channelStatus(m.vmbus, m.memory, m.config.vmbus ?? []) : [];
+  }
+
+  // ---- hot add and remove of VMBus devices (vmbus-hotplug.ts), on this thread, where the devices run
+
+  async addVmbusDisk(id: number, disk: DiskSpec): Promise<number> {
+    const p = this.get(id);
+    if (p.state !== 'running' && p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
+    const inUse = [...this.parts.values()].filter((q) => q.state !== 'finished').flatMap((q) => openImages(q.spec, q.hot));
+    return asInput(() => hotAddDisk(p.machine, p.spec.name, p.hot, disk, inUse));
+  }
+
+  async removeVmbusDevice(id: number, relid: number): Promise<void> {
+    const p = this.get(id);
+    if (p.state !== 'running' && p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
+    hotRemove(p.machine, p.spec.name, p.hot, relid);
   }
 
   async switchPorts(): Promise<SwitchPortStatus[]> {

@@ -17,10 +17,11 @@ const REG = { SINT2: 0xa0002, SCONTROL: 0xa0010, SIEFP: 0xa0012, SIMP: 0xa0013, 
 
 class Device implements VmbusDevice {
   readonly classId = 'ba6163d9-04a1-4d29-b605-72e2ffb1dc7f';
-  readonly instanceId = '00000000-0000-0000-0000-00000000000a';
   notified = 0;
+  detached = false;
   rings?: ChannelRings;
   signal?: () => void;
+  constructor(readonly instanceId = '00000000-0000-0000-0000-00000000000a') {}
   open(r: ChannelRings, signal: () => void) {
     this.rings = r;
     this.signal = signal;
@@ -28,7 +29,12 @@ class Device implements VmbusDevice {
   notify() {
     this.notified++;
   }
-  close() {}
+  close() {
+    this.rings = this.signal = undefined;
+  }
+  detach() {
+    this.detached = true;
+  }
 }
 
 function guest() {
@@ -59,6 +65,16 @@ function guest() {
     fields.forEach((f, i) => ram.setUint32(at + 24 + 4 * i, f, true));
     return call(FID.POST, [POST_IN]);
   };
+  /** GPADL `handle` over 8 pages at `gpa` for `relid`, then OPENCHANNEL on it (4 pages each way). */
+  const openChannel = (relid: number, handle: number, gpa: number) => {
+    const hdr = [relid, handle, (8 + 64) | (1 << 16), 8 * 4096, 0];
+    for (let i = 0; i < 8; i++) hdr.push(gpa / 4096 + i, 0);
+    post(1, Msg.GPADL_HEADER, hdr);
+    expect(take().msgtype).toBe(Msg.GPADL_CREATED);
+    post(1, Msg.OPENCHANNEL, [relid, 42, handle, 0, 4], 148);
+    const r = take();
+    expect([r.msgtype, r.u32(16)]).toEqual([Msg.OPENCHANNEL_RESULT, 0]);
+  };
   const slot = () => ({
     type: ram.getUint32(SIMP - RAM_BASE + 512, true),
     pending: ram.getUint8(SIMP - RAM_BASE + 512 + 5) & 1,
@@ -78,7 +94,7 @@ function guest() {
   for (const [r, v] of [[REG.SIMP, SIMP + 1], [REG.SIEFP, SIEFP + 1], [REG.SINT2, 0x20], [REG.SCONTROL, 1]]) {
     expect(call(FID.SET, [r!, v!]).error).toBe(SBI.SUCCESS);
   }
-  return { m, dev, call, post, slot, take, ram };
+  return { m, dev, call, post, slot, take, ram, openChannel };
 }
 
 describe('VMBus on a Machine (deterministic host)', () => {
@@ -126,5 +142,41 @@ describe('VMBus on a Machine (deterministic host)', () => {
     const errors = Array.from({ length: 40 }, () => post(1, Msg.REQUESTOFFERS, []).error);
     expect(errors.filter((e) => e === SBI.DENIED).length).toBeGreaterThan(0);
     expect(errors[0]).toBe(SBI.SUCCESS);
+  });
+
+  it('offers a disk added while the guest runs at once, and stops serving a removed one while the other channel goes on', () => {
+    const { m, dev, call, post, take, openChannel } = guest();
+    post(4, Msg.INITIATE_CONTACT, [0x5_0003, 0, 2]);
+    take();
+    post(1, Msg.REQUESTOFFERS, []);
+    take();
+    take(); // the offer of relid 1 and ALLOFFERS_DELIVERED
+    openChannel(1, 0x100, RING);
+
+    const added = new Device('00000000-0000-0000-0000-00000000000b');
+    const relid = m.vmbus!.addDevice(added);
+    let r = take();
+    expect([r.msgtype, r.u32(184)]).toEqual([Msg.OFFERCHANNEL, relid]);
+    openChannel(relid, 0x200, RING + 8 * 4096);
+    call(FID.SIGNAL, [relid]);
+    expect(added.notified).toBe(1);
+
+    expect(m.vmbus!.removeDevice(relid)).toBe(added);
+    r = take();
+    expect([r.msgtype, r.u32(8)]).toEqual([Msg.RESCIND_CHANNELOFFER, relid]);
+    expect([added.rings, added.detached]).toEqual([undefined, true]); // its ring is let go of, and its scratch pages
+    call(FID.SIGNAL, [relid]);
+    call(FID.SIGNAL, [1]);
+    expect([added.notified, dev.notified]).toEqual([1, 1]); // the rescinded ring is not served; channel 1 is
+    expect(m.vmbus!.channels.list().map((c) => [c.relid, c.state])).toEqual([[1, 'open'], [relid, 'rescinded']]);
+    expect(m.vmbus!.removeDevice(relid)).toBeUndefined(); // once is enough
+
+    // The guest closes its end (Linux's vmbus_onoffer_rescind), tears the GPADL down and releases the relid.
+    post(1, Msg.GPADL_TEARDOWN, [relid, 0x200]);
+    expect(take().msgtype).toBe(Msg.GPADL_TORNDOWN);
+    post(1, Msg.RELID_RELEASED, [relid]);
+    expect(m.vmbus!.channels.list().map((c) => c.relid)).toEqual([1]);
+    expect(m.vmbus!.channels.refusals).toEqual([]);
+    expect(() => m.vmbus!.save()).toThrow(/added or removed while it ran/);
   });
 });

@@ -1,0 +1,67 @@
+// Hot add and remove of synthetic devices on a running partition's VMBus
+// (HostController.addVmbusDisk / removeVmbusDevice; docs/vmbus.md). Runs on
+// the root's thread, where the partition's channel manager and devices
+// are, between the exits it services: an added disk is offered to a
+// connected guest at once (OFFERCHANNEL), a removed one stops being served
+// at once and is rescinded (RESCIND_CHANNELOFFER) until the guest releases
+// its relid. The disk images added here are opened and closed here; the
+// partition's own (its spec's) are not touched.
+import { resolve } from 'node:path';
+import type { BlockDevice } from '../../drivers/block/device.ts';
+import { StorvscDevice, storvscInstanceId } from '../../drivers/vmbus/storvsc.ts';
+import { openDrive } from '../machine/drives.ts';
+import type { Machine } from '../machine/machine.ts';
+import { ControlError } from './controller.ts';
+import type { DiskSpec, PartitionSpec } from './spec.ts';
+
+/** A partition's hot-added disks by relid, and how many it has had (their instance ids stay unique). */
+export interface HotDisks {
+  byRelid: Map<number, { disk: BlockDevice; spec: DiskSpec }>;
+  added: number;
+}
+
+export const noHotDisks = (): HotDisks => ({ byRelid: new Map(), added: 0 });
+
+/** The images partition `spec` and its hot disks hold open, resolved. */
+export function openImages(spec: PartitionSpec, hot: HotDisks): { path: string; readonly: boolean }[] {
+  return [...spec.disks, ...[...hot.byRelid.values()].map((h) => h.spec)].map((d) => ({ path: resolve(d.path), readonly: d.readonly === true }));
+}
+
+/**
+ * Opens image `disk` and offers it to machine `m`'s guest as a synthetic
+ * SCSI disk; returns its relid. `inUse` lists the images already open on
+ * this host: one writer per image (a VHD's metadata has one owner), so a
+ * writable image that is open anywhere, or any image open writable, is
+ * refused. Throws ControlError (no VMBus, image in use) or InputError (the
+ * image cannot be opened).
+ */
+export function hotAddDisk(m: Machine, name: string, hot: HotDisks, disk: DiskSpec, inUse: readonly { path: string; readonly: boolean }[]): number {
+  const vmbus = m.vmbus;
+  if (!vmbus) throw new ControlError(`partition ${name} has no VMBus (an enlightened partition with VMBus devices has)`);
+  const path = resolve(disk.path);
+  const clash = inUse.find((u) => u.path === path && !(u.readonly && disk.readonly));
+  if (clash) throw new ControlError(`partition ${name}: image '${disk.path}' is already open${clash.readonly ? ' read-only' : ''} on this host`);
+  const block = openDrive(disk);
+  // Past the spec's VMBus disks' ids, and never one an earlier hot disk had:
+  // a guest that has not released the old relid yet must not see it again.
+  const specDisks = m.config.vmbus?.filter((d) => d instanceof StorvscDevice).length ?? 0;
+  const device = new StorvscDevice(block, { instanceId: storvscInstanceId(specDisks + hot.added) });
+  hot.added++;
+  const relid = vmbus.addDevice(device);
+  hot.byRelid.set(relid, { disk: block, spec: { ...disk, if: 'vmbus' } });
+  return relid;
+}
+
+/** Removes channel `relid` from machine `m`'s VMBus (rescinds it); a disk added by hotAddDisk is flushed and closed. */
+export function hotRemove(m: Machine, name: string, hot: HotDisks, relid: number): void {
+  if (!m.vmbus?.removeDevice(relid)) throw new ControlError(`partition ${name} has no VMBus channel ${relid} to remove`);
+  const h = hot.byRelid.get(relid);
+  hot.byRelid.delete(relid);
+  h?.disk.close();
+}
+
+/** The partition is done: its hot-added disks are closed. */
+export function closeHotDisks(hot: HotDisks): void {
+  for (const h of hot.byRelid.values()) h.disk.close();
+  hot.byRelid.clear();
+}
