@@ -190,6 +190,8 @@ export class Machine implements Guest {
   private lastRun: { vcpu: number; used: number; full: number; exit: number } | undefined;
   private partialIdle = 0;
   private resumeAt: RoundPosition | undefined;
+  /** Threaded host: the vCPU whose exit serviceExit is servicing, or -1. */
+  private servicing = -1;
 
   /** A partition on `hypervisor`, or on a hypervisor of its own sized for it. */
   constructor(
@@ -250,18 +252,13 @@ export class Machine implements Guest {
   /** The board's devices, their interrupt lines wired to this partition's vCPUs. */
   private createBoard(guestMemory: GuestMemory, drives: readonly BlockDevice[], exits: boolean): VirtBoard {
     const kernel = this.kernel;
-    const firstVcpu = this.firstVcpu;
-    const sched = schedExports(kernel.exports);
     return createVirtBoard({
       harts: this.config.harts,
       externalIrq: (hart, mode, level) => {
         const h = this.harts[hart];
         if (!h) return;
         h.setExternalIrq(mode === 'M' ? MEIP_BIT : SEIP_BIT, level);
-        if (exits && level) {
-          kernel.exports.vcpuKick(firstVcpu + hart); // running: take it now
-          sched.schedWake(firstVcpu + hart); // in WFI: run again
-        }
+        if (exits && level) this.interruptWake(hart);
       },
       onTransmit: (byte) => this.consoleBuf.push(byte),
       onRtcAlarmScheduled: (deadlineNs) => this.rtcAlarm(deadlineNs),
@@ -378,9 +375,29 @@ export class Machine implements Guest {
     const h = this.harts[i]!;
     const req = h.mmioRequest();
     const reason: ExitReason = req ? 'mmio' : this.sbi && h.u32('SBI_EXIT') !== 0 ? 'sbi' : this.tohost !== 0n ? 'htif' : 'other';
-    if (req) h.completeMmio(this.busAccess(req.write, req.addr, req.size, req.value));
-    this.afterRun(i, Exit.HOST);
+    this.servicing = i;
+    try {
+      if (req) h.completeMmio(this.busAccess(req.write, req.addr, req.size, req.value));
+      this.afterRun(i, Exit.HOST);
+    } finally {
+      this.servicing = -1;
+    }
     return reason;
+  }
+
+  /**
+   * Threaded host: an interrupt line raised for vCPU `hart` (a device, a
+   * VMBus SINT): a running vCPU takes it now, one in WFI runs again. Not the
+   * vCPU whose exit is being serviced: it waits on that exit, and the
+   * root's wake when the service ends lets it see the line. Woken here, it
+   * would run on before that and make its next exit, which the root's wake
+   * would then end unserviced (a posted VMBus message overwritten by the
+   * next one: a CLOSECHANNEL lost).
+   */
+  private interruptWake(hart: number): void {
+    if (hart === this.servicing) return;
+    this.kernel.exports.vcpuKick(this.firstVcpu + hart);
+    schedExports(this.kernel.exports).schedWake(this.firstVcpu + hart);
   }
 
   /** A threaded host's root partition, now and then: console input and output of enlightened guests. */
@@ -532,6 +549,7 @@ export class Machine implements Guest {
       } else {
         this.ram.set(s.data, Number(off));
         this.ram.fill(0, Number(off) + s.data.length, Number(off + s.memSize));
+        this.dirty.mark(Number(off), Number(s.memSize)); // a reboot reloads over code the JIT may have translated
       }
     }
     const tohost = image.symbols.get('tohost');
@@ -550,7 +568,10 @@ export class Machine implements Guest {
       throw new RangeError(`${what} (${bytes.length} bytes at 0x${addr.toString(16)}) does not fit in RAM`);
     }
     if (this.overcommit) this.overcommit.pages.write(addr, bytes);
-    else this.ram.set(bytes, off);
+    else {
+      this.ram.set(bytes, off);
+      this.dirty.mark(off, bytes.length);
+    }
   }
 
   /**
@@ -672,7 +693,6 @@ export class Machine implements Guest {
 
   private vmbusHost(devices: readonly VmbusDevice[]): VmbusHost {
     const k = this.kernel.exports;
-    const sched = schedExports(k);
     return new VmbusHost({
       memory: this.memory,
       kernel: k as unknown as SynicKernel,
@@ -682,9 +702,7 @@ export class Machine implements Guest {
       harts: this.harts.length,
       vcpuBase: (h) => this.harts[h]!.base,
       wake: (h) => {
-        if (!this.config.exits) return; // deterministic: the next round sees the line
-        k.vcpuKick(this.firstVcpu + h);
-        sched.schedWake(this.firstVcpu + h);
+        if (this.config.exits) this.interruptWake(h); // deterministic: the next round sees the line
       },
       ram: { gpa: RAM_BASE, size: this.config.ramSize, host: this.ramHost },
       devices,
