@@ -4,7 +4,8 @@
 // heartbeats, KVP both ways and a graceful shutdown from the host. Its
 // output must be guests/expected/enlightened/vmbus-ic.out byte for byte (recorded from hv:
 // QEMU has no VMBus) on both hosts.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { icDevices, integrationServices } from '../../drivers/vmbus/ic-services.ts';
@@ -79,6 +80,25 @@ describe('vmbus-ic guest', () => {
         expect(c.inBytes).toBeGreaterThanOrEqual(0);
         expect(c.inBytes).toBeLessThan(c.ringBytes!.in);
         expect(c.outBytes).toBeLessThan(c.ringBytes!.out);
+      }
+      // Hot add and remove of a disk while the guest runs: offered at once, rescinded at once; the ICs go on.
+      const dir = mkdtempSync(join(tmpdir(), 'hv-hot-'));
+      try {
+        const image = join(dir, 'hot.img');
+        writeFileSync(image, new Uint8Array(1 << 20));
+        const relid = await host.addVmbusDisk(id, { path: image });
+        expect(relid).toBe(5);
+        await expect(host.addVmbusDisk(id, { path: image })).rejects.toThrow(/already open on this host/); // one writer per image
+        expect((await host.channels(id)).slice(4).map((c) => [c.relid, c.device, c.state])).toEqual([[5, 'storage', 'offered']]);
+        await host.removeVmbusDevice(id, relid);
+        // vmbus-ic has no storage driver: it never opened the channel, and leaves the relid unreleased.
+        expect((await host.channels(id)).slice(4).map((c) => [c.relid, c.device, c.state])).toEqual([[5, 'storage', 'rescinded']]);
+        await expect(host.removeVmbusDevice(id, relid)).rejects.toThrow(/no VMBus channel 5/);
+        await host.pause(id); // a save would not match its spec: refused, and it runs on
+        await expect(host.save(id, join(dir, 'p.save'))).rejects.toThrow(/added or removed while it ran/);
+        await host.resume(id);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
       const stats = await host.stats(id);
       expect(stats.vmbus!.ics.map((ic) => [ic.service, ic.state, ic.version])).toEqual([
