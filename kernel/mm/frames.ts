@@ -17,7 +17,13 @@
 // is handed out zeroed: reused ones are cleared, and frames past the bump
 // pointer have never been written (host memory is created zeroed, and
 // nothing but this allocator hands out the pool).
+//
+// A frame freed may have held translated code (kernel/jit/code.ts): its
+// write generation is bumped before it can be handed out again, so no
+// thread's translation of the old contents runs on the next owner's bytes
+// (a partition destroyed and another created on its RAM: a revert, a clone).
 import { FRAMES_STATE, PAGE_SIZE } from '../layout';
+import { jitFrameWritten, jitRangeWritten } from '../jit/code';
 
 const F_LOCK: u32 = 0x00;
 const F_NEXT: u32 = 0x08;
@@ -98,6 +104,7 @@ export function framesAllocContiguous(count: u32, align: u32): u32 {
 }
 
 export function frameFree(f: u32): void {
+  jitFrameWritten(f);
   lock();
   store<u32>(f, load<u32>(FRAMES_STATE, F_FREE));
   store<u32>(FRAMES_STATE, f, F_FREE);
@@ -178,6 +185,7 @@ function pushFree(from: u32, to: u32): void {
 /** Returns a run of `count` frames from `base` (a destroyed partition's RAM) to the pool, reusable as a whole. */
 export function framesFreeRun(base: u32, count: u32): void {
   if (count == 0) return;
+  jitRangeWritten(base, count * PAGE_SIZE);
   lock();
   if (!addRun(base, count)) pushFree(base, base + count * PAGE_SIZE);
   store<u32>(FRAMES_STATE, load<u32>(FRAMES_STATE, F_USED) - count, F_USED);
