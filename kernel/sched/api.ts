@@ -8,7 +8,7 @@ import {
   NIL, MAX_PCPUS, G, G_ACCTS, G_EXIT_PCPU, G_FLAGS, G_HIWATER, G_IDLE_STEP, G_INSNS_PER_MS, G_MIN_CHUNK, G_NEXT_ACCT,
   G_NPCPUS, G_PERIOD, G_SIZE, G_SLICE, G_TICK, GF_NO_BOOST, C_CURRENT, C_EXIT_VCPU, C_YIELDED, C_HEADER_SIZE, C_LAST, C_LOAD,
   C_STATS, C_TRACE, C_CLOCK, C_KICK, C_TRACE_N, TRACE_ENTRIES, TRACE_ENTRY_SIZE, S_BLOCK, S_CREDIT, S_FLAGS, S_PCPU,
-  S_READY_AT, S_STATE, S_STATS, S_WAKE_AT, SF_BLOCK_IO, SF_REMOVE, SF_WAKE, Block, PcpuStat, SState,
+  S_READY_AT, S_STATE, S_STATS, S_WAKE_AT, SF_BLOCK_IO, SF_REMOVE, SF_WAKE, SF_WAKE_IRQ, Block, PcpuStat, SState,
   VcpuStat, PS_WEIGHT, PS_CAP, PS_RESERVE, PS_BUDGET, PS_RUN, PS_ALLOC, TICK_MS, SLICE_MS, PERIOD_MS, pcpuAddr,
   lockPcpu, unlockPcpu,
 } from './defs';
@@ -225,6 +225,53 @@ export function schedWake(vcpu: u32): bool {
       unlockPcpu(c);
       kick(c);
       return true;
+    }
+    unlockPcpu(c);
+  }
+  return false; // not reached
+}
+
+/**
+ * An interrupt line of `vcpu` went high (a device, a VMBus SINT): a vCPU
+ * waiting in WFI runs again, one about to block in WFI does not block. Unlike
+ * schedWake it never ends a wait on the host: a vCPU whose exit the root has
+ * not serviced yet stays blocked until that service's own schedWake (woken
+ * early, it would run the abandoned instruction again and make a second
+ * exit, which that schedWake would then end unserviced). Its pending line is
+ * seen when it runs. Returns true if it woke a blocked vCPU.
+ */
+export function schedWakeIrq(vcpu: u32): bool {
+  if (vcpu >= MAX_VCPUS) return false;
+  const va = vcpuAddr(vcpu);
+  atomic.or<u32>(va + S_FLAGS, SF_WAKE_IRQ);
+  for (;;) {
+    const s = atomic.load<u32>(va + S_STATE);
+    if (s == SState.NONE) {
+      atomic.and<u32>(va + S_FLAGS, ~SF_WAKE_IRQ);
+      return false;
+    }
+    const p = atomic.load<u32>(va + S_PCPU);
+    const c = pcpuAddr(p);
+    if (s != SState.BLOCKED) {
+      // As schedWake: the flag is looked at by its next block, under the lock.
+      lockPcpu(c);
+      const still = atomic.load<u32>(va + S_STATE) == s && atomic.load<u32>(va + S_PCPU) == p;
+      unlockPcpu(c);
+      if (still) return false;
+      continue;
+    }
+    lockPcpu(c);
+    if (atomic.load<u32>(va + S_STATE) == SState.BLOCKED && atomic.load<u32>(va + S_PCPU) == p) {
+      atomic.and<u32>(va + S_FLAGS, ~SF_WAKE_IRQ);
+      const woke = load<u32>(va + S_BLOCK) == Block.WFI;
+      if (woke) {
+        blRemove(c, vcpu);
+        wakeLocked(c, vcpu, clockOf(c));
+        preemptFor(c, vcpu);
+      }
+      unlockPcpu(c);
+      if (woke) kick(c);
+      return woke;
     }
     unlockPcpu(c);
   }

@@ -158,6 +158,7 @@ export const SF_BOOST: u32 = 1 << 0; // woke with credit left: runs ahead of UND
 export const SF_WAKE: u32 = 1 << 1; // schedWake while not blocked: the next block is cancelled
 export const SF_BLOCK_IO: u32 = 1 << 2; // schedBlock while running: block when it comes off the pCPU
 export const SF_REMOVE: u32 = 1 << 3; // schedRemoveVcpu while running: drop it when it comes off
+export const SF_WAKE_IRQ: u32 = 1 << 4; // schedWakeIrq while not blocked: the next WFI block is cancelled, an I/O one is not
 
 /** vCPU statistics (u64 at S_STATS + 8 * index). */
 export namespace VcpuStat {

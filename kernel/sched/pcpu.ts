@@ -30,7 +30,7 @@ import {
   NIL, G, G_ACCT_LOCK, G_EXIT_PCPU, G_FLAGS, G_IDLE_STEP, G_MIN_CHUNK, G_NEXT_ACCT, G_NPCPUS, G_PERIOD, G_SLICE, G_TICK, G_ACCTS, GF_NO_BOOST,
   C_BL_HEAD, C_CLOCK, C_CURRENT, C_YIELDED, C_EXIT_VCPU, C_KICK, C_LAST, C_LOAD, C_NEXT_POLL, C_RQ_HEAD, C_RQ_LEN, C_SLICE_END,
   C_STATS, C_TRACE, C_TRACE_N, TRACE_ENTRIES, TRACE_ENTRY_SIZE, S_BLOCK, S_CREDIT, S_FLAGS, S_NEXT, S_PCPU,
-  S_READY_AT, S_STATE, S_STATS, S_WAKE_AT, SF_BLOCK_IO, SF_BOOST, SF_REMOVE, SF_WAKE, Block, Class,
+  S_READY_AT, S_STATE, S_STATS, S_WAKE_AT, SF_BLOCK_IO, SF_BOOST, SF_REMOVE, SF_WAKE, SF_WAKE_IRQ, Block, Class,
   PcpuStat, SchedExit, SState, VcpuStat, pcpuAddr, lockPcpu, tryLockPcpu, unlockPcpu, PS_CAP, PS_BUDGET,
 } from './defs';
 import { blAppend, blRemove, rqAppend, rqRemove } from './queue';
@@ -123,13 +123,16 @@ function requeue(c: usize, v: u32): void {
 /**
  * The current vCPU blocks (takes the lock). A schedWake that came while it
  * was running cancels the block (WFI, STOPPED, or I/O the host completed
- * before the vCPU came off its pCPU): it is queued again, woken.
+ * before the vCPU came off its pCPU), a schedWakeIrq only a WFI block: it is
+ * queued again, woken.
  */
 function block(c: usize, v: u32, why: u32): void {
   const va = vcpuAddr(v);
   lockPcpu(c);
+  // An interrupt raised while it ran (schedWakeIrq) cancels a WFI block only.
+  const irq = atomic.and<u32>(va + S_FLAGS, ~SF_WAKE_IRQ) & SF_WAKE_IRQ;
   if (why != Block.HALT) {
-    if (atomic.and<u32>(va + S_FLAGS, ~SF_WAKE) & SF_WAKE) {
+    if ((atomic.and<u32>(va + S_FLAGS, ~SF_WAKE) & SF_WAKE) || (irq && why == Block.WFI)) {
       wakeLocked(c, v, clockOf(c));
       unlockPcpu(c);
       return;

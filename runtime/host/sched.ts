@@ -28,6 +28,7 @@ export interface SchedExports {
   schedRemoveVcpu(vcpu: number): number;
   schedSetParams(partition: number, weight: number, cap: number, reservation: number): number;
   schedWake(vcpu: number): number;
+  schedWakeIrq(vcpu: number): number;
   partitionSetHalted(partition: number, on: number): number;
   schedBlock(vcpu: number): number;
   pcpuRun(pcpu: number, maxRuns: number): number;

@@ -387,17 +387,18 @@ export class Machine implements Guest {
 
   /**
    * Threaded host: an interrupt line raised for vCPU `hart` (a device, a
-   * VMBus SINT): a running vCPU takes it now, one in WFI runs again. Not the
-   * vCPU whose exit is being serviced: it waits on that exit, and the
-   * root's wake when the service ends lets it see the line. Woken here, it
-   * would run on before that and make its next exit, which the root's wake
+   * VMBus SINT): a running vCPU takes it now, one in WFI runs again. A vCPU
+   * waiting on an exit (this one's, being serviced, or one the root has not
+   * reached yet) stays waiting: schedWakeIrq never ends a wait on the host,
+   * and the root's wake when the service ends lets it see the line. Woken
+   * early, it would run on and make its next exit, which the root's wake
    * would then end unserviced (a posted VMBus message overwritten by the
    * next one: a CLOSECHANNEL lost).
    */
   private interruptWake(hart: number): void {
     if (hart === this.servicing) return;
     this.kernel.exports.vcpuKick(this.firstVcpu + hart);
-    schedExports(this.kernel.exports).schedWake(this.firstVcpu + hart);
+    schedExports(this.kernel.exports).schedWakeIrq(this.firstVcpu + hart);
   }
 
   /** A threaded host's root partition, now and then: console input and output of enlightened guests. */
@@ -704,6 +705,9 @@ export class Machine implements Guest {
       wake: (h) => {
         if (this.config.exits) this.interruptWake(h); // deterministic: the next round sees the line
       },
+      // Threaded: the root's thread watches the event area's doorbell
+      // (runtime/host/vmbus-signals.ts), so a signal costs the vCPU no exit.
+      exitOnSignal: !this.config.exits,
       ram: { gpa: RAM_BASE, size: this.config.ramSize, host: this.ramHost },
       devices,
       guest: this.guestMemory,

@@ -40,6 +40,26 @@ describe('HOST exits', () => {
     expect(rig.peek(0, 'counters')).toBe(count + 1n);
     expect(rig.vcpuStat(0, VcpuStat.BOOSTED)).toBeGreaterThanOrEqual(1);
   });
+
+  test('an interrupt raised for a vCPU waiting on the host (schedWakeIrq) leaves it waiting until the service ends with schedWake', () => {
+    // A device raises vCPU 0's line while the root has not yet serviced its
+    // exit: before and after the vCPU is parked. Woken there, it would run
+    // the abandoned instruction again and make a second exit that the
+    // service's schedWake would end unserviced.
+    const rig = new SchedRig({ pcpus: 1, partitions: [{ guest: 'spin' }, { guest: 'spin' }] });
+    rig.k.partitionSetTohost(0, rig.symbolGpa(0, 'counters'));
+    expect(rig.k.schedRunDeterministic(BigInt(rig.ms(30)), 1_000_000)).toBe(SchedExit.HOST);
+    expect(rig.k.schedWakeIrq(0)).toBe(0); // still RUNNING: noted for a WFI block only
+    expect(rig.k.schedBlock(0)).toBe(1);
+    expect(rig.k.schedWakeIrq(0)).toBe(0); // BLOCKED on I/O: not woken
+    const count = rig.peek(0, 'counters');
+    expect(rig.k.schedRunDeterministic(BigInt(rig.ms(60)), 1_000_000)).toBe(SchedExit.RAN);
+    expect(rig.k.schedVcpuState(0)).toBe(SState.BLOCKED);
+    expect(rig.peek(0, 'counters')).toBe(count);
+    expect(rig.k.schedWake(0)).toBe(1);
+    expect(rig.k.schedRunDeterministic(BigInt(rig.ms(62)), 1_000_000)).toBe(SchedExit.HOST);
+    expect(rig.peek(0, 'counters')).toBe(count + 1n);
+  });
 });
 
 describe('wake-ups from another thread', () => {
