@@ -17,7 +17,7 @@ export const VmbusExit = { POST_MESSAGE: 5, SYNIC_EOM: 6, SIGNAL_EVENT: 7 } as c
 const SBI_ERR_INVALID_PARAM = -3;
 const SBI_ERR_DENIED = -4;
 
-export interface VmbusHostConfig extends Omit<SynicPartition, 'exitOnSignal'> {
+export interface VmbusHostConfig extends SynicPartition {
   memory: WebAssembly.Memory;
   kernel: SynicKernel;
   /** The kernel's vCPU offsets (KernelLayout.off). */
@@ -68,9 +68,10 @@ export class VmbusHost {
     this.log = c.log;
     this.now = c.now;
     this.devices = [...c.devices];
-    // Channel endpoints run on the thread that services this partition's
-    // exits, so signal-event exits to it (docs/vmbus.md, "Not done yet").
-    this.synic = new SynicHost(c.memory, c.kernel, synicOffsets(c.offsets), { ...c, exitOnSignal: true });
+    // exitOnSignal: the channels are served where the vCPU's exits are
+    // (deterministic host); else a host thread waits on the event area's
+    // doorbell and calls poll() (docs/vmbus.md, "A packet's path").
+    this.synic = new SynicHost(c.memory, c.kernel, synicOffsets(c.offsets), c);
     const firstPfn = BigInt(c.ram.gpa / 4096);
     const pages = BigInt(c.ram.size / 4096);
     this.channels = new ChannelManager({
@@ -155,6 +156,16 @@ export class VmbusHost {
         return true;
     }
     return false;
+  }
+
+  /** The event area's doorbell: it moves when the guest signals a connection whose flag was clear. */
+  doorbell(): number {
+    return this.synic.doorbell();
+  }
+
+  /** Resolves once the doorbell moved past `seen`, or after `ms`. */
+  waitSignal(seen: number, ms: number): Promise<void> {
+    return this.synic.waitDoorbell(seen, ms);
   }
 
   /** Passes the connections the guest signalled to their channels. */

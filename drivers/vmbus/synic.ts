@@ -72,7 +72,11 @@ export interface SynicPartition {
   vcpuBase(h: number): number;
   /** Makes hart `h` look at its lines now (kick it if running, wake it if in WFI). */
   wake(h: number): void;
-  /** Signal-event exits to the host (channel endpoints run on the thread that services exits). */
+  /**
+   * Signal-event exits to the host (the deterministic host: channel
+   * endpoints run on the vCPU's own thread); without it the host watches
+   * the doorbell (the threaded host's root thread: no exit on the data path).
+   */
   exitOnSignal: boolean;
 }
 
@@ -188,6 +192,16 @@ export class SynicHost {
   /** Doorbell of the event area: waits on it see every connection signalled after reading it. */
   doorbell(): number {
     return Atomics.load(this.events, EventArea.doorbell / 4);
+  }
+
+  /**
+   * Resolves once the doorbell has moved past `seen` (at once if it already
+   * has), or after `ms`: a host thread that serves channels sleeps on it
+   * instead of taking an exit per signal (exitOnSignal off).
+   */
+  async waitDoorbell(seen: number, ms: number): Promise<void> {
+    const r = Atomics.waitAsync(this.events, EventArea.doorbell / 4, seen, ms);
+    if (r.async) await r.value;
   }
 
   /** Takes the connection ids the guest signalled since the last call (each once), lowest first. */

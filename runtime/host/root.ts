@@ -27,6 +27,8 @@ import { channelStatus, icStatus, type ChannelStatus } from '../../drivers/vmbus
 import { nicPorts } from '../../drivers/vmbus/netvsc.ts';
 import { guestShutdown, heartbeat, IcError, kvpRead, kvpWrite, type HeartbeatInfo, type KvpPools } from '../../drivers/vmbus/ic-control.ts';
 import { closeHotDisks, hotAddDisk, hotRemove, noHotDisks, openImages, type HotDisks } from './vmbus-hotplug.ts';
+import { VmbusSignals } from './vmbus-signals.ts';
+import type { VmbusHost } from '../../drivers/vmbus/host.ts';
 
 interface Partition {
   spec: PartitionSpec;
@@ -124,6 +126,15 @@ export class RootPartition implements HostController {
     for (const p of this.parts.values()) if (p.state === 'running' || p.state === 'paused') p.machine.poll();
   }
 
+  private readonly signals = new VmbusSignals();
+
+  /** The VMBus of each running partition: its vCPUs signal channels without exits (vmbus-signals.ts). */
+  private vmbusHosts(): VmbusHost[] {
+    const out: VmbusHost[] = [];
+    for (const p of this.parts.values()) if (p.state === 'running' && p.machine.vmbus) out.push(p.machine.vmbus);
+    return out;
+  }
+
   private async serviceLoop(): Promise<void> {
     const exits: number[] = [];
     let lastYield = performance.now();
@@ -131,16 +142,18 @@ export class RootPartition implements HostController {
       const seen = this.shared.doorbell();
       exits.length = 0;
       for (const v of this.shared.takeExits(exits)) this.service(v);
+      const signalled = this.signals.serve(this.vmbusHosts());
       const now = performance.now();
       if (now - this.lastPoll >= 10) this.pollAll();
       if (now - this.lastScan >= SCAN_MS) this.scanTick(now);
-      if (exits.length === 0) {
+      if (exits.length === 0 && !signalled) {
         // A vCPU that just had an exit serviced often has the next one soon
         // (a driver polling a status register): watch the doorbell for a
         // moment before sleeping, as a waking thread costs far more.
-        if (!this.shared.spinDoorbell(seen, SPIN_MS)) {
+        const hosts = this.vmbusHosts();
+        if (!this.shared.spinDoorbell(seen, SPIN_MS, () => this.signals.rang(hosts))) {
           this.pollAll();
-          await this.shared.waitDoorbell(seen, 10);
+          await Promise.race([this.shared.waitDoorbell(seen, 10), ...this.signals.waits(hosts, 10)]);
         }
         lastYield = performance.now();
       } else if (now - lastYield >= 2) {

@@ -53,11 +53,11 @@ export class HostShared {
     return out;
   }
 
-  /** The root: watches the doorbell for up to `ms`; true if it moved past `seen`. */
-  spinDoorbell(seen: number, ms: number): boolean {
+  /** The root: watches the doorbell (and `also`, other work) for up to `ms`; true if it moved past `seen` (or `also` found work). */
+  spinDoorbell(seen: number, ms: number, also?: () => boolean): boolean {
     const end = performance.now() + ms;
     do {
-      if (Atomics.load(this.i32, DOORBELL) !== seen) return true;
+      if (Atomics.load(this.i32, DOORBELL) !== seen || also?.()) return true;
     } while (performance.now() < end);
     return false;
   }

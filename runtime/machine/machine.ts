@@ -705,6 +705,9 @@ export class Machine implements Guest {
       wake: (h) => {
         if (this.config.exits) this.interruptWake(h); // deterministic: the next round sees the line
       },
+      // Threaded: the root's thread watches the event area's doorbell
+      // (runtime/host/vmbus-signals.ts), so a signal costs the vCPU no exit.
+      exitOnSignal: !this.config.exits,
       ram: { gpa: RAM_BASE, size: this.config.ramSize, host: this.ramHost },
       devices,
       guest: this.guestMemory,
