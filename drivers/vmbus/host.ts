@@ -158,6 +158,11 @@ export class VmbusHost {
     return false;
   }
 
+  /** The devices on the bus now: the config's, plus those hot-added, less those removed. */
+  get deviceList(): readonly VmbusDevice[] {
+    return this.devices;
+  }
+
   /** The event area's doorbell: it moves when the guest signals a connection whose flag was clear. */
   doorbell(): number {
     return this.synic.doorbell();

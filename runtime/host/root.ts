@@ -59,6 +59,9 @@ function asInput<T>(f: () => T): T {
   }
 }
 
+/** A partition's VMBus devices: those on its bus now once it booted (hot add and remove), else its config's. */
+const vmbusDevices = (m: Machine) => m.vmbus?.deviceList ?? m.config.vmbus;
+
 /** How long the root watches for the next exit before sleeping (ms). */
 const SPIN_MS = 0.05;
 /**
@@ -651,7 +654,7 @@ export class RootPartition implements HostController {
         exits: { ...p.exits[index]! },
       };
     });
-    const vmbus = m.vmbus && { channels: channelStatus(m.vmbus, m.memory, m.config.vmbus ?? []), ics: icStatus(m.config.vmbus ?? []) };
+    const vmbus = m.vmbus && { channels: channelStatus(m.vmbus, m.memory, m.vmbus.deviceList), ics: icStatus(m.vmbus.deviceList) };
     return { ...this.info(id), totals, vcpuStats, ...(vmbus ? { vmbus } : {}) };
   }
 
@@ -666,7 +669,7 @@ export class RootPartition implements HostController {
     const p = this.get(id);
     if (running && p.state !== 'running') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
     try {
-      return await f(p.machine.config.vmbus);
+      return await f(vmbusDevices(p.machine)); // an IC removed while it ran is not asked
     } catch (e) {
       if (e instanceof IcError) throw new ControlError(`partition ${p.spec.name}: ${e.message}`);
       throw e;
@@ -691,7 +694,7 @@ export class RootPartition implements HostController {
 
   async channels(id: number): Promise<ChannelStatus[]> {
     const m = this.get(id).machine;
-    return m.vmbus ? channelStatus(m.vmbus, m.memory, m.config.vmbus ?? []) : [];
+    return m.vmbus ? channelStatus(m.vmbus, m.memory, m.vmbus.deviceList) : [];
   }
 
   // ---- hot add and remove of VMBus devices (vmbus-hotplug.ts), on this thread, where the devices run
@@ -710,7 +713,7 @@ export class RootPartition implements HostController {
   }
 
   async switchPorts(): Promise<SwitchPortStatus[]> {
-    return [...this.parts].flatMap(([id, p]) => nicPorts(p.machine.config.vmbus ?? []).map((port) => ({ ...port, partition: id })));
+    return [...this.parts].flatMap(([id, p]) => nicPorts(vmbusDevices(p.machine) ?? []).map((port) => ({ ...port, partition: id })));
   }
 
   async balloon(id: number, targetBytes: number): Promise<BalloonStatus> {

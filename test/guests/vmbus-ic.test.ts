@@ -104,6 +104,10 @@ describe('vmbus-ic guest', () => {
       expect(stats.vmbus!.ics.map((ic) => [ic.service, ic.state, ic.version])).toEqual([
         ['heartbeat', 'ready', '3.0'], ['shutdown', 'ready', '3.2'], ['timesync', 'ready', '4.0'], ['kvp', 'ready', '4.0'],
       ]);
+      // Any channel can go, an IC's too: the control plane no longer asks it, and the others go on.
+      await host.removeVmbusDevice(id, 1);
+      await expect(host.heartbeat(id)).rejects.toThrow(/no heartbeat integration component/);
+      expect((await host.stats(id)).vmbus!.ics.map((ic) => ic.service)).toEqual(['shutdown', 'timesync', 'kvp']);
       await host.guestShutdown(id); // resolves once the guest accepted ...
       expect(await host.wait(id)).toEqual({ kind: 'exit', code: 0, reason: 'sbi' }); // ... and it goes down by its own path
       expect(out).toBe(EXPECTED);
