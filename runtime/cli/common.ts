@@ -23,7 +23,7 @@ export interface CommonOptions {
   /** hv run --save FILE [--save-after-insns N]: save the guest there (after N steps, on Ctrl-A s or SIGUSR1). */
   save?: { path: string; afterSteps?: number };
   /** hv run --migrate-to HOST:PORT [--migrate-after-insns N]: live-migrate the guest there (runtime/cli/migrate.ts). */
-  migrate?: { target: MigrateTarget; afterSteps?: number };
+  migrate?: { target: MigrateTarget; afterSteps?: number; linkRate?: number };
   /** hv run --snapshot-dir / --move-disk: live snapshots and storage migration (live-ops.ts). */
   live?: LiveOptions;
 }
@@ -62,16 +62,18 @@ export function commonOptions(args: Parsed): CommonOptions {
   };
 }
 
-/** --migrate-to HOST:PORT [--migrate-after-insns N]. */
+/** --migrate-to HOST:PORT [--migrate-after-insns N] [--migrate-link-rate KB/s]. */
 function migrateOptions(args: Parsed, saving: boolean): CommonOptions['migrate'] {
   const to = optionValue(args, 'migrate-to');
   const afterSteps = intOption(args, 'migrate-after-insns', 1, Number.MAX_SAFE_INTEGER);
+  const kbps = intOption(args, 'migrate-link-rate', 1, 100_000_000);
   if (to === undefined) {
-    if (afterSteps !== undefined) throw new UsageError('--migrate-after-insns needs --migrate-to HOST:PORT');
+    if (afterSteps !== undefined || kbps !== undefined) throw new UsageError('--migrate-after-insns and --migrate-link-rate need --migrate-to HOST:PORT');
     return undefined;
   }
   if (saving) throw new UsageError('--save and --migrate-to both end the run here: give one');
-  return { target: parseTarget(to), afterSteps };
+  // KB/s (1000 bytes) is bytes per ms.
+  return { target: parseTarget(to), afterSteps, ...(kbps === undefined ? {} : { linkRate: kbps }) };
 }
 
 /** --snapshot-dir DIR [--snapshot-after-insns N]... and --move-disk [N=]PATH [--move-after-insns N]; `stepped` when a step count is given. */

@@ -200,7 +200,7 @@ async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOption
     };
     if (o.save) process.on('SIGUSR1', askSave);
     // --migrate-to (migrate.ts): pre-copy between the guest's slices, stop-and-copy where the run stops.
-    const migration = o.migrate && new DeterministicMigration(machines[0]!, specs[0]!, o.migrate.target, { afterSteps: o.migrate.afterSteps, maxInsns: o.maxInsns }, disks);
+    const migration = o.migrate && new DeterministicMigration(machines[0]!, specs[0]!, o.migrate.target, { afterSteps: o.migrate.afterSteps, maxInsns: o.maxInsns, linkRate: o.migrate.linkRate }, disks);
     const askMigrate = () => migration && migration.start();
     if (migration) process.on('SIGUSR1', askMigrate);
     // Live snapshots and disk moves (live-ops.ts): one guest, round-robin.
@@ -323,7 +323,7 @@ export async function runThreaded(
       if (!mig || migrating) return;
       migrating = true;
       const to = `${mig.target.host}:${mig.target.port}`;
-      h.migrate(ids[0]!, mig.target, { progress: true }).then(
+      h.migrate(ids[0]!, mig.target, { progress: true, linkRate: mig.linkRate }).then(
         (info) => process.stderr.write(describeMigration(info, to)),
         (e: Error) => {
           process.stderr.write(`hv: ${e.message}; the guest runs on here\n`);

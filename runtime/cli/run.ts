@@ -49,6 +49,7 @@ const SPEC = {
   'save-after-insns': { value: true },
   'migrate-to': { value: true },
   'migrate-after-insns': { value: true },
+  'migrate-link-rate': { value: true },
   'snapshot-dir': { value: true },
   'snapshot-after-insns': { value: true, repeat: true },
   'move-disk': { value: true },
@@ -128,6 +129,10 @@ const HELP = `usage: hv run [options] [FILE.elf...]
   --migrate-after-insns N
                      with --migrate-to: pre-copy at once, stop-and-copy at exactly
                      step N (deterministic host; implies --icount)
+  --migrate-link-rate KB/s
+                     with --migrate-to: estimate the downtime (and throttle the guest
+                     when it dirties faster) with this link rate instead of the
+                     measured one
   --snapshot-dir DIR take live snapshots of the guest into DIR (its snapshot
                      tree: hv snapshot list DIR) on Ctrl-A n or SIGUSR2, or after
                      --snapshot-after-insns N steps (repeatable; implies --icount);

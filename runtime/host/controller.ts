@@ -151,7 +151,7 @@ export interface HostController {
    * ends, result 'migrated'); on failure it runs on here, unharmed, and the
    * MigrationError says which phase failed. `progress`: a line per round on stderr.
    */
-  migrate(id: number, target: MigrateTarget, options?: { maxDowntimeMs?: number; progress?: boolean }): Promise<MigrateInfo>;
+  migrate(id: number, target: MigrateTarget, options?: { maxDowntimeMs?: number; progress?: boolean; linkRate?: number }): Promise<MigrateInfo>;
   /**
    * Zeroed guest RAM for an incoming partition, reserved when its stream
    * starts: the host address in the host's shared memory, where the stream

@@ -136,7 +136,7 @@ export class Host implements HostController {
     if (console) this.sinks.set(id, console);
     return id;
   }
-  migrate(id: number, target: MigrateTarget, options?: { maxDowntimeMs?: number; progress?: boolean }): Promise<MigrateInfo> {
+  migrate(id: number, target: MigrateTarget, options?: { maxDowntimeMs?: number; progress?: boolean; linkRate?: number }): Promise<MigrateInfo> {
     return this.call(() => this.remote.migrate(id, target, options));
   }
   reserveRam(bytes: number): Promise<number> {

@@ -339,7 +339,7 @@ export class RootPartition implements HostController {
     return info;
   }
 
-  async migrate(id: number, target: MigrateTarget, options: { maxDowntimeMs?: number; progress?: boolean } = {}): Promise<MigrateInfo> {
+  async migrate(id: number, target: MigrateTarget, options: { maxDowntimeMs?: number; progress?: boolean; linkRate?: number } = {}): Promise<MigrateInfo> {
     const p = this.get(id);
     if (p.state !== 'running') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
     // Live migration copies RAM as one host run; an overcommit partition's pages move (docs/memory.md).
@@ -368,7 +368,7 @@ export class RootPartition implements HostController {
         capture: () => captureState(m, p.spec, () => p.disks.forEach((d) => d.flush())),
         release: () => this.finish(p, { kind: 'migrated', to: where }),
       },
-      { maxDowntimeMs: options.maxDowntimeMs, progress: options.progress ? (line) => process.stderr.write(`hv: migrating ${p.spec.name} to ${where}: ${line}\n`) : undefined },
+      { maxDowntimeMs: options.maxDowntimeMs, linkRate: options.linkRate, progress: options.progress ? (line) => process.stderr.write(`hv: migrating ${p.spec.name} to ${where}: ${line}\n`) : undefined },
     );
   }
 

@@ -26,8 +26,19 @@ export interface SourcePartition {
   ram: Uint8Array;
   /** The partition's spec (the handshake tells the target what it will receive). */
   spec: PartitionSpec;
-  /** Stop pre-copying now? (`converged`: the rest fits the downtime; the threaded host stops then, the deterministic one at its step.) */
+  /**
+   * Stop pre-copying now? (`converged`: the rest fits the downtime, or the
+   * rounds ran out; the threaded host stops then, the deterministic one at
+   * its step if it was given one.)
+   */
   shouldStop(converged: boolean, round: number): boolean;
+  /**
+   * Lets the guest run between two rounds. Default: 5 ms of the running
+   * guest's time (threaded host). The deterministic host runs it a fixed
+   * number of steps here, fewer when throttled, so that every round falls
+   * on the same step in every run.
+   */
+  between?(): Promise<void>;
   /** A reason to give up (the guest ended meanwhile), or undefined. */
   cancelled(): string | undefined;
   /** vCPUs off their pCPUs and device accesses done. */
@@ -47,6 +58,12 @@ export interface MigrateOptions {
   maxDowntimeMs?: number;
   /** Pre-copy rounds before stopping anyway (default 30). */
   maxRounds?: number;
+  /**
+   * The link's rate for the convergence estimates, bytes per ms, instead of
+   * measuring it: a link known to be slower than loopback, or a test that
+   * needs the decisions (expected downtime, auto-converge) to be exact.
+   */
+  linkRate?: number;
   /** Progress lines: rounds, dirty rate, remaining bytes, expected downtime. */
   progress?: (line: string) => void;
 }
@@ -63,6 +80,9 @@ export interface MigrateInfo {
   /** Where the downtime went, in order (ms each; they add up to downtimeMs). */
   downtimePhases: [string, number][];
 }
+
+/** How long the paused source waits for the target's RDY (and, informational, DONE). */
+const CONFIRM_MS = 10_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -97,7 +117,7 @@ export async function migrateOut(target: MigrateTarget, part: SourcePartition, o
     };
     let bytes = 0;
     let round = 0;
-    let linkRate = 0; // bytes per ms
+    let linkRate = options.linkRate ?? 0; // bytes per ms
     let roundStart = performance.now();
     let list = nonZeroPages(part.ram); // round 0: what is not zero (the target's RAM starts zeroed)
     let slow = 0;
@@ -107,14 +127,17 @@ export async function migrateOut(target: MigrateTarget, part: SourcePartition, o
       const sendMs = Math.max(0.01, performance.now() - sendStart);
       const sent = list.length * PAGE_SIZE;
       bytes += sent;
-      if (sent >= 64 * PAGE_SIZE) linkRate = sent / sendMs;
+      if (sent >= 64 * PAGE_SIZE && options.linkRate === undefined) linkRate = sent / sendMs;
       round++;
       const c = part.cancelled();
       if (c) throw new MigrationError(phase, c);
       // The target says nothing during pre-copy: a closed stream is a target that gave up.
       if (reader.ended !== undefined) throw new MigrationError(phase, reader.ended);
-      // Let the guest run a little between rounds (on the deterministic host it runs on this thread).
-      if (performance.now() - roundStart < 5) await sleep(5);
+      // Let the guest run a little between rounds.
+      if (part.between) await part.between();
+      else if (performance.now() - roundStart < 5) await sleep(5);
+      const ended = part.cancelled();
+      if (ended) throw new MigrationError(phase, ended);
       const dirty = k.dirtyLogFetch(part.id);
       await synced(part);
       const roundMs = performance.now() - roundStart;
@@ -128,10 +151,12 @@ export async function migrateOut(target: MigrateTarget, part: SourcePartition, o
       );
       list = bitmapPages(bitmap(), pages);
       const converged = expected <= maxDowntime;
-      if (part.shouldStop(converged, round) || round >= maxRounds) break;
+      if (part.shouldStop(converged || round >= maxRounds, round)) break;
       // Auto-converge (QEMU): the guest dirtied more than half of what the
-      // round sent, twice: take 20% of its time away, then 10% more each time.
-      if (!converged && dirtyBytes > sent / 2 && ++slow >= 2) {
+      // round sent, twice in a row: take 20% of its time away, then 10% more
+      // each time it does so again.
+      slow = !converged && dirtyBytes > sent / 2 ? slow + 1 : 0;
+      if (slow >= 2) {
         slow = 0;
         throttle = Math.min(99, throttle ? throttle + 10 : 20);
         part.throttle(throttle);
@@ -163,7 +188,10 @@ export async function migrateOut(target: MigrateTarget, part: SourcePartition, o
     down.mark('send');
 
     phase = 'confirm';
-    const ready = await expect(reader, 'RDY ', phase);
+    // Paused, the guest waits for the answer: not forever (the target may
+    // hang); the catch below resumes it, and the target, its stream cut
+    // before GO, discards its copy.
+    const ready = await expect(reader, 'RDY ', phase, CONFIRM_MS);
     down.split('target checks and builds', Number(parseJson(ready, phase).prepareMs) || 0, 'to the target and back');
     // Point of no return: the target holds the whole partition and waits
     // for this copy to let go; it starts on GO.
@@ -171,7 +199,7 @@ export async function migrateOut(target: MigrateTarget, part: SourcePartition, o
     down.mark('release');
     await send(sock, encodeFrame('GO  '), phase).catch(() => {});
     // Informational: the guest is the target's now.
-    const done = await expect(reader, 'DONE', phase).then((f) => parseJson(f, phase), () => ({}) as Record<string, unknown>);
+    const done = await expect(reader, 'DONE', phase, CONFIRM_MS).then((f) => parseJson(f, phase), () => ({}) as Record<string, unknown>);
     down.split('target starts', Number(done.startMs) || 0, 'GO/DONE round trip');
     sock.end();
     return { rounds: round, bytes, totalMs: performance.now() - t0, downtimeMs: down.total(), throttle, downtimePhases: down.phases };

@@ -86,11 +86,21 @@ export class FrameReader {
     this.pump();
   }
 
-  next(phase: MigrationPhase): Promise<Frame> {
-    return new Promise((resolve, reject) => {
+  /** The next frame; with `timeoutMs`, a MigrationError if it has not come by then. */
+  next(phase: MigrationPhase, timeoutMs?: number): Promise<Frame> {
+    const frame = new Promise<Frame>((resolve, reject) => {
       this.waiting = { resolve, reject, phase };
       this.pump();
     });
+    if (timeoutMs === undefined) return frame;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.waiting = undefined;
+        reject(new MigrationError(phase, `no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+    return Promise.race([frame, late]).finally(() => clearTimeout(timer));
   }
 
   private pump(): void {
@@ -153,8 +163,8 @@ export function send(socket: Socket, frame: OutFrame, phase: MigrationPhase): Pr
 }
 
 /** Expects a frame with `tag`; an RFSE is the target's refusal, anything else a protocol error. */
-export async function expect(reader: FrameReader, tag: Tag, phase: MigrationPhase): Promise<Frame> {
-  const f = await reader.next(phase);
+export async function expect(reader: FrameReader, tag: Tag, phase: MigrationPhase, timeoutMs?: number): Promise<Frame> {
+  const f = await reader.next(phase, timeoutMs);
   if (f.tag === 'RFSE') throw new MigrationError(phase, `the target refused: ${String(parseJson(f, phase).reason)}`);
   if (f.tag !== tag) throw new MigrationError(phase, `expected frame ${tag.trim()}, got ${f.tag.trim()}`);
   return f;

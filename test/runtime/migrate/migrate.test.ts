@@ -41,12 +41,16 @@ async function serve(args: string[]): Promise<{ proc: Proc; port: number }> {
   throw new Error(`hv serve did not listen: ${proc.stderr()}`);
 }
 
-/** Migrates `args` at step `at` and checks the two halves against one uninterrupted run; compares the state at step `later`. */
-async function checkExact(name: string, args: string[], at: number, later: number) {
+/**
+ * Migrates `args` at step `at` (with `migrateArgs` for the source) and checks
+ * the two halves against one uninterrupted run; compares the state at step
+ * `later`. Returns what the source printed on stderr.
+ */
+async function checkExact(name: string, args: string[], at: number, later: number, migrateArgs: string[] = []): Promise<string> {
   const whole = hv('run', '--icount', ...args);
   const wholeSaved = hv('run', ...args, '--save', join(dir, `${name}-whole.hvs`), '--save-after-insns', String(later));
   const { proc: target, port } = await serve(['--save', join(dir, `${name}-moved.hvs`), '--save-after-insns', String(later)]);
-  const source = start(['run', ...args, '--migrate-to', `127.0.0.1:${port}`, '--migrate-after-insns', String(at)]);
+  const source = start(['run', ...args, '--migrate-to', `127.0.0.1:${port}`, '--migrate-after-insns', String(at), ...migrateArgs]);
   expect(await source.code).toBe(0);
   expect(source.stderr()).toMatch(/migrated the guest to 127\.0\.0\.1:\d+: \d+ rounds/);
   expect(await target.code).toBe(0);
@@ -55,6 +59,7 @@ async function checkExact(name: string, args: string[], at: number, later: numbe
   expect(resumed.code).toBe(whole.code);
   expect(wholeSaved.stdout).toBe(source.stdout() + target.stdout());
   expect(guestState(join(dir, `${name}-moved.hvs`))).toEqual(guestState(join(dir, `${name}-whole.hvs`)));
+  return source.stderr();
 }
 
 describe('a guest live-migrated on the deterministic host', () => {
@@ -68,6 +73,33 @@ describe('a guest live-migrated on the deterministic host', () => {
 
   it('runs on exactly as if uninterrupted: four harts exchanging IPIs, nested paging (smp_ipi.elf)', async () => {
     await checkExact('smp', ['-smp', '4', '--paging', 'nested', 'guests/bin/smp_ipi.elf'], 3_001, 6_007);
+  });
+});
+
+describe('auto-converge', () => {
+  // A link of 1 KB/s: every dirty page is more than the 30 ms downtime
+  // allows, and the guest dirties more than half of what each round sends.
+  // The deterministic host runs the guest a fixed number of steps between
+  // rounds (fewer when throttled), so with the link rate given every round,
+  // estimate and throttle decision is the same in every run.
+  it('throttles a guest that dirties faster than the link, which still moves and runs on exactly', async () => {
+    const stderr = await checkExact('converge', ['guests/bin/interrupts.elf'], 90_001, 100_003, ['--migrate-link-rate', '1']);
+    const rounds = stderr
+      .split('\n')
+      .filter((l) => l.includes(': round '))
+      .map((l) => l.replace(/^.*: round/, 'round').replace(/dirty [\d.]+ MB\/s, /, ''));
+    expect(rounds).toEqual([
+      'round 1: 8 KiB left, expected downtime 8192.0 ms',
+      'round 2: 4 KiB left, expected downtime 4096.0 ms',
+      'round 3: 4 KiB left, expected downtime 4096.0 ms',
+      'round 4: 4 KiB left, expected downtime 4096.0 ms', // dirtied as much as it sent, twice: throttled
+      'round 5: 4 KiB left, expected downtime 4096.0 ms, throttled 20%',
+      'round 6: 8 KiB left, expected downtime 8192.0 ms, throttled 20%', // twice again: 10 points more
+      'round 7: 0 KiB left, expected downtime 0.0 ms, throttled 30%',
+      'round 8: 0 KiB left, expected downtime 0.0 ms, throttled 30%',
+      'round 9: 0 KiB left, expected downtime 0.0 ms, throttled 30%',
+    ]);
+    expect(stderr).toMatch(/migrated the guest to 127\.0\.0\.1:\d+: 9 rounds, .*, throttled to 70%\n/);
   });
 });
 
