@@ -1,7 +1,7 @@
 // `hv conformance DIR`: runs every ELF in DIR (e.g. the official riscv-tests,
 // built locally) and prints a table and an `N passed, N failed` line.
 // A test passes when it exits with status 0 (HTIF tohost = 1, or the finisher).
-import { JIT_MODES, type JitMode } from '../jit/tier.ts';
+import { defaultJitMode, JIT_MODES, type JitMode } from '../jit/tier.ts';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseElf } from '../loader/elf.ts';
@@ -22,7 +22,7 @@ export async function runConformanceTest(
   path: string,
   maxInsns = 50_000_000,
   paging: PagingMode = 'direct',
-  jit: JitMode = 'off',
+  jit: JitMode = defaultJitMode(),
 ): Promise<ConformanceResult> {
   const name = path.split('/').pop()!;
   const t0 = performance.now();
@@ -63,7 +63,7 @@ export async function conformanceCommand(argv: string[]): Promise<number> {
     throw new UsageError('usage: hv conformance [--filter REGEX] [--max-insns N] [--paging direct|nested|shadow] [--jit off|on|always] [--quiet] DIR');
   }
   const paging = pagingOption(optionValue(args, 'paging'));
-  const jit = optionValue(args, 'jit') ?? 'off';
+  const jit = optionValue(args, 'jit') ?? defaultJitMode();
   if (!(JIT_MODES as readonly string[]).includes(jit)) throw new UsageError(`--jit takes off, on or always, not '${jit}'`);
   const dir = args.positionals[0]!;
   let files: string[];

@@ -10,7 +10,7 @@
 //
 // One partition writes its console as is; several get a line prefix each.
 // The exit status is the first failing partition's (in order), or 0.
-import { JIT_MODES, type JitMode, printJitStats } from '../jit/tier.ts';
+import { defaultJitMode, JIT_MODES, type JitMode, printJitStats } from '../jit/tier.ts';
 import { basename } from 'node:path';
 import { Host } from '../host/host.ts';
 import { Hypervisor } from '../host/hypervisor.ts';
@@ -168,7 +168,7 @@ function vmbusOf(m: Machine): PartitionStats['vmbus'] {
 }
 
 /** Every vCPU on this thread: round-robin, or on the kernel scheduler with `pcpus` pCPUs. */
-async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOptions, out: Consoles, pcpus?: number, restore?: LoadedSave, jit: JitMode = 'off') {
+async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOptions, out: Consoles, pcpus?: number, restore?: LoadedSave, jit: JitMode = defaultJitMode()) {
   const start = performance.now(); // the timeout runs from here: set-up reads the images
   const timeoutMs = () => (o.timeoutMs === undefined ? undefined : Math.max(0, o.timeoutMs - (performance.now() - start)));
   const hv = new Hypervisor(specs.reduce((n, s) => n + specHostBytes(s), 0));
@@ -266,7 +266,7 @@ export async function runThreaded(
   pcpus: number | undefined,
   out: Consoles,
   restore?: LoadedSave,
-  jit: JitMode = 'off',
+  jit: JitMode = defaultJitMode(),
 ): Promise<ThreadedRun> {
   // The timeout runs from here: creating partitions reads their images.
   const ids: number[] = [];

@@ -10,7 +10,7 @@
 //
 // Exit status: the guest's (0 on pass/poweroff, its failure code otherwise),
 // 124 on --timeout or --max-insns, 2 on bad usage or input.
-import { JIT_MODES, type JitMode } from '../jit/tier.ts';
+import { defaultJitMode, JIT_MODES, type JitMode } from '../jit/tier.ts';
 import { readVmConfig } from '../config/vm-config.ts';
 import { checkHost, IC_NAMES, partitionSpec, SpecError, type HostSpec, type PartitionSpec } from '../host/spec.ts';
 import { integerOption, optionValue, parseArgs, type Parsed } from './args.ts';
@@ -189,7 +189,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   // Deterministic mode takes pCPUs from --pcpus only (then it runs the kernel scheduler), not from a config.
   if (deterministic && !args.options.has('pcpus')) pcpus = undefined;
-  const jit = optionValue(args, 'jit') ?? 'off';
+  const jit = optionValue(args, 'jit') ?? defaultJitMode();
   if (!(JIT_MODES as readonly string[]).includes(jit)) throw new UsageError(`--jit takes off, on or always, not '${jit}'`);
   return runPartitions(host.partitions, common, { deterministic, pcpus, jit: jit as JitMode });
 }

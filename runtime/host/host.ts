@@ -9,7 +9,7 @@
 //   await host.start(id);
 //   const result = await host.wait(id);
 //   await host.close();
-import { jitHostBytes, type JitMode } from '../jit/tier.ts';
+import { defaultJitMode, jitHostBytes, type JitMode } from '../jit/tier.ts';
 import { proxy, wrap, type Remote } from 'comlink';
 import type { PagingMode, RunResult } from '../machine/machine.ts';
 import type { BalloonStatus } from '../machine/overcommit.ts';
@@ -81,7 +81,7 @@ export class Host implements HostController {
     // The pCPUs start meanwhile: until the root has initialized the
     // scheduler, pcpuRun finds no pCPU of theirs and they idle.
     const workers = Array.from({ length: pcpus }, (_, pcpu) => {
-      const data: PcpuWorkerData = { memory, module, pcpu, shared: shared.buffer, insnsPerMs, jit: o.jit ?? 'off' };
+      const data: PcpuWorkerData = { memory, module, pcpu, shared: shared.buffer, insnsPerMs, jit: o.jit ?? defaultJitMode() };
       return platform.spawn('pcpu-worker', data);
     });
     await new Promise<void>((resolve, reject) => {

@@ -8,6 +8,19 @@ export type JitMode = 'off' | 'on' | 'always';
 export const JIT_MODES: readonly JitMode[] = ['off', 'on', 'always'];
 
 /**
+ * The mode when none is given: HV_JIT=off|on|always in the environment, else
+ * off. It lets the whole test suite run with the JIT forced on
+ * (`HV_JIT=always npx vitest run`, docs/jit.md) without every test naming
+ * it; an explicit mode (--jit, setJit, HostOptions.jit) wins.
+ */
+export function defaultJitMode(): JitMode {
+  const v = typeof process === 'undefined' ? undefined : process.env.HV_JIT;
+  if (v === undefined || v === '') return 'off';
+  if (!(JIT_MODES as readonly string[]).includes(v)) throw new Error(`HV_JIT takes off, on or always, not '${v}'`);
+  return v as JitMode;
+}
+
+/**
  * Index of slot 0 in the table: the kernel's own functions (none today;
  * AssemblyScript puts function pointers at 1..) stay below it.
  */
@@ -68,6 +81,8 @@ export class JitTier {
     this.translator = new Translator(this.memory, rvcTable, off);
     this.stats = new BigInt64Array(this.memory.buffer, jitState, 8);
     this.jitState = jitState;
+    const mode = defaultJitMode();
+    if (mode !== 'off') this.setMode(mode);
   }
 
   private jitState = 0;

@@ -17,7 +17,7 @@ export async function runGuest(
     input?: string;
     /** 'firmware' (default): M-mode at the entry, as -bios none; 'enlightened': S-mode, hv is the SBI firmware. */
     boot?: 'firmware' | 'enlightened';
-    /** The JIT tier (docs/jit.md); default off. */
+    /** The JIT tier (docs/jit.md); default HV_JIT from the environment, else off. */
     jit?: JitMode;
   } = {},
 ): Promise<GuestRun> {
