@@ -10,7 +10,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { Host } from '../host/host.ts';
 import type { PartitionSpec } from '../host/spec.ts';
 import { MigrationError } from '../migrate/errors.ts';
-import { migrateIn, type FailAt, type TargetHost } from '../migrate/target.ts';
+import { migrateIn, threadedTarget, type FailAt, type TargetHost } from '../migrate/target.ts';
 import { loadedState } from '../migrate/state.ts';
 import { encodeMemory } from '../persist/memory.ts';
 import type { LoadedSave } from '../persist/partition.ts';
@@ -153,17 +153,7 @@ async function serveThreaded(server: Server, pcpus: number | undefined, paging: 
   try {
     await new Promise<void>((done) => {
       server.on('connection', (socket: Socket) => {
-        let ramHost = 0;
-        const host: TargetHost = {
-          reserve: async (bytes) => {
-            ramHost = await h.reserveRam(bytes);
-            return new Uint8Array(h.memory.buffer, ramHost, bytes);
-          },
-          prepare: (state) => h.receive({ ...state, ramHost }, out, { paging }),
-          start: (id) => h.start(id),
-          discard: (id) => (id === undefined ? h.releaseRam(ramHost) : h.destroy(id)),
-        };
-        migrateIn(socket, host, failAt).then(
+        migrateIn(socket, threadedTarget(h, out, { paging }), failAt).then(
           async (id) => {
             received = true;
             running.add(id);

@@ -6,6 +6,8 @@
 // STOP; it runs only on the source's GO. A stream that ends, lies or breaks
 // before that leaves nothing behind (the error says in which phase).
 import type { Socket } from 'node:net';
+import type { ConsoleSink, HostController } from '../host/controller.ts';
+import type { PagingMode } from '../machine/machine.ts';
 import { checkPartition, SpecError, type PartitionSpec } from '../host/spec.ts';
 import { PersistError } from '../persist/errors.ts';
 import type { SaveMeta } from '../persist/partition.ts';
@@ -28,6 +30,27 @@ export interface TargetHost {
   start(id: number): Promise<void>;
   /** Takes down what the stream built, never run: partition `id`, or (undefined) the reserved RAM. */
   discard(id: number | undefined): Promise<void>;
+}
+
+/**
+ * A threaded host as the target: the RAM reserved in its shared memory (this
+ * thread writes the pages there), the partition built and run by its root.
+ */
+export function threadedTarget(
+  h: Pick<HostController, 'reserveRam' | 'releaseRam' | 'receive' | 'start' | 'destroy'> & { memory: WebAssembly.Memory },
+  console?: ConsoleSink,
+  options: { paging?: PagingMode } = {},
+): TargetHost {
+  let ramHost = 0;
+  return {
+    reserve: async (bytes) => {
+      ramHost = await h.reserveRam(bytes);
+      return new Uint8Array(h.memory.buffer, ramHost, bytes);
+    },
+    prepare: (state) => h.receive({ ...state, ramHost }, console, options),
+    start: (id) => h.start(id),
+    discard: (id) => (id === undefined ? h.releaseRam(ramHost) : h.destroy(id)),
+  };
 }
 
 /** For tests of the source's failure handling: the target drops the connection at this point. */
