@@ -335,7 +335,7 @@ export { SYNIC_OK, SYNIC_BUSY, SYNIC_OFF, SYNIC_BAD_PAGE, SYNIC_BAD_ARG, SYNIC_S
 
 // The JIT tier (kernel/jit/, docs/jit.md): the host sets each instance's mode
 // and owns the generated functions; counters for --stats.
-export { jitSetMode, JIT_SLOTS } from './jit/dispatch';
+export { jitInstall, jitSetMode, JIT_SLOTS } from './jit/dispatch';
 export { jitRangeWritten } from './jit/code';
 export { jitFp } from './jit/helpers';
 export { H_STAT_JIT_INSNS as OFF_STAT_JIT_INSNS } from './cpu/hart';

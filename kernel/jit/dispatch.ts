@@ -3,9 +3,14 @@
 // The interpreter calls jitEnter at every taken control transfer (the start
 // of a basic block). Per thread, a direct-mapped table of block entries,
 // keyed by (guest-virtual pc, host frame of its code), counts executions;
-// at the threshold the host translates the region starting there
+// at the threshold the host is asked to translate the region starting there
 // (runtime/jit/translate.ts, through the `jitCompile` import) into a wasm
 // function in this instance's function table, at index tableBase + slot.
+// It may do so at once (--jit always) or queue the request (--jit on: the
+// entry is pending and the interpreter goes on running that code until the
+// host compiles a batch and installs it with jitInstall). Translated and
+// interpreted code retire the same instructions with the same effects, so
+// when a translation arrives changes speed only, never counts or output.
 // Later entries are one call_indirect, no JS on the way. The slot is the
 // translation's identity, so a table of SLOTS entries is also the cap on
 // live translations: a newcomer that keeps missing on a slot takes it over
@@ -29,6 +34,10 @@ import { JS_ENTRIES, JS_FLUSHES, JS_INSNS, JS_INVALIDATIONS, jitCodeInit, jitMar
 
 @external('env', 'jitCompile')
 declare function hostJitCompile(slot: u32, pc: u64, host: u32): u32;
+/** hostJitCompile's answers. */
+const COMPILE_NONE: u32 = 0; // its first instruction is not translated
+const COMPILE_READY: u32 = 1; // in the table now
+// 2: queued; the host calls jitInstall when it is compiled
 
 /** Off, on (translate hot code), always (translate at first execution). */
 export const JIT_OFF: u32 = 0;
@@ -61,6 +70,7 @@ const E_MISSES: u32 = 28; // u32 other keys that hit this slot since it was tran
 const ST_COUNT: u32 = 0;
 const ST_READY: u32 = 1;
 const ST_NEVER: u32 = 2; // its first instruction is not translated: stay in the interpreter
+const ST_PENDING: u32 = 3; // asked for, not compiled yet: interpreted meanwhile (and evictable)
 /** Misses by other keys before a translated slot is given up. */
 const EVICT_AFTER: u32 = 64;
 
@@ -201,16 +211,29 @@ function translate(e: usize, slot: u32, pc: u64, frame: u32): bool {
     shootdownPartition(<usize>load<u32>(hart, H_PARTITION), frame, 0, hart);
     dropStores(frame);
   }
-  // Read before the code: a write from now on makes this translation stale.
-  const gen = atomic.load<u32>(w);
-  if (!hostJitCompile(slot, pc, frame)) {
-    store<u32>(e, ST_NEVER, E_STATE);
-    return false;
-  }
+  // Read before the code (now or when a queued request is translated): a
+  // write from now on makes this translation stale.
   store<u32>(e, <u32>w, E_GEN_ADDR);
-  store<u32>(e, gen, E_GEN);
-  store<u32>(e, ST_READY, E_STATE);
-  return true;
+  store<u32>(e, atomic.load<u32>(w), E_GEN);
+  const r = hostJitCompile(slot, pc, frame);
+  const state = r == COMPILE_NONE ? ST_NEVER : r == COMPILE_READY ? ST_READY : ST_PENDING;
+  store<u32>(e, state, E_STATE);
+  return state == ST_READY;
+}
+
+/**
+ * The host compiled the request for (pc, frame) in `slot`: true if the
+ * entry still waits for it (then it is ready to run once the host has put
+ * the function in the table, or never translated if `ok` is false). False
+ * if the slot went to another region or a fence.i dropped it meanwhile: the
+ * host must then leave the table alone.
+ */
+export function jitInstall(slot: u32, pc: u64, frame: u32, ok: u32): bool {
+  if (!table || slot >= JIT_SLOTS) return false;
+  const e = table + slot * ENTRY;
+  if (load<u32>(e, E_STATE) != ST_PENDING || load<u64>(e, E_PC) != pc || load<u32>(e, E_FRAME) != frame) return false;
+  store<u32>(e, ok ? ST_READY : ST_NEVER, E_STATE);
+  return ok != 0;
 }
 
 /** Drops the running vCPU's store TLB entries of host frame `frame`. */

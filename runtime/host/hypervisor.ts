@@ -235,6 +235,7 @@ export class Hypervisor {
     try {
       for (let guests = this.live(); guests.length; guests = this.live()) {
         const idleMs = round(guests, Math.max(0, deadline - performance.now()));
+        this.kernel.jit.poll(); // queued translations (--jit on) compiled between rounds
         // Page sharing's fixed point: between rounds no vCPU runs, so where
         // the scanner is and what it merged is the same every run.
         if (this.sharePagesPerRound > 0) this.kernel.exports.shareScan(this.sharePagesPerRound);

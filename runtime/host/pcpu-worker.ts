@@ -50,6 +50,7 @@ function main(d: PcpuWorkerData): void {
   while (!shared.shuttingDown) {
     const seen = Atomics.load(i32, kick);
     const r = s.pcpuRun(d.pcpu, RUNS_PER_CALL);
+    instance.jit.poll(); // queued translations (--jit on) compiled between runs
     const exited = posted;
     posted = false;
     if (r === SchedExit.HOST || r === SchedExit.HALT) {

@@ -1,8 +1,15 @@
 // The host's half of the JIT tier, one per kernel instance (thread): the
 // function table the kernel calls translations through, and the `jitCompile`
-// import that translates a region (translate.ts), compiles it synchronously
-// and puts it at the slot the kernel chose (kernel/jit/dispatch.ts).
-import { Translator, type HartOffsets } from './translate.ts';
+// import the kernel asks for a region with (kernel/jit/dispatch.ts).
+//
+// With --jit always a region is translated (translate.ts), compiled and put
+// at the slot the kernel chose at once. With --jit on requests are queued
+// and the vCPU goes on interpreting; a batch of them becomes one module
+// (compiling and instantiating one module of 32 functions costs a fraction
+// of 32 modules: docs/jit.md), compiled when it is full or at the host
+// loop's next poll() once the oldest request has waited BATCH_WAIT_MS, and
+// each function is installed if its slot still waits for it (jitInstall).
+import { regionModule, Translator, type HartOffsets, type Region } from './translate.ts';
 
 export type JitMode = 'off' | 'on' | 'always';
 export const JIT_MODES: readonly JitMode[] = ['off', 'on', 'always'];
@@ -29,6 +36,18 @@ const TABLE_BASE = 1024;
 const SLOTS = 4096;
 /** Block entries before a region is translated with --jit on. */
 export const JIT_THRESHOLD = 1000;
+/** Requests compiled together as one module (--jit on). */
+const BATCH = 32;
+/** How long the first request of a batch that is not full waits for more (ms). */
+const BATCH_WAIT_MS = 4;
+/** jitCompile's answers (kernel/jit/dispatch.ts COMPILE_*). */
+const COMPILE_NONE = 0, COMPILE_READY = 1, COMPILE_QUEUED = 2;
+
+interface Request {
+  slot: number;
+  pc: bigint;
+  frame: number;
+}
 
 /** JIT_STATE fields (kernel/jit/code.ts), as u64 indexes from it. */
 const S_COMPILED = 1, S_COMPILE_US = 2, S_BYTES = 3, S_INVALIDATIONS = 4, S_FLUSHES = 5, S_ENTRIES = 6, S_INSNS = 7;
@@ -50,6 +69,7 @@ export interface JitKernel {
   /** kernel/jit/helpers.ts, imported by every region (translate.ts REGION_IMPORTS). */
   jitFp(insn: number): number;
   jitRangeWritten(host: number, length: number): void;
+  jitInstall(slot: number, pc: bigint, frame: number, ok: number): number;
   JIT_SLOTS: WebAssembly.Global | number;
 }
 
@@ -100,25 +120,79 @@ export class JitTier {
     this.kernel!.jitRangeWritten(host, length);
   }
 
+  /** Translate requests at once (--jit always) rather than queue them. */
+  private immediate = false;
+  private queue: Request[] = [];
+  private queuedAt = 0;
+
   /** Sets this instance's mode (its tables come from the frame pool at the first entry: jitHostBytes). */
   setMode(mode: JitMode, threshold = JIT_THRESHOLD): void {
+    this.immediate = mode === 'always';
     this.kernel!.jitSetMode(JIT_MODES.indexOf(mode), threshold, TABLE_BASE);
   }
 
-  /** The kernel's import: translate the region at `pc` (code in host frame `frame`) into `slot`. */
+  /**
+   * The kernel's import: the region at `pc` (code in host frame `frame`)
+   * is wanted in `slot`. Answers COMPILE_READY (in the table now),
+   * COMPILE_NONE (nothing there is translated) or COMPILE_QUEUED.
+   */
   readonly compile = (slot: number, pc: bigint, frame: number): number => {
-    const t0 = performance.now();
-    const region = this.translator!.translate(frame, BigInt.asUintN(64, pc));
-    if (!region) return 0;
-    const module = new WebAssembly.Module(region.bytes as BufferSource);
-    const instance = new WebAssembly.Instance(module, { env: { memory: this.memory, fp: this.kernel!.jitFp } });
-    this.table.set(TABLE_BASE + slot, instance.exports.f as WebAssembly.ExportValue as never);
-    const s = this.stats!;
-    Atomics.add(s, S_COMPILED, 1n);
-    Atomics.add(s, S_BYTES, BigInt(region.bytes.length));
-    Atomics.add(s, S_COMPILE_US, BigInt(Math.round((performance.now() - t0) * 1000)));
-    return 1;
+    const request = { slot, pc: BigInt.asUintN(64, pc), frame };
+    if (!this.immediate && this.queue.length + 1 < BATCH) {
+      if (!this.queue.length) this.queuedAt = performance.now();
+      this.queue.push(request);
+      return COMPILE_QUEUED;
+    }
+    // This request completes a batch (or is alone, --jit always): compiled
+    // with the queue, and answered here, as its entry is not pending yet.
+    const batch = this.queue;
+    this.queue = [];
+    return this.build(batch, request) ? COMPILE_READY : COMPILE_NONE;
   };
+
+  /**
+   * Called by the host's loop between runs of the kernel: compiles the
+   * queued requests once the oldest has waited BATCH_WAIT_MS, so a region
+   * that got hot does not wait for a batch to fill.
+   */
+  poll(): void {
+    if (this.queue.length && performance.now() - this.queuedAt >= BATCH_WAIT_MS) {
+      const batch = this.queue;
+      this.queue = [];
+      this.build(batch);
+    }
+  }
+
+  /**
+   * Translates `queued` (and `current`, the request being answered) into
+   * one module, installs each queued one whose slot still waits for it,
+   * and puts `current` in its slot; true if `current` was translated.
+   */
+  private build(queued: Request[], current?: Request): boolean {
+    const t0 = performance.now();
+    const requests = current ? [...queued, current] : queued;
+    const made: { request: Request; region: Region }[] = [];
+    for (const request of requests) {
+      const region = this.translator!.translate(request.frame, request.pc);
+      if (region) made.push({ request, region });
+      else if (request !== current) this.kernel!.jitInstall(request.slot, request.pc, request.frame, 0);
+    }
+    if (!made.length) return false;
+    const bytes = regionModule(made.map((m) => m.region));
+    const module = new WebAssembly.Module(bytes as BufferSource);
+    const exports = new WebAssembly.Instance(module, { env: { memory: this.memory, fp: this.kernel!.jitFp } }).exports;
+    let currentMade = false;
+    made.forEach(({ request }, i) => {
+      if (request === current) currentMade = true;
+      else if (!this.kernel!.jitInstall(request.slot, request.pc, request.frame, 1)) return;
+      this.table.set(TABLE_BASE + request.slot, exports[`f${i}`] as WebAssembly.ExportValue as never);
+    });
+    const s = this.stats!;
+    Atomics.add(s, S_COMPILED, BigInt(made.length));
+    Atomics.add(s, S_BYTES, BigInt(bytes.length));
+    Atomics.add(s, S_COMPILE_US, BigInt(Math.round((performance.now() - t0) * 1000)));
+    return currentMade;
+  }
 }
 
 /** The host-wide counters in JIT_STATE (any thread's view of host memory). */

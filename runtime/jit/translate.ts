@@ -22,7 +22,7 @@
 // interpreter's own implementation (kernel/jit/helpers.ts jitFp), so results
 // and fflags are the interpreter's bit for bit. Anything else not translated
 // here (CSRs, system, atomics) ends the block the same way.
-import { ByteWriter, I32, I64, moduleWithFunction, type ImportSpec } from './wasm.ts';
+import { ByteWriter, I32, I64, moduleWithFunctions, type ImportSpec } from './wasm.ts';
 
 /** vCPU block offsets the generated code uses (kernel/cpu/hart.ts, mmu/tlb.ts). */
 export interface HartOffsets {
@@ -43,10 +43,24 @@ const NAN_BOX = 0xffff_ffff_0000_0000n;
 const FP_READS_X = new Set([0x1a, 0x1e]);
 const FP_WRITES_X = new Set([0x14, 0x18, 0x1c]);
 
+/** One translated region: the body of a function of signature REGION_SIG (put in a module by regionModule). */
 export interface Region {
-  bytes: Uint8Array;
+  body: Uint8Array;
   blocks: number;
   insns: number;
+}
+
+/** (h: hart block, budget: steps left, key: data TLB key) -> steps retired | CHAINED. */
+const REGION_SIG = { params: [I32, I32, I64], results: [I32] };
+
+/** One module holding `regions` (exports f0, f1, ... in that order). */
+export function regionModule(regions: readonly Region[]): Uint8Array {
+  return moduleWithFunctions(
+    REGION_SIG,
+    regions.map((r) => ({ locals: LOCALS, body: r.body })),
+    { min: 1, max: 65536 },
+    REGION_IMPORTS as ImportSpec[],
+  );
 }
 
 const PAGE = 0x1000;
@@ -220,12 +234,7 @@ export class Translator {
     for (const r of written) body.byte(LGET).u32(L_H).byte(LGET).u32(2 + r).byte(I64_STORE).u32(3).u32(r * 8);
     body.byte(LGET).u32(L_H).byte(LGET).u32(L_EXIT).byte(I64_STORE).u32(3).u32(this.off.pc);
     body.byte(LGET).u32(L_N).byte(LGET).u32(L_CHAIN).byte(I32_CONST).u32(CHAINED_SHIFT).byte(I32_SHL).byte(I32_OR);
-    const bytes = moduleWithFunction(
-      { params: [I32, I32, I64], results: [I32], locals: LOCALS, body: body.result() },
-      { min: 1, max: 65536 },
-      REGION_IMPORTS as ImportSpec[],
-    );
-    return { bytes, blocks: blocks.length, insns: blocks.reduce((s, b) => s + b.insns.length, 0) };
+    return { body: body.result(), blocks: blocks.length, insns: blocks.reduce((s, b) => s + b.insns.length, 0) };
   }
 }
 

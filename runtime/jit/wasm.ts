@@ -1,5 +1,6 @@
-// A minimal WebAssembly binary writer: just what the JIT emits (one function
-// per module importing the host memory and the kernel's helpers). Opcodes are named where they are
+// A minimal WebAssembly binary writer: just what the JIT emits (a batch of
+// functions of one signature per module, importing the host memory and the
+// kernel's helpers). Opcodes are named where they are
 // used (translate.ts); this file knows the container format and LEB128.
 
 export class ByteWriter {
@@ -70,15 +71,6 @@ export class ByteWriter {
 export const I32 = 0x7f;
 export const I64 = 0x7e;
 
-export interface FunctionSpec {
-  params: number[];
-  results: number[];
-  /** Local declarations after the params: [count, type] runs. */
-  locals: [number, number][];
-  /** The body's instructions, without the final `end`. */
-  body: Uint8Array;
-}
-
 /** An imported function `env.<name>`; imports take function indexes 0, 1, ... in order. */
 export interface ImportSpec {
   name: string;
@@ -88,9 +80,17 @@ export interface ImportSpec {
 
 /**
  * A module importing `env.memory` (shared, the host's) and the functions
- * `imports`, and exporting one function `f` (index imports.length).
+ * `imports`, and exporting `bodies` as functions of signature `sig` named
+ * f0, f1, ... (function index imports.length + i). Compiling and
+ * instantiating one module of many functions costs far less per function
+ * than one module each (docs/jit.md).
  */
-export function moduleWithFunction(fn: FunctionSpec, memoryPages: { min: number; max: number }, imports: ImportSpec[] = []): Uint8Array {
+export function moduleWithFunctions(
+  sig: { params: number[]; results: number[] },
+  bodies: { locals: [number, number][]; body: Uint8Array }[],
+  memoryPages: { min: number; max: number },
+  imports: ImportSpec[] = [],
+): Uint8Array {
   const w = new ByteWriter();
   w.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   const section = (id: number, fill: (s: ByteWriter) => void) => {
@@ -98,24 +98,33 @@ export function moduleWithFunction(fn: FunctionSpec, memoryPages: { min: number;
     fill(s);
     w.byte(id).u32(s.length).bytes(s.result());
   };
-  // Types: 0 = f's, 1 + i = import i's.
+  // Types: 0 = the functions', 1 + i = import i's.
   section(1, (s) => {
     s.u32(1 + imports.length);
-    for (const t of [fn, ...imports]) s.byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
+    for (const t of [sig, ...imports]) s.byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
   });
   section(2, (s) => {
     s.u32(1 + imports.length);
     imports.forEach((im, i) => s.name('env').name(im.name).byte(0x00).u32(1 + i));
     s.name('env').name('memory').byte(0x02).byte(0x03).u32(memoryPages.min).u32(memoryPages.max);
   });
-  section(3, (s) => s.u32(1).u32(0));
-  section(7, (s) => s.u32(1).name('f').byte(0x00).u32(imports.length));
+  section(3, (s) => {
+    s.u32(bodies.length);
+    for (let i = 0; i < bodies.length; i++) s.u32(0);
+  });
+  section(7, (s) => {
+    s.u32(bodies.length);
+    bodies.forEach((_, i) => s.name(`f${i}`).byte(0x00).u32(imports.length + i));
+  });
   section(10, (s) => {
-    const body = new ByteWriter();
-    body.u32(fn.locals.length);
-    for (const [count, type] of fn.locals) body.u32(count).byte(type);
-    body.bytes(fn.body).byte(0x0b);
-    s.u32(1).u32(body.length).bytes(body.result());
+    s.u32(bodies.length);
+    for (const fn of bodies) {
+      const body = new ByteWriter();
+      body.u32(fn.locals.length);
+      for (const [count, type] of fn.locals) body.u32(count).byte(type);
+      body.bytes(fn.body).byte(0x0b);
+      s.u32(body.length).bytes(body.result());
+    }
   });
   return w.result();
 }
