@@ -3,7 +3,8 @@
 // per partition, and pictures read from host memory at 10 Hz. Its styles
 // are app.css (bundled with xterm.js's and uPlot's).
 import { Host } from '../host/host.ts';
-import type { PartitionInfo } from '../host/controller.ts';
+import type { PartitionInfo, PartitionStats } from '../host/controller.ts';
+import { JIT_MODES, JIT_STATE_ADDR, readJitStats, type JitMode } from '../jit/tier.ts';
 import { platform, rootFiles } from '../platform/browser.ts';
 import { loadCatalog, prepare, type Catalog, type Choice } from './catalog.ts';
 import { HostProbe } from './probe.ts';
@@ -11,6 +12,7 @@ import { MemoryMap } from './views/memory-map.ts';
 import { MipsChart } from './views/mips-chart.ts';
 import { PartitionCard } from './views/partition-card.ts';
 import { Timeline } from './views/timeline.ts';
+import { VmbusPanel } from './views/vmbus-panel.ts';
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector<T>(sel)!;
 const status = $('#status');
@@ -19,6 +21,8 @@ const status = $('#status');
 const params = new URLSearchParams(location.search);
 const PCPUS = Number(params.get('pcpus')) || Math.min(4, navigator.hardwareConcurrency || 2);
 const POOL_BYTES = 1024 << 20;
+/** ?jit=off|on|always: the JIT tier of every pCPU (a host-wide choice: changing it reloads the page). */
+const JIT: JitMode = JIT_MODES.find((m) => m === params.get('jit')) ?? 'off';
 
 async function main(): Promise<void> {
   if (!crossOriginIsolated) {
@@ -26,21 +30,36 @@ async function main(): Promise<void> {
     return;
   }
   const [host, module, catalog] = await Promise.all([
-    Host.start({ pcpus: PCPUS, memoryBytes: POOL_BYTES }),
+    Host.start({ pcpus: PCPUS, memoryBytes: POOL_BYTES, jit: JIT }),
     platform.kernelModule(),
     loadCatalog(),
   ]);
   const files = rootFiles();
   const probe = new HostProbe(host.memory, module, host.pcpus);
-  status.textContent = `${host.pcpus} pCPUs (Web Workers), ${POOL_BYTES >> 20} MiB for partitions, cross-origin isolated`;
+  status.textContent = `${host.pcpus} pCPUs (Web Workers), ${POOL_BYTES >> 20} MiB for partitions, JIT ${JIT}, cross-origin isolated`;
+  const jitSelect = $<HTMLSelectElement>('#jit');
+  jitSelect.value = JIT;
+  jitSelect.onchange = () => {
+    params.set('jit', jitSelect.value);
+    location.search = params.toString();
+  };
+  // Off: no pictures are drawn and the root is not asked for figures (only
+  // for states), so the bench can measure what the pictures cost.
+  const live = $<HTMLInputElement>('#live');
 
   const cards = new Map<number, PartitionCard>();
   let infos: PartitionInfo[] = [];
+  /** The root's figures of each partition, a few times a second (exits, overcommit pages, VMBus channels). */
+  const stats = new Map<number, PartitionStats>();
   /** Global vCPU -> partition, for the timeline. */
   const owners = new Map<number, { id: number; name: string }>();
   const timeline = new Timeline($('#timeline'), probe, (v) => owners.get(v));
   const memoryMap = new MemoryMap($('#memory'), probe);
   const chart = new MipsChart($('#mips'));
+  const vmbus = new VmbusPanel($('#vmbus'));
+  const jitStats = $('#jit-stats');
+  vmbus.update([]);
+  if (JIT === 'off') jitStats.textContent = 'off: pick on or always at the top (the host restarts)';
 
   fillChoices(catalog);
   wireForm(catalog, async (choice) => {
@@ -51,7 +70,7 @@ async function main(): Promise<void> {
     const info = (await host.list()).find((p) => p.id === id)!;
     card = new PartitionCard(host, info, disks, {
       download: (path) => void download(files, path),
-      removed: () => cards.delete(id),
+      removed: () => (cards.delete(id), stats.delete(id)),
     });
     for (const b of pending) card.write(b);
     cards.set(id, card);
@@ -64,9 +83,11 @@ async function main(): Promise<void> {
 
   // Pictures: shared memory every 100 ms; states and exit counts from the root, less often.
   setInterval(() => {
+    if (!live.checked) return;
     const now = performance.now();
     timeline.update();
-    memoryMap.update(infos.filter((p) => cards.has(p.id)));
+    memoryMap.update(infos.filter((p) => cards.has(p.id)).map((p) => ({ ...p, pages: stats.get(p.id)?.totals.memory?.pages })));
+    if (JIT !== 'off') showJit(jitStats, readJitStats(host.memory, JIT_STATE_ADDR));
     const mips = new Map<number, { name: string; mips: number }>();
     for (const [id, card] of cards) {
       const { instructions, counters } = probe.partitionCounters(id);
@@ -81,11 +102,27 @@ async function main(): Promise<void> {
       const card = cards.get(p.id);
       if (!card) continue;
       card.setState(p);
-      if (p.state !== 'finished') card.exitsFrom(await host.stats(p.id));
-      else if (card.el.dataset.mips === undefined) card.finished(await host.stats(p.id));
+      if (p.state === 'finished' && card.el.dataset.mips === undefined) {
+        const s = await host.stats(p.id);
+        stats.set(p.id, s);
+        card.finished(s);
+      } else if (p.state !== 'finished' && live.checked) {
+        const s = await host.stats(p.id);
+        stats.set(p.id, s);
+        card.exitsFrom(s);
+      }
     }
+    if (live.checked) vmbus.update(infos.filter((p) => cards.has(p.id)).map((p) => ({ ...p, channels: stats.get(p.id)?.vmbus?.channels ?? [] })));
   }, 250);
   document.body.dataset.ready = 'true';
+}
+
+function showJit(el: HTMLElement, j: ReturnType<typeof readJitStats>): void {
+  el.dataset.regions = String(j.regionsCompiled);
+  el.dataset.instructions = String(j.instructions);
+  el.textContent = `${j.regionsCompiled.toLocaleString('en')} regions compiled (${(j.bytes / 1024).toFixed(0)} KiB of wasm, ${j.compileMs.toFixed(0)} ms), ` +
+    `${j.entries.toLocaleString('en')} entries, ${j.instructions.toLocaleString('en')} instructions in translated code, ` +
+    `${j.invalidations} invalidations, ${j.flushes} flushes`;
 }
 
 function fillChoices(catalog: Catalog): void {
@@ -123,7 +160,8 @@ function wireForm(catalog: Catalog, create: (c: Choice & { autostart: boolean })
     try {
       await create({
         name: String(f.get('name')), what: what.value, kernelFile: file('kernelFile') ?? dropped.kernel, diskFile: file('diskFile') ?? dropped.disk,
-        blankDiskMiB: num('blankDiskMiB'), paging: f.get('paging') as Choice['paging'], vcpus: num('vcpus'), memoryMiB: num('memoryMiB'),
+        blankDiskMiB: num('blankDiskMiB'), diskIf: f.get('diskIf') as Choice['diskIf'], ics: f.get('ics') === 'on',
+        overcommit: f.get('overcommit') === 'on', salt: num('salt'), paging: f.get('paging') as Choice['paging'], vcpus: num('vcpus'), memoryMiB: num('memoryMiB'),
         weight: num('weight'), cap: num('cap'), reservation: num('reservation'), append: String(f.get('append') ?? '') || undefined,
         boot: f.get('boot') as Choice['boot'], autostart: f.get('autostart') === 'on',
       });

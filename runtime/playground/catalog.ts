@@ -3,7 +3,7 @@
 // whose images are in the root thread's file store.
 import type { Remote } from 'comlink';
 import type { FileStore } from '../platform/browser.ts';
-import { DEFAULT_SCHED, type PagingMode, type PartitionSpec } from '../host/spec.ts';
+import { DEFAULT_SCHED, IC_NAMES, type DiskSpec, type PagingMode, type PartitionSpec } from '../host/spec.ts';
 
 export interface Catalog {
   /** Our guest ELFs, by URL relative to the page; enlightened ones boot with the hypervisor as SBI firmware. */
@@ -24,6 +24,13 @@ export interface Choice {
   diskFile?: File;
   /** A blank raw disk of this many MiB when no disk file is given (0: none). */
   blankDiskMiB: number;
+  /** How the guest reaches its disk: virtio-blk, or a synthetic SCSI disk on VMBus (enlightened guests). */
+  diskIf: NonNullable<DiskSpec['if']>;
+  /** Offer every integration component on VMBus (enlightened guests). */
+  ics: boolean;
+  /** Page sharing and a balloon (docs/memory.md; nested or shadow paging), with the partitions of the same salt. */
+  overcommit: boolean;
+  salt: number;
   paging: PagingMode;
   vcpus: number;
   memoryMiB: number;
@@ -59,6 +66,8 @@ export async function prepare(c: Choice, catalog: Catalog, files: Remote<FileSto
     sched: { ...DEFAULT_SCHED, weight: c.weight, cap: c.cap, reservation: c.reservation },
   };
   if (c.append) spec.append = c.append;
+  if (c.ics) spec.vmbus = { ic: [...IC_NAMES] };
+  if (c.overcommit) spec.overcommit = { salt: c.salt, balloon: true };
   const needs = (url: string | undefined, what: string): string => {
     if (!url) throw new Error(`${what} is not available from this server`);
     return url;
@@ -81,11 +90,11 @@ export async function prepare(c: Choice, catalog: Catalog, files: Remote<FileSto
     if (c.boot === 'opensbi') spec.bios = await fetched(needs(catalog.opensbi, 'OpenSBI'));
   }
   if (c.diskFile) {
-    spec.disks.push({ path: await picked(c.diskFile, 'disks') });
+    spec.disks.push({ path: await picked(c.diskFile, 'disks'), if: c.diskIf });
   } else if (c.blankDiskMiB > 0) {
     const path = `/disks/${c.name}.img`;
     await files.put(path, new Uint8Array(c.blankDiskMiB << 20));
-    spec.disks.push({ path, format: 'raw' });
+    spec.disks.push({ path, format: 'raw', if: c.diskIf });
   }
   return { spec, disks: spec.disks.map((d) => d.path) };
 }

@@ -14,8 +14,8 @@ export interface Playground {
   close(): Promise<void>;
 }
 
-/** Builds the page, serves it and opens it with `pcpus` pCPU workers; resolves once the host is up. */
-export async function openPlayground(pcpus: number): Promise<Playground> {
+/** Builds the page, serves it and opens it with `pcpus` pCPU workers (and the page's other `query` parameters, e.g. jit); resolves once the host is up. */
+export async function openPlayground(pcpus: number, query: Record<string, string> = {}): Promise<Playground> {
   await bundlePlayground();
   const server: PlaygroundServer = await servePlayground(0);
   let browser: Browser | undefined;
@@ -26,7 +26,7 @@ export async function openPlayground(pcpus: number): Promise<Playground> {
     browser = await chromium.launch({ executablePath: CHROMIUM, args });
     const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     page.on('pageerror', (e) => console.error('playground page error:', e));
-    await page.goto(`${server.url}?pcpus=${pcpus}`);
+    await page.goto(`${server.url}?${new URLSearchParams({ pcpus: String(pcpus), ...query })}`);
     await page.waitForSelector('body[data-ready=true]', { timeout: 20_000 });
     const b = browser;
     return { page, close: async () => void (await b.close(), await server.close()) };
@@ -44,6 +44,12 @@ export interface CreateOptions {
   vcpus?: number;
   memoryMiB?: number;
   paging?: 'direct' | 'nested' | 'shadow';
+  /** A blank raw disk of this many MiB (default none), on virtio (default) or VMBus. */
+  blankDiskMiB?: number;
+  diskIf?: 'virtio' | 'vmbus';
+  /** Page sharing with the partitions of `salt` (default 0). */
+  overcommit?: boolean;
+  salt?: number;
 }
 
 /** Fills the page's form and creates (and starts) a partition, as a user would. */
@@ -54,6 +60,10 @@ export async function createPartition(page: Page, o: CreateOptions): Promise<voi
   await form.locator('input[name=vcpus]').fill(String(o.vcpus ?? 1));
   await form.locator('input[name=memoryMiB]').fill(String(o.memoryMiB ?? 64));
   await form.locator('select[name=paging]').selectOption(o.paging ?? 'direct');
+  await form.locator('input[name=blankDiskMiB]').fill(String(o.blankDiskMiB ?? 0));
+  await form.locator('select[name=diskIf]').selectOption(o.diskIf ?? 'virtio');
+  await form.locator('input[name=overcommit]').setChecked(o.overcommit ?? false);
+  await form.locator('input[name=salt]').fill(String(o.salt ?? 0));
   await form.locator('button[type=submit]').click();
   await page.waitForSelector(`.card[data-partition="${o.name}"]`, { timeout: 10_000 });
 }

@@ -2,11 +2,20 @@
 // cell a run of frames, coloured by the partition whose RAM holds it; grey
 // is free. Frames handed out for anything else (G-stage and shadow tables,
 // page-table bitmaps) are counted beside it: the allocator does not record
-// their owner.
+// their owner. Partitions with overcommit (docs/memory.md) also get a bar of
+// their pages by where they live: private, shared (copy-on-write), the zero
+// frame, ballooned (no frame), from stats() as the root reads them.
+import type { PartitionMemoryMap } from '../../machine/overcommit.ts';
 import type { HostProbe } from '../probe.ts';
 import { partitionColor } from './colors.ts';
 
 const CELL = 6;
+const PAGE_STATES = [
+  ['private', '#8a93a5'],
+  ['shared', '#a3be8c'],
+  ['zero', '#88c0d0'],
+  ['ballooned', '#3a3f4b'],
+] as const;
 const FRAME = 4096;
 
 export class MemoryMap {
@@ -21,7 +30,7 @@ export class MemoryMap {
     parent.append(this.canvas, this.legend);
   }
 
-  update(partitions: readonly { id: number; name: string }[]): void {
+  update(partitions: readonly { id: number; name: string; pages?: PartitionMemoryMap }[]): void {
     const { start, end } = this.probe.pool;
     const w = (this.canvas.width = this.canvas.clientWidth || 400);
     const cols = Math.floor(w / CELL);
@@ -47,10 +56,32 @@ export class MemoryMap {
       const line = document.createElement('div');
       line.append(swatch, `${p.name}: ${r.size / FRAME} frames at 0x${r.host.toString(16)}`);
       lines.push(line);
+      if (p.pages) lines.push(pageBar(p.name, p.pages));
     }
     const used = this.probe.framesUsed();
     const total = (end - start) / FRAME;
     lines.push(document.createTextNode(`tables and bitmaps: ${Math.max(0, used - ram)} frames; free: ${total - used} of ${total} (a cell is ${perCell} frames)`));
     this.legend.replaceChildren(...lines);
   }
+}
+
+/** A partition's pages by state as a stacked bar and counts; data-* carry the counts (the tests read them). */
+function pageBar(name: string, pages: PartitionMemoryMap): HTMLElement {
+  const el = document.createElement('div');
+  el.className = 'pages';
+  el.dataset.partition = name;
+  const total = PAGE_STATES.reduce((n, [k]) => n + pages[k], 0) || 1;
+  const bar = document.createElement('div');
+  bar.className = 'bar';
+  const text: string[] = [];
+  for (const [k, color] of PAGE_STATES) {
+    el.dataset[k] = String(pages[k]);
+    const part = document.createElement('span');
+    part.style.width = `${(100 * pages[k]) / total}%`;
+    part.style.background = color;
+    bar.append(part);
+    text.push(`${k} ${pages[k]}`);
+  }
+  el.append(bar, `pages: ${text.join(', ')}; COW breaks ${pages.cowBreaks}`);
+  return el;
 }

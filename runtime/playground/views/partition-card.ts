@@ -121,6 +121,7 @@ export class PartitionCard {
   finished(stats: PartitionStats): void {
     const t = stats.totals;
     this.el.dataset.seconds = String(t.seconds);
+    this.el.dataset.instructions = String(t.instructions);
     this.el.dataset.mips = String(t.mips);
     this.exitsFrom(stats);
     this.exits.append(document.createElement('br'), `ran ${t.instructions.toLocaleString('en')} instructions in ${t.seconds.toFixed(3)} s: ${t.mips.toFixed(1)} MIPS`);

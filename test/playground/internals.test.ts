@@ -1,0 +1,52 @@
+// The playground's pictures of the newer parts of the hypervisor, in
+// Debian's chromium: the JIT tier compiling in the pCPU Web Workers, a
+// VMBus guest's channels with their rings, and page sharing in the memory
+// map. One page with --jit always (every block is translated, so the
+// workers' `new WebAssembly.Module` is exercised by every guest below).
+// Screenshots go to $TMPDIR/hv-playground/, as in playground.test.ts.
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, createPartition, openPlayground, waitForConsole, type Playground } from '../support/playground.ts';
+
+const SHOTS = join(tmpdir(), 'hv-playground');
+
+describe.skipIf(!chromiumAvailable)('the playground with the JIT, VMBus and overcommit', () => {
+  let pg: Playground;
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    pg = await openPlayground(2, { jit: 'always' });
+  });
+  afterAll(async () => {
+    await pg?.close();
+  });
+
+  it('runs hello with the JIT on, its regions compiled in the pCPU workers', async () => {
+    expect(await pg.page.locator('#status').innerText()).toContain('JIT always');
+    await createPartition(pg.page, { name: 'hello', what: 'guest:hello' });
+    await waitForConsole(pg.page, 'hello', 'Hello from RISC-V guest!');
+    await pg.page.waitForSelector('.card[data-partition=hello][data-state=finished]');
+    const regions = async () => Number(await pg.page.locator('#jit-stats').getAttribute('data-regions'));
+    await expect.poll(regions, { timeout: 5_000 }).toBeGreaterThan(0);
+  });
+
+  it('shows the storage channel vmbus-disk was offered', async () => {
+    await createPartition(pg.page, { name: 'vd', what: 'guest:enlightened/vmbus-disk', blankDiskMiB: 1, diskIf: 'vmbus' });
+    const channel = pg.page.locator('.vmbus-partition[data-partition=vd] .vmbus-channel[data-device=storage]');
+    await channel.first().waitFor({ timeout: 20_000 });
+  });
+
+  it('shows shared pages for partitions that share with each other', async () => {
+    // The same guest twice with the same salt: its pages match across the two.
+    for (const name of ['share-a', 'share-b']) {
+      await createPartition(pg.page, { name, what: 'guest:sched/sleeper', memoryMiB: 4, paging: 'nested', overcommit: true, salt: 7 });
+    }
+    const shared = async () => Number(await pg.page.locator('.pages[data-partition=share-a]').getAttribute('data-shared'));
+    await expect.poll(shared, { timeout: 15_000 }).toBeGreaterThan(0);
+    const path = join(SHOTS, 'internals.png');
+    await pg.page.screenshot({ path, fullPage: true });
+    console.log(`screenshot: ${path}`);
+  });
+});
