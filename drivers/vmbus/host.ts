@@ -25,6 +25,8 @@ export interface VmbusHostConfig extends SynicPartition {
   /** Guest RAM: guest-physical base, size, host address. */
   ram: { gpa: number; size: number; host: number };
   devices: readonly VmbusDevice[];
+  /** `devices` are not the spec's: some were added or removed while the partition ran, before a reboot (save refuses). */
+  hotplugged?: boolean;
   /** Guest RAM, checked (devices' data buffers), the kernel's ring primitives, and scratch pages for devices (endpoint.ts). */
   guest: GuestMemory;
   ring: RingKernel;
@@ -59,7 +61,7 @@ export class VmbusHost {
   /** The partition's devices: its config's, then those added while it runs (addDevice), less those removed. */
   private readonly devices: VmbusDevice[];
   /** Devices were added or removed while it ran: its save would not match its spec (save refuses). */
-  private hotplugged = false;
+  private changed: boolean;
   private readonly context: VmbusDeviceContext;
 
   private readonly now: () => number;
@@ -68,6 +70,7 @@ export class VmbusHost {
     this.log = c.log;
     this.now = c.now;
     this.devices = [...c.devices];
+    this.changed = c.hotplugged === true;
     // exitOnSignal: the channels are served where the vCPU's exits are
     // (deterministic host); else a host thread waits on the event area's
     // doorbell and calls poll() (docs/vmbus.md, "A packet's path").
@@ -100,7 +103,7 @@ export class VmbusHost {
    * REQUESTOFFERS. Returns its relid.
    */
   addDevice(d: VmbusDevice): number {
-    this.hotplugged = true;
+    this.changed = true;
     this.devices.push(d);
     return this.plug(d);
   }
@@ -118,7 +121,7 @@ export class VmbusHost {
     const i = ch ? this.devices.findIndex((d) => d.instanceId === ch.instanceId && d.classId === ch.classId) : -1;
     if (i < 0) return undefined;
     const [d] = this.devices.splice(i, 1);
-    this.hotplugged = true;
+    this.changed = true;
     this.channels.remove(relid);
     d!.detach?.();
     return d;
@@ -163,6 +166,11 @@ export class VmbusHost {
     return this.devices;
   }
 
+  /** True once devices were added or removed (here, or before a reboot). */
+  get hotplugged(): boolean {
+    return this.changed;
+  }
+
   /** The event area's doorbell: it moves when the guest signals a connection whose flag was clear. */
   doorbell(): number {
     return this.synic.doorbell();
@@ -202,7 +210,7 @@ export class VmbusHost {
   save(): SavedVmbus {
     // A restore rebuilds the devices from the partition's spec, which does
     // not name what was plugged in or out since it started.
-    if (this.hotplugged) throw new VmbusSaveError('VMBus devices were added or removed while it ran: such a partition cannot be saved yet');
+    if (this.changed) throw new VmbusSaveError('VMBus devices were added or removed while it ran: such a partition cannot be saved yet');
     const devices = this.devices.map((d) => {
       if (!d.save || d.stateVersion === undefined) throw new VmbusSaveError(`VMBus device ${d.classId} (instance ${d.instanceId}) cannot save its state`);
       return { classId: d.classId, instanceId: d.instanceId, version: d.stateVersion, state: d.save() };

@@ -8,23 +8,27 @@
 // partition's own (its spec's) are not touched.
 import { resolve } from 'node:path';
 import type { BlockDevice } from '../../drivers/block/device.ts';
+import type { VmbusDevice } from '../../drivers/vmbus/channel-manager.ts';
 import { StorvscDevice, storvscInstanceId } from '../../drivers/vmbus/storvsc.ts';
 import { openDrive } from '../machine/drives.ts';
 import type { Machine } from '../machine/machine.ts';
 import { ControlError } from './controller.ts';
 import type { DiskSpec, PartitionSpec } from './spec.ts';
 
-/** A partition's hot-added disks by relid, and how many it has had (their instance ids stay unique). */
+/**
+ * A partition's hot-added disks by device (a reboot gives channels new
+ * relids), and how many it has had (their instance ids stay unique).
+ */
 export interface HotDisks {
-  byRelid: Map<number, { disk: BlockDevice; spec: DiskSpec }>;
+  byDevice: Map<VmbusDevice, { disk: BlockDevice; spec: DiskSpec }>;
   added: number;
 }
 
-export const noHotDisks = (): HotDisks => ({ byRelid: new Map(), added: 0 });
+export const noHotDisks = (): HotDisks => ({ byDevice: new Map(), added: 0 });
 
 /** The images partition `spec` and its hot disks hold open, resolved. */
 export function openImages(spec: PartitionSpec, hot: HotDisks): { path: string; readonly: boolean }[] {
-  return [...spec.disks, ...[...hot.byRelid.values()].map((h) => h.spec)].map((d) => ({ path: resolve(d.path), readonly: d.readonly === true }));
+  return [...spec.disks, ...[...hot.byDevice.values()].map((h) => h.spec)].map((d) => ({ path: resolve(d.path), readonly: d.readonly === true }));
 }
 
 /**
@@ -47,21 +51,20 @@ export function hotAddDisk(m: Machine, name: string, hot: HotDisks, disk: DiskSp
   const specDisks = m.config.vmbus?.filter((d) => d instanceof StorvscDevice).length ?? 0;
   const device = new StorvscDevice(block, { instanceId: storvscInstanceId(specDisks + hot.added) });
   hot.added++;
-  const relid = vmbus.addDevice(device);
-  hot.byRelid.set(relid, { disk: block, spec: { ...disk, if: 'vmbus' } });
-  return relid;
+  hot.byDevice.set(device, { disk: block, spec: { ...disk, if: 'vmbus' } });
+  return vmbus.addDevice(device);
 }
 
 /** Removes channel `relid` from machine `m`'s VMBus (rescinds it); a disk added by hotAddDisk is flushed and closed. */
 export function hotRemove(m: Machine, name: string, hot: HotDisks, relid: number): void {
-  if (!m.vmbus?.removeDevice(relid)) throw new ControlError(`partition ${name} has no VMBus channel ${relid} to remove`);
-  const h = hot.byRelid.get(relid);
-  hot.byRelid.delete(relid);
-  h?.disk.close();
+  const device = m.vmbus?.removeDevice(relid);
+  if (!device) throw new ControlError(`partition ${name} has no VMBus channel ${relid} to remove`);
+  hot.byDevice.get(device)?.disk.close();
+  hot.byDevice.delete(device);
 }
 
 /** The partition is done: its hot-added disks are closed. */
 export function closeHotDisks(hot: HotDisks): void {
-  for (const h of hot.byRelid.values()) h.disk.close();
-  hot.byRelid.clear();
+  for (const h of hot.byDevice.values()) h.disk.close();
+  hot.byDevice.clear();
 }

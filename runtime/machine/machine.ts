@@ -623,7 +623,9 @@ export class Machine implements Guest {
     const k = this.kernel.exports;
     k.partitionSetEnlightened(this.id, 1);
     this.sbi = this.sbiHost();
-    if (this.config.vmbus) this.vmbus = this.vmbusHost(this.config.vmbus);
+    // A reboot keeps the devices added or removed while it ran (HostController.addVmbusDisk), as Hyper-V keeps a VM's configuration.
+    const vmbus = this.vmbus;
+    if (this.config.vmbus) this.vmbus = this.vmbusHost(vmbus?.deviceList ?? this.config.vmbus, vmbus?.hotplugged);
     this.harts.forEach((_, id) => {
       const v = this.firstVcpu + id;
       k.vcpuReset(v, this.id, id, pc);
@@ -692,7 +694,7 @@ export class Machine implements Guest {
     );
   }
 
-  private vmbusHost(devices: readonly VmbusDevice[]): VmbusHost {
+  private vmbusHost(devices: readonly VmbusDevice[], hotplugged = false): VmbusHost {
     const k = this.kernel.exports;
     return new VmbusHost({
       memory: this.memory,
@@ -710,6 +712,7 @@ export class Machine implements Guest {
       exitOnSignal: !this.config.exits,
       ram: { gpa: RAM_BASE, size: this.config.ramSize, host: this.ramHost },
       devices,
+      hotplugged,
       guest: this.guestMemory,
       ring: ringKernel(k),
       scratch: (pages) => k.framesAllocContiguous(pages, 4096),

@@ -178,5 +178,12 @@ describe('VMBus on a Machine (deterministic host)', () => {
     expect(m.vmbus!.channels.list().map((c) => c.relid)).toEqual([1]);
     expect(m.vmbus!.channels.refusals).toEqual([]);
     expect(() => m.vmbus!.save()).toThrow(/added or removed while it ran/);
+
+    // A reboot (the guest boots again) keeps the bus as it was changed, not as the spec had it.
+    const another = new Device('00000000-0000-0000-0000-00000000000c');
+    m.vmbus!.addDevice(another);
+    m.bootEnlightened(BigInt(RAM_BASE), 0);
+    expect(m.vmbus!.deviceList).toEqual([dev, another]);
+    expect(() => m.vmbus!.save()).toThrow(/added or removed while it ran/);
   });
 });
