@@ -13,6 +13,7 @@ import { MipsChart } from './views/mips-chart.ts';
 import { PartitionCard } from './views/partition-card.ts';
 import { Timeline } from './views/timeline.ts';
 import { VmbusPanel } from './views/vmbus-panel.ts';
+import { setText } from './views/dom.ts';
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector<T>(sel)!;
 const status = $('#status');
@@ -120,9 +121,9 @@ async function main(): Promise<void> {
 function showJit(el: HTMLElement, j: ReturnType<typeof readJitStats>): void {
   el.dataset.regions = String(j.regionsCompiled);
   el.dataset.instructions = String(j.instructions);
-  el.textContent = `${j.regionsCompiled.toLocaleString('en')} regions compiled (${(j.bytes / 1024).toFixed(0)} KiB of wasm, ${j.compileMs.toFixed(0)} ms), ` +
+  setText(el, `${j.regionsCompiled.toLocaleString('en')} regions compiled (${(j.bytes / 1024).toFixed(0)} KiB of wasm, ${j.compileMs.toFixed(0)} ms), ` +
     `${j.entries.toLocaleString('en')} entries, ${j.instructions.toLocaleString('en')} instructions in translated code, ` +
-    `${j.invalidations} invalidations, ${j.flushes} flushes`;
+    `${j.invalidations} invalidations, ${j.flushes} flushes`);
 }
 
 function fillChoices(catalog: Catalog): void {

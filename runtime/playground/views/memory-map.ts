@@ -8,6 +8,7 @@
 import type { PartitionMemoryMap } from '../../machine/overcommit.ts';
 import type { HostProbe } from '../probe.ts';
 import { partitionColor } from './colors.ts';
+import { replaceIfChanged } from './dom.ts';
 
 const CELL = 6;
 const PAGE_STATES = [
@@ -32,11 +33,14 @@ export class MemoryMap {
 
   update(partitions: readonly { id: number; name: string; pages?: PartitionMemoryMap }[]): void {
     const { start, end } = this.probe.pool;
-    const w = (this.canvas.width = this.canvas.clientWidth || 400);
+    const w = this.canvas.clientWidth || 400;
     const cols = Math.floor(w / CELL);
     const cells = cols * 24;
     const perCell = Math.ceil((end - start) / FRAME / cells);
-    this.canvas.height = Math.ceil((end - start) / FRAME / perCell / cols) * CELL;
+    const h = Math.ceil((end - start) / FRAME / perCell / cols) * CELL;
+    // Setting a canvas's size reallocates and clears it: only when the layout changed.
+    if (this.canvas.width !== w) this.canvas.width = w;
+    if (this.canvas.height !== h) this.canvas.height = h;
     const ctx = this.canvas.getContext('2d')!;
     ctx.fillStyle = '#3a3f4b';
     ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
@@ -61,7 +65,7 @@ export class MemoryMap {
     const used = this.probe.framesUsed();
     const total = (end - start) / FRAME;
     lines.push(document.createTextNode(`tables and bitmaps: ${Math.max(0, used - ram)} frames; free: ${total - used} of ${total} (a cell is ${perCell} frames)`));
-    this.legend.replaceChildren(...lines);
+    replaceIfChanged(this.legend, lines);
   }
 }
 

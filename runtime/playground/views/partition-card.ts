@@ -6,6 +6,7 @@ import type { HostController, PartitionInfo, PartitionStats } from '../../host/c
 import type { ExitReason } from '../../machine/machine.ts';
 import type { VcpuCounters } from '../../machine/vcpu-view.ts';
 import { partitionColor } from './colors.ts';
+import { setText } from './dom.ts';
 
 export interface CardActions {
   /** Saves a disk of this partition as a file (the browser's download). */
@@ -26,6 +27,7 @@ export class PartitionCard {
   readonly term: Terminal;
   private readonly figures = document.createElement('div');
   private readonly counters = document.createElement('table');
+  private readonly cells = new Map<string, HTMLTableCellElement>();
   private readonly exits = document.createElement('div');
   private readonly stateEl = document.createElement('span');
   private last?: { t: number; instructions: number };
@@ -103,18 +105,20 @@ export class PartitionCard {
     const rows = [['instructions', instructions], ['MIPS', this.mips.toFixed(1)]] as [string, string | number][];
     for (const k of PAGING_COUNTERS[this.info.paging] ?? []) rows.push([k, counters[k]]);
     rows.push(['traps', counters.traps], ['interrupts', counters.interrupts]);
-    this.counters.replaceChildren(
-      ...rows.map(([k, v]) => {
-        const tr = document.createElement('tr');
-        const a = document.createElement('td');
-        const b = document.createElement('td');
-        a.textContent = k;
-        b.textContent = typeof v === 'number' ? v.toLocaleString('en') : v;
-        b.dataset.counter = k;
-        tr.append(a, b);
-        return tr;
-      }),
-    );
+    for (const [k, v] of rows) setText(this.cell(k), typeof v === 'number' ? v.toLocaleString('en') : v);
+  }
+
+  /** The value cell of counter `k` (its row made on first use; rows never change, only their text). */
+  private cell(k: string): HTMLTableCellElement {
+    let b = this.cells.get(k);
+    if (!b) {
+      const tr = this.counters.insertRow();
+      tr.insertCell().textContent = k;
+      b = tr.insertCell();
+      b.dataset.counter = k;
+      this.cells.set(k, b);
+    }
+    return b;
   }
 
   /** Once finished: what it ran, as the root measured it (from start to finish, on its thread). */
@@ -131,6 +135,6 @@ export class PartitionCard {
   exitsFrom(stats: PartitionStats): void {
     const sum: Record<string, number> = {};
     for (const v of stats.vcpuStats) for (const [k, n] of Object.entries(v.exits) as [ExitReason, number][]) sum[k] = (sum[k] ?? 0) + n;
-    this.exits.textContent = 'exits: ' + Object.entries(sum).map(([k, n]) => `${k} ${n.toLocaleString('en')}`).join(', ');
+    setText(this.exits, 'exits: ' + Object.entries(sum).map(([k, n]) => `${k} ${n.toLocaleString('en')}`).join(', '));
   }
 }

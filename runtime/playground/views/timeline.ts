@@ -6,6 +6,7 @@
 import type { TraceEntry } from '../../host/sched.ts';
 import type { HostProbe } from '../probe.ts';
 import { partitionColor } from './colors.ts';
+import { setText } from './dom.ts';
 
 /** Shown window of each pCPU's clock, in instructions (100 M: about a second at 100 MIPS). */
 const WINDOW = 100_000_000;
@@ -47,7 +48,9 @@ export class Timeline {
 
   private draw(p: number, now: number, runs: TraceEntry[]): void {
     const { canvas, label } = this.rows[p]!;
-    const w = (canvas.width = canvas.clientWidth || 600);
+    // Setting a canvas's size reallocates and clears it: only when the layout changed.
+    const w = canvas.clientWidth || 600;
+    if (canvas.width !== w) canvas.width = w;
     const h = canvas.height;
     const ctx = canvas.getContext('2d')!;
     ctx.fillStyle = '#1b1e24';
@@ -70,7 +73,7 @@ export class Timeline {
       }
     }
     const names = [...seen.values()];
+    setText(label, `pCPU ${p} ${Math.min(100, (busy / WINDOW) * 100).toFixed(0)}%`);
     canvas.parentElement!.dataset.partitions = names.join(',');
-    label.textContent = `pCPU ${p} ${Math.min(100, (busy / WINDOW) * 100).toFixed(0)}%`;
   }
 }

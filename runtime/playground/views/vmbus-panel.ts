@@ -5,6 +5,7 @@
 // Each row carries data-device, data-state, data-in and data-out (the tests read them).
 import type { ChannelStatus } from '../../host/controller.ts';
 import { partitionColor } from './colors.ts';
+import { replaceIfChanged, setText } from './dom.ts';
 
 export interface PartitionChannels {
   id: number;
@@ -19,10 +20,10 @@ export class VmbusPanel {
     const shown = partitions.filter((p) => p.channels.length > 0);
     this.el.classList.toggle('placeholder', shown.length === 0);
     if (shown.length === 0) {
-      this.el.textContent = 'No VMBus channels: boot an enlightened guest with a VMBus disk or integration components (enlightened/vmbus-disk, enlightened/vmbus-ic).';
+      setText(this.el, 'No VMBus channels: boot an enlightened guest with a VMBus disk or integration components (enlightened/vmbus-disk, enlightened/vmbus-ic).');
       return;
     }
-    this.el.replaceChildren(...shown.map((p) => this.partition(p)));
+    replaceIfChanged(this.el, shown.map((p) => this.partition(p)));
   }
 
   private partition(p: PartitionChannels): HTMLElement {
