@@ -34,6 +34,9 @@ import { JS_ENTRIES, JS_FLUSHES, JS_INSNS, JS_INVALIDATIONS, jitCodeInit, jitMar
 
 @external('env', 'jitCompile')
 declare function hostJitCompile(slot: u32, pc: u64, host: u32): u32;
+/** The host installs what it has compiled meanwhile (runtime/jit/tier.ts poll). */
+@external('env', 'jitPoll')
+declare function hostJitPoll(): void;
 /** hostJitCompile's answers. */
 const COMPILE_NONE: u32 = 0; // its first instruction is not translated
 const COMPILE_READY: u32 = 1; // in the table now
@@ -157,6 +160,9 @@ export function jitEnter(pc: u64, n: u32, budget: u32): u32 {
 
 /** The slot enterable() found. */
 let enterSlot: u32 = 0;
+/** Entries at pending regions, and how many between two polls of the host (a power of two). */
+let pendingHits: u32 = 0;
+const POLL_EVERY: u32 = 1024;
 
 /** Counts an entry at `pc`; true (slot in enterSlot) if a translation is ready to run there. */
 function enterable(pc: u64): bool {
@@ -188,6 +194,13 @@ function enterable(pc: u64): bool {
     store<u32>(e, 0, E_COUNT);
     state = ST_COUNT;
     store<u32>(e, state, E_STATE);
+  }
+  if (state == ST_PENDING) {
+    // Hot code waiting for its translation: every so often let the host
+    // install what it compiled meanwhile (the host's own loop polls only
+    // between runs, which can be a scheduler tick or more apart).
+    if ((++pendingHits & (POLL_EVERY - 1)) == 0) hostJitPoll();
+    return false;
   }
   if (state != ST_COUNT) return false; // ST_NEVER
   const c = load<u32>(e, E_COUNT) + 1;

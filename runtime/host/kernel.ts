@@ -115,6 +115,7 @@ export function instantiateKernel(memory: WebAssembly.Memory, imports: KernelImp
       memory,
       table: jit.table,
       jitCompile: jit.compile,
+      jitPoll: jit.poll,
       mmioRead: imports.mmioRead,
       mmioWrite: imports.mmioWrite,
       hostClock: imports.hostClock,

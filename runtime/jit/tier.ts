@@ -6,9 +6,12 @@
 // at the slot the kernel chose at once. With --jit on requests are queued
 // and the vCPU goes on interpreting; a batch of them becomes one module
 // (compiling and instantiating one module of 32 functions costs a fraction
-// of 32 modules: docs/jit.md), compiled when it is full or at the host
-// loop's next poll() once the oldest request has waited BATCH_WAIT_MS, and
-// each function is installed if its slot still waits for it (jitInstall).
+// of 32 modules: docs/jit.md) once it is full, or at the host loop's next
+// poll() after the oldest request has waited BATCH_WAIT_MS. The batch is
+// translated and compiled on the compile thread (compile-thread.ts) where
+// there is one, else here; the module is instantiated on this thread and
+// each function installed if its slot still waits for it (jitInstall).
+import { type CompiledBatch, type CompileRequest, type CompileThread, startCompileThread } from './compile-thread.ts';
 import { regionModule, Translator, type HartOffsets, type Region } from './translate.ts';
 
 export type JitMode = 'off' | 'on' | 'always';
@@ -35,19 +38,13 @@ const TABLE_BASE = 1024;
 /** kernel/jit/dispatch.ts JIT_SLOTS (checked against the export in attach). */
 const SLOTS = 4096;
 /** Block entries before a region is translated with --jit on. */
-export const JIT_THRESHOLD = 1000;
+export const JIT_THRESHOLD = 8000;
 /** Requests compiled together as one module (--jit on). */
 const BATCH = 32;
 /** How long the first request of a batch that is not full waits for more (ms). */
 const BATCH_WAIT_MS = 4;
 /** jitCompile's answers (kernel/jit/dispatch.ts COMPILE_*). */
 const COMPILE_NONE = 0, COMPILE_READY = 1, COMPILE_QUEUED = 2;
-
-interface Request {
-  slot: number;
-  pc: bigint;
-  frame: number;
-}
 
 /** JIT_STATE fields (kernel/jit/code.ts), as u64 indexes from it. */
 const S_COMPILED = 1, S_COMPILE_US = 2, S_BYTES = 3, S_INVALIDATIONS = 4, S_FLUSHES = 5, S_ENTRIES = 6, S_INSNS = 7;
@@ -99,6 +96,7 @@ export class JitTier {
     if (jitState !== JIT_STATE_ADDR) throw new Error(`kernel JIT_STATE ${jitState} != host ${JIT_STATE_ADDR}`);
     this.kernel = kernel;
     this.translator = new Translator(this.memory, rvcTable, off);
+    this.where = { rvcTable, off };
     this.stats = new BigInt64Array(this.memory.buffer, jitState, 8);
     this.jitState = jitState;
     const mode = defaultJitMode();
@@ -122,8 +120,12 @@ export class JitTier {
 
   /** Translate requests at once (--jit always) rather than queue them. */
   private immediate = false;
-  private queue: Request[] = [];
+  private queue: CompileRequest[] = [];
   private queuedAt = 0;
+  /** What the compile thread needs (attach). */
+  private where: { rvcTable: number; off: HartOffsets } | undefined;
+  /** Started at the first batch; null where there is none (compile here). */
+  private thread: CompileThread | null | undefined;
 
   /** Sets this instance's mode (its tables come from the frame pool at the first entry: jitHostBytes). */
   setMode(mode: JitMode, threshold = JIT_THRESHOLD): void {
@@ -138,59 +140,90 @@ export class JitTier {
    */
   readonly compile = (slot: number, pc: bigint, frame: number): number => {
     const request = { slot, pc: BigInt.asUintN(64, pc), frame };
-    if (!this.immediate && this.queue.length + 1 < BATCH) {
-      if (!this.queue.length) this.queuedAt = performance.now();
-      this.queue.push(request);
+    if (this.immediate) return this.compileHere([], request) ? COMPILE_READY : COMPILE_NONE;
+    if (!this.queue.length) this.queuedAt = performance.now();
+    this.queue.push(request);
+    if (this.queue.length < BATCH) return COMPILE_QUEUED;
+    if (this.compileThread()) {
+      this.sendQueue();
       return COMPILE_QUEUED;
     }
-    // This request completes a batch (or is alone, --jit always): compiled
-    // with the queue, and answered here, as its entry is not pending yet.
+    // Compiled on this thread: the request completing the batch is answered
+    // here, as its entry is not pending yet (jitInstall would refuse it).
     const batch = this.queue;
     this.queue = [];
-    return this.build(batch, request) ? COMPILE_READY : COMPILE_NONE;
+    batch.pop();
+    return this.compileHere(batch, request) ? COMPILE_READY : COMPILE_NONE;
   };
 
   /**
-   * Called by the host's loop between runs of the kernel: compiles the
-   * queued requests once the oldest has waited BATCH_WAIT_MS, so a region
-   * that got hot does not wait for a batch to fill.
+   * Called by the host's loop between runs of the kernel: installs what
+   * the compile thread finished, and sends (or compiles) the queue once its
+   * oldest request has waited BATCH_WAIT_MS, so a region that got hot does
+   * not wait for a batch to fill.
    */
-  poll(): void {
+  readonly poll = (): void => {
+    if (this.thread) for (let b = this.thread.take(); b; b = this.thread.take()) this.install(b);
     if (this.queue.length && performance.now() - this.queuedAt >= BATCH_WAIT_MS) {
-      const batch = this.queue;
-      this.queue = [];
-      this.build(batch);
+      if (this.compileThread()) this.sendQueue();
+      else {
+        const batch = this.queue;
+        this.queue = [];
+        this.compileHere(batch);
+      }
     }
+  };
+
+  private compileThread(): CompileThread | null {
+    if (this.thread === undefined) this.thread = startCompileThread(this, this.memory, this.where!.rvcTable, this.where!.off) ?? null;
+    return this.thread;
+  }
+
+  private sendQueue(): void {
+    this.thread!.post(this.queue);
+    this.queue = [];
   }
 
   /**
-   * Translates `queued` (and `current`, the request being answered) into
-   * one module, installs each queued one whose slot still waits for it,
-   * and puts `current` in its slot; true if `current` was translated.
+   * Translates and compiles `queued` and `current` (the request being
+   * answered) on this thread and installs them; true if `current` was
+   * translated.
    */
-  private build(queued: Request[], current?: Request): boolean {
+  private compileHere(queued: CompileRequest[], current?: CompileRequest): boolean {
     const t0 = performance.now();
     const requests = current ? [...queued, current] : queued;
-    const made: { request: Request; region: Region }[] = [];
-    for (const request of requests) {
-      const region = this.translator!.translate(request.frame, request.pc);
-      if (region) made.push({ request, region });
-      else if (request !== current) this.kernel!.jitInstall(request.slot, request.pc, request.frame, 0);
-    }
-    if (!made.length) return false;
-    const bytes = regionModule(made.map((m) => m.region));
-    const module = new WebAssembly.Module(bytes as BufferSource);
-    const exports = new WebAssembly.Instance(module, { env: { memory: this.memory, fp: this.kernel!.jitFp } }).exports;
+    const regions: Region[] = [];
+    const index = requests.map((r) => {
+      const region = this.translator!.translate(r.frame, r.pc);
+      if (!region) return -1;
+      regions.push(region);
+      return regions.length - 1;
+    });
+    const bytes = regions.length ? regionModule(regions) : undefined;
+    const module = bytes && new WebAssembly.Module(bytes as BufferSource);
+    const micros = Math.round((performance.now() - t0) * 1000);
+    return this.install({ requests, index, module, bytes: bytes?.length ?? 0, micros }, current);
+  }
+
+  /**
+   * Instantiates a compiled batch and puts each function in its slot if the
+   * slot still waits for it (`current`: the request being answered, not
+   * pending yet, installed unconditionally); true if `current` was translated.
+   */
+  private install(b: CompiledBatch, current?: CompileRequest): boolean {
+    const t0 = performance.now();
+    const exports = b.module && new WebAssembly.Instance(b.module, { env: { memory: this.memory, fp: this.kernel!.jitFp } }).exports;
     let currentMade = false;
-    made.forEach(({ request }, i) => {
-      if (request === current) currentMade = true;
-      else if (!this.kernel!.jitInstall(request.slot, request.pc, request.frame, 1)) return;
-      this.table.set(TABLE_BASE + request.slot, exports[`f${i}`] as WebAssembly.ExportValue as never);
+    b.requests.forEach((r, i) => {
+      const f = b.index[i]!;
+      if (r === current) currentMade = f >= 0;
+      else if (!this.kernel!.jitInstall(r.slot, r.pc, r.frame, f >= 0 ? 1 : 0)) return;
+      if (f >= 0) this.table.set(TABLE_BASE + r.slot, exports![`f${f}`] as WebAssembly.ExportValue as never);
     });
     const s = this.stats!;
-    Atomics.add(s, S_COMPILED, BigInt(made.length));
-    Atomics.add(s, S_BYTES, BigInt(bytes.length));
-    Atomics.add(s, S_COMPILE_US, BigInt(Math.round((performance.now() - t0) * 1000)));
+    Atomics.add(s, S_COMPILED, BigInt(b.index.filter((f) => f >= 0).length));
+    Atomics.add(s, S_BYTES, BigInt(b.bytes));
+    Atomics.add(s, S_COMPILE_US, BigInt(b.micros + Math.round((performance.now() - t0) * 1000)));
     return currentMade;
   }
 }

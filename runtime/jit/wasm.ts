@@ -8,18 +8,23 @@ export class ByteWriter {
   length = 0;
 
   byte(b: number): this {
-    if (this.length === this.buf.length) {
-      const next = new Uint8Array(this.buf.length * 2);
-      next.set(this.buf);
-      this.buf = next;
-    }
+    if (this.length === this.buf.length) this.grow(1);
     this.buf[this.length++] = b;
     return this;
   }
 
+  /** Appends `bs` in one copy (function bodies and sections: the bulk of a module). */
   bytes(bs: ArrayLike<number>): this {
-    for (let i = 0; i < bs.length; i++) this.byte(bs[i]!);
+    if (this.length + bs.length > this.buf.length) this.grow(bs.length);
+    this.buf.set(bs, this.length);
+    this.length += bs.length;
     return this;
+  }
+
+  private grow(atLeast: number): void {
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.length + atLeast));
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
   }
 
   u32(v: number): this {

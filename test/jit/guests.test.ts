@@ -20,3 +20,18 @@ describe('guests under the JIT', () => {
     expect(jit.instructions).toBeGreaterThan(0);
   });
 });
+
+describe('--jit on (translations compiled on the compile thread, arriving whenever it finishes)', () => {
+  it('the CPU-bound guest cut at --max-insns prints the same and stops at the same instruction as the interpreter, with most of it translated', async () => {
+    const maxInsns = 100_000_000;
+    const off = await runGuest('guests/bin/cpu.elf', { maxInsns, jit: 'off' });
+    const on = await runGuest('guests/bin/cpu.elf', { maxInsns, jit: 'on' });
+    expect(on.output).toBe(off.output);
+    expect(on.result).toEqual(off.result);
+    expect(on.machine.instructions()).toBe(maxInsns);
+    expect(off.machine.instructions()).toBe(maxInsns);
+    const jit = on.machine.hypervisor.kernel.jit.counters();
+    expect(jit.regionsCompiled).toBeGreaterThan(0);
+    expect(jit.instructions).toBeGreaterThan(maxInsns / 2);
+  }, 60_000);
+});
