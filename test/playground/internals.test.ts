@@ -23,7 +23,7 @@ describe.skipIf(!chromiumAvailable)('the playground with the JIT, VMBus and over
     await pg?.close();
   });
 
-  it('runs hello with the JIT on, its regions compiled in the pCPU workers', async () => {
+  it('runs hello under --jit always, its regions compiled in the pCPU workers', async () => {
     expect(await pg.page.locator('#status').innerText()).toContain('JIT always');
     await createPartition(pg.page, { name: 'hello', what: 'guest:hello' });
     await waitForConsole(pg.page, 'hello', 'Hello from RISC-V guest!');
@@ -36,6 +36,15 @@ describe.skipIf(!chromiumAvailable)('the playground with the JIT, VMBus and over
     await createPartition(pg.page, { name: 'vd', what: 'guest:enlightened/vmbus-disk', blankDiskMiB: 1, diskIf: 'vmbus' });
     const channel = pg.page.locator('.vmbus-partition[data-partition=vd] .vmbus-channel[data-device=storage]');
     await channel.first().waitFor({ timeout: 20_000 });
+  });
+
+  it('shows the open channels of a running vmbus-ic live, with the size of their rings', async () => {
+    await createPartition(pg.page, { name: 'ic', what: 'guest:enlightened/vmbus-ic', ics: true });
+    const open = pg.page.locator('.vmbus-partition[data-partition=ic] .vmbus-channel[data-state=open]');
+    await expect.poll(() => open.evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.device)), { timeout: 20_000 })
+      .toEqual(['heartbeat', 'shutdown', 'timesync', 'kvp']);
+    expect(await open.first().locator('.vmbus-ring').first().getAttribute('title')).toMatch(/^in: \d+ of 12288 bytes waiting$/);
+    await pg.page.locator('.card[data-partition=ic] button[data-action=destroy]').click();
   });
 
   it('shows shared pages for partitions that share with each other', async () => {

@@ -47,6 +47,8 @@ export interface CreateOptions {
   /** A blank raw disk of this many MiB (default none), on virtio (default) or VMBus. */
   blankDiskMiB?: number;
   diskIf?: 'virtio' | 'vmbus';
+  /** Offer the VMBus integration components. */
+  ics?: boolean;
   /** Page sharing with the partitions of `salt` (default 0). */
   overcommit?: boolean;
   salt?: number;
@@ -62,6 +64,7 @@ export async function createPartition(page: Page, o: CreateOptions): Promise<voi
   await form.locator('select[name=paging]').selectOption(o.paging ?? 'direct');
   await form.locator('input[name=blankDiskMiB]').fill(String(o.blankDiskMiB ?? 0));
   await form.locator('select[name=diskIf]').selectOption(o.diskIf ?? 'virtio');
+  await form.locator('input[name=ics]').setChecked(o.ics ?? false);
   await form.locator('input[name=overcommit]').setChecked(o.overcommit ?? false);
   await form.locator('input[name=salt]').fill(String(o.salt ?? 0));
   await form.locator('button[type=submit]').click();
