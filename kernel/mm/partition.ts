@@ -23,12 +23,12 @@
 //   +0x54 sched_cap u32      cap, percent of one pCPU (0 = none)
 //   +0x58 sched_reserve u32  reservation, percent of one pCPU
 //   +0x5c..+0x8f             scheduler: cap budget, statistics, accounting scratch
-//   +0xc0 cons_in_buf[64]    (see hypercall/console.ts)
-import { PARTITIONS, PART_SIZE } from '../layout';
 //   +0x90 dirty_bitmap u32   dirty logging (mm/dirty.ts): host address of two
 //                            bitmaps, 1 bit per RAM page (live | fetched), 0 = none
 //   +0x94 dirty_gen u32      bumped by every arm/fetch: vCPUs drop their store TLB
 //   +0x98 dirty_on u32       1 while stores are logged
+//   +0xc0 cons_in_buf[64]    (see hypercall/console.ts)
+import { PARTITIONS, PART_SIZE } from '../layout';
 
 export const P_ID: u32 = 0x00;
 export const P_FLAGS: u32 = 0x04;
