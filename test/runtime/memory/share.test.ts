@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Hypervisor } from '../../../runtime/host/hypervisor.ts';
-import { partitionSpec } from '../../../runtime/host/spec.ts';
+import { checkPartition, partitionSpec } from '../../../runtime/host/spec.ts';
 import { readSave, restorePartition, savePartition } from '../../../runtime/persist/partition.ts';
 import { setupPartition, specHostBytes } from '../../../runtime/machine/setup.ts';
 import { Machine, type PagingMode } from '../../../runtime/machine/machine.ts';
@@ -182,6 +182,14 @@ describe('overcommit configuration', () => {
         'memory overcommit (page sharing, ballooning) needs nested or shadow paging: direct paging maps RAM as one host run, with no per-page map to change',
       ),
     );
+  });
+
+  it('a partition with VMBus devices is refused, naming them: their rings need host-contiguous RAM', () => {
+    const spec = (more: object) => partitionSpec('p', 'k.elf', { paging: 'nested', boot: 'enlightened', overcommit: {}, ...more });
+    expect(() => checkPartition(spec({}))).not.toThrow();
+    expect(() => checkPartition(spec({ disks: [{ path: 'd.img', if: 'vmbus' }] }))).toThrow(/^overcommit: cannot be combined with disks on VMBus/);
+    expect(() => checkPartition(spec({ nics: [{}] }))).toThrow(/^overcommit: cannot be combined with nics/);
+    expect(() => checkPartition(spec({ vmbus: { ic: ['heartbeat'] } }))).toThrow(/^overcommit: cannot be combined with vmbus\.ic/);
   });
 
   it('a salt outside 1..0x7fffffff is refused', () => {
