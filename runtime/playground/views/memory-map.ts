@@ -4,7 +4,9 @@
 // page-table bitmaps) are counted beside it: the allocator does not record
 // their owner. Partitions with overcommit (docs/memory.md) also get a bar of
 // their pages by where they live: private, shared (copy-on-write), the zero
-// frame, ballooned (no frame), from stats() as the root reads them.
+// frame, ballooned (no frame), from stats() as the root reads them. Their
+// RAM run is drawn faint: it is where their RAM started, and the frames
+// sharing and ballooning gave back to the pool may hold anything since.
 import type { PartitionMemoryMap } from '../../machine/overcommit.ts';
 import type { HostProbe } from '../probe.ts';
 import { partitionColor } from './colors.ts';
@@ -49,22 +51,27 @@ export class MemoryMap {
     for (const p of partitions) {
       const r = this.probe.partitionRam(p.id);
       if (r.size === 0) continue;
-      ram += r.size / FRAME;
+      // With overcommit only its private pages keep frames of their own (a shared frame is counted once, below, as used).
+      ram += p.pages ? p.pages.private : r.size / FRAME;
       ctx.fillStyle = partitionColor(p.id);
+      ctx.globalAlpha = p.pages ? 0.4 : 1;
       const first = Math.floor((r.host - start) / FRAME / perCell);
       const last = Math.ceil((r.host + r.size - start) / FRAME / perCell);
       for (let c = first; c < last; c++) ctx.fillRect((c % cols) * CELL, Math.floor(c / cols) * CELL, CELL - 1, CELL - 1);
+      ctx.globalAlpha = 1;
       const swatch = document.createElement('span');
       swatch.style.color = partitionColor(p.id);
       swatch.textContent = '■ ';
       const line = document.createElement('div');
-      line.append(swatch, `${p.name}: ${r.size / FRAME} frames at 0x${r.host.toString(16)}`);
+      line.append(swatch, p.pages
+        ? `${p.name}: ${r.size / FRAME} pages of RAM, first at 0x${r.host.toString(16)}; ${p.pages.private} frame${p.pages.private === 1 ? "" : "s"} of its own`
+        : `${p.name}: ${r.size / FRAME} frames at 0x${r.host.toString(16)}`);
       lines.push(line);
       if (p.pages) lines.push(pageBar(p.name, p.pages));
     }
     const used = this.probe.framesUsed();
     const total = (end - start) / FRAME;
-    lines.push(document.createTextNode(`tables and bitmaps: ${Math.max(0, used - ram)} frames; free: ${total - used} of ${total} (a cell is ${perCell} frames)`));
+    lines.push(document.createTextNode(`tables, bitmaps and shared frames: ${Math.max(0, used - ram)} frames; free: ${total - used} of ${total} (a cell is ${perCell} frames)`));
     replaceIfChanged(this.legend, lines);
   }
 }
