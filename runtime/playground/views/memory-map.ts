@@ -64,7 +64,7 @@ export class MemoryMap {
       swatch.textContent = '■ ';
       const line = document.createElement('div');
       line.append(swatch, p.pages
-        ? `${p.name}: ${r.size / FRAME} pages of RAM, first at 0x${r.host.toString(16)}; ${p.pages.private} frame${p.pages.private === 1 ? "" : "s"} of its own`
+        ? `${p.name}: ${r.size / FRAME} pages of RAM, first at 0x${r.host.toString(16)}; ${p.pages.private} frame${p.pages.private === 1 ? '' : 's'} of its own`
         : `${p.name}: ${r.size / FRAME} frames at 0x${r.host.toString(16)}`);
       lines.push(line);
       if (p.pages) lines.push(pageBar(p.name, p.pages));
