@@ -33,14 +33,14 @@ import { ACC_FETCH, ACC_STORE, TLB_ENTRIES, TLB_TABLE_SIZE, dataKey, fetchKey, t
 import { JS_ENTRIES, JS_FLUSHES, JS_INSNS, JS_INVALIDATIONS, jitCodeInit, jitMarkCode, jitWasCode } from './code';
 
 @external('env', 'jitCompile')
-declare function hostJitCompile(slot: u32, pc: u64, host: u32): u32;
+declare function hostJitCompile(slot: u32, pc: u64, host: u32, now: u32): u32;
 /** The host installs what it has compiled meanwhile (runtime/jit/tier.ts poll). */
 @external('env', 'jitPoll')
 declare function hostJitPoll(): void;
 /** hostJitCompile's answers. */
 const COMPILE_NONE: u32 = 0; // its first instruction is not translated
 const COMPILE_READY: u32 = 1; // in the table now
-// 2: queued; the host calls jitInstall when it is compiled
+// 2: queued; the host calls jitInstall when it is compiled (never when `now`)
 
 /** Off, on (translate hot code), always (translate at first execution). */
 export const JIT_OFF: u32 = 0;
@@ -163,6 +163,8 @@ let enterSlot: u32 = 0;
 /** Entries at pending regions, and how many between two polls of the host (a power of two). */
 let pendingHits: u32 = 0;
 const POLL_EVERY: u32 = 1024;
+/** Entries at a pending region after which it is compiled at once (≈ms of interpreting it). */
+const URGENT_AFTER: u32 = 16384;
 
 /** Counts an entry at `pc`; true (slot in enterSlot) if a translation is ready to run there. */
 function enterable(pc: u64): bool {
@@ -198,18 +200,26 @@ function enterable(pc: u64): bool {
   if (state == ST_PENDING) {
     // Hot code waiting for its translation: every so often let the host
     // install what it compiled meanwhile (the host's own loop polls only
-    // between runs, which can be a scheduler tick or more apart).
+    // between runs, which can be a scheduler tick or more apart). Code that
+    // stays this hot while it waits (a CPU-bound loop, entered millions of
+    // times a second) is worth a stall: it is compiled now, on this thread.
+    const c = load<u32>(e, E_COUNT) + 1;
+    store<u32>(e, c, E_COUNT);
+    if (c - threshold >= URGENT_AFTER) return translate(e, slot, pc, frame, 1);
     if ((++pendingHits & (POLL_EVERY - 1)) == 0) hostJitPoll();
     return false;
   }
   if (state != ST_COUNT) return false; // ST_NEVER
   const c = load<u32>(e, E_COUNT) + 1;
   store<u32>(e, c, E_COUNT);
-  return c >= threshold && translate(e, slot, pc, frame);
+  return c >= threshold && translate(e, slot, pc, frame, 0);
 }
 
-/** Translates the region at `pc` into slot `slot`; false if nothing there is translatable. */
-function translate(e: usize, slot: u32, pc: u64, frame: u32): bool {
+/**
+ * Asks for the region at `pc` in slot `slot` (at once if `now`); true if
+ * it is ready to run now.
+ */
+function translate(e: usize, slot: u32, pc: u64, frame: u32, now: u32): bool {
   const w = jitMarkCode(frame);
   if (!w) {
     store<u32>(e, ST_NEVER, E_STATE);
@@ -228,7 +238,7 @@ function translate(e: usize, slot: u32, pc: u64, frame: u32): bool {
   // write from now on makes this translation stale.
   store<u32>(e, <u32>w, E_GEN_ADDR);
   store<u32>(e, atomic.load<u32>(w), E_GEN);
-  const r = hostJitCompile(slot, pc, frame);
+  const r = hostJitCompile(slot, pc, frame, now);
   const state = r == COMPILE_NONE ? ST_NEVER : r == COMPILE_READY ? ST_READY : ST_PENDING;
   store<u32>(e, state, E_STATE);
   return state == ST_READY;

@@ -135,12 +135,21 @@ export class JitTier {
 
   /**
    * The kernel's import: the region at `pc` (code in host frame `frame`)
-   * is wanted in `slot`. Answers COMPILE_READY (in the table now),
+   * is wanted in `slot` (`now`: it has stayed hot while queued, compile it
+   * at once). Answers COMPILE_READY (in the table now),
    * COMPILE_NONE (nothing there is translated) or COMPILE_QUEUED.
    */
-  readonly compile = (slot: number, pc: bigint, frame: number): number => {
+  readonly compile = (slot: number, pc: bigint, frame: number, now: number): number => {
     const request = { slot, pc: BigInt.asUintN(64, pc), frame };
     if (this.immediate) return this.compileHere([], request) ? COMPILE_READY : COMPILE_NONE;
+    if (now) {
+      // Still hot while pending: compiled here with what is queued (a batch
+      // anyway). Its request sent to the thread, if any, finds the slot
+      // ready when it comes back and is dropped (jitInstall).
+      const batch = this.queue.filter((r) => r.slot !== slot);
+      this.queue = [];
+      return this.compileHere(batch, request) ? COMPILE_READY : COMPILE_NONE;
+    }
     if (!this.queue.length) this.queuedAt = performance.now();
     this.queue.push(request);
     if (this.queue.length < BATCH) return COMPILE_QUEUED;
