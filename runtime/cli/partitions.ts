@@ -318,12 +318,13 @@ export async function runThreaded(
     if (o.save) process.on('SIGUSR1', askSave);
     // --migrate-to: Ctrl-A s or SIGUSR1 starts a live migration; if it fails the guest runs on.
     let migrating = false;
+    let migrated: Promise<unknown> = Promise.resolve();
     const askMigrate = () => {
       const mig = o.migrate;
       if (!mig || migrating) return;
       migrating = true;
       const to = `${mig.target.host}:${mig.target.port}`;
-      h.migrate(ids[0]!, mig.target, { progress: true, linkRate: mig.linkRate }).then(
+      migrated = h.migrate(ids[0]!, mig.target, { progress: true, linkRate: mig.linkRate }).then(
         (info) => process.stderr.write(describeMigration(info, to)),
         (e: Error) => {
           process.stderr.write(`hv: ${e.message}; the guest runs on here\n`);
@@ -350,6 +351,8 @@ export async function runThreaded(
       const partitions = [];
       for (const id of ids) partitions.push({ result: await h.wait(id), stats: await h.stats(id) });
       await live?.settled();
+      // The guest leaves at the target's RDY; the migration ends at its DONE: reported before the host closes.
+      await migrated;
       const ports = await h.switchPorts();
       return { partitions: partitions.map((p, i) => ({ ...p, ports: ports.filter((q) => q.partition === ids[i]) })), pcpus: await h.pcpuStats() };
     } finally {

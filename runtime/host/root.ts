@@ -102,6 +102,14 @@ export class RootPartition implements HostController {
   private closed = false;
   /** RAM reserved for incoming partitions (reserveRam), by host address: its size. */
   private readonly reserved = new Map<number, number>();
+  /**
+   * Outgoing live migrations not settled yet. The partition ends here at
+   * the target's RDY (result 'migrated'), before GO is sent and DONE comes
+   * back: a caller that closes the host on that result would otherwise cut
+   * the migration off, and migrate() would never answer. shutdown() waits
+   * for them.
+   */
+  private readonly migrations = new Set<Promise<unknown>>();
   private readonly loopDone: Promise<void>;
   private readonly consolePort: RootOptions['consolePort'];
 
@@ -347,7 +355,7 @@ export class RootPartition implements HostController {
     const m = p.machine;
     const s = p.spec.sched;
     const where = `${target.host}:${target.port}`;
-    return migrateOut(
+    const moving = migrateOut(
       target,
       {
         id, kernel: this.hv.kernel.exports, memory: m.memory, ram: m.ram, spec: p.spec,
@@ -370,6 +378,10 @@ export class RootPartition implements HostController {
       },
       { maxDowntimeMs: options.maxDowntimeMs, linkRate: options.linkRate, progress: options.progress ? (line) => process.stderr.write(`hv: migrating ${p.spec.name} to ${where}: ${line}\n`) : undefined },
     );
+    const settled = moving.catch(() => {});
+    this.migrations.add(settled);
+    void settled.then(() => this.migrations.delete(settled));
+    return moving;
   }
 
   async receive(state: IncomingState, console?: ConsoleSink, options: { paging?: PagingMode } = {}): Promise<number> {
@@ -744,6 +756,10 @@ export class RootPartition implements HostController {
 
   async shutdown(): Promise<void> {
     for (const p of this.parts.values()) this.finish(p, { kind: 'off' });
+    // A migration before its point of no return fails (its partition
+    // ended; at the latest when RDY comes) and one past it finishes (GO,
+    // DONE): either way it answers.
+    await Promise.all(this.migrations);
     this.closed = true;
     this.shared.shutdown();
     this.shared.postExit(0); // wakes the service loop so that it sees `closed`

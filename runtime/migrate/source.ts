@@ -193,6 +193,9 @@ export async function migrateOut(target: MigrateTarget, part: SourcePartition, o
     // before GO, discards its copy.
     const ready = await expect(reader, 'RDY ', phase, CONFIRM_MS);
     down.split('target checks and builds', Number(parseJson(ready, phase).prepareMs) || 0, 'to the target and back');
+    // Stopped meanwhile (the host shuts down): no GO, the target discards its copy.
+    const stopped = part.cancelled();
+    if (stopped) throw new MigrationError(phase, stopped);
     // Point of no return: the target holds the whole partition and waits
     // for this copy to let go; it starts on GO.
     part.release();
