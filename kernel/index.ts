@@ -99,6 +99,7 @@ export const SBI_IMPLEMENTATION_ID = SBI_IMPL_ID;
 // state that moves as bytes.
 export { H_PARTITION as OFF_PARTITION, H_RESV_ADDR as OFF_RESV_ADDR, H_SHADOW_ROOT as OFF_SHADOW_ROOT } from './cpu/hart';
 export { H_SHADOW_FLUSH_PENDING as OFF_SHADOW_FLUSH_PENDING, H_PREEMPT as OFF_PREEMPT } from './cpu/hart';
+export { H_MM_REQ as OFF_MM_REQ, H_MM_FRAMES as OFF_MM_FRAMES } from './cpu/hart';
 export { H_SCHED as OFF_SCHED, H_SCHED_SIZE as OFF_SCHED_SIZE, H_TLB as OFF_TLB } from './cpu/hart';
 export { H_TLB_SP_LO as OFF_TLB_SP_LO, H_TLB_SP_HI as OFF_TLB_SP_HI, H_TLB_CTX as OFF_TLB_CTX } from './cpu/hart';
 // The partition descriptor's guest state (mm/partition.ts), for the same purpose.

@@ -16,7 +16,16 @@ export function hv(...args: string[]) {
 const HOST_COUNTERS = [
   'STAT_TLB_LOOKUPS', 'STAT_TLB_MISSES', 'STAT_WALKS', 'STAT_WALK_REFS', 'STAT_GWALKS', 'STAT_GWALK_REFS',
   'STAT_SHADOW_FILLS', 'STAT_WP_FAULTS', 'STAT_SHADOW_FLUSHES', 'STAT_TLB_FLUSHES', 'STAT_TLB_INVALS',
+  // Instructions retired in translated code: a restored vCPU's thread has no translations yet.
+  'STAT_JIT_INSNS',
 ];
+/**
+ * Shootdowns queued for a vCPU (mm/shootdown.ts: frames whose TLB entries
+ * it must drop): host bookkeeping too. A restored vCPU starts with an empty
+ * TLB, and its host remakes what it had only as it runs (with the JIT, a
+ * frame becoming code again queues a shootdown for the other vCPUs).
+ */
+const MM_REQUESTS = { from: 'MM_REQ', to: 'MM_FRAMES', frames: 13 };
 let offsets: Record<string, number> | undefined;
 
 /** The guest state in save file `path`: every record (vCPU host counters zeroed) and the RAM, by name. */
@@ -27,7 +36,10 @@ export function guestState(path: string): Map<string, Buffer> {
   for (const r of decodeRecords(inflateRawSync(sections.get('STAT')!.payload), 'STAT')) {
     if (r.kind === 'disks') continue; // paths and times of each run's own images
     const body = Buffer.from(r.body);
-    if (r.kind.startsWith('vcpu')) for (const c of HOST_COUNTERS) body.fill(0, 4 + offsets[c]!, 4 + offsets[c]! + 8);
+    if (r.kind.startsWith('vcpu')) {
+      for (const c of HOST_COUNTERS) body.fill(0, 4 + offsets[c]!, 4 + offsets[c]! + 8);
+      body.fill(0, 4 + offsets[MM_REQUESTS.from]!, 4 + offsets[MM_REQUESTS.to]! + 4 * MM_REQUESTS.frames);
+    }
     out.set(r.kind, body);
   }
   out.set('ram', Buffer.from(sections.get('MEM ')!.payload));
