@@ -17,6 +17,7 @@ import type { LoadedSave } from '../persist/partition.ts';
 import { intOption, optionValue, pagingOption, parseArgs, timeoutOption } from './args.ts';
 import type { CommonOptions } from './common.ts';
 import { attachConsole } from './console.ts';
+import { IncomingConsole } from './serve-console.ts';
 import { UsageError } from './errors.ts';
 import { runPartitions } from './partitions.ts';
 
@@ -145,19 +146,18 @@ async function serveDeterministic(
 async function serveThreaded(server: Server, pcpus: number | undefined, paging: PartitionSpec['paging'] | undefined, failAt: FailAt | undefined): Promise<number> {
   const h = await Host.start({ pcpus, memoryBytes: 1 << 30 });
   const running = new Set<number>();
-  let last: number | undefined;
   let received = false;
-  const detach = attachConsole((b) => last !== undefined && void h.input(last, b), () => void h.close().finally(() => process.exit(0)));
+  const input = new IncomingConsole((id, b) => void h.input(id, b));
+  const detach = attachConsole((b) => input.type(b), () => void h.close().finally(() => process.exit(0)));
   const out = (bytes: Uint8Array) => process.stdout.write(bytes);
   let status = 0;
   try {
     await new Promise<void>((done) => {
       server.on('connection', (socket: Socket) => {
-        migrateIn(socket, threadedTarget(h, out, { paging }), failAt).then(
+        migrateIn(socket, threadedTarget(h, out, { paging, starting: (id) => input.starting(id) }), failAt).then(
           async (id) => {
             received = true;
             running.add(id);
-            last = id;
             const r = await h.wait(id);
             running.delete(id);
             if (r.kind === 'exit' && r.code !== 0 && status === 0) status = r.code;

@@ -35,11 +35,13 @@ export interface TargetHost {
 /**
  * A threaded host as the target: the RAM reserved in its shared memory (this
  * thread writes the pages there), the partition built and run by its root.
+ * `options.starting`: called with the partition's id just before its start
+ * is asked for (hv serve routes its console input to it from there on).
  */
 export function threadedTarget(
   h: Pick<HostController, 'reserveRam' | 'releaseRam' | 'receive' | 'start' | 'destroy'> & { memory: WebAssembly.Memory },
   console?: ConsoleSink,
-  options: { paging?: PagingMode } = {},
+  options: { paging?: PagingMode; starting?: (id: number) => void } = {},
 ): TargetHost {
   let ramHost = 0;
   return {
@@ -47,8 +49,11 @@ export function threadedTarget(
       ramHost = await h.reserveRam(bytes);
       return new Uint8Array(h.memory.buffer, ramHost, bytes);
     },
-    prepare: (state) => h.receive({ ...state, ramHost }, console, options),
-    start: (id) => h.start(id),
+    prepare: (state) => h.receive({ ...state, ramHost }, console, { paging: options.paging }),
+    start: (id) => {
+      options.starting?.(id);
+      return h.start(id);
+    },
     discard: (id) => (id === undefined ? h.releaseRam(ramHost) : h.destroy(id)),
   };
 }
