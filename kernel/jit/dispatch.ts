@@ -33,7 +33,7 @@ import { ACC_FETCH, ACC_STORE, TLB_ENTRIES, TLB_TABLE_SIZE, dataKey, fetchKey, t
 import { JS_ENTRIES, JS_FLUSHES, JS_INSNS, JS_INVALIDATIONS, jitCodeInit, jitMarkCode, jitWasCode } from './code';
 
 @external('env', 'jitCompile')
-declare function hostJitCompile(slot: u32, pc: u64, host: u32, now: u32): u32;
+declare function hostJitCompile(slot: u32, pc: u64, host: u32, ticket: u32, now: u32): u32;
 /** The host installs what it has compiled meanwhile (runtime/jit/tier.ts poll). */
 @external('env', 'jitPoll')
 declare function hostJitPoll(): void;
@@ -68,7 +68,8 @@ const E_STATE: u32 = 12; // u32 ST_*
 const E_COUNT: u32 = 16; // u32 entries counted while ST_COUNT
 const E_GEN_ADDR: u32 = 20; // u32 the frame's generation word (jit/code.ts)
 const E_GEN: u32 = 24; // u32 its value when translated
-const E_MISSES: u32 = 28; // u32 other keys that hit this slot since it was translated
+const E_MISSES: u32 = 28; // u32 other keys that hit this slot since it was translated (ST_READY)
+const E_TICKET: u32 = 28; // u32 while ST_PENDING: the number of the request it waits for
 
 const ST_COUNT: u32 = 0;
 const ST_READY: u32 = 1;
@@ -238,23 +239,34 @@ function translate(e: usize, slot: u32, pc: u64, frame: u32, now: u32): bool {
   // write from now on makes this translation stale.
   store<u32>(e, <u32>w, E_GEN_ADDR);
   store<u32>(e, atomic.load<u32>(w), E_GEN);
-  const r = hostJitCompile(slot, pc, frame, now);
+  const ticket = ++tickets;
+  store<u32>(e, ticket, E_TICKET);
+  const r = hostJitCompile(slot, pc, frame, ticket, now);
   const state = r == COMPILE_NONE ? ST_NEVER : r == COMPILE_READY ? ST_READY : ST_PENDING;
+  if (state != ST_PENDING) store<u32>(e, 0, E_MISSES);
   store<u32>(e, state, E_STATE);
   return state == ST_READY;
 }
 
+/** Requests made by this thread: each pending entry waits for its own (jitInstall). */
+let tickets: u32 = 0;
+
 /**
- * The host compiled the request for (pc, frame) in `slot`: true if the
- * entry still waits for it (then it is ready to run once the host has put
+ * The host compiled request `ticket` for (pc, frame) in `slot`: true if the
+ * entry still waits for that request (then it is ready to run once the host has put
  * the function in the table, or never translated if `ok` is false). False
  * if the slot went to another region or a fence.i dropped it meanwhile: the
  * host must then leave the table alone.
  */
-export function jitInstall(slot: u32, pc: u64, frame: u32, ok: u32): bool {
+export function jitInstall(slot: u32, pc: u64, frame: u32, ticket: u32, ok: u32): bool {
   if (!table || slot >= JIT_SLOTS) return false;
   const e = table + slot * ENTRY;
   if (load<u32>(e, E_STATE) != ST_PENDING || load<u64>(e, E_PC) != pc || load<u32>(e, E_FRAME) != frame) return false;
+  // The same region asked for again (after its slot was taken and given
+  // back, or a fence.i flush) waits for the newer request: an older one's
+  // code may predate a write the entry's generation already counts.
+  if (load<u32>(e, E_TICKET) != ticket) return false;
+  store<u32>(e, 0, E_MISSES);
   store<u32>(e, ok ? ST_READY : ST_NEVER, E_STATE);
   return ok != 0;
 }

@@ -19,6 +19,8 @@ export interface CompileRequest {
   pc: bigint;
   /** Host address of the frame holding the code. */
   frame: number;
+  /** The kernel's number for this request (jitInstall installs only the one its entry waits for). */
+  ticket: number;
 }
 
 /** What the thread answers for one posted batch. */

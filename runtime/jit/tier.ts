@@ -66,7 +66,7 @@ export interface JitKernel {
   /** kernel/jit/helpers.ts, imported by every region (translate.ts REGION_IMPORTS). */
   jitFp(insn: number): number;
   jitRangeWritten(host: number, length: number): void;
-  jitInstall(slot: number, pc: bigint, frame: number, ok: number): number;
+  jitInstall(slot: number, pc: bigint, frame: number, ticket: number, ok: number): number;
   JIT_SLOTS: WebAssembly.Global | number;
 }
 
@@ -139,8 +139,8 @@ export class JitTier {
    * at once). Answers COMPILE_READY (in the table now),
    * COMPILE_NONE (nothing there is translated) or COMPILE_QUEUED.
    */
-  readonly compile = (slot: number, pc: bigint, frame: number, now: number): number => {
-    const request = { slot, pc: BigInt.asUintN(64, pc), frame };
+  readonly compile = (slot: number, pc: bigint, frame: number, ticket: number, now: number): number => {
+    const request = { slot, pc: BigInt.asUintN(64, pc), frame, ticket };
     if (this.immediate) return this.compileHere([], request) ? COMPILE_READY : COMPILE_NONE;
     if (now) {
       // Still hot while pending: compiled here with what is queued (a batch
@@ -226,7 +226,7 @@ export class JitTier {
     b.requests.forEach((r, i) => {
       const f = b.index[i]!;
       if (r === current) currentMade = f >= 0;
-      else if (!this.kernel!.jitInstall(r.slot, r.pc, r.frame, f >= 0 ? 1 : 0)) return;
+      else if (!this.kernel!.jitInstall(r.slot, r.pc, r.frame, r.ticket, f >= 0 ? 1 : 0)) return;
       if (f >= 0) this.table.set(TABLE_BASE + r.slot, exports![`f${f}`] as WebAssembly.ExportValue as never);
     });
     const s = this.stats!;
