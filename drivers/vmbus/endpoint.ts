@@ -65,7 +65,7 @@ export class EndpointFault extends Error {
 
 const PAGE = 4096;
 /** Scratch: descriptor at 0, answers from 64 to the end of page 0, packets read into pages 1-3. */
-const SCRATCH_PAGES = 4;
+export const SCRATCH_PAGES = 4;
 const DESC_AT = 0;
 const TX_AT = 64;
 const TX_MAX = PAGE - TX_AT;

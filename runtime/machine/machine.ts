@@ -22,6 +22,7 @@ import type { VmbusDevice } from '../../drivers/vmbus/channel-manager.ts';
 import { VmbusHost } from '../../drivers/vmbus/host.ts';
 import type { SynicKernel } from '../../drivers/vmbus/synic.ts';
 import { ringKernel } from '../../drivers/vmbus/ring.ts';
+import { SCRATCH_PAGES } from '../../drivers/vmbus/endpoint.ts';
 
 export interface MachineConfig {
   /** Guest RAM in bytes (QEMU's -m). */
@@ -318,7 +319,14 @@ export class Machine implements Guest {
   /** Host memory a machine of this configuration needs in its hypervisor's pool. */
   static hostBytes(config: MachineConfig): number {
     const paging = config.paging ?? 'direct';
-    return config.ramSize + partitionOverhead(config.ramSize, paging) + (config.overcommit ? overcommitOverhead(config.ramSize + partitionOverhead(config.ramSize, paging)) : 0);
+    return (
+      config.ramSize +
+      partitionOverhead(config.ramSize, paging) +
+      (config.overcommit ? overcommitOverhead(config.ramSize + partitionOverhead(config.ramSize, paging)) : 0) +
+      // VMBus: each device's scratch pages and the event area. They used to
+      // come out of the JIT's reserve (jitHostBytes), until the JIT took it.
+      (config.vmbus?.length ? (config.vmbus.length * SCRATCH_PAGES + 1) * 4096 : 0)
+    );
   }
 
   private readonly bus: VirtBoard['bus'];
