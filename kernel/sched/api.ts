@@ -190,45 +190,11 @@ export function partitionSetHalted(partition: u32, on: bool): bool {
 /**
  * An event for `vcpu` (I/O completion, IPI, interrupt raised by the host):
  * if it is blocked it becomes runnable, with BOOST if it has credit left.
- * If it is running or queued, its next WFI does not block. Returns true if
+ * If it is running or queued, its next block is cancelled. Returns true if
  * it was blocked. Any thread may call this.
  */
 export function schedWake(vcpu: u32): bool {
-  if (vcpu >= MAX_VCPUS) return false;
-  const va = vcpuAddr(vcpu);
-  atomic.or<u32>(va + S_FLAGS, SF_WAKE);
-  for (;;) {
-    const s = atomic.load<u32>(va + S_STATE);
-    if (s == SState.NONE) {
-      atomic.and<u32>(va + S_FLAGS, ~SF_WAKE);
-      return false;
-    }
-    const p = atomic.load<u32>(va + S_PCPU);
-    const c = pcpuAddr(p);
-    if (s != SState.BLOCKED) {
-      // Running or queued: SF_WAKE cancels its next block, which looks at
-      // it under its pCPU's lock. A vCPU blocking right now (state still
-      // RUNNING, the lock held) may have looked already: taking the lock
-      // orders us after that block, and the state says whether it happened.
-      lockPcpu(c);
-      const still = atomic.load<u32>(va + S_STATE) == s && atomic.load<u32>(va + S_PCPU) == p;
-      unlockPcpu(c);
-      if (still) return false;
-      continue;
-    }
-    lockPcpu(c);
-    if (atomic.load<u32>(va + S_STATE) == SState.BLOCKED && atomic.load<u32>(va + S_PCPU) == p) {
-      atomic.and<u32>(va + S_FLAGS, ~SF_WAKE);
-      blRemove(c, vcpu);
-      wakeLocked(c, vcpu, clockOf(c));
-      preemptFor(c, vcpu);
-      unlockPcpu(c);
-      kick(c);
-      return true;
-    }
-    unlockPcpu(c);
-  }
-  return false; // not reached
+  return wake(vcpu, SF_WAKE, false);
 }
 
 /**
@@ -241,19 +207,28 @@ export function schedWake(vcpu: u32): bool {
  * seen when it runs. Returns true if it woke a blocked vCPU.
  */
 export function schedWakeIrq(vcpu: u32): bool {
+  return wake(vcpu, SF_WAKE_IRQ, true);
+}
+
+/** schedWake (`flag` SF_WAKE) and schedWakeIrq (SF_WAKE_IRQ, `wfiOnly`). */
+function wake(vcpu: u32, flag: u32, wfiOnly: bool): bool {
   if (vcpu >= MAX_VCPUS) return false;
   const va = vcpuAddr(vcpu);
-  atomic.or<u32>(va + S_FLAGS, SF_WAKE_IRQ);
+  atomic.or<u32>(va + S_FLAGS, flag);
   for (;;) {
     const s = atomic.load<u32>(va + S_STATE);
     if (s == SState.NONE) {
-      atomic.and<u32>(va + S_FLAGS, ~SF_WAKE_IRQ);
+      atomic.and<u32>(va + S_FLAGS, ~flag);
       return false;
     }
     const p = atomic.load<u32>(va + S_PCPU);
     const c = pcpuAddr(p);
     if (s != SState.BLOCKED) {
-      // As schedWake: the flag is looked at by its next block, under the lock.
+      // Running or queued: the flag cancels its next block (pcpu.ts block),
+      // which looks at it under its pCPU's lock. A vCPU blocking right now
+      // (state still RUNNING, the lock held) may have looked already: taking
+      // the lock orders us after that block, and the state says whether it
+      // happened.
       lockPcpu(c);
       const still = atomic.load<u32>(va + S_STATE) == s && atomic.load<u32>(va + S_PCPU) == p;
       unlockPcpu(c);
@@ -262,8 +237,8 @@ export function schedWakeIrq(vcpu: u32): bool {
     }
     lockPcpu(c);
     if (atomic.load<u32>(va + S_STATE) == SState.BLOCKED && atomic.load<u32>(va + S_PCPU) == p) {
-      atomic.and<u32>(va + S_FLAGS, ~SF_WAKE_IRQ);
-      const woke = load<u32>(va + S_BLOCK) == Block.WFI;
+      atomic.and<u32>(va + S_FLAGS, ~flag);
+      const woke = !wfiOnly || load<u32>(va + S_BLOCK) == Block.WFI;
       if (woke) {
         blRemove(c, vcpu);
         wakeLocked(c, vcpu, clockOf(c));
