@@ -74,6 +74,32 @@ export class LinuxSession {
     return text.slice(start).replace(/hv:[^\n#]*# $/, '');
   }
 
+  /**
+   * Makes an ext2 file system on /dev/vda, mounts it on /mnt, and starts a
+   * background loop appending the numbers 1..`lines` to /mnt/log, one line
+   * each, with a sync after every line. Resolves once a quarter of the lines
+   * are on the disk: the moment to snapshot or migrate the guest mid-loop.
+   */
+  async startDiskLog(lines: number): Promise<void> {
+    await this.run('mke2fs -q /dev/vda && mount -t ext2 /dev/vda /mnt');
+    // Short lines: the console wraps at 80 columns. "mid" once a quarter of the lines are on the disk.
+    await this.run('L=/mnt/log');
+    const from = this.output.length;
+    await this.run(`seq ${lines}|while read i;do echo $i>>$L;sync;[ $i = ${lines / 4} ]&&echo mid;done&`);
+    await this.console.waitFor(/mid\r?\n/, 120_000, from);
+  }
+
+  /**
+   * Waits for the loop of startDiskLog (started here, or in the guest this one
+   * was snapshotted or migrated from), then unmounts /mnt: how many lines
+   * /mnt/log holds, and how many of them appear more than once.
+   */
+  async finishDiskLog(): Promise<{ lines: number; duplicated: number }> {
+    const [lines, duplicated] = (await this.run('wait; wc -l < /mnt/log; sort /mnt/log | uniq -d | wc -l')).split('\n').map(Number);
+    await this.run('umount /mnt');
+    return { lines: lines!, duplicated: duplicated! };
+  }
+
   /** Types `poweroff` and resolves with hv's exit status. */
   async poweroff(): Promise<number | null> {
     this.console.type('poweroff\n');
