@@ -122,7 +122,13 @@ export function run(budget: u32): u32 {
   while (n < budget) {
     // ---- fetch ----
     let insn: u32;
-    if (((pc + 2) & ~<u64>0xfff) == fPage) {
+    // pc in the cached page, and not on its last halfword (a 32-bit
+    // instruction there runs into the next page). `(pc + 2) & ~0xfff` alone
+    // also matched the last halfword of the page BELOW and fetched it from
+    // the host frame before this page's: some other guest page unless both
+    // virtual pages map adjacent guest pages of one host run (Linux lost
+    // init once page sharing had scattered busybox's text: issue 11).
+    if ((pc & ~<u64>0xfff) == fPage && (<u32>pc & 0xfff) != 0xffe) {
       insn = load<u32>(<usize>(<u32>pc + fAdd)); // upper half is garbage for a 16-bit insn
     } else {
       insn = fetchSlow(pc);
