@@ -666,12 +666,17 @@ class Codegen {
     throw new Error(`jit: untranslatable instruction ${i.toString(16)} at ${pc.toString(16)} was selected`);
   }
 
-  /** MUL, DIV, DIVU, REM, REMU with RISC-V's results for a zero divisor and overflow (no wasm trap). */
-  private div64(f3: number, rs1: number, rs2: number): void {
+  /** The M extension's operands: x[rs1] into L_VA, x[rs2] into L_T. */
+  private operands(rs1: number, rs2: number): void {
     this.x(rs1);
     this.set(L_VA);
     this.x(rs2);
     this.set(L_T);
+  }
+
+  /** MUL, DIV, DIVU, REM, REMU with RISC-V's results for a zero divisor and overflow (no wasm trap). */
+  private div64(f3: number, rs1: number, rs2: number): void {
+    this.operands(rs1, rs2);
     if (f3 === 0) {
       this.get(L_VA);
       this.get(L_T);
@@ -713,10 +718,7 @@ class Codegen {
   private mulh(f3: number, rs1: number, rs2: number): void {
     const a = L_VA, b = L_T, lo = (l: number) => { this.get(l); this.i64(I64_CONST_M32); this.op(I64_AND); };
     const hi = (l: number) => { this.get(l); this.i64(32n); this.op(I64_SHR_U); };
-    this.x(rs1);
-    this.set(a);
-    this.x(rs2);
-    this.set(b);
+    this.operands(rs1, rs2);
     lo(a); hi(b); this.op(I64_MUL); this.set(L_P); // aLo * bHi
     hi(a); lo(b); this.op(I64_MUL); this.set(L_Q); // aHi * bLo
     // mid = (aLo * bLo >> 32) + (P & M) + (Q & M); high = aHi * bHi + P >> 32 + Q >> 32 + mid >> 32
@@ -736,10 +738,7 @@ class Codegen {
 
   /** MULW, DIVW, DIVUW, REMW, REMUW: 32-bit, sign-extended. */
   private div32(f3: number, rs1: number, rs2: number): void {
-    this.x(rs1);
-    this.set(L_VA);
-    this.x(rs2);
-    this.set(L_T);
+    this.operands(rs1, rs2);
     if (f3 === 0) {
       this.get(L_VA);
       this.get(L_T);
