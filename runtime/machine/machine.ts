@@ -89,8 +89,6 @@ export class Machine implements Guest {
   private lastRun: { vcpu: number; used: number; full: number; exit: number } | undefined;
   private partialIdle = 0;
   private resumeAt: RoundPosition | undefined;
-  /** Threaded host: the vCPU whose exit serviceExit is servicing, or -1. */
-  private servicing = -1;
 
   /** A partition on `hypervisor`, or on a hypervisor of its own sized for it. */
   constructor(
@@ -281,13 +279,8 @@ export class Machine implements Guest {
     const h = this.harts[i]!;
     const req = h.mmioRequest();
     const reason: ExitReason = req ? 'mmio' : this.sbi && h.u32('SBI_EXIT') !== 0 ? 'sbi' : this.tohost !== 0n ? 'htif' : 'other';
-    this.servicing = i;
-    try {
-      if (req) h.completeMmio(this.busAccess(req.write, req.addr, req.size, req.value));
-      this.afterRun(i, Exit.HOST);
-    } finally {
-      this.servicing = -1;
-    }
+    if (req) h.completeMmio(this.busAccess(req.write, req.addr, req.size, req.value));
+    this.afterRun(i, Exit.HOST);
     return reason;
   }
 
@@ -302,7 +295,6 @@ export class Machine implements Guest {
    * next one: a CLOSECHANNEL lost).
    */
   private interruptWake(hart: number): void {
-    if (hart === this.servicing) return;
     this.kernel.exports.vcpuKick(this.firstVcpu + hart);
     schedExports(this.kernel.exports).schedWakeIrq(this.firstVcpu + hart);
   }
