@@ -20,18 +20,9 @@
 #define MAX_SIZE (64 * 1024)
 static uint8_t buf[MAX_SIZE] __attribute__((aligned(4096)));
 
-static uint16_t used_seen;
-
 static int virtio_read(uint64_t sector, uint32_t len)
 {
-	virtio_blk_post(T_IN, sector, buf, len);
-	vwr(QUEUE_NOTIFY, 0);
-	while (USED->idx == used_seen)
-		;
-	__sync_synchronize();
-	used_seen++;
-	vwr(INTERRUPT_ACK, vrd(INTERRUPT_STATUS));
-	return status_byte == S_OK ? 0 : -1;
+	return virtio_blk_request(T_IN, sector, buf, len) == S_OK ? 0 : -1;
 }
 
 static struct storvsc s;

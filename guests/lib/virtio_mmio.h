@@ -194,4 +194,26 @@ static void virtio_blk_post(uint32_t type, uint64_t sector, void *data, uint32_t
 	__sync_synchronize();
 }
 
+static uint16_t used_seen;         /* used-ring entries consumed */
+static uint32_t virtio_last_isr;   /* INTERRUPT_STATUS at the last completion */
+
+/* One request, polled: posts it, notifies queue 0, waits for the used
+ * ring, acknowledges the interrupt. Returns the status byte, or 0x100 if
+ * the device did not answer within a second. */
+__attribute__((unused)) static unsigned virtio_blk_request(uint32_t type, uint64_t sector, void *data, uint32_t len)
+{
+	virtio_blk_post(type, sector, data, len);
+	vwr(QUEUE_NOTIFY, 0);
+	uint64_t deadline = mtime_read() + MTIME_HZ;
+	while (USED->idx == used_seen) {
+		if (mtime_read() > deadline)
+			return 0x100;
+	}
+	__sync_synchronize();
+	used_seen++;
+	virtio_last_isr = vrd(INTERRUPT_STATUS);
+	vwr(INTERRUPT_ACK, virtio_last_isr);
+	return status_byte;
+}
+
 #endif

@@ -17,24 +17,6 @@
 #define PASSES  4
 
 static uint8_t buf[512] __attribute__((aligned(512)));
-static uint16_t used_seen;
-
-/* One request and its status byte, or 0x100 when the device did not answer within a second. */
-static unsigned request(uint32_t type, uint64_t sector, void *data, uint32_t len)
-{
-	virtio_blk_post(type, sector, data, len);
-	vwr(QUEUE_NOTIFY, 0);
-	uint64_t deadline = mtime_read() + MTIME_HZ;
-	while (USED->idx == used_seen) {
-		if (mtime_read() > deadline)
-			return 0x100;
-	}
-	__sync_synchronize();
-	used_seen++;
-	vwr(INTERRUPT_ACK, vrd(INTERRUPT_STATUS));
-	return status_byte;
-}
-
 static void fill(unsigned pass, unsigned sector)
 {
 	for (int i = 0; i < 512; i++)
@@ -54,7 +36,7 @@ int main(unsigned long hartid, void *dtb)
 	for (unsigned pass = 0; pass < PASSES; pass++) {
 		for (unsigned s = 0; s < SECTORS; s++) {
 			fill(pass, s);
-			bad += request(T_OUT, s, buf, 512) != S_OK;
+			bad += virtio_blk_request(T_OUT, s, buf, 512) != S_OK;
 		}
 		printf("pass %u written\n", pass);
 	}
@@ -62,7 +44,7 @@ int main(unsigned long hartid, void *dtb)
 	uint32_t h = 2166136261u;
 	unsigned wrong = 0;
 	for (unsigned s = 0; s < SECTORS; s++) {
-		bad += request(T_IN, s, buf, 512) != S_OK;
+		bad += virtio_blk_request(T_IN, s, buf, 512) != S_OK;
 		for (int i = 0; i < 512; i++) {
 			wrong += buf[i] != (uint8_t)((PASSES - 1) * 31 + s * 7 + i);
 			h = (h ^ buf[i]) * 16777619u;

@@ -92,23 +92,6 @@ uint64_t smc_next_fenced(uint64_t n);
 static uint32_t jit_page[1024] __attribute__((aligned(4096)));
 static uint32_t dma_page[1024] __attribute__((aligned(4096)));
 static uint32_t sector[128] __attribute__((aligned(512)));
-static uint16_t used_seen;
-
-/* One virtio-blk request, waited for (1 s at most); the status byte, 0x100 on timeout. */
-static unsigned blk(uint32_t type, uint64_t sec, void *data)
-{
-	virtio_blk_post(type, sec, data, 512);
-	vwr(QUEUE_NOTIFY, 0);
-	uint64_t deadline = mtime_read() + MTIME_HZ;
-	while (USED->idx == used_seen)
-		if (mtime_read() > deadline)
-			return 0x100;
-	__sync_synchronize();
-	used_seen++;
-	vwr(INTERRUPT_ACK, vrd(INTERRUPT_STATUS));
-	return status_byte;
-}
-
 int main(unsigned long hartid, void *dtb)
 {
 	printf("smc\n");
@@ -127,16 +110,16 @@ int main(unsigned long hartid, void *dtb)
 		return 1;
 	}
 	emit_fn(sector, 10);
-	unsigned st = blk(T_OUT, 0, sector);
+	unsigned st = virtio_blk_request(T_OUT, 0, sector, 512);
 	emit_fn(sector, 11);
-	st |= blk(T_OUT, 1, sector);
+	st |= virtio_blk_request(T_OUT, 1, sector, 512);
 	emit_fn(dma_page, 9);
 	fence_i();
 	printf("before the read f9     %016lx\n", run_fn(dma_page, 9));
-	st |= blk(T_IN, 0, dma_page);
+	st |= virtio_blk_request(T_IN, 0, dma_page, 512);
 	fence_i();
 	printf("read, fence.i f10      %016lx\n", run_fn(dma_page, 10));
-	st |= blk(T_IN, 1, dma_page);
+	st |= virtio_blk_request(T_IN, 1, dma_page, 512);
 	printf("read, no fence.i f11   %016lx\n", run_fn(dma_page, 11));
 	printf("disk status %u\n", st);
 	return 0;

@@ -16,28 +16,6 @@
 
 static uint8_t buf[512] __attribute__((aligned(512)));
 static uint8_t pattern[512];
-static uint16_t used_seen;
-static uint32_t last_isr;
-
-/* One request: header, optional data buffer, status. Returns the status
- * byte, or 0x100 if the device did not answer within a second. */
-static unsigned request(uint32_t type, uint64_t sector, void *data, uint32_t len)
-{
-	virtio_blk_post(type, sector, data, len);
-	vwr(QUEUE_NOTIFY, 0);
-
-	uint64_t deadline = mtime_read() + MTIME_HZ;
-	while (USED->idx == used_seen) {
-		if (mtime_read() > deadline)
-			return 0x100;
-	}
-	__sync_synchronize();
-	used_seen++;
-	last_isr = vrd(INTERRUPT_STATUS);
-	vwr(INTERRUPT_ACK, last_isr);
-	return status_byte;
-}
-
 static uint32_t fnv1a(const uint8_t *p, unsigned n)
 {
 	uint32_t h = 2166136261u;
@@ -61,26 +39,26 @@ int main(unsigned long hartid, void *dtb)
 	printf("capacity %lu sectors\n", capacity);
 	check("blk_size", vrd(CONFIG + 0x14), 512);
 
-	check("read sector 0", request(T_IN, 0, buf, 512), S_OK);
+	check("read sector 0", virtio_blk_request(T_IN, 0, buf, 512), S_OK);
 	printf("sector 0:");
 	for (int i = 0; i < 16; i++)
 		printf(" %02x", buf[i]);
 	printf("\nsector 0 fnv1a %08x\n", fnv1a(buf, 512));
-	check("used-buffer interrupt", last_isr & 1, 1);
+	check("used-buffer interrupt", virtio_last_isr & 1, 1);
 	check("used length", USED->ring[0].len >= 1, 1);
 
 	for (int i = 0; i < 512; i++)
 		pattern[i] = (uint8_t)(i * 3 + 0x41);
 	memcpy(buf, pattern, 512);
-	check("write sector 1", request(T_OUT, 1, buf, 512), S_OK);
-	check("flush", f0 & F_BLK_FLUSH ? request(T_FLUSH, 0, 0, 0) : S_OK, S_OK);
+	check("write sector 1", virtio_blk_request(T_OUT, 1, buf, 512), S_OK);
+	check("flush", f0 & F_BLK_FLUSH ? virtio_blk_request(T_FLUSH, 0, 0, 0) : S_OK, S_OK);
 	memset(buf, 0, 512);
-	check("read sector 1", request(T_IN, 1, buf, 512), S_OK);
+	check("read sector 1", virtio_blk_request(T_IN, 1, buf, 512), S_OK);
 	check("sector 1 read back", memcmp(buf, pattern, 512), 0);
 	printf("sector 1 fnv1a %08x\n", fnv1a(buf, 512));
 
-	check("read past the end", request(T_IN, capacity, buf, 512), S_IOERR);
-	check("unknown request type", request(0x1234, 0, buf, 512), S_UNSUPP);
+	check("read past the end", virtio_blk_request(T_IN, capacity, buf, 512), S_IOERR);
+	check("unknown request type", virtio_blk_request(0x1234, 0, buf, 512), S_UNSUPP);
 	check("device still healthy", vrd(STATUS) & S_NEEDS_RESET, 0);
 	return check_summary();
 }
