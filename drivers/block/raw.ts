@@ -1,16 +1,14 @@
 // Raw disk images: the file is the disk. The size is the file size rounded
 // down to whole sectors.
-import { BlockError, type BlockDevice, checkRequest, SECTOR_SIZE } from './device.ts';
+import { BlockError, SECTOR_SIZE } from './device.ts';
 import { NodeFile, type RandomAccessFile } from './file.ts';
+import { FlatFileDevice } from './flat.ts';
 
-export class RawDevice implements BlockDevice {
+export class RawDevice extends FlatFileDevice {
   readonly size: number;
-  private closed = false;
 
-  constructor(
-    private readonly file: RandomAccessFile,
-    readonly readOnly = false,
-  ) {
+  constructor(file: RandomAccessFile, readOnly = false) {
+    super(file, readOnly);
     this.size = Math.floor(file.size() / SECTOR_SIZE) * SECTOR_SIZE;
   }
 
@@ -27,29 +25,8 @@ export class RawDevice implements BlockDevice {
     return new RawDevice(file);
   }
 
-  read(offset: number, buf: Uint8Array): void {
-    checkRequest(this, offset, buf.length, false);
-    const n = this.file.read(buf, offset);
-    if (n < buf.length) buf.fill(0, n);
-  }
-
-  write(offset: number, buf: Uint8Array): void {
-    checkRequest(this, offset, buf.length, true);
-    if (this.closed) throw new BlockError('device is closed');
-    this.file.write(buf, offset);
-  }
-
-  flush(): void {
-    if (!this.readOnly && !this.closed) this.file.sync();
-  }
-
-  close(): void {
-    if (this.closed) return;
-    try {
-      this.flush();
-    } finally {
-      this.closed = true;
-      this.file.close();
-    }
+  /** The last partial sector of an image whose size is not a multiple of 512 reads as zeros. */
+  protected shortRead(_offset: number, buf: Uint8Array, n: number): void {
+    buf.fill(0, n);
   }
 }
