@@ -18,9 +18,7 @@
 //               |   +0x200 (free)                |
 //               |   +0x800 page sharing (256 B)  |  see mm/share.ts
 //               |   +0x900 (free)                |
-//   0x0010_1000 +--------------------------------+ PARTITIONS
-//               | partition table                |  MAX_PARTITIONS x PART_SIZE
-//   0x0011_1000 +--------------------------------+
+//   0x0010_1000 +--------------------------------+
 //               | (free)                         |
 //   0x0012_0000 +--------------------------------+ SCHED_PCPUS
 //               | pCPU scheduler blocks          |  MAX_PCPUS x PCPU_SIZE: run queue,
@@ -28,6 +26,10 @@
 //   0x0014_0000 +--------------------------------+ RVC_TABLE
 //               | compressed-instruction table   |  65536 x u32: each 16-bit
 //               |                                |  encoding's 32-bit expansion
+//   0x0018_0000 +--------------------------------+ PARTITIONS
+//               | partition table                |  MAX_PARTITIONS x PART_SIZE
+//   0x001c_0000 +--------------------------------+
+//               | (free)                         |
 //   0x0020_0000 +--------------------------------+ VCPUS
 //               | vCPU array                     |  MAX_VCPUS x VCPU_SIZE
 //               |   each: hart state + soft TLB  |  (see cpu/hart.ts)
@@ -45,9 +47,15 @@ export const JIT_STATE: u32 = HV_GLOBALS + 0x40; // 64 bytes, jit/code.ts
 export const SCHED_GLOBALS: u32 = HV_GLOBALS + 0x100; // 256 bytes, sched/defs.ts
 export const SHARE_STATE: u32 = HV_GLOBALS + 0x800; // 256 bytes, mm/share.ts
 
-export const PARTITIONS: u32 = 0x0010_1000;
+/**
+ * One descriptor per partition (mm/partition.ts). As many as vCPUs, since
+ * every partition has one at least: 1,000 toy partitions on one host is the
+ * density target (docs/memory.md). A page of descriptors a host never
+ * touches costs it nothing resident.
+ */
+export const PARTITIONS: u32 = 0x0018_0000;
 export const PART_SIZE: u32 = 256;
-export const MAX_PARTITIONS: u32 = 256;
+export const MAX_PARTITIONS: u32 = 1024;
 
 /** Per-pCPU scheduler blocks (sched/defs.ts); ends where RVC_TABLE starts. */
 export const SCHED_PCPUS: u32 = 0x0012_0000;

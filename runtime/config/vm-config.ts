@@ -3,7 +3,7 @@
 //
 //   {
 //     "pcpus": 2,                          optional, 1..64
-//     "partitions": [                      1..256 of them
+//     "partitions": [                      1..1024 of them
 //       { "name": "web",                   default p<index>, [A-Za-z0-9_.#-]{1,32}, unique
 //         "memory": "64M",                 bytes or a size string (default "128M"), a multiple of 4 KiB
 //         "vcpus": 2,                      1..64 (default 1)
@@ -40,7 +40,7 @@ export class ConfigError extends InputError {
   }
 }
 
-/** The largest config file read (a config of 256 partitions is a few tens of KiB). */
+/** The largest config file read (a config of 1,024 partitions is about 100 KiB). */
 const MAX_CONFIG_BYTES = 1 << 20;
 
 const HOST_KEYS = ['pcpus', 'partitions'];

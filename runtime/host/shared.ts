@@ -13,8 +13,9 @@ const SHUTDOWN = 1;
 const BITMAP = 16;
 const BITMAP_WORDS = 32;
 const EPOCHS = 32; // in Float64 units: byte 256
-const MAX_PARTITIONS = 256;
-const BYTES = EPOCHS * 8 + MAX_PARTITIONS * 8;
+/** The kernel's MAX_PARTITIONS (kernel/layout.ts; test/runtime/host/shared.test.ts holds them equal). */
+export const SHARED_MAX_PARTITIONS = 1024;
+const BYTES = EPOCHS * 8 + SHARED_MAX_PARTITIONS * 8;
 
 export class HostShared {
   readonly i32: Int32Array;

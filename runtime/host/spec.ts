@@ -124,7 +124,9 @@ export interface HostSpec {
 /** The largest values a spec may hold (docs/architecture.md, "Resource bounds"). */
 export const LIMITS = {
   pcpus: 64,
-  partitions: 256,
+  /** The kernel's partition table and vCPU array (kernel/layout.ts MAX_PARTITIONS, MAX_VCPUS). */
+  partitions: 1024,
+  hostVcpus: 1024,
   vcpus: 64,
   /** One virtio-mmio slot each. */
   disks: MEMMAP.virtio.count,
@@ -278,6 +280,7 @@ export function checkHost(host: HostSpec): HostSpec {
   const seen = new Map<string, number>();
   const macs = new Map<string, string>();
   let bytes = 0;
+  let vcpus = 0;
   host.partitions.forEach((p, i) => {
     try {
       checkPartition(p);
@@ -296,7 +299,9 @@ export function checkHost(host: HostSpec): HostSpec {
     if (first !== undefined) fail(`partitions[${i}].name`, `duplicate name "${p.name}" (also partitions[${first}])`);
     seen.set(p.name, i);
     bytes += partitionHostBytes(p.memory, p.paging);
+    vcpus += p.vcpus;
   });
+  if (vcpus > LIMITS.hostVcpus) fail('partitions', `have ${vcpus} vCPUs together, more than the ${LIMITS.hostVcpus} a host holds`);
   if (bytes > LIMITS.hostMemory) {
     fail('partitions', `need ${formatSize(bytes)} of host memory together, more than the ${formatSize(LIMITS.hostMemory)} a wasm32 host has for partitions`);
   }

@@ -112,8 +112,9 @@ describe('VM config', () => {
   it.each([
     ['a top level that is not an object', '[]', 'config: must be an object, got an array of 0'],
     ['missing partitions', '{}', 'partitions: missing (required)'],
-    ['no partitions', '{"partitions":[]}', 'partitions: must be an array of 1..256 partitions, got an array of 0'],
-    ['too many partitions', JSON.stringify({ partitions: Array(257).fill({ kernel: 'k' }) }), 'partitions: must be an array of 1..256'],
+    ['no partitions', '{"partitions":[]}', 'partitions: must be an array of 1..1024 partitions, got an array of 0'],
+    ['too many partitions', JSON.stringify({ partitions: Array(1025).fill({ kernel: 'k' }) }), 'partitions: must be an array of 1..1024'],
+    ['more vCPUs than the host holds', JSON.stringify({ partitions: Array.from({ length: 17 }, (_, i) => ({ name: `p${i}`, kernel: 'k', vcpus: 64 })) }), 'partitions: have 1088 vCPUs together, more than the 1024 a host holds'],
     ['a partition that is not an object', '{"partitions":["k.elf"]}', 'partitions[0]: must be an object, got "k.elf"'],
     ['pcpus 0', one({}, { pcpus: 0 }), 'pcpus: must be an integer 1..64, got 0'],
     ['pcpus 65', one({}, { pcpus: 65 }), 'pcpus: must be an integer 1..64, got 65'],

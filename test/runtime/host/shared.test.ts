@@ -1,6 +1,7 @@
 // The data plane between a threaded host's threads (runtime/host/shared.ts).
 import { describe, expect, it } from 'vitest';
-import { HostShared } from '../../../runtime/host/shared.ts';
+import { Hypervisor } from '../../../runtime/host/hypervisor.ts';
+import { HostShared, SHARED_MAX_PARTITIONS } from '../../../runtime/host/shared.ts';
 
 describe('host shared block', () => {
   it('hands every posted exit to the root once, lowest vCPU first, and rings the doorbell', () => {
@@ -21,6 +22,16 @@ describe('host shared block', () => {
     expect(a.takeExits()).toEqual([42]);
     a.shutdown();
     expect(b.shuttingDown).toBe(true);
+  });
+
+  it('has a clock epoch for every partition and an exit bit for every vCPU the kernel holds', () => {
+    const { maxPartitions, maxVcpus } = new Hypervisor(1 << 20).kernel.layout;
+    expect(SHARED_MAX_PARTITIONS).toBe(maxPartitions);
+    const s = new HostShared();
+    s.setEpoch(maxPartitions - 1, 42.5);
+    expect(s.epoch(maxPartitions - 1)).toBe(42.5);
+    s.postExit(maxVcpus - 1);
+    expect(s.takeExits()).toEqual([maxVcpus - 1]);
   });
 
   it('wakes a waiting root when an exit is posted, and times out without one', async () => {
