@@ -116,7 +116,7 @@ export { VCPUS as LAYOUT_VCPUS } from './layout';
 
 // ---- host memory and the second stage -----------------------------------------
 
-export { framesInit, framesUsed, framesAllocContiguous, framesFreeRun as framesFree } from './mm/frames';
+export { framesInit, framesUsed, framesAvailable, framesAllocContiguous, framesFreeRun as framesFree } from './mm/frames';
 
 /**
  * Nested paging for partition `id`: builds Sv39x4 G-stage tables mapping its
@@ -180,7 +180,7 @@ export function partitionMemPages(id: u32, which: u32): u32 {
   return recordGet(id, which == 0 ? R_SHARED : which == 1 ? R_ZERO : which == 2 ? R_BALLOONED : R_COW_BREAKS);
 }
 
-export { shareReclaimHost as shareReclaim, shareCounter, shareRelease } from './mm/share';
+export { shareReclaimHost as shareReclaim, shareCounter, shareRelease, sharePages } from './mm/share';
 
 /** The scanner's hash over `count` frames from host address `host` (bench: the reference for scan throughput). */
 export function hashFrames(host: u32, count: u32): u32 {

@@ -2,6 +2,7 @@
 // pCPU thread (state in host memory, guarded by a spin lock on wasm atomics).
 //
 //   FRAMES_STATE +0x00 lock  u32    0 free, 1 held
+//                +0x04 total u32    frames in the pool
 //                +0x08 next  u32    first never-allocated frame (bump)
 //                +0x0c end   u32    end of the pool (exclusive)
 //                +0x10 free  u32    head of the free list (0 = empty);
@@ -26,6 +27,7 @@ import { FRAMES_STATE, PAGE_SIZE } from '../layout';
 import { jitFrameWritten, jitRangeWritten } from '../jit/code';
 
 const F_LOCK: u32 = 0x00;
+const F_TOTAL: u32 = 0x04;
 const F_NEXT: u32 = 0x08;
 const F_END: u32 = 0x0c;
 const F_FREE: u32 = 0x10;
@@ -43,8 +45,11 @@ const MAX_RUNS: u32 = 28;
 
 /** Hands the pool [start, end) to the allocator (host boot). */
 export function framesInit(start: u32, end: u32): void {
-  store<u32>(FRAMES_STATE, (start + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1), F_NEXT);
-  store<u32>(FRAMES_STATE, end & ~(PAGE_SIZE - 1), F_END);
+  const first = (start + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+  const last = end & ~(PAGE_SIZE - 1);
+  store<u32>(FRAMES_STATE, first, F_NEXT);
+  store<u32>(FRAMES_STATE, last, F_END);
+  store<u32>(FRAMES_STATE, last > first ? (last - first) / PAGE_SIZE : 0, F_TOTAL);
   store<u32>(FRAMES_STATE, 0, F_FREE);
   store<u32>(FRAMES_STATE, 0, F_USED);
   store<u32>(FRAMES_STATE, 0, F_NRUNS);
@@ -114,6 +119,11 @@ export function frameFree(f: u32): void {
 
 export function framesUsed(): u32 {
   return atomic.load<u32>(FRAMES_STATE, F_USED);
+}
+
+/** Frames not handed out: what admission control and the no-memory exit look at (runtime/host/memory-pressure.ts). */
+export function framesAvailable(): u32 {
+  return load<u32>(FRAMES_STATE, F_TOTAL) - atomic.load<u32>(FRAMES_STATE, F_USED);
 }
 
 /** End of the pool (exclusive): what per-frame tables (mm/share.ts) must cover. */

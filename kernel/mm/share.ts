@@ -316,6 +316,17 @@ export function reclaimLocked(self: usize): u32 {
 
 // ---- figures and teardown ---------------------------------------------------------------
 
+/** Guest pages of every partition that shares: a budget that takes the scanner over all of them once. */
+export function sharePages(): u32 {
+  const parts = <usize>state<u32>(S_PARTS);
+  if (!parts) return 0;
+  let pages: u32 = 0;
+  for (let id: u32 = 0; id < MAX_PARTITIONS; id++) {
+    if (atomic.load<u32>(parts + id * R_SIZE, R_ENABLED)) pages += <u32>(load<u64>(partitionAddr(id), P_RAM_SIZE) >> 12);
+  }
+  return pages;
+}
+
 /** A global counter (SC_*), as KSM's /sys/kernel/mm/ksm files. */
 export function shareCounter(which: u32): u64 {
   switch (which) {

@@ -10,6 +10,7 @@
 import { createHostMemory, Exit, instantiateKernel, type KernelInstance } from './kernel.ts';
 import { SchedExit, schedExports } from './sched.ts';
 import { jitHostBytes, type JitMode } from '../jit/tier.ts';
+import { MemoryPressure } from './memory-pressure.ts';
 
 /** What the hypervisor needs from a partition (runtime/machine/machine.ts implements it). */
 export interface Guest {
@@ -70,6 +71,8 @@ export class Hypervisor {
   readonly memory: WebAssembly.Memory;
   readonly kernel: KernelInstance;
   private readonly guests: Guest[] = [];
+  /** What the root does when the frame pool runs dry (the no-memory exit); hypervisor swap registers here. */
+  readonly pressure: MemoryPressure;
   private nextVcpu = 0;
   private nextPartition = 0;
 
@@ -94,6 +97,7 @@ export class Hypervisor {
     if (this.kernel.layout.framePool !== FRAME_POOL) throw new Error('kernel layout changed: update FRAME_POOL in Hypervisor');
     this.kernel.exports.hostInit();
     this.kernel.exports.framesInit(FRAME_POOL, Math.min(this.memory.buffer.byteLength, 0xffff_f000));
+    this.pressure = new MemoryPressure(this.kernel);
   }
 
   /** This thread's JIT tier (docs/jit.md): off, on (hot code) or always (at first execution). */

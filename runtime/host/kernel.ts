@@ -22,6 +22,8 @@ export interface KernelExports {
   framesInit(start: number, end: number): void;
   framesAllocContiguous(count: number, align: number): number;
   framesUsed(): number;
+  /** Frames of the pool not handed out. */
+  framesAvailable(): number;
   framesFree(base: number, count: number): void;
   partitionEnableNested(id: number): number;
   partitionEnableShadow(id: number): number;
@@ -70,6 +72,8 @@ export interface KernelExports {
   shareScan(budget: number): number;
   /** Frees frames waiting for a grace period; returns how many. */
   shareReclaim(): number;
+  /** Guest pages of every sharing partition: shareScan's budget for one pass over all of them. */
+  sharePages(): number;
   shareCounter(which: number): bigint;
   shareRelease(id: number): number;
   /** The scanner's hash over `count` frames (bench reference). */
