@@ -21,8 +21,9 @@ import { PF_MMIO_EXIT, PF_NESTED, PF_SHADOW, P_FLAGS, P_GSTAGE_ROOT, P_PT_BITMAP
 import { shadowBeforeRun } from './mmu/shadow';
 import { dirtyAfterRun, dirtyBeforeRun } from './mm/dirty';
 import { framesAllocContiguous } from './mm/frames';
-import { partitionHost, partitionHostForStore } from './mm/gpa';
-import { recordGet, R_BALLOONED, R_COW_BREAKS, R_SHARED, R_ZERO, shareActive, shareEnable } from './mm/share';
+import { partitionHost, partitionHostForStore, partitionHostMapped } from './mm/gpa';
+import { recordGet, R_BALLOONED, R_COW_BREAKS, R_PINNED, R_SHARED, R_ZERO, shareActive, shareEnable } from './mm/share';
+import { PIN_NOT_RAM, sharePinPage, shareUnpinPage } from './mm/pin';
 import { shareBalloonPage } from './mm/share-cow';
 import { frameHash } from './mm/hash';
 import { sbiAfterRun, sbiBeforeRun } from './hypercall/sbi';
@@ -175,9 +176,31 @@ export function partitionBalloonPage(id: u32, gpa: u64): bool {
   return shareActive(partitionAddr(id)) && shareBalloonPage(partitionAddr(id), gpa);
 }
 
-/** Pages of partition `id` by state: 0 shared, 1 zero, 2 ballooned; 3 its COW breaks. */
+/** Pages of partition `id` by state: 0 shared, 1 zero, 2 ballooned; 3 its COW breaks; 4 pinned for the host. */
 export function partitionMemPages(id: u32, which: u32): u32 {
-  return recordGet(id, which == 0 ? R_SHARED : which == 1 ? R_ZERO : which == 2 ? R_BALLOONED : R_COW_BREAKS);
+  return recordGet(id, which == 0 ? R_SHARED : which == 1 ? R_ZERO : which == 2 ? R_BALLOONED : which == 3 ? R_COW_BREAKS : R_PINNED);
+}
+
+/**
+ * A VMBus GPADL's page (mm/pin.ts): guest page `gpa` of overcommit
+ * partition `id` moves into host frame `to` (the caller's, e.g. one of a
+ * fresh contiguous run) and stays there, never shared, ballooned or
+ * swapped, until partitionUnpinPage. Returns PIN_* (0: pinned there).
+ */
+export function partitionPinPage(id: u32, gpa: u64, to: u32): u32 {
+  const p = partitionAddr(id);
+  return shareActive(p) ? sharePinPage(p, gpa, to) : PIN_NOT_RAM;
+}
+
+/** The GPADL holding guest page `gpa` of `id` is gone: the page is the partition's again. False if it was not pinned. */
+export function partitionUnpinPage(id: u32, gpa: u64): bool {
+  const p = partitionAddr(id);
+  return shareActive(p) && shareUnpinPage(p, gpa);
+}
+
+/** Host address of guest page `gpa` of `id` if it has a frame now (no refault of a ballooned page, nothing counted), else -1. */
+export function partitionHostPeek(id: u32, gpa: u64): i64 {
+  return partitionHostMapped(partitionAddr(id), gpa);
 }
 
 export { shareReclaimHost as shareReclaim, shareCounter, shareRelease, sharePages } from './mm/share';
@@ -331,7 +354,10 @@ export { H_SYNIC as OFF_SYNIC } from './cpu/hart';
 export { SY_SCONTROL as OFF_SYNIC_SCONTROL, SY_SIMP as OFF_SYNIC_SIMP, SY_SIEFP as OFF_SYNIC_SIEFP, SY_SINT as OFF_SYNIC_SINT } from './vmbus/synic-defs';
 export { SY_POST as OFF_SYNIC_POST, SY_HOSTMSG as OFF_SYNIC_HOSTMSG, SY_STAT_MESSAGES as OFF_SYNIC_STAT_MESSAGES } from './vmbus/synic-defs';
 export { SY_STAT_EVENTS as OFF_SYNIC_STAT_EVENTS, SY_STAT_POSTS as OFF_SYNIC_STAT_POSTS, SY_STAT_SIGNALS as OFF_SYNIC_STAT_SIGNALS, SY_STAT_EOMS as OFF_SYNIC_STAT_EOMS } from './vmbus/synic-defs';
-export { HE_DOORBELL as VMBUS_HE_DOORBELL, HE_FLAGS as VMBUS_HE_FLAGS, HE_BITMAP as VMBUS_HE_BITMAP } from './vmbus/synic-defs';
+export {
+  HE_DOORBELL as VMBUS_HE_DOORBELL, HE_FLAGS as VMBUS_HE_FLAGS, HE_BITMAP as VMBUS_HE_BITMAP,
+  HE_SERVER_BELL as VMBUS_HE_SERVER_BELL, HE_SERVED as VMBUS_HE_SERVED, HE_SERVER_BITMAP as VMBUS_HE_SERVER_BITMAP,
+} from './vmbus/synic-defs';
 export { SYNIC_OK, SYNIC_BUSY, SYNIC_OFF, SYNIC_BAD_PAGE, SYNIC_BAD_ARG, SYNIC_SET } from './vmbus/synic-defs';
 
 // The JIT tier (kernel/jit/, docs/jit.md): the host sets each instance's mode

@@ -41,9 +41,11 @@ interface Queued {
 
 /**
  * The partition's host event area (kernel/vmbus/synic-defs.ts HE_*; tested
- * equal to the kernel's VMBUS_HE_* globals): doorbell, flags, connection bitmap.
+ * equal to the kernel's VMBUS_HE_* globals): doorbell, flags, connection bitmap;
+ * and for connections an endpoint thread serves: its doorbell's address, which
+ * connections it serves, and those signalled for it.
  */
-export const EventArea = { doorbell: 0, flags: 4, bitmap: 64, connections: 2048 } as const;
+export const EventArea = { doorbell: 0, flags: 4, serverBell: 8, bitmap: 64, served: 512, serverBitmap: 1024, connections: 2048 } as const;
 
 /** Where in a vCPU block the kernel keeps what this module reads and writes (its OFF_* exports). */
 export interface SynicOffsets {

@@ -16,7 +16,7 @@
 import { hart, H_EXT_IRQ } from '../cpu/hart';
 import { P_VMBUS } from '../mm/partition';
 import {
-  CONNECTION_ID_MASK, EVENT_FLAGS_COUNT, HE_BITMAP, HE_DOORBELL, HE_EXIT_ON_SIGNAL, HE_FLAGS, HV_REGISTER_EOM,
+  CONNECTION_ID_MASK, EVENT_FLAGS_COUNT, HE_BITMAP, HE_DOORBELL, HE_EXIT_ON_SIGNAL, HE_FLAGS, HE_SERVED, HE_SERVER_BELL, HE_SERVER_BITMAP, HV_REGISTER_EOM,
   HV_REGISTER_SCONTROL, HV_REGISTER_SIEFP, HV_REGISTER_SIMP, HV_REGISTER_SINT0, HV_REGISTER_SVERSION,
   HV_SYNIC_VERSION_1, MSG_PAYLOAD_MAX, MSG_SIZE, MSG_TYPE_HYPERVISOR, POST_CONNECTION_ID, POST_MESSAGE_TYPE,
   POST_PAYLOAD, POST_PAYLOAD_SIZE, SINT_BITS, SINT_COUNT, SINT_LINE_SHIFT, SY_POST, SY_SCONTROL, SY_SIEFP, SY_SIMP,
@@ -137,9 +137,18 @@ export function synicSignalEvent(): void {
   }
   bump(SY_STAT_SIGNALS);
   retErr(SBI_SUCCESS);
-  const word = area + HE_BITMAP + ((conn >> 5) << 2);
+  const at: usize = (conn >> 5) << 2;
   const bit: u32 = 1 << (conn & 31);
-  if (!(atomic.or<u32>(word, bit) & bit)) {
+  // An endpoint thread of its own serves the connection: its bitmap, its doorbell, no exit.
+  const server = <usize>atomic.load<u32>(area + HE_SERVER_BELL);
+  if (server && atomic.load<u32>(area + HE_SERVED + at) & bit) {
+    if (!(atomic.or<u32>(area + HE_SERVER_BITMAP + at, bit) & bit)) {
+      atomic.add<u32>(server, 1);
+      atomic.notify(server, 1);
+    }
+    return;
+  }
+  if (!(atomic.or<u32>(area + HE_BITMAP + at, bit) & bit)) {
     atomic.add<u32>(area + HE_DOORBELL, 1);
     atomic.notify(area + HE_DOORBELL, 1);
   }

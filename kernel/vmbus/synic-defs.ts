@@ -87,9 +87,19 @@ export const EVENT_FLAGS_COUNT: u32 = 2048;
 //   +0 doorbell u32   bumped (and Atomics-notified) when a flag goes 0 -> 1
 //   +4 flags u32      bit 0: the signal also exits to the host (SbiExit.SIGNAL_EVENT)
 //   +64 connection-id bitmap, EVENT_FLAGS_COUNT bits, LSB first
+// A connection whose bit is set in the server bitmap (+512) is served by an
+// endpoint thread of its own (runtime/host/endpoint-worker.ts), not by the
+// thread that watches the doorbell above: its signal sets its bit in the
+// server's bitmap (+1024) instead, and, when that bit was clear, bumps and
+// notifies the u32 at the host address in +8 (that thread's own doorbell,
+// one for every partition it serves). The host sets +8 before any server bit.
+//   +8 server doorbell address u32, +512 server bitmap, +1024 server's signalled bitmap
 export const HE_DOORBELL: u32 = 0;
 export const HE_FLAGS: u32 = 4;
+export const HE_SERVER_BELL: u32 = 8;
 export const HE_BITMAP: u32 = 64;
+export const HE_SERVED: u32 = 512;
+export const HE_SERVER_BITMAP: u32 = 1024;
 export const HE_EXIT_ON_SIGNAL: u32 = 1;
 
 // ---- results of the host's calls (synicDeliver, synicSignal) ----

@@ -4,6 +4,7 @@
 // arguments get.
 import { describe, expect, it } from 'vitest';
 import { EventArea, SynicHost, SynicResult, synicOffsets, type SynicKernel } from '../../drivers/vmbus/synic.ts';
+import { ServedConnections } from '../../drivers/vmbus/served.ts';
 import { code, rv } from '../support/rv.ts';
 import { EID, Exit, RAM_BASE, SBI, SbiHarness } from '../support/enlightened.ts';
 
@@ -217,6 +218,25 @@ describe('signal_event (guest -> host)', () => {
     expect(host.takeSignals()).toEqual([]);
   });
 
+  it('sends a connection an endpoint thread serves to that thread’s doorbell and bitmap, never exiting', () => {
+    const { t, host, m } = setup(true);
+    const served = new ServedConnections(m.memory, host.eventArea);
+    const bell = host.eventArea + 4092; // any u32 of shared memory: here the area's unused last word
+    served.setBell(bell);
+    served.serve(9);
+    const words = new Int32Array(m.memory.buffer as ArrayBuffer);
+    const d0 = host.doorbell();
+    expect(t.call(EID.HV, FID.SIGNAL, [9]).exit).toBe(Exit.BUDGET);
+    expect(t.call(EID.HV, FID.SIGNAL, [9]).exit).toBe(Exit.BUDGET);
+    expect(Atomics.load(words, bell / 4)).toBe(1); // rung once per 0 -> 1
+    expect(host.doorbell()).toBe(d0);
+    expect(host.takeSignals()).toEqual([]);
+    expect(served.take()).toEqual([9]);
+    served.unserve(9);
+    expect(t.call(EID.HV, FID.SIGNAL, [9]).exit).toBe(Exit.HOST); // back to the host's own path
+    expect(host.takeSignals()).toEqual([9]);
+  });
+
   it('exits when the host asked for it', () => {
     const { t } = setup(true);
     expect(t.call(EID.HV, FID.SIGNAL, [7]).exit).toBe(Exit.HOST);
@@ -236,6 +256,7 @@ describe('SynIC layout', () => {
     const { m } = setup();
     const g = (n: string) => Number((m.kernel.exports as unknown as Record<string, WebAssembly.Global>)[n]!.value);
     expect([g('VMBUS_HE_DOORBELL'), g('VMBUS_HE_FLAGS'), g('VMBUS_HE_BITMAP')]).toEqual([EventArea.doorbell, EventArea.flags, EventArea.bitmap]);
+    expect([g('VMBUS_HE_SERVER_BELL'), g('VMBUS_HE_SERVED'), g('VMBUS_HE_SERVER_BITMAP')]).toEqual([EventArea.serverBell, EventArea.served, EventArea.serverBitmap]);
     expect(m.kernel.layout.off.SYNIC! + 0x300).toBeLessThanOrEqual(m.kernel.layout.off.TLB!);
   });
 });
