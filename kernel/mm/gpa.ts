@@ -87,6 +87,18 @@ export function partitionHost(p: usize, gpa: u64): i64 {
 }
 
 /**
+ * Host address of `gpa` of partition `p` if its page has a frame now, else
+ * -1: partitionHost without its side effect (a ballooned page stays out).
+ */
+export function partitionHostMapped(p: usize, gpa: u64): i64 {
+  const root = load<u32>(p, P_GSTAGE_ROOT);
+  if (!root) return partitionHost(p, gpa);
+  const slot = gstageLeafSlot(root, gpa);
+  const pte = slot ? atomic.load<u64>(slot) : 0;
+  return pte & GPTE_V ? <i64>gpteFrame(pte) + <i64>(gpa & 0xfff) : -1;
+}
+
+/**
  * True if the `len` bytes at `gpa` are RAM and contiguous in host memory,
  * so a caller may access them through gpaToHost(gpa) as one run.
  */

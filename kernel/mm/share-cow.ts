@@ -4,7 +4,7 @@
 // is comparing gets W back (the merge then fails), a ballooned page gets a
 // fresh zeroed frame. Reads of a ballooned page map it to the zero frame;
 // ballooning a page takes its frame away (mm/share.ts describes the states).
-import { GPTE_BALLOONED, GPTE_D, GPTE_MERGING, GPTE_RWX_LEAF, GPTE_RX_LEAF, GPTE_SHARED, GPTE_V, GPTE_W, gpteFrame, gpteLeaf, gstageLeafSlot } from '../mmu/gstage';
+import { GPTE_BALLOONED, GPTE_D, GPTE_MERGING, GPTE_RWX_LEAF, GPTE_RX_LEAF, GPTE_SHARED, GPTE_V, GPTE_W, gpteFrame, gpteLeaf, gstageLeafSlot, leafPinned } from '../mmu/gstage';
 import { PAGE_SIZE, SHARE_STATE } from '../layout';
 import { frameAlloc, frameFree } from './frames';
 import { P_GSTAGE_ROOT } from './partition';
@@ -100,14 +100,14 @@ export function shareRefaultZero(p: usize, slot: usize, gpa: u64): i64 {
 /**
  * Takes guest page `gpa` of `p` out of its RAM (a balloon inflation): its
  * frame goes back to the pool after a grace period. Returns false if it is
- * not RAM or already ballooned.
+ * not RAM, already ballooned, or pinned for the host.
  */
 export function shareBalloonPage(p: usize, gpa: u64): bool {
   const slot = gstageLeafSlot(load<u32>(p, P_GSTAGE_ROOT), gpa);
   if (!slot) return false;
   for (;;) {
     const pte = atomic.load<u64>(slot);
-    if (!(pte & GPTE_V)) return false;
+    if (!(pte & GPTE_V) || leafPinned(pte)) return false; // a pinned page is the host's until its GPADL goes (mm/pin.ts)
     if (atomic.cmpxchg<u64>(slot, pte, GPTE_BALLOONED) != pte) continue;
     const f = gpteFrame(pte);
     recordAdd(p, R_BALLOONED, 1);

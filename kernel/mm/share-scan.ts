@@ -13,7 +13,7 @@
 //      came meanwhile took W back and the CAS fails, so no write is lost;
 //   4. the duplicates leave (pushed again, freed after the next grace).
 import { SHARE_STATE, MAX_PARTITIONS } from '../layout';
-import { GPTE_MERGING, GPTE_RWX_LEAF, GPTE_RX_LEAF, GPTE_SHARED, GPTE_V, GPTE_W, GPTE_D, gpteFrame, gpteLeaf } from '../mmu/gstage';
+import { GPTE_MERGING, GPTE_RWX_LEAF, GPTE_RX_LEAF, GPTE_SHARED, GPTE_V, GPTE_W, GPTE_D, gpteFrame, gpteLeaf, leafPinned } from '../mmu/gstage';
 import { frameIsZero, frameHash, framesEqual } from './hash';
 import { partitionAddr, P_RAM_SIZE } from './partition';
 import {
@@ -45,7 +45,7 @@ function writeProtect(id: u32, page: u32, frame: u32): bool {
   const slot = pageSlot(id, page);
   if (!slot) return false;
   const pte = atomic.load<u64>(slot);
-  if (!(pte & GPTE_V) || !(pte & GPTE_W) || gpteFrame(pte) != frame) return false;
+  if (!(pte & GPTE_V) || !(pte & GPTE_W) || gpteFrame(pte) != frame || leafPinned(pte)) return false;
   atomic.or<u32>(metaOf(frame), META_MERGING);
   if (atomic.cmpxchg<u64>(slot, pte, (pte & ~(GPTE_W | GPTE_D)) | GPTE_MERGING) != pte) {
     atomic.and<u32>(metaOf(frame), ~META_MERGING);
@@ -193,7 +193,7 @@ function scanPage(id: u32, page: u32, nb: u32): u32 {
   const slot = pageSlot(id, page);
   if (!slot) return SCAN_NONE;
   const pte = atomic.load<u64>(slot);
-  if (!(pte & GPTE_V) || !(pte & GPTE_W)) return SCAN_NONE; // shared, merging or ballooned already
+  if (!(pte & GPTE_V) || !(pte & GPTE_W) || leafPinned(pte)) return SCAN_NONE; // shared, merging, ballooned, or the host's (pinned)
   const frame = gpteFrame(pte);
   const b = batchAt(nb);
   store<u32>(b + B_X, id);

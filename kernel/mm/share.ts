@@ -94,6 +94,7 @@ export const R_SHARED: u32 = 0x08; // pages mapped to a shared frame (not the ze
 export const R_ZERO: u32 = 0x0c; // pages mapped to the zero frame
 export const R_BALLOONED: u32 = 0x10; // pages in the balloon (no frame)
 export const R_COW_BREAKS: u32 = 0x14;
+export const R_PINNED: u32 = 0x18; // pages pinned for the host (mm/pin.ts)
 export const R_SIZE: u32 = 32;
 
 export const META_MERGING: u32 = 1 << 31;

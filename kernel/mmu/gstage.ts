@@ -30,6 +30,16 @@ export const GPTE_RWX_LEAF: u64 = GPTE_V | GPTE_R | GPTE_W | GPTE_X | GPTE_U | G
 export const GPTE_SHARED: u64 = 1 << 8;
 export const GPTE_MERGING: u64 = 1 << 9;
 export const GPTE_BALLOONED: u64 = 1 << 8;
+// A valid private leaf with GPTE_PINNED holds a frame the host uses in
+// place (a VMBus GPADL's page, mm/pin.ts): the sharing scanner, the balloon
+// and hypervisor swap must leave it where it is. It is the G bit, which
+// G-stage translation does not use (privileged spec 1.12, 8.5.1), and our
+// walk ignores. Ask leafPinned(), never the bit.
+export const GPTE_PINNED: u64 = 1 << 5;
+/** Is this leaf pinned (mm/pin.ts)? Every path that takes or moves a page's frame (merge, balloon, swap-out) must skip it. */
+@inline export function leafPinned(pte: u64): bool {
+  return (pte & (GPTE_V | GPTE_PINNED)) == (GPTE_V | GPTE_PINNED);
+}
 /** A read-only leaf of RAM: what a shared frame is mapped with. */
 export const GPTE_RX_LEAF: u64 = GPTE_V | GPTE_R | GPTE_X | GPTE_U | GPTE_A;
 

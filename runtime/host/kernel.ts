@@ -66,8 +66,13 @@ export interface KernelExports {
   partitionHostRead(id: number, gpa: bigint): bigint;
   partitionHostWrite(id: number, gpa: bigint): bigint;
   partitionBalloonPage(id: number, gpa: bigint): number;
-  /** which: 0 shared, 1 zero, 2 ballooned pages, 3 COW breaks. */
+  /** which: 0 shared, 1 zero, 2 ballooned pages, 3 COW breaks, 4 pinned pages. */
   partitionMemPages(id: number, which: number): number;
+  /** A GPADL page moves into host frame `to` and is pinned there (kernel/mm/pin.ts): 0 done, 1 not RAM, 2 not present (ballooned), 3 pinned already. */
+  partitionPinPage(id: number, gpa: bigint, to: number): number;
+  partitionUnpinPage(id: number, gpa: bigint): number;
+  /** Host address of a page that has a frame now (no side effect), -1 = none. */
+  partitionHostPeek(id: number, gpa: bigint): bigint;
   /** One scanner slice over at most `budget` pages; returns pages scanned (0: another thread scans). */
   shareScan(budget: number): number;
   /** Frees frames waiting for a grace period; returns how many. */
