@@ -79,8 +79,16 @@ export interface ChannelManagerHost {
   send(vp: number, payload: Uint8Array): boolean;
   /** Sets the channel's event flag (relid) on `vp` and interrupts it. */
   signal(vp: number, relid: number): void;
-  /** Host address of guest-physical frame `pfn`, or undefined when it is not the partition's RAM. */
+  /** Host address of guest-physical frame `pfn`, or undefined when it is not the partition's RAM (or, with overcommit, has no frame: ballooned). */
   frameHost(pfn: bigint): number | undefined;
+  /**
+   * Overcommit partitions (docs/memory.md): a new GPADL's pages move into
+   * one host-contiguous run and stay pinned there, never shared, ballooned
+   * or swapped, until unpin. Returns why not (nothing stays pinned then).
+   * Without it, RAM is one host run already.
+   */
+  pin?(pfns: readonly bigint[]): string | undefined;
+  unpin?(pfns: readonly bigint[]): void;
   /** Number of vCPUs (target_vp and target_vcpu must name one). */
   vcpus: number;
   log(line: string): void;
@@ -270,6 +278,20 @@ export class ChannelManager {
     if (u32(s.vp, 'vp') >= this.host.vcpus) throw err('vp', 'is not a vCPU');
     u32(s.nextRelid, 'nextRelid');
     if (!Array.isArray(s.gpadls) || s.gpadls.length > MAX_GPADLS) throw err('gpadls', `is not a list of at most ${MAX_GPADLS}`);
+    // Overcommit: the saved GPADLs' pages are pinned again (into one host
+    // run each) before their rings are looked at; a check that fails lets go of them.
+    const pinned: bigint[][] = [];
+    try {
+      return this.checkRestoreGpadls(s, err, u32, pinned);
+    } catch (e) {
+      for (const pfns of pinned) this.host.unpin?.(pfns);
+      throw e;
+    }
+  }
+
+  private checkRestoreGpadls(
+    s: SavedChannels, err: (field: string, what: string) => DeviceStateError, u32: (v: unknown, field: string) => number, pinned: bigint[][],
+  ): () => void {
     const gpadls = new Map<number, Gpadl>();
     s.gpadls.forEach((g, i) => {
       const f = `gpadls[${i}]`;
@@ -279,6 +301,9 @@ export class ChannelManager {
         return BigInt(`0x${p}`);
       });
       if (g.created && pfns.some((p) => this.host.frameHost(p) === undefined)) throw err(`${f}.pfns`, "names a page that is not this partition's RAM");
+      const unpinnable = g.created ? this.host.pin?.(pfns) : undefined;
+      if (unpinnable !== undefined) throw err(`${f}.pfns`, unpinnable);
+      if (g.created) pinned.push(pfns);
       gpadls.set(u32(g.handle, `${f}.handle`), {
         relid: u32(g.relid, `${f}.relid`), pfns, expected: u32(g.expected, `${f}.expected`), byteOffset: u32(g.byteOffset, `${f}.byteOffset`),
         byteCount: u32(g.byteCount, `${f}.byteCount`), created: g.created === true,
@@ -312,7 +337,7 @@ export class ChannelManager {
       for (const ch of this.channels.values()) if (ch.state === 'open') ch.device.close();
       this.channels.clear();
       for (const [k, v] of channels) this.channels.set(k, v);
-      this.gpadls.clear();
+      for (const h of [...this.gpadls.keys()]) this.drop(h);
       for (const [k, v] of gpadls) this.gpadls.set(k, v);
       this.state = s.state;
       this.version = s.state === 'connected' ? s.version : 0;
@@ -400,6 +425,12 @@ export class ChannelManager {
       this.gpadls.delete(handle);
       this.created(g.relid, handle, 1);
       return this.refuse(Msg.GPADL_HEADER, `GPADL ${handle}: page ${bad} (pfn 0x${g.pfns[bad]!.toString(16)}) is not the partition's RAM`);
+    }
+    const unpinnable = this.host.pin?.(g.pfns);
+    if (unpinnable !== undefined) {
+      this.gpadls.delete(handle);
+      this.created(g.relid, handle, 1);
+      return this.refuse(Msg.GPADL_HEADER, `GPADL ${handle}: ${unpinnable}`);
     }
     g.created = true;
     this.created(g.relid, handle, 0);
@@ -505,7 +536,7 @@ export class ChannelManager {
     if (ch?.state === 'open' && ch.gpadl === handle) {
       return this.refuse(Msg.GPADL_TEARDOWN, `GPADL ${handle} holds the rings of open channel ${relid}`, relid);
     }
-    this.gpadls.delete(handle);
+    this.drop(handle);
     const { bytes, dv: r } = message(Msg.GPADL_TORNDOWN, GpadlTorndown.size);
     r.setUint32(GpadlTorndown.gpadl, handle, true);
     this.host.send(this.vp, bytes);
@@ -516,8 +547,16 @@ export class ChannelManager {
     const ch = this.channels.get(relid);
     if (ch?.state !== 'rescinded') return this.refuse(Msg.RELID_RELEASED, `RELID_RELEASED for relid ${relid}, which was not rescinded`);
     this.channels.delete(relid);
-    for (const [h, g] of this.gpadls) if (g.relid === relid) this.gpadls.delete(h);
+    for (const [h, g] of this.gpadls) if (g.relid === relid) this.drop(h);
     return undefined;
+  }
+
+  /** GPADL `handle` goes; its pages are the partition's again (unpinned). */
+  private drop(handle: number): void {
+    const g = this.gpadls.get(handle);
+    if (!g) return;
+    this.gpadls.delete(handle);
+    if (g.created) this.host.unpin?.(g.pfns);
   }
 
   private unload(): undefined {
@@ -533,7 +572,7 @@ export class ChannelManager {
       this.closeChannel(ch);
       if (ch.state === 'rescinded') this.channels.delete(ch.relid);
     }
-    this.gpadls.clear();
+    for (const h of [...this.gpadls.keys()]) this.drop(h);
     this.state = 'disconnected';
     this.version = 0;
   }

@@ -22,8 +22,10 @@ export interface VmbusHostConfig extends SynicPartition {
   kernel: SynicKernel;
   /** The kernel's vCPU offsets (KernelLayout.off). */
   offsets: Record<string, number>;
-  /** Guest RAM: guest-physical base, size, host address. */
+  /** Guest RAM: guest-physical base, size, host address (one run, unless `pinning` says where each page is). */
   ram: { gpa: number; size: number; host: number };
+  /** Overcommit partitions: RAM is mapped page by page, and GPADL pages are pinned into one host run each. */
+  pinning?: GpadlPinning;
   devices: readonly VmbusDevice[];
   /** `devices` are not the spec's: some were added or removed while the partition ran, before a reboot (save refuses). */
   hotplugged?: boolean;
@@ -35,6 +37,19 @@ export interface VmbusHostConfig extends SynicPartition {
   /** The guest's clock in ticks (what integration components time themselves by). */
   now(): number;
   log(line: string): void;
+}
+
+/**
+ * GPADL pages on an overcommit partition (runtime/machine/overcommit.ts,
+ * kernel/mm/pin.ts): where a page is, and pinning a GPADL's pages into one
+ * fresh host-contiguous run while the guest holds the GPADL.
+ */
+export interface GpadlPinning {
+  /** Host address of RAM page `gpa` if it has a frame now (ballooned: undefined; nothing faulted in). */
+  hostOf(gpa: number): number | undefined;
+  /** Moves the pages into one new host run, pinned; returns why not (then nothing stays pinned). */
+  pin(gpas: readonly number[]): string | undefined;
+  unpin(gpas: readonly number[]): void;
 }
 
 /** A save of a partition whose VMBus holds something that cannot be saved: refused, never lost silently. */
@@ -77,6 +92,7 @@ export class VmbusHost {
     this.synic = new SynicHost(c.memory, c.kernel, synicOffsets(c.offsets), c);
     const firstPfn = BigInt(c.ram.gpa / 4096);
     const pages = BigInt(c.ram.size / 4096);
+    const pinning = c.pinning;
     this.channels = new ChannelManager({
       send: (vp, payload) => {
         const r = this.synic.post(vp, VMBUS_MESSAGE_SINT, VMBUS_MESSAGE_TYPE, payload);
@@ -84,7 +100,14 @@ export class VmbusHost {
         return r === SynicResult.OK;
       },
       signal: (vp, relid) => void this.synic.signal(vp, VMBUS_MESSAGE_SINT, relid),
-      frameHost: (pfn) => (pfn >= firstPfn && pfn - firstPfn < pages ? c.ram.host + Number(pfn - firstPfn) * 4096 : undefined),
+      frameHost: (pfn) => {
+        if (pfn < firstPfn || pfn - firstPfn >= pages) return undefined;
+        return pinning ? pinning.hostOf(Number(pfn) * 4096) : c.ram.host + Number(pfn - firstPfn) * 4096;
+      },
+      ...(pinning ? {
+        pin: (pfns: readonly bigint[]) => pinning.pin(pfns.map((p) => Number(p) * 4096)),
+        unpin: (pfns: readonly bigint[]) => pinning.unpin(pfns.map((p) => Number(p) * 4096)),
+      } : {}),
       vcpus: c.harts,
       log: c.log,
     });

@@ -242,11 +242,6 @@ export function checkPartition(spec: PartitionSpec): PartitionSpec {
     const o = s.overcommit as Record<string, unknown>;
     if (typeof o !== 'object' || o === null || Array.isArray(o)) fail('overcommit', `must be an object, got ${show(o)}`);
     if (s.paging === 'direct') fail('overcommit', 'needs paging "nested" or "shadow": direct paging has no per-page map to share or balloon pages with');
-    // VMBus maps a GPADL's pages as host-contiguous RAM (drivers/vmbus/host.ts frameHost) and its
-    // kernel ring code needs each ring in one host run; a shared or ballooned page has no such place.
-    const ics = (s.vmbus as { ic?: unknown } | undefined)?.ic;
-    const onBus = onVmbus > 0 ? 'disks on VMBus' : Array.isArray(s.nics) && s.nics.length > 0 ? 'nics' : Array.isArray(ics) && ics.length > 0 ? 'vmbus.ic' : undefined;
-    if (onBus) fail('overcommit', `cannot be combined with ${onBus}: VMBus rings need host-contiguous guest RAM, which shared and ballooned pages are not (docs/memory.md)`);
     if (o.salt !== undefined) integer(o.salt, 'overcommit.salt', 0, 0x7fff_ffff, fail);
     if (o.balloon !== undefined && typeof o.balloon !== 'boolean') fail('overcommit.balloon', `must be true or false, got ${show(o.balloon)}`);
     if (o.balloonTarget !== undefined) {

@@ -10,6 +10,7 @@ import { PagedGuestMemory } from '../../drivers/emulated/guest-pages.ts';
 import { virtioBalloonFactory, type VirtioBalloon } from '../../drivers/emulated/virtio/balloon.ts';
 import type { VirtioMmio } from '../../drivers/emulated/virtio/mmio.ts';
 import type { KernelInstance } from '../host/kernel.ts';
+import type { GpadlPinning } from '../../drivers/vmbus/host.ts';
 
 export interface OvercommitConfig {
   /**
@@ -56,9 +57,18 @@ export interface PartitionMemoryMap {
   ballooned: number;
   /** Copy-on-write breaks of this partition's pages. */
   cowBreaks: number;
+  /** Of the private pages: those pinned for the host (VMBus GPADLs; never shared, ballooned or swapped). */
+  pinned: number;
 }
 
 export const MAX_SALT = 0x7fff_ffff;
+
+/** partitionPinPage's refusals (kernel/mm/pin.ts PIN_*), as a GPADL refusal says them. */
+const PIN_REFUSALS: Record<number, string> = {
+  1: "is not the partition's RAM",
+  2: 'is not present (ballooned)',
+  3: 'is in another GPADL already (pinned)',
+};
 
 /**
  * Host bytes page sharing needs for a frame pool of `poolBytes` (once per
@@ -174,6 +184,7 @@ export class Overcommit {
       zero,
       ballooned,
       cowBreaks: k.partitionMemPages(this.id, 3),
+      pinned: k.partitionMemPages(this.id, 4),
     };
   }
 
@@ -183,6 +194,39 @@ export class Overcommit {
    */
   balloonPage(gpa: number): boolean {
     return this.kernel.exports.partitionBalloonPage(this.id, BigInt(gpa)) !== 0;
+  }
+
+  /**
+   * VMBus GPADLs (drivers/vmbus/host.ts): a GPADL's pages move into one
+   * fresh host-contiguous run and are pinned there (kernel/mm/pin.ts), so
+   * its rings are one host run and no page of it is shared, ballooned or
+   * swapped while the host may touch it.
+   */
+  gpadlPinning(): GpadlPinning {
+    const k = this.kernel.exports;
+    return {
+      hostOf: (gpa) => {
+        const host = Number(k.partitionHostPeek(this.id, BigInt(gpa)));
+        return host < 0 ? undefined : host;
+      },
+      pin: (gpas) => {
+        const run = k.framesAllocContiguous(gpas.length, 4096);
+        if (!run) return `no run of ${gpas.length} free host frames to pin its pages into`;
+        for (let i = 0; i < gpas.length; i++) {
+          const r = k.partitionPinPage(this.id, BigInt(gpas[i]!), run + i * 4096);
+          if (r === 0) continue;
+          // Pages already moved keep their new frames (unpinned); the rest of the run goes back.
+          for (let j = 0; j < i; j++) k.partitionUnpinPage(this.id, BigInt(gpas[j]!));
+          k.framesFree(run + i * 4096, gpas.length - i);
+          return `page 0x${gpas[i]!.toString(16)} ${PIN_REFUSALS[r] ?? `cannot be pinned (${r})`}`;
+        }
+        k.shareReclaim(); // the pages' old frames, after a grace period
+        return undefined;
+      },
+      unpin: (gpas) => {
+        for (const gpa of gpas) k.partitionUnpinPage(this.id, BigInt(gpa));
+      },
+    };
   }
 
   /** Frees frames whose last mapping went, once no vCPU can be using them; returns how many. */
