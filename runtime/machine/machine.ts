@@ -6,9 +6,7 @@ import { writeVirtDtb } from '../../drivers/board/dtb.ts';
 import { MEMMAP } from '../../drivers/board/memmap.ts';
 import { systemClock } from '../../drivers/emulated/goldfish_rtc.ts';
 import { Exit, type KernelInstance } from '../host/kernel.ts';
-import { type Guest, Hypervisor, partitionOverhead, partitionTables } from '../host/hypervisor.ts';
-import { MemoryExhaustedError } from '../host/memory-pressure.ts';
-import { formatSize } from '../../drivers/board/size.ts';
+import { type Guest, Hypervisor, partitionOverhead } from '../host/hypervisor.ts';
 import { ElfError, type ElfImage } from '../loader/elf.ts';
 import { icountClock, INSNS_PER_TICK, realtimeClock, schedClock, type GuestClock } from './clock.ts';
 import { consoleAck, decodeTohost } from './htif.ts';
@@ -44,9 +42,8 @@ export class Machine implements Guest {
   readonly board: VirtBoard;
   readonly harts: VcpuView[] = [];
   /**
-   * The host run the partition's RAM started in; empty with overcommit,
-   * whose RAM is demand-allocated page by page (and whose pages move:
-   * shared, ballooned): go through `guestMemory` instead.
+   * The host run the partition's RAM started in. With overcommit its pages
+   * move (shared, ballooned): go through `guestMemory` instead.
    */
   readonly ram: Uint8Array;
   /** Guest RAM for the host side (device DMA, loaders): writes break sharing and mark the dirty log. */
@@ -105,16 +102,11 @@ export class Machine implements Guest {
     this.hypervisor = hypervisor ?? new Hypervisor(Machine.hostBytes(config));
     const memory = (this.memory = this.hypervisor.memory);
     const kernel = (this.kernel = this.hypervisor.kernel);
-    // Overcommit: no run of RAM; every page starts unpopulated and gets a
-    // frame on its first write (docs/memory.md). Admission control: what
-    // creating the partition takes from the pool at once must be there.
-    const demand = config.overcommit !== undefined && config.ramHost === undefined;
-    this.hypervisor.admit(Machine.fixedBytes(config), `a partition of ${formatSize(config.ramSize)} (${paging} paging${demand ? ', overcommit' : ''})`);
-    const { id, firstVcpu, ramHost } = this.hypervisor.allocate(demand ? 0 : config.ramSize, config.harts, config.ramHost);
+    const { id, firstVcpu, ramHost } = this.hypervisor.allocate(config.ramSize, config.harts, config.ramHost);
     this.id = id;
     this.firstVcpu = firstVcpu;
     this.ramHost = ramHost;
-    this.ram = new Uint8Array(memory.buffer as ArrayBuffer, ramHost, demand ? 0 : config.ramSize);
+    this.ram = new Uint8Array(memory.buffer as ArrayBuffer, ramHost, config.ramSize);
     const off = kernel.layout.off;
     this.dirty = new KernelDirtyLog(memory.buffer, {
       descriptor: kernel.layout.partitions + id * kernel.layout.partSize, bitmapOff: off.P_DIRTY_BITMAP!, onOff: off.P_DIRTY_ON!,
@@ -231,19 +223,6 @@ export class Machine implements Guest {
       // come out of the JIT's reserve (jitHostBytes), until the JIT took it.
       (config.vmbus?.length ? (config.vmbus.length * SCRATCH_PAGES + 1) * 4096 : 0)
     );
-  }
-
-  /**
-   * Host memory creating a machine of this configuration takes from the
-   * pool at once, what admission control checks: its RAM, unless it is
-   * demand-allocated (overcommit) or already in place (ramHost), its
-   * second-stage tables and its VMBus pages. Shadow tables and the dirty
-   * log come later, and do without when the pool is dry.
-   */
-  static fixedBytes(config: MachineConfig): number {
-    const paging = config.paging ?? 'direct';
-    const ram = config.overcommit !== undefined || config.ramHost !== undefined ? 0 : config.ramSize;
-    return ram + partitionTables(config.ramSize, paging, config.overcommit !== undefined) + (config.vmbus?.length ? (config.vmbus.length * SCRATCH_PAGES + 1) * 4096 : 0);
   }
 
   private readonly bus: VirtBoard['bus'];
