@@ -26,6 +26,8 @@ export interface CommonOptions {
   migrate?: { target: MigrateTarget; afterSteps?: number; linkRate?: number };
   /** hv run --snapshot-dir / --move-disk: live snapshots and storage migration (live-ops.ts). */
   live?: LiveOptions;
+  /** hv run --control PATH: the control socket of the threaded host (docs/control.md). */
+  control?: string;
 }
 
 export function commonOptions(args: Parsed): CommonOptions {
@@ -45,6 +47,7 @@ export function commonOptions(args: Parsed): CommonOptions {
   if (saveAfter !== undefined && savePath === undefined) throw new UsageError('--save-after-insns needs --save FILE');
   const migrate = migrateOptions(args, savePath !== undefined);
   const live = liveOptions(args);
+  const control = optionValue(args, 'control');
   return {
     ramSize,
     harts: integerOption(args, 'smp') ?? 1, // its range is a partition spec's rule (runtime/host/spec.ts)
@@ -59,6 +62,7 @@ export function commonOptions(args: Parsed): CommonOptions {
     ...(savePath === undefined ? {} : { save: { path: savePath, afterSteps: saveAfter } }),
     ...(live ? { live: live.options } : {}),
     ...(migrate ? { migrate } : {}),
+    ...(control === undefined ? {} : { control }),
   };
 }
 
@@ -116,6 +120,9 @@ export function exitStatus(result: RunResult, limits: { timeout?: string; maxIns
     case 'crashed':
       process.stderr.write(`hv: ${who} stopped: the root partition failed servicing it: ${result.message}\n`);
       return EXIT_SOFTWARE;
+    case 'memory-exhausted':
+      process.stderr.write(`hv: ${who} stopped: ${result.error}: ${result.message}\n`);
+      return 1;
     case 'saved':
     case 'migrated':
       return 0;
@@ -142,8 +149,8 @@ export function printStats(s: MachineStats, prefix = 'hv: ', exits?: Record<Exit
     `SBI calls     ${s.sbiCalls}`,
   ];
   if (exits) {
-    const n = exits.mmio + exits.sbi + exits.htif + exits.other;
-    lines.push(`VM exits      ${n} to the root partition (device ${exits.mmio}, SBI ${exits.sbi}, HTIF ${exits.htif})`);
+    const n = exits.mmio + exits.sbi + exits.htif + exits.memory + exits.other;
+    lines.push(`VM exits      ${n} to the root partition (device ${exits.mmio}, SBI ${exits.sbi}, HTIF ${exits.htif}, no memory ${exits.memory})`);
   }
   if (s.memory) {
     const { pages: p, host: h, balloon: b } = s.memory;

@@ -18,6 +18,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'accept live-migrated partitions (hv run --migrate-to) and run them',
     load: async () => (await import('./serve.ts')).serveCommand,
   },
+  control: {
+    summary: 'drive a running host through its control socket (hv run --control PATH)',
+    load: async () => (await import('./control.ts')).controlCommand,
+  },
   snapshot: {
     summary: 'list, revert to, delete and clone live snapshots (hv run --snapshot-dir)',
     load: async () => (await import('./snapshot.ts')).snapshotCommand,

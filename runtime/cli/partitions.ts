@@ -26,6 +26,7 @@ import { setLongTimeout } from './timer.ts';
 import { restorePartition, savePartition, type LoadedSave } from '../persist/partition.ts';
 import { DeterministicMigration, describeMigration } from './migrate.ts';
 import { liveRun, threadedLive } from './live-ops.ts';
+import { ControlServer } from '../control/server.ts';
 import { channelStatus, icStatus, statusLines } from '../../drivers/vmbus/status.ts';
 import { guestShutdown } from '../../drivers/vmbus/ic-control.ts';
 import { nicPorts } from '../../drivers/vmbus/netvsc.ts';
@@ -123,14 +124,14 @@ function printVcpuStats(s: PartitionStats, prefix: string): void {
   const lines = s.vcpuStats.map(
     (v) =>
       `vCPU ${v.index}        last on pCPU ${v.pcpu}, ${v.instructions} instructions, ${v.picks} slices, ${v.migrations} migrations, ` +
-      `${v.wakes} wake-ups, VM exits ${v.exits.mmio + v.exits.sbi + v.exits.htif + v.exits.other}`,
+      `${v.wakes} wake-ups, VM exits ${v.exits.mmio + v.exits.sbi + v.exits.htif + v.exits.memory + v.exits.other}`,
   );
   process.stderr.write(lines.map((l) => `${prefix}${l}\n`).join(''));
 }
 
 /** A partition's VM exits by reason, over its vCPUs. */
 export function sumExits(s: PartitionStats): Record<ExitReason, number> {
-  const sum = { mmio: 0, sbi: 0, htif: 0, other: 0 };
+  const sum = { mmio: 0, sbi: 0, htif: 0, memory: 0, other: 0 };
   for (const v of s.vcpuStats) for (const k of Object.keys(sum) as ExitReason[]) sum[k] += v.exits[k];
   return sum;
 }
@@ -262,7 +263,7 @@ export interface ThreadedRun {
 /** Runs `specs` at once on a threaded host with `pcpus` pCPU threads until each has finished. */
 export async function runThreaded(
   specs: readonly PartitionSpec[],
-  o: Pick<CommonOptions, 'timeoutMs' | 'save' | 'migrate' | 'live'>,
+  o: Pick<CommonOptions, 'timeoutMs' | 'save' | 'migrate' | 'live' | 'control'>,
   pcpus: number | undefined,
   out: Consoles,
   restore?: LoadedSave,
@@ -290,13 +291,19 @@ export async function runThreaded(
   const h = host;
   jitMemory = h.memory;
   const detachSignals = onInterrupt(() => h.close());
+  // Ctrl-A x, and hv control's quit: the root partition closes (flushes) the disks before the process ends.
+  const quit = () => void h.close().finally(() => process.exit(0));
+  let control: ControlServer | undefined;
   try {
+    // --control PATH (docs/control.md): before the partitions, so a socket that cannot be had fails the run at once.
+    if (o.control !== undefined) control = await ControlServer.listen({ path: o.control, host: h, kind: 'run', quit });
     for (const [i, spec] of specs.entries()) {
       // A snapshot's revert or clone runs on new children of the saved disks, a clone under a name of its own.
       const as = restore?.otherDisks ? { disks: spec.disks, name: spec.name } : {};
       ids.push(restore ? await h.restore(restore.path, out.sinks[i]!, { paging: spec.paging, ...as }) : await h.create(spec, out.sinks[i]!));
       if (timedOut) await h.stop(ids.at(-1)!, 'timeout');
     }
+    control?.refresh();
     // --save FILE: Ctrl-A s or SIGUSR1 pauses the guest and saves it (its run ends there).
     let saving = false;
     const askSave = () => {
@@ -337,10 +344,9 @@ export async function runThreaded(
     const live = o.live && threadedLive(h, ids[0]!, o.live);
     const askSnapshot = live?.askSnapshot;
     if (askSnapshot) process.on('SIGUSR2', askSnapshot);
-    // Ctrl-A x: the root partition closes (flushes) the disks before the process ends.
     const detach = attachConsole(
       (b) => void h.input(ids[0]!, b),
-      () => void h.close().finally(() => process.exit(0)),
+      quit,
       o.save ? askSave : o.migrate ? askMigrate : undefined,
       askSnapshot,
       () => reportShutdown(() => h.guestShutdown(ids[0]!)),
@@ -364,6 +370,7 @@ export async function runThreaded(
   } finally {
     cancelTimer();
     detachSignals();
+    await control?.close();
     await h.close();
   }
 }

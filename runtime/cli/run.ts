@@ -54,6 +54,7 @@ const SPEC = {
   'snapshot-after-insns': { value: true, repeat: true },
   'move-disk': { value: true },
   'move-after-insns': { value: true },
+  control: { value: true },
   help: { value: false },
   h: { value: false },
 } as const;
@@ -143,6 +144,9 @@ const HELP = `usage: hv run [options] [FILE.elf...]
                      in the background with its writes mirrored, then switched to
   --move-after-insns N
                      start the move after N steps (default: at once; implies --icount)
+  --control PATH     listen on a Unix socket at PATH for hv control (list, stats,
+                     pause, channels, KVP, graceful shutdown, hot add, snapshot,
+                     save, migrate, quit; docs/control.md); threaded host only
 
 With several FILEs, each runs in a child partition of its own, all at once on
 one hypervisor; console lines are prefixed with the partition's name, and the
@@ -186,6 +190,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (deterministic && args.options.has('pcpus')) {
       throw new UsageError('--snapshot-dir and --move-disk on the deterministic host run round-robin; --pcpus N (the kernel scheduler) is not supported with them');
     }
+  }
+  if (common.control !== undefined && deterministic) {
+    throw new UsageError('--control drives the threaded host: not with --deterministic, --icount or a step count (--max-insns, --*-after-insns)');
   }
   // Deterministic mode takes pCPUs from --pcpus only (then it runs the kernel scheduler), not from a config.
   if (deterministic && !args.options.has('pcpus')) pcpus = undefined;

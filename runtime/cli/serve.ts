@@ -20,6 +20,7 @@ import { attachConsole } from './console.ts';
 import { IncomingConsole } from './serve-console.ts';
 import { UsageError } from './errors.ts';
 import { runPartitions } from './partitions.ts';
+import { ControlServer } from '../control/server.ts';
 
 const SPEC = {
   port: { value: true },
@@ -32,6 +33,7 @@ const SPEC = {
   'save-after-insns': { value: true },
   timeout: { value: true },
   'fail-at': { value: true },
+  control: { value: true },
   help: { value: false },
   h: { value: false },
 } as const;
@@ -52,6 +54,8 @@ and runs them. Prints "hv: listening on HOST:PORT" on stderr when ready.
   --save FILE        (deterministic) save it after --save-after-insns N steps in all
   --save-after-insns N
   --timeout SECONDS  stop after this long (exit status 124)
+  --control PATH     (threaded) listen on a Unix socket at PATH for hv control
+                     (docs/control.md): what arrived, its channels, KVP, shutdown...
   --fail-at PHASE    testing: drop the connection at handshake, pre-copy,
                      stop-and-copy or confirm (the source must run on unharmed)
 
@@ -83,6 +87,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const pcpus = intOption(args, 'pcpus', 1, 64);
   if (deterministic && pcpus !== undefined) throw new UsageError('--pcpus runs the threaded host; --deterministic runs round-robin on one thread');
   const timeoutMs = timeoutOption(args);
+  const control = optionValue(args, 'control');
+  if (deterministic && control !== undefined) throw new UsageError('--control drives the threaded host; --deterministic runs round-robin on one thread');
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e) => reject(new UsageError(`cannot listen on ${address}:${port}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
@@ -99,7 +105,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   };
   const pagingOverride = paging === undefined ? undefined : pagingOption(paging);
   if (deterministic) return serveDeterministic(server, common, pagingOverride, failAt);
-  return serveThreaded(server, pcpus, pagingOverride, failAt);
+  return serveThreaded(server, pcpus, pagingOverride, failAt, control);
 }
 
 /** The next connection. */
@@ -143,12 +149,27 @@ async function serveDeterministic(
   return runPartitions([spec], o, { deterministic: true }, s);
 }
 
-async function serveThreaded(server: Server, pcpus: number | undefined, paging: PartitionSpec['paging'] | undefined, failAt: FailAt | undefined): Promise<number> {
+async function serveThreaded(
+  server: Server,
+  pcpus: number | undefined,
+  paging: PartitionSpec['paging'] | undefined,
+  failAt: FailAt | undefined,
+  controlPath: string | undefined,
+): Promise<number> {
   const h = await Host.start({ pcpus, memoryBytes: 1 << 30 });
   const running = new Set<number>();
   let received = false;
+  const quit = () => void h.close().finally(() => process.exit(0));
+  let control: ControlServer | undefined;
+  try {
+    control = controlPath === undefined ? undefined : await ControlServer.listen({ path: controlPath, host: h, kind: 'serve', quit });
+  } catch (e) {
+    server.close();
+    await h.close();
+    throw e;
+  }
   const input = new IncomingConsole((id, b) => void h.input(id, b));
-  const detach = attachConsole((b) => input.type(b), () => void h.close().finally(() => process.exit(0)));
+  const detach = attachConsole((b) => input.type(b), quit);
   const out = (bytes: Uint8Array) => process.stdout.write(bytes);
   let status = 0;
   try {
@@ -158,6 +179,7 @@ async function serveThreaded(server: Server, pcpus: number | undefined, paging: 
           async (id) => {
             received = true;
             running.add(id);
+            control?.refresh();
             const r = await h.wait(id);
             running.delete(id);
             if (r.kind === 'exit' && r.code !== 0 && status === 0) status = r.code;
@@ -173,6 +195,7 @@ async function serveThreaded(server: Server, pcpus: number | undefined, paging: 
     return status;
   } finally {
     detach();
+    await control?.close();
     await h.close();
   }
 }
