@@ -120,9 +120,6 @@ export function exitStatus(result: RunResult, limits: { timeout?: string; maxIns
     case 'crashed':
       process.stderr.write(`hv: ${who} stopped: the root partition failed servicing it: ${result.message}\n`);
       return EXIT_SOFTWARE;
-    case 'memory-exhausted':
-      process.stderr.write(`hv: ${who} stopped: ${result.error}: ${result.message}\n`);
-      return 1;
     case 'saved':
     case 'migrated':
       return 0;
@@ -149,8 +146,8 @@ export function printStats(s: MachineStats, prefix = 'hv: ', exits?: Record<Exit
     `SBI calls     ${s.sbiCalls}`,
   ];
   if (exits) {
-    const n = exits.mmio + exits.sbi + exits.htif + exits.memory + exits.other;
-    lines.push(`VM exits      ${n} to the root partition (device ${exits.mmio}, SBI ${exits.sbi}, HTIF ${exits.htif}, no memory ${exits.memory})`);
+    const n = exits.mmio + exits.sbi + exits.htif + exits.other;
+    lines.push(`VM exits      ${n} to the root partition (device ${exits.mmio}, SBI ${exits.sbi}, HTIF ${exits.htif})`);
   }
   if (s.memory) {
     const { pages: p, host: h, balloon: b } = s.memory;
