@@ -20,7 +20,7 @@ console.log(`kernel: build/kernel.wasm (${Date.now() - t0} ms)`);
 
 const t1 = Date.now();
 await bundle();
-console.log(`cli: dist/hv.js, dist/pcpu-worker.js, dist/root-worker.js, dist/jit-worker.js (${Date.now() - t1} ms)`);
+console.log(`cli: dist/hv.js, dist/pcpu-worker.js, dist/root-worker.js, dist/endpoint-worker.js, dist/jit-worker.js (${Date.now() - t1} ms)`);
 
 const t2 = Date.now();
 await bundlePlayground();

@@ -13,6 +13,7 @@ export async function bundle() {
       hv: join(root, 'runtime/cli/main.ts'),
       'pcpu-worker': join(root, 'runtime/host/pcpu-worker.ts'),
       'root-worker': join(root, 'runtime/host/root-worker.ts'),
+      'endpoint-worker': join(root, 'runtime/host/endpoint-worker.ts'),
       'jit-worker': join(root, 'runtime/jit/compile-worker.ts'),
     },
     outdir: join(root, 'dist'),

@@ -49,6 +49,7 @@ export async function bundlePlayground() {
       'app-style': join(root, 'runtime/playground/app.css'),
       'pcpu-worker': join(root, 'runtime/host/pcpu-worker.ts'),
       'root-worker': join(root, 'runtime/host/root-worker.ts'),
+      'endpoint-worker': join(root, 'runtime/host/endpoint-worker.ts'),
     },
     outdir: out,
     bundle: true,

@@ -15,10 +15,14 @@
 //   send()   ─► ringWrite; the guest is signalled only on empty -> non-empty.
 //
 // Runs on the thread that services the partition's exits (the root's
-// worker, or the deterministic host's only thread): signal_event exits
-// there (docs/vmbus.md). The kernel primitives copy to and from host
-// addresses, so each endpoint has a few pages of scratch in the shared
-// memory (VmbusDeviceContext.scratch).
+// worker, or the deterministic host's only thread), or, lent by it, on an
+// endpoint thread of its own (`offload`: the threaded host's endpoint
+// worker, runtime/host/endpoint-worker.ts) that waits on the channel's
+// signals and serves the rings from shared memory; the root keeps the
+// channel manager and takes the channel back (recall, synchronous) before
+// it closes it, saves the device or touches its disk (docs/vmbus.md). The
+// kernel primitives copy to and from host addresses, so each endpoint has a
+// few pages of scratch in the shared memory (VmbusDeviceContext.scratch).
 //
 // Nothing the guest writes makes this throw: a corrupt ring, a packet larger
 // than the device takes, or a packet the device rejects (EndpointFault)
@@ -55,6 +59,27 @@ export interface Packet {
   offset: number;
 }
 
+/** What a device's server thread gives back with the channel (ChannelEndpoint.served()). */
+export interface ServedState {
+  /** The device's save() as the server left it; absent for a device without one. */
+  state?: object;
+  stats: ChannelEndpoint['stats'];
+  fault?: string;
+}
+
+/**
+ * Serves open channels on another thread (the threaded host's endpoint
+ * worker). lend() takes the channel if it can (false: served here);
+ * recall() gives it back stopped: when it returns, the other thread no
+ * longer touches the rings, the guest's pages, the scratch pages or the
+ * device's disk, and its state is what it returns (undefined: it never
+ * started serving).
+ */
+export interface EndpointOffload {
+  lend(device: ChannelEndpoint, rings: ChannelRings): boolean;
+  recall(device: ChannelEndpoint): ServedState | undefined;
+}
+
 /** A packet the device will not take: the endpoint closes the channel with this message. */
 export class EndpointFault extends Error {
   constructor(message: string) {
@@ -86,6 +111,11 @@ export abstract class ChannelEndpoint implements VmbusDevice {
   private signalGuest: (() => void) | undefined;
   private fail: ((reason: string) => void) | undefined;
   private busy = false;
+  private rings: ChannelRings | undefined;
+  /** Where the open channel is served while it is lent (see EndpointOffload). */
+  private lentTo: EndpointOffload | undefined;
+  /** Set by the device's owner: a thread of its own may serve the open channel (lend and recall). */
+  offload: EndpointOffload | undefined;
   /** Packets read and answers sent since the channel opened, and why it was last closed by us. */
   readonly stats = { packets: 0, replies: 0, signals: 0, blocked: 0 };
   fault: string | undefined;
@@ -111,15 +141,72 @@ export abstract class ChannelEndpoint implements VmbusDevice {
       this.stop('out of host frames for the channel’s scratch pages');
       return;
     }
+    this.setRings(rings);
+    this.onOpen();
+    if (!this.handOff()) this.notify(); // packets the guest wrote before OPENCHANNEL_RESULT
+  }
+
+  private setRings(rings: ChannelRings): void {
+    const ctx = this.ctx!;
+    this.rings = rings;
     this.rx = new VmbusRing(ctx.ring, ctx.memory, rings.outbound.addr, rings.outbound.size);
     this.tx = new VmbusRing(ctx.ring, ctx.memory, rings.inbound.addr, rings.inbound.size);
-    this.onOpen();
-    this.notify(); // packets the guest wrote before OPENCHANNEL_RESULT
   }
 
   close(): void {
-    this.rx = this.tx = undefined;
+    if (this.lentTo) this.takeBack(false);
+    this.rx = this.tx = this.rings = undefined;
     this.signalGuest = this.fail = undefined;
+  }
+
+  /** Lends the open channel to `offload`'s thread if it takes it; true if it is served there now. */
+  handOff(): boolean {
+    if (this.lentTo) return true;
+    const to = this.offload;
+    if (!to || !this.rings || !to.lend(this, this.rings)) return false;
+    this.lentTo = to;
+    return true;
+  }
+
+  /**
+   * Takes a lent channel back (synchronous: the other thread has stopped
+   * serving it when this returns), with the device's state as it left it;
+   * `serve`: then drains here what came in meanwhile.
+   */
+  takeBack(serve = true): void {
+    const from = this.lentTo;
+    if (!from) return;
+    this.lentTo = undefined;
+    const s = from.recall(this);
+    if (s) this.adopt(s);
+    if (serve && this.rx) this.notify();
+  }
+
+  /** Takes on the state a channel's other server left it in (a recall here; a lend on the server thread). */
+  adopt(s: ServedState): void {
+    if (s.state) (this as VmbusDevice).restore?.(s.state);
+    Object.assign(this.stats, s.stats);
+    this.fault = s.fault;
+  }
+
+  get lent(): boolean {
+    return this.lentTo !== undefined;
+  }
+
+  /** What a server thread gives back at a recall: the device's state, its counters, its fault. */
+  served(): ServedState {
+    const save = (this as VmbusDevice).save;
+    return { state: save?.call(this), stats: { ...this.stats }, fault: this.fault };
+  }
+
+  /** The scratch pages (host address), 0 before the first open: a server thread copies packets through the same pages. */
+  get scratchAddress(): number {
+    return this.scratch;
+  }
+
+  /** The channel's server thread refused the guest's packets: closed with `reason`, as if here. */
+  faulted(reason: string): void {
+    this.stop(reason);
   }
 
   /**
@@ -136,8 +223,8 @@ export abstract class ChannelEndpoint implements VmbusDevice {
       this.stop('out of host frames for the channel’s scratch pages');
       return;
     }
-    this.rx = new VmbusRing(ctx.ring, ctx.memory, rings.outbound.addr, rings.outbound.size);
-    this.tx = new VmbusRing(ctx.ring, ctx.memory, rings.inbound.addr, rings.inbound.size);
+    this.setRings(rings);
+    this.handOff();
   }
 
   /** The partition is going away: the scratch pages go back to the frame pool. */
@@ -152,7 +239,7 @@ export abstract class ChannelEndpoint implements VmbusDevice {
   }
 
   notify(): void {
-    if (this.busy) return; // an answer's signal came back in (deterministic host): the loop below reads on
+    if (this.busy || this.lentTo) return; // an answer's signal came back in (deterministic host): the loop below reads on
     this.busy = true;
     try {
       this.drain();

@@ -96,7 +96,11 @@ export class StorvscDevice extends ChannelEndpoint {
   /** The version the guest settled on (major << 8 | minor), 0 before. */
   version = 0;
 
-  constructor(disk: BlockDevice, options: StorvscOptions) {
+  constructor(
+    /** The disk it serves (a thread that serves the channel for the root opens the same image: runtime/host/endpoint-server.ts). */
+    readonly disk: BlockDevice,
+    options: StorvscOptions,
+  ) {
     super();
     this.instanceId = options.instanceId;
     const serial = options.serial ?? options.instanceId.replace(/-/g, '').slice(-16);

@@ -218,6 +218,12 @@ export interface HostController {
   balloon(id: number, targetBytes: number): Promise<BalloonStatus>;
   pcpuStats(): Promise<PcpuStats[]>;
   /**
+   * The endpoint worker (docs/vmbus.md): VMBus channels lent to it so far
+   * (storvsc's, while their partition runs) and its wake-ups that served a
+   * guest's signal. Zero on a host that has lent none.
+   */
+  endpointStats(): Promise<{ lends: number; serves: number }>;
+  /**
    * Integration components (docs/vmbus.md; the partition's spec offers
    * them with vmbus.ic). A graceful shutdown or restart through the shutdown
    * IC: resolves once the guest accepted; it then goes down by its own

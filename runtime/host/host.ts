@@ -214,6 +214,9 @@ export class Host implements HostController {
   pcpuStats(): Promise<PcpuStats[]> {
     return this.call(() => this.remote.pcpuStats());
   }
+  endpointStats(): Promise<{ lends: number; serves: number }> {
+    return this.call(() => this.remote.endpointStats());
+  }
   guestShutdown(id: number, options?: { reboot?: boolean }): Promise<void> {
     return this.call(() => this.remote.guestShutdown(id, options));
   }

@@ -22,6 +22,6 @@ export function kernelWasmPath(): string {
 }
 
 /** A worker thread's script (bundled by scripts/build.js next to dist/hv.js). */
-export function workerPath(name: 'pcpu-worker' | 'root-worker' | 'jit-worker'): string {
+export function workerPath(name: 'pcpu-worker' | 'root-worker' | 'endpoint-worker' | 'jit-worker'): string {
   return join(packageRoot(), 'dist', `${name}.js`);
 }

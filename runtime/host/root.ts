@@ -29,6 +29,11 @@ import { guestShutdown, heartbeat, IcError, kvpRead, kvpWrite, type HeartbeatInf
 import { closeHotDisks, hotAddDisk, hotRemove, noHotDisks, openImages, type HotDisks } from './vmbus-hotplug.ts';
 import { VmbusSignals } from './vmbus-signals.ts';
 import type { VmbusHost } from '../../drivers/vmbus/host.ts';
+import { ChannelEndpoint } from '../../drivers/vmbus/endpoint.ts';
+import { StorvscDevice } from '../../drivers/vmbus/storvsc.ts';
+import { SwitchableDevice } from '../../drivers/block/switchable.ts';
+import { EndpointServer, type ServedPartition } from './endpoint-server.ts';
+import { kernelModule } from './kernel.ts';
 
 interface Partition {
   spec: PartitionSpec;
@@ -120,7 +125,49 @@ export class RootPartition implements HostController {
     this.shared = o.shared;
     this.npcpus = o.pcpus;
     this.consolePort = o.consolePort;
+    this.endpoints = new EndpointServer({
+      memory: o.memory, module: () => o.module ?? kernelModule(), shared: o.shared, alloc: (pages) => this.hv.kernel.exports.framesAllocContiguous(pages, 4096),
+    });
     this.loopDone = this.serviceLoop();
+  }
+
+  // ---- VMBus channels served by the endpoint worker (endpoint-server.ts) ----
+
+  /** Serves partitions' storvsc channels on a thread of its own: lent while they run, recalled around what the root does to them. */
+  private readonly endpoints: EndpointServer;
+
+  /** Channels lent to the endpoint worker so far, and its wake-ups that served a signal (tests, --stats). */
+  async endpointStats(): Promise<{ lends: number; serves: number }> {
+    return this.endpoints.stats();
+  }
+
+  /** Lets `p`'s channel endpoints be lent (each when its channel opens, or at once if open). */
+  private offloadFor(p: Partition): void {
+    const served: ServedPartition = {
+      machine: p.machine,
+      get lendable() {
+        return p.state === 'running' && p.moves.size === 0;
+      },
+      diskOf: (device: StorvscDevice) => {
+        const i = p.disks.indexOf(device.disk);
+        const hot = p.hot.byDevice.get(device);
+        const disk = i >= 0 ? p.disks[i] : hot?.disk;
+        const spec = i >= 0 ? p.spec.disks[i] : hot?.spec;
+        return disk instanceof SwitchableDevice && spec ? { disk, spec } : undefined;
+      },
+    };
+    const offload = this.endpoints.offload(() => served);
+    for (const d of vmbusDevices(p.machine) ?? []) if (d instanceof ChannelEndpoint) d.offload = offload;
+  }
+
+  /** Every lent channel of `p` back on this thread (the device's state with it), before the root touches them or their disks. */
+  private recallChannels(p: Partition): void {
+    for (const d of vmbusDevices(p.machine) ?? []) if (d instanceof ChannelEndpoint) d.takeBack();
+  }
+
+  /** `p`'s open channels lent again (it runs, no disk of it moves). */
+  private lendChannels(p: Partition): void {
+    for (const d of vmbusDevices(p.machine) ?? []) if (d instanceof ChannelEndpoint) d.handOff();
   }
 
   // ---- the data plane: VM exits ------------------------------------------------
@@ -225,6 +272,7 @@ export class RootPartition implements HostController {
     for (let i = 0; i < m.vcpuCount; i++) this.sched.schedRemoveVcpu(m.firstVcpu + i);
     await this.vcpusGone(m);
     if (p.state !== 'rebooting') return; // stopped meanwhile
+    this.recallChannels(p);
     m.rebootIfReset();
     if (was === 'paused') this.sched.partitionSetHalted(m.id, 1); // a reboot does not resume it
     p.state = was;
@@ -242,6 +290,7 @@ export class RootPartition implements HostController {
     if (p.state === 'finished') return;
     const m = p.machine;
     m.result ??= result;
+    this.recallChannels(p); // the worker lets go of its disks before they are closed
     for (let i = 0; i < m.vcpuCount; i++) this.sched.schedRemoveVcpu(m.firstVcpu + i);
     if (p.startedAt !== undefined) m.addWallMs(performance.now() - p.startedAt);
     p.state = 'finished';
@@ -539,6 +588,7 @@ export class RootPartition implements HostController {
     try {
       if (p.state === 'finished' || p.state === 'rebooting') throw new ControlError(`partition ${p.spec.name} is ${p.state}`);
       const t0 = performance.now();
+      this.recallChannels(p); // the mirror copies between requests on this thread: the disk stays here until the move ends
       const job = asInput(() => startDiskMove(p, disk, path));
       p.moves.set(disk, job);
       // The caller's callback (from another thread, through comlink: a promise) never stops the move.
@@ -555,6 +605,7 @@ export class RootPartition implements HostController {
         throw new InputError(`writing '${path}' failed: ${(e as Error).message}`); // the guest is on its old image still
       } finally {
         p.moves.delete(disk);
+        this.lendChannels(p);
       }
       if (job.state !== 'done') throw new ControlError(`partition ${p.spec.name} ended (${p.machine.result?.kind}) before disk ${disk} was moved: the copy is deleted`);
       await tell(job.mirror.size); // the whole copy (here, or at the partition's end), heard before the result
@@ -582,6 +633,7 @@ export class RootPartition implements HostController {
     }
     this.parts.set(machine.id, p);
     for (let i = 0; i < machine.vcpuCount; i++) this.byVcpu[machine.firstVcpu + i] = p;
+    this.offloadFor(p);
     return machine.id;
   }
 
@@ -591,6 +643,7 @@ export class RootPartition implements HostController {
     const m = p.machine;
     p.state = 'running';
     p.startedAt = performance.now();
+    this.lendChannels(p); // a restored partition's open channels
     // Spread the vCPUs: the scheduler puts each on the least loaded pCPU.
     for (let i = 0; i < m.vcpuCount; i++) this.sched.schedAddVcpu(m.firstVcpu + i, -1);
   }
@@ -600,12 +653,14 @@ export class RootPartition implements HostController {
     if (p.state !== 'running') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
     this.sched.partitionSetHalted(id, 1);
     p.state = 'paused';
+    this.recallChannels(p); // saves, snapshots and migration read the devices' state and disks here
   }
 
   async resume(id: number): Promise<void> {
     const p = this.get(id);
     if (p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not paused`);
     p.state = 'running';
+    this.lendChannels(p);
     this.sched.partitionSetHalted(id, 0);
     p.machine.vmbus?.resumed(); // timesync sets the guest's clock again: it stood still while paused
   }
@@ -721,7 +776,9 @@ export class RootPartition implements HostController {
     const p = this.get(id);
     if (p.state !== 'running' && p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
     const inUse = [...this.parts.values()].filter((q) => q.state !== 'finished').flatMap((q) => openImages(q.spec, q.hot));
-    return asInput(() => hotAddDisk(p.machine, p.spec.name, p.hot, disk, inUse));
+    const relid = asInput(() => hotAddDisk(p.machine, p.spec.name, p.hot, disk, inUse));
+    this.offloadFor(p); // the new disk's channel is lent once the guest opens it
+    return relid;
   }
 
   async removeVmbusDevice(id: number, relid: number): Promise<void> {
@@ -770,5 +827,6 @@ export class RootPartition implements HostController {
     this.shared.shutdown();
     this.shared.postExit(0); // wakes the service loop so that it sees `closed`
     await this.loopDone;
+    await this.endpoints.close();
   }
 }

@@ -11,6 +11,7 @@ import type { BlockDevice } from '../../drivers/block/device.ts';
 import type { VmbusDevice } from '../../drivers/vmbus/channel-manager.ts';
 import { StorvscDevice, storvscInstanceId } from '../../drivers/vmbus/storvsc.ts';
 import { openDrive } from '../machine/drives.ts';
+import { SwitchableDevice } from '../../drivers/block/switchable.ts';
 import type { Machine } from '../machine/machine.ts';
 import { ControlError } from './controller.ts';
 import type { DiskSpec, PartitionSpec } from './spec.ts';
@@ -45,7 +46,7 @@ export function hotAddDisk(m: Machine, name: string, hot: HotDisks, disk: DiskSp
   const path = resolve(disk.path);
   const clash = inUse.find((u) => u.path === path && !(u.readonly && disk.readonly));
   if (clash) throw new ControlError(`partition ${name}: image '${disk.path}' is already open${clash.readonly ? ' read-only' : ''} on this host`);
-  const block = openDrive(disk);
+  const block = new SwitchableDevice(openDrive(disk)); // its back end changes hands with an endpoint worker (endpoint-server.ts)
   // Past the spec's VMBus disks' ids, and never one an earlier hot disk had:
   // a guest that has not released the old relid yet must not see it again.
   const specDisks = m.config.vmbus?.filter((d) => d instanceof StorvscDevice).length ?? 0;

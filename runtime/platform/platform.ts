@@ -8,7 +8,7 @@
 import type { Endpoint } from 'comlink';
 
 /** The host's worker scripts (bundled next to each other). */
-export type ThreadName = 'pcpu-worker' | 'root-worker';
+export type ThreadName = 'pcpu-worker' | 'root-worker' | 'endpoint-worker';
 
 /** A worker thread of the host, as the thread that started it sees it. */
 export interface HostThread {

@@ -74,6 +74,10 @@ describe('vmbus-disk guest', () => {
       await host.start(id);
       expect(await host.wait(id)).toEqual({ kind: 'exit', code: 0, reason: 'sbi' });
       expect(out).toBe(EXPECTED);
+      // The endpoint worker served the channel (lent at OPENCHANNEL), not the root's thread.
+      const served = await host.endpointStats();
+      expect(served.lends).toBe(1);
+      expect(served.serves).toBeGreaterThan(0);
       await host.destroy(id);
     } finally {
       await host.close();
@@ -107,6 +111,7 @@ describe('vmbus-disk guest', () => {
       // exit per signal: about 400 here.) A few more console exits for the
       // longer line the guest prints are all that may differ.
       expect(busy - setup).toBeLessThanOrEqual(4);
+      expect((await host.endpointStats()).serves).toBeGreaterThan(400 / 4); // by the endpoint worker (a wake-up may serve several)
     } finally {
       await host.close();
     }
