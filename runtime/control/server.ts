@@ -94,7 +94,8 @@ export class ControlServer {
       socket.end(encodeLine({ error: { class: 'Busy', desc: this.closing ? 'the host is shutting down' : `at most ${MAX_CLIENTS} clients at once` } }));
       return;
     }
-    const context = { host: this.o.host, quit: () => setImmediate(() => void this.close().then(this.o.quit)) };
+    // quit: once this command's reply is written (it is, before the next turn of the event loop).
+    const context = { host: this.o.host, quit: () => void setImmediate(() => void this.close().then(this.o.quit)) };
     const session = new Session(socket, context, (o) => this.done(o));
     this.sessions.add(session);
     socket.on('close', () => this.sessions.delete(session));
