@@ -41,7 +41,12 @@ export function readBounded(path: string, what: string, maxBytes: number, bound?
     /** Reads until `upTo` bytes in all or the end of the file; false at the end. */
     const readTo = (upTo: number): boolean => {
       while (total < upTo) {
-        const buf = new Uint8Array(Math.min(CHUNK, upTo - total));
+        // A regular file's size bounds the buffer (plus the byte that tells
+        // its end, and room should it grow): a 4 KiB guest read into a 1 MiB
+        // buffer cost a partition's creation most of its time in allocation
+        // and collection (1,000 partitions: 1 GiB of garbage).
+        const left = st.isFile() ? Math.max(st.size + 1 - total, 4096) : CHUNK;
+        const buf = new Uint8Array(Math.min(CHUNK, upTo - total, left));
         let n = 0;
         try {
           n = readSync(fd, buf, 0, buf.length, null);
