@@ -7,7 +7,7 @@ import type { Manifest } from '../persist/snapshot-manifest.ts';
 import type { StateRecord } from '../persist/record.ts';
 import type { MigrateInfo, MigrateTarget } from '../migrate/source.ts';
 import type { ExitReason, MachineStats, RunResult } from '../machine/machine.ts';
-import type { BalloonStatus } from '../machine/overcommit.ts';
+import type { BalloonStatus, SharingCounters } from '../machine/overcommit.ts';
 import type { VcpuCounters } from '../machine/vcpu-view.ts';
 import type { DiskSpec, PagingMode, PartitionSpec, SchedSpec } from './spec.ts';
 import type { ChannelStatus, IcStatus } from '../../drivers/vmbus/status.ts';
@@ -62,6 +62,30 @@ export interface PartitionStats extends PartitionInfo {
 export interface SwitchPortStatus extends PortInfo {
   /** The partition the NIC belongs to. */
   partition: number;
+}
+
+/** Host memory as the root partition sees it (docs/memory.md, "Density"). */
+export interface HostMemoryStats {
+  /** The frame pool: guest RAM, second-stage tables, page-sharing metadata. */
+  poolBytes: number;
+  /** Bytes of it handed out (frames in use). */
+  usedBytes: number;
+  /**
+   * Of usedBytes, the frames holding the partitions' guest RAM: all of it for
+   * a partition without overcommit, its private pages for one with, and every
+   * shared frame once (the zero frame, ballooned pages: none).
+   */
+  ramBytes: number;
+  /** The live partitions' vCPU blocks and descriptors, in the kernel's fixed regions below the pool. */
+  vcpuBytes: number;
+  /**
+   * JS heap in use on the root partition's thread (Machines, device models,
+   * console buffers), after a full collection when the process allows one
+   * (node --expose-gc); otherwise it includes garbage not collected yet.
+   */
+  rootHeapBytes: number;
+  /** Page sharing's host-wide counters (zero while no partition shares). */
+  sharing: SharingCounters;
 }
 
 export interface PcpuStats {
@@ -223,6 +247,8 @@ export interface HostController {
    * guest's signal. Zero on a host that has lent none.
    */
   endpointStats(): Promise<{ lends: number; serves: number }>;
+  /** What the host's memory holds: frames in use, the root thread's heap, sharing (the density figures). */
+  hostMemory(): Promise<HostMemoryStats>;
   /**
    * Integration components (docs/vmbus.md; the partition's spec offers
    * them with vmbus.ic). A graceful shutdown or restart through the shutdown

@@ -16,7 +16,7 @@ import type { BalloonStatus } from '../machine/overcommit.ts';
 import { InputError } from '../errors.ts';
 import {
   ControlError, type ConsoleSink, type HostController, type IncomingState, type Manifest, type MigrateInfo, type MigrateTarget, type MoveInfo,
-  type MoveProgress, type PartitionInfo, type PartitionStats, type PcpuStats, type SaveInfo, type SnapshotInfo,
+  type MoveProgress, type PartitionInfo, type PartitionStats, type PcpuStats, type HostMemoryStats, type SaveInfo, type SnapshotInfo,
   type ChannelStatus, type HeartbeatInfo, type KvpPools, type SwitchPortStatus,
 } from './controller.ts';
 import { platform } from '../platform/current.ts';
@@ -216,6 +216,9 @@ export class Host implements HostController {
   }
   endpointStats(): Promise<{ lends: number; serves: number }> {
     return this.call(() => this.remote.endpointStats());
+  }
+  hostMemory(): Promise<HostMemoryStats> {
+    return this.call(() => this.remote.hostMemory());
   }
   guestShutdown(id: number, options?: { reboot?: boolean }): Promise<void> {
     return this.call(() => this.remote.guestShutdown(id, options));

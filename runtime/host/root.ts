@@ -5,7 +5,7 @@
 // which services it on the partition's Machine and wakes the vCPU.
 import type { ExitReason, Machine, MachineStats, PagingMode, RunResult } from '../machine/machine.ts';
 import { closeDisks, createPartition, setupPartition } from '../machine/setup.ts';
-import { OvercommitError, type BalloonStatus } from '../machine/overcommit.ts';
+import { OvercommitError, sharingCounters, type BalloonStatus } from '../machine/overcommit.ts';
 import { captureState, loadSave, readSave, restorePartition, savePartition, type LoadedSave, type SaveInfo } from '../persist/partition.ts';
 import { cloneName, cloneSnapshot, deleteSnapshot, readManifest, revertSnapshot, takeSnapshot } from '../persist/snapshot.ts';
 import { copyInTurns, startDiskMove, type DiskMove } from '../storage/move.ts';
@@ -16,7 +16,7 @@ import { loadedState } from '../migrate/state.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
 import {
   ControlError, type ConsoleSink, type HostController, type IncomingState, type Manifest, type MoveInfo, type MoveProgress, type PartitionInfo,
-  type PartitionState, type PartitionStats, type PcpuStats, type SnapshotInfo, type SwitchPortStatus, type VcpuStats,
+  type PartitionState, type PartitionStats, type PcpuStats, type SnapshotInfo, type SwitchPortStatus, type VcpuStats, type HostMemoryStats,
 } from './controller.ts';
 import { InputError } from '../errors.ts';
 import { Hypervisor } from './hypervisor.ts';
@@ -810,6 +810,27 @@ export class RootPartition implements HostController {
       const st = (which: number) => Number(s.schedPcpuStat(pcpu, which));
       return { pcpu, busy: st(PcpuStat.BUSY), idle: st(PcpuStat.IDLE), runs: st(PcpuStat.RUNS), switches: st(PcpuStat.SWITCHES), steals: st(PcpuStat.STEALS) };
     });
+  }
+
+  async hostMemory(): Promise<HostMemoryStats> {
+    const k = this.hv.kernel;
+    const sharing = sharingCounters(k);
+    let vcpus = 0;
+    let ramPages = sharing.pagesShared;
+    for (const { machine: m, state } of this.parts.values()) {
+      vcpus += m.vcpuCount;
+      if (state !== 'finished') ramPages += m.overcommit?.map().private ?? m.config.ramSize / 4096;
+    }
+    (globalThis as { gc?: () => void }).gc?.();
+    const used = k.exports.framesUsed();
+    return {
+      poolBytes: (used + k.exports.framesAvailable()) * 4096,
+      usedBytes: used * 4096,
+      ramBytes: ramPages * 4096,
+      vcpuBytes: vcpus * k.layout.vcpuSize + this.parts.size * k.layout.partSize,
+      rootHeapBytes: typeof process === 'undefined' ? 0 : process.memoryUsage().heapUsed,
+      sharing,
+    };
   }
 
   /** Posts `{ barrier: token }` on the console channel: everything written before it has arrived when it does. */
