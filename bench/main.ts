@@ -25,6 +25,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   vmbus: async () => (await import('./vmbus.ts')).benchVmbus(),
   vswitch: async () => (await import('./vswitch.ts')).benchVswitch(),
   memory: async () => (await import('./memory.ts')).benchMemory(),
+  density: async () => (await import('./density.ts')).benchDensity(),
   browser: benchBrowser,
 };
 
