@@ -1,0 +1,115 @@
+// `hv control` end to end: an `hv run` of the vmbus-ic guest with the
+// integration components (-device hv-ic) and --control, driven by separate
+// `hv control` processes as a person or a script would: its channels, a KVP
+// round trip, the heartbeat, bad requests, and a graceful shutdown that
+// ends the run. The guest's console must come out exactly as when the host
+// drives it in-process (guests/expected/enlightened/vmbus-ic.out).
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+const EXPECTED = readFileSync('guests/expected/enlightened/vmbus-ic.out', 'latin1');
+
+/** `hv ARGS...` to its end: exit status and output. */
+function hv(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/hv.js', ...args], { encoding: 'utf8', timeout: 30_000 }, (e, stdout, stderr) =>
+      resolve({ code: e ? ((e as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** A long-running `hv ...`: its output so far, a wait for a marker in it, and its end. */
+function start(...args: string[]) {
+  const child = spawn(process.execPath, ['bin/hv.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString('latin1')));
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString('latin1')));
+  const ended = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+  return {
+    child,
+    out: () => stdout,
+    err: () => stderr,
+    printed: (marker: string) => vi.waitFor(() => expect(stdout).toContain(marker), { timeout: 20_000, interval: 50 }),
+    ended,
+  };
+}
+
+describe('hv control', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'hv-control-cli-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('drives a running guest: channels, a KVP round trip, heartbeat, then a graceful shutdown ends the run', { retry: 1 }, async () => {
+    const sock = join(dir, `run-${process.pid}-${Date.now()}.sock`);
+    const run = start('run', '-m', '32M', '-bios', 'hv', '-device', 'hv-ic', '--control', sock, 'guests/bin/enlightened/vmbus-ic.elf');
+    try {
+      await vi.waitFor(() => expect(existsSync(sock)).toBe(true), { timeout: 20_000, interval: 50 });
+      const events = start('control', sock, '--events', '--json');
+      // Timesync done, KVP negotiated: the guest waits for two keys in its external pool.
+      await run.printed('ok 3 ');
+      const listed = await hv('control', sock, 'list');
+      expect(listed.stdout).toMatch(/^id +name +state +vcpus +memory +paging +boot +instructions +result\n0 +vmbus-ic +running +1 +32M +direct +enlightened +\d+\n$/);
+      expect((await hv('control', sock, 'kvp-write', '0', 'HostName', 'hv-root')).code).toBe(0);
+      expect((await hv('control', sock, 'kvp-write', 'vmbus-ic', 'Purpose', 'integration test')).code).toBe(0);
+      await run.printed('waiting for shutdown\n');
+
+      const channels = await hv('control', sock, 'channels', 'vmbus-ic');
+      expect(channels.stdout.split('\n').slice(0, 5).map((l) => l.split(/ +/).slice(0, 3).join(' '))).toEqual([
+        'relid device state', '1 heartbeat open', '2 shutdown open', '3 timesync open', '4 kvp open',
+      ]);
+      expect(channels.stdout).toMatch(/^1 +heartbeat +open +\d+\/12288 B +\d+\/12288 B$/m);
+      const kvp = await hv('control', sock, 'kvp-read', '0', '--json');
+      expect(JSON.parse(kvp.stdout)).toEqual({
+        auto: { FullyQualifiedDomainName: 'vmbus-ic', OSName: 'hv enlightened guest', ProcessorArchitecture: 'riscv64' },
+        guest: { GuestState: 'serving' },
+        external: { HostName: 'hv-root', Purpose: 'integration test' },
+      });
+      const beat = JSON.parse((await hv('control', sock, '--json', 'heartbeat', '0')).stdout) as { state: string; sequence: number };
+      expect(beat.state).toBe('ready');
+      expect(beat.sequence).toBeGreaterThanOrEqual(3);
+
+      // Bad requests: one line each, and the guest runs on.
+      const missing = await hv('control', sock, 'heartbeat', '7');
+      expect([missing.code, missing.stderr]).toEqual([1, 'hv control: heartbeat: PartitionNotFound: no partition 7 (partitions: 0 (vmbus-ic))\n']);
+      const refused = await hv('control', sock, 'balloon', '0', '16M');
+      expect([refused.code, refused.stderr]).toEqual([1, 'hv control: balloon: Refused: partition vmbus-ic has no memory overcommit (and so no balloon)\n']);
+      const usage = await hv('control', sock, 'kvp-write', '0', 'OnlyKey');
+      expect([usage.code, usage.stderr]).toEqual([2, 'hv control: kvp-write takes PARTITION KEY VALUE\n']);
+      const unknown = await hv('control', sock, 'frobnicate');
+      expect([unknown.code, unknown.stderr]).toEqual([2, "hv control: unknown command 'frobnicate' (hv control --help lists them)\n"]);
+
+      const down = await hv('control', sock, 'shutdown', 'vmbus-ic');
+      expect([down.code, down.stdout, down.stderr]).toEqual([0, '', '']);
+      expect(await run.ended).toBe(0);
+      expect(run.out()).toBe(EXPECTED);
+      expect(existsSync(sock)).toBe(false);
+      // The follower saw the shutdown asked for, the partition's end and the host's, and ended with it.
+      expect(await events.ended).toBe(0);
+      const seen = events.out().trim().split('\n').map((l) => JSON.parse(l) as { event: string; data: unknown });
+      expect(seen.map((e) => [e.event, e.data])).toEqual([
+        ['guest-shutdown', { partition: 0, name: 'vmbus-ic' }],
+        ['partition-stopped', { partition: 0, name: 'vmbus-ic', result: { kind: 'exit', code: 0, reason: 'sbi' } }],
+        ['host-shutdown', {}],
+      ]);
+    } finally {
+      run.child.kill('SIGKILL');
+    }
+  });
+
+  it('says in one line when no host listens, and hv run refuses --control where it cannot serve it', async () => {
+    const none = await hv('control', join(dir, 'nothing.sock'), 'list');
+    expect([none.code, none.stderr]).toEqual([2, `hv control: control socket '${join(dir, 'nothing.sock')}': no such socket (is the host running with --control?)\n`]);
+    const det = await hv('run', '--icount', '--control', join(dir, 'x.sock'), 'guests/bin/hello.elf');
+    expect(det.code).toBe(2);
+    expect(det.stderr).toMatch(/^hv run: --control drives the threaded host/);
+    const help = await hv('control', '--help');
+    expect(help.stdout).toMatch(/^ {2}kvp-write PARTITION KEY VALUE +push a key/m);
+    expect(help.stdout).toMatch(/^ {2}guest-shutdown PARTITION \[--reboot\] +ask the guest/m);
+  });
+});
