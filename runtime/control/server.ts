@@ -20,6 +20,14 @@ import { claimSocketPath, listenPrivate, releaseSocketPath } from './socket-path
 /** Clients at once; one more is told Busy and closed. */
 export const MAX_CLIENTS = 64;
 
+/**
+ * How long close() lets commands in flight answer: a migration's answer
+ * comes after its partition ended here (the target's DONE, at most 10 s
+ * after RDY), so when its partition ending ends the run, the client still
+ * gets it.
+ */
+export const CLOSE_GRACE_MS = 10_000;
+
 export interface ControlServerOptions {
   path: string;
   host: HostController;
@@ -70,10 +78,19 @@ export class ControlServer {
     for (const s of this.sessions) s.send(message);
   }
 
-  /** host-shutdown to every client (after the end of every partition that ended), then the socket goes. */
+  /**
+   * host-shutdown to every client (after the answers of commands in flight
+   * and the end of every partition that ended), then the socket goes.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.server.close();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...this.sessions].map((s) => s.idle())),
+        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS))),
+      ]);
+      clearTimeout(timer);
       // A partition's end may not have come through wait() yet: the list has it.
       try {
         for (const p of await this.o.host.list()) if (p.result) this.ended(p.id, p.name, p.result);

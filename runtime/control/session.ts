@@ -13,7 +13,7 @@ export const MAX_QUEUED = 32;
 
 export class Session {
   private readonly queue: Request[] = [];
-  private running = false;
+  private running: Promise<void> | undefined;
   private closed = false;
 
   constructor(
@@ -68,11 +68,15 @@ export class Session {
       return;
     }
     this.queue.push(request);
-    if (!this.running) void this.drain();
+    this.running ??= this.drain().finally(() => (this.running = undefined));
+  }
+
+  /** Resolves once the commands this client asked for have all answered. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
   }
 
   private async drain(): Promise<void> {
-    this.running = true;
     for (let r = this.queue.shift(); r; r = this.queue.shift()) {
       try {
         const outcome = await dispatch(this.context, r);
@@ -83,7 +87,6 @@ export class Session {
         this.fail(r.id, e instanceof ControlRequestError ? e : new ControlRequestError('InternalError', String((e as Error)?.message ?? e)));
       }
     }
-    this.running = false;
   }
 
   private fail(id: RequestId | undefined, e: ControlRequestError): void {

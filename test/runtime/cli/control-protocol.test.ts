@@ -227,6 +227,19 @@ describe('control socket', () => {
     }
   });
 
+  it('lets a command in flight answer before it closes (a migration answers after its partition ended)', async () => {
+    const c = await ControlClient.connect(path);
+    const events: string[] = [];
+    c.onEvent((e) => events.push(e.event));
+    const answer = c.execute('kvp-read', { partition: 3 });
+    await vi.waitFor(() => expect(script.calls).toEqual([['kvpRead', 3]]));
+    const closed = server!.close();
+    script.release();
+    expect(await answer).toEqual({ auto: {}, guest: {}, external: {} });
+    await closed;
+    expect(events).toEqual(['host-shutdown']);
+  });
+
   it('quits after the reply went out', async () => {
     const c = await ControlClient.connect(path);
     const events: string[] = [];
