@@ -102,6 +102,37 @@ describe('hv control', () => {
     }
   });
 
+  it('migrates a guest from hv run to hv serve, follows it there and turns it off there', { retry: 1 }, async () => {
+    const [s1, s2] = [join(dir, `src-${process.pid}.sock`), join(dir, `dst-${process.pid}.sock`)];
+    const serve = start('serve', '--port', '0', '--pcpus', '1', '--control', s2);
+    const run = start('run', '--pcpus', '1', '-m', '16M', '--control', s1, 'guests/bin/sched/spin.elf');
+    try {
+      await vi.waitFor(() => expect(serve.err()).toMatch(/listening on 127\.0\.0\.1:\d+/), { timeout: 20_000, interval: 50 });
+      const port = /listening on 127\.0\.0\.1:(\d+)/.exec(serve.err())![1]!;
+      await vi.waitFor(() => expect(existsSync(s1) && existsSync(s2)).toBe(true), { timeout: 20_000, interval: 50 });
+      const there = start('control', s2, '--events', '--json');
+      const moved = await hv('control', s1, 'migrate', 'spin', `127.0.0.1:${port}`, '--json');
+      expect(moved.stderr).toBe('');
+      expect(JSON.parse(moved.stdout)).toMatchObject({ rounds: expect.any(Number) as number, downtimeMs: expect.any(Number) as number });
+      expect(await run.ended).toBe(0); // the guest left: hv run's run ends
+      expect(existsSync(s1)).toBe(false);
+      const listed = JSON.parse((await hv('control', s2, 'list', '--json')).stdout) as { id: number; name: string; state: string }[];
+      expect(listed.map((p) => [p.name, p.state])).toEqual([['spin', 'running']]);
+      expect((await hv('control', s2, 'stop', 'spin')).code).toBe(0);
+      expect(await serve.ended).toBe(0); // every partition it received has finished
+      expect(await there.ended).toBe(0);
+      const seen = there.out().trim().split('\n').map((l) => JSON.parse(l) as { event: string; data: unknown });
+      expect(seen.map((e) => [e.event, e.data])).toEqual([
+        ['partition-added', { partition: listed[0]!.id, name: 'spin' }],
+        ['partition-stopped', { partition: listed[0]!.id, name: 'spin', result: { kind: 'off' } }],
+        ['host-shutdown', {}],
+      ]);
+    } finally {
+      run.child.kill('SIGKILL');
+      serve.child.kill('SIGKILL');
+    }
+  });
+
   it('says in one line when no host listens, and hv run refuses --control where it cannot serve it', async () => {
     const none = await hv('control', join(dir, 'nothing.sock'), 'list');
     expect([none.code, none.stderr]).toEqual([2, `hv control: control socket '${join(dir, 'nothing.sock')}': no such socket (is the host running with --control?)\n`]);
