@@ -138,6 +138,7 @@ export class EndpointServer {
       served: device.served(),
     };
     this.thread!.endpoint.postMessage(msg);
+    this.ring(); // the worker sleeps in Atomics.wait: woken, it takes its messages
     return true;
   }
 
@@ -149,8 +150,7 @@ export class EndpointServer {
     l.events.unserve(l.relid); // later signals come to the root, which drains once it has the channel
     const cmd = slotWord(this.control, slot, 0);
     Atomics.store(this.i32, cmd, Cmd.RECALL);
-    Atomics.add(this.i32, this.control / 4 + Header.bell, 1);
-    Atomics.notify(this.i32, this.control / 4 + Header.bell);
+    this.ring();
     const t0 = performance.now();
     while (Atomics.load(this.i32, cmd) !== Cmd.RECALLED) {
       if (performance.now() - t0 > RECALL_MS) throw new Error(`the endpoint worker did not give back VMBus channel ${l.relid} in ${RECALL_MS} ms`);
@@ -162,6 +162,11 @@ export class EndpointServer {
     this.lent[slot] = undefined;
     l.disk.switchTo(openDrive(l.spec)); // the stand-in goes
     return json ? (JSON.parse(json) as ServedState) : undefined;
+  }
+
+  private ring(): void {
+    Atomics.add(this.i32, this.control / 4 + Header.bell, 1);
+    Atomics.notify(this.i32, this.control / 4 + Header.bell);
   }
 
   /** Starts the worker at the first lend. False when the frame pool has no room for its control block. */

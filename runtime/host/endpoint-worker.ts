@@ -138,8 +138,16 @@ function serve(): boolean {
 
 parent.addEventListener('message', (e) => lend((e as MessageEvent<LendMessage>).data));
 
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
+// Sleeps in Atomics.wait, not on the event loop: a synchronous wait wakes
+// within microseconds of the guest's signal, a waitAsync only after a task
+// of the event loop. Lend messages arrive on the event loop, so it gets a
+// turn after every wake-up that served nothing (the root rings the doorbell
+// after posting one), after every sleep that timed out, and every 2 ms when
+// busy.
 let seen = Atomics.load(i32, bell);
-let lastYield = performance.now();
+let lastTurn = performance.now();
 while (!shared.shuttingDown) {
   const now = Atomics.load(i32, bell);
   const moved = now !== seen;
@@ -147,21 +155,22 @@ while (!shared.shuttingDown) {
   const recalled = recalls();
   const served = serve();
   if (served) Atomics.add(i32, d.control / 4 + Header.serves, 1);
-  const worked = recalled || served || moved;
-  if (!worked) {
-    const t0 = performance.now();
-    while (Atomics.load(i32, bell) === seen && performance.now() - t0 < SPIN_MS) {}
-    // Asleep on the event loop, so that lend messages come in meanwhile.
-    if (Atomics.load(i32, bell) === seen) {
-      const r = Atomics.waitAsync(i32, bell, seen, 10);
-      if (r.async) await r.value;
-      lastYield = performance.now();
+  if (!recalled && !served) {
+    if (moved) {
+      await turn(); // a lend message, most likely
+      lastTurn = performance.now();
       continue;
     }
+    const t0 = performance.now();
+    while (Atomics.load(i32, bell) === seen && performance.now() - t0 < SPIN_MS) {}
+    if (Atomics.wait(i32, bell, seen, 10) === 'timed-out') {
+      await turn();
+      lastTurn = performance.now();
+    }
+    continue;
   }
-  // Busy: lend messages still get a turn every 2 ms.
-  if (performance.now() - lastYield >= 2) {
-    await new Promise<void>((r) => setTimeout(r, 0));
-    lastYield = performance.now();
+  if (performance.now() - lastTurn >= 2) {
+    await turn();
+    lastTurn = performance.now();
   }
 }
