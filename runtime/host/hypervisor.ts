@@ -55,12 +55,14 @@ export interface RunOptions {
 export function partitionOverhead(ramSize: number, paging: 'direct' | 'nested' | 'shadow'): number {
   // Nested: one 4 KiB G-stage table per 2 MiB, the 16 KiB root, one table per
   // GiB and slack for the root's alignment. Shadow: tables are built on
-  // demand; leave them a sixteenth of RAM (when the pool runs dry the vCPUs
-  // run unshadowed, through full walks).
+  // demand; leave them a sixteenth of RAM and 4 MiB more, or as much more as
+  // its RAM below 4 MiB: a small RAM needs few tables to map, and 4 MiB each
+  // kept 1,000 toy partitions off one host (when the pool runs dry the
+  // vCPUs run unshadowed, through full walks).
   // Every mode: the dirty log's two bitmaps (kernel/mm/dirty.ts), 1 bit per page each.
   const dirtyLog = 2 * Math.ceil(ramSize / 4096 / 8 / 4096) * 4096;
   if (paging === 'nested') return Math.floor(ramSize / 512) + 0x1_0000 + dirtyLog;
-  if (paging === 'shadow') return Math.floor(ramSize / 16) + 0x40_0000 + dirtyLog;
+  if (paging === 'shadow') return Math.floor(ramSize / 16) + Math.min(0x40_0000, ramSize) + dirtyLog;
   return dirtyLog;
 }
 

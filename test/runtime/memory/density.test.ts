@@ -5,12 +5,18 @@
 // the time to start them and a full sharing scan.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Host } from '../../../runtime/host/host.ts';
+import { checkHost, partitionSpec, type PagingMode } from '../../../runtime/host/spec.ts';
 import { allTicked, densityFigures, OVERHEAD_TARGET, startTickers, tickerPool, ticks, type Tickers } from '../../support/density.ts';
 
 const COUNT = 1000;
 const RAM = 256 << 10;
 
 describe('1,000 partitions on one host', () => {
+  it.each(['direct', 'nested', 'shadow'] as PagingMode[])('fit one host spec with %s paging (a small partition reserves little beyond its RAM)', (paging) => {
+    const partitions = Array.from({ length: COUNT }, (_, i) => partitionSpec(`t${i}`, 'k.elf', { memory: RAM, paging }));
+    expect(() => checkHost({ partitions })).not.toThrow();
+  });
+
   let host: Host;
   let run: Tickers;
   beforeAll(async () => {
