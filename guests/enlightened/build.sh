@@ -24,7 +24,7 @@ LDFLAGS="-T slib/link.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments"
 SLIB="slib/crt0.S slib/trap.S slib/sbi.c slib/console.c slib/smp.c slib/trap.c
  lib/printf.c lib/string.c lib/check.c"
 VMBUS="slib/vmbus.c slib/vmbus_ring.c slib/storvsc.c slib/hv_ic.c slib/netvsc.c slib/inet.c"
-ALL="sbi-hello sbi-smp sbi-timer sbi-probe vmbus-disk vmbus-ic vmbus-ping vmbus-pong disk-bench"
+ALL="sbi-hello sbi-smp sbi-timer sbi-probe vmbus-disk vmbus-ic vmbus-dm vmbus-ping vmbus-pong disk-bench"
 
 mkdir -p bin/enlightened
 for g in ${*:-$ALL}; do
@@ -33,6 +33,7 @@ for g in ${*:-$ALL}; do
 	# drivers; those a benchmark sizes from the command line, bootarg.c.
 	case "$g" in
 	vmbus-ping | vmbus-pong | disk-bench) extra="$VMBUS slib/bootarg.c" ;;
+	vmbus-dm) extra="$VMBUS slib/hv_dm.c" ;;
 	vmbus-*) extra="$VMBUS" ;;
 	*) extra="" ;;
 	esac

@@ -247,6 +247,12 @@ export interface HostController {
    * guest's signal. Zero on a host that has lent none.
    */
   endpointStats(): Promise<{ lends: number; serves: number }>;
+  /**
+   * Milliseconds the root partition's thread has been busy since the host
+   * started (its event loop's active time: exits, devices, the control
+   * plane, its spins before sleeping); NaN where the platform cannot tell.
+   */
+  rootBusyMs(): Promise<number>;
   /** What the host's memory holds: frames in use, the root thread's heap, sharing (the density figures). */
   hostMemory(): Promise<HostMemoryStats>;
   /**

@@ -217,6 +217,9 @@ export class Host implements HostController {
   endpointStats(): Promise<{ lends: number; serves: number }> {
     return this.call(() => this.remote.endpointStats());
   }
+  rootBusyMs(): Promise<number> {
+    return this.call(() => this.remote.rootBusyMs());
+  }
   hostMemory(): Promise<HostMemoryStats> {
     return this.call(() => this.remote.hostMemory());
   }

@@ -141,6 +141,11 @@ export class RootPartition implements HostController {
     return this.endpoints.stats();
   }
 
+  async rootBusyMs(): Promise<number> {
+    const elu = (performance as { eventLoopUtilization?: () => { active: number } }).eventLoopUtilization;
+    return elu ? elu().active : NaN;
+  }
+
   /** Lets `p`'s channel endpoints be lent (each when its channel opens, or at once if open). */
   private offloadFor(p: Partition): void {
     const served: ServedPartition = {

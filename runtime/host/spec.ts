@@ -74,9 +74,10 @@ export interface PartitionSpec {
   /**
    * Memory overcommit (docs/memory.md): page sharing with the partitions of
    * the same salt (absent or 0: none but itself) and, with balloon, a
-   * virtio-balloon device. Nested or shadow paging only.
+   * virtio-balloon device, or with dynamicMemory Hyper-V Dynamic Memory on
+   * VMBus (enlightened partitions). Nested or shadow paging only.
    */
-  overcommit?: { salt?: number; balloon?: boolean; balloonTarget?: number };
+  overcommit?: { salt?: number; balloon?: boolean; dynamicMemory?: boolean; balloonTarget?: number };
   /** Synthetic NICs on VMBus, each a port of the host's virtual switch (enlightened partitions only). */
   nics?: NicSpec[];
   /** Integration components on VMBus (enlightened partitions only). */
@@ -244,8 +245,11 @@ export function checkPartition(spec: PartitionSpec): PartitionSpec {
     if (s.paging === 'direct') fail('overcommit', 'needs paging "nested" or "shadow": direct paging has no per-page map to share or balloon pages with');
     if (o.salt !== undefined) integer(o.salt, 'overcommit.salt', 0, 0x7fff_ffff, fail);
     if (o.balloon !== undefined && typeof o.balloon !== 'boolean') fail('overcommit.balloon', `must be true or false, got ${show(o.balloon)}`);
+    if (o.dynamicMemory !== undefined && typeof o.dynamicMemory !== 'boolean') fail('overcommit.dynamicMemory', `must be true or false, got ${show(o.dynamicMemory)}`);
+    if (o.dynamicMemory && s.boot !== 'enlightened') fail('overcommit.dynamicMemory', 'needs boot "enlightened" (the guest must speak VMBus)');
+    if (o.dynamicMemory && o.balloon) fail('overcommit.dynamicMemory', 'a partition has one balloon: "balloon" (virtio) or "dynamicMemory", not both');
     if (o.balloonTarget !== undefined) {
-      if (o.balloon !== true) fail('overcommit.balloonTarget', 'needs "balloon": true');
+      if (o.balloon !== true && o.dynamicMemory !== true) fail('overcommit.balloonTarget', 'needs "balloon": true or "dynamicMemory": true');
       integer(o.balloonTarget, 'overcommit.balloonTarget', 0, typeof s.memory === 'number' ? s.memory : 0, fail);
     }
     const slots = Array.isArray(s.disks) ? virtioDisks(s.disks as DiskSpec[]).length : 0;

@@ -2,6 +2,7 @@
 // the Machine, load firmware, kernel and initrd where QEMU would, place the
 // device tree and reset the harts. One path for `hv run`, VM configs and the
 // root partition's worker.
+import { DynamicMemoryDevice } from '../../drivers/vmbus/dm.ts';
 import { MEMMAP } from '../../drivers/board/memmap.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
 import { SwitchableDevice } from '../../drivers/block/switchable.ts';
@@ -103,6 +104,8 @@ export function createPartition(spec: PartitionSpec, hv: Hypervisor, options: Se
       synthetic.push(new NetvscDevice(hostSwitch(hv), { instanceId: netvscInstanceId(n), mac, name: `${spec.name}/${n}` }));
     });
     synthetic.push(...specIcs(spec));
+    const dm = spec.overcommit?.dynamicMemory ? new DynamicMemoryDevice() : undefined;
+    if (dm) synthetic.push(dm);
     const machine = new Machine(
       {
         ramSize: spec.memory,
@@ -121,6 +124,7 @@ export function createPartition(spec: PartitionSpec, hv: Hypervisor, options: Se
       },
       hv,
     );
+    if (dm) machine.overcommit!.attachDynamicMemory(dm);
     return { machine, disks };
   } catch (e) {
     closeDisks(disks);
