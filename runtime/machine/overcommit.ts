@@ -11,6 +11,7 @@ import { virtioBalloonFactory, type VirtioBalloon } from '../../drivers/emulated
 import type { VirtioMmio } from '../../drivers/emulated/virtio/mmio.ts';
 import type { KernelInstance } from '../host/kernel.ts';
 import type { GpadlPinning } from '../../drivers/vmbus/host.ts';
+import type { DynamicMemoryDevice } from '../../drivers/vmbus/dm.ts';
 
 export interface OvercommitConfig {
   /**
@@ -23,6 +24,12 @@ export interface OvercommitConfig {
   balloon?: boolean;
   /** With balloon: RAM the guest should keep from the start (bytes; default all of it). */
   balloonTarget?: number;
+  /**
+   * Hyper-V Dynamic Memory (drivers/vmbus/dm.ts) instead of virtio-balloon:
+   * the balloon is the enlightened guest's, on VMBus. The device is made by
+   * whoever builds the partition's VMBus devices and joined with attachDynamicMemory.
+   */
+  dynamicMemory?: boolean;
 }
 
 /** Where a partition's balloon is: what the host asked, what the guest gave. */
@@ -88,6 +95,7 @@ export class Overcommit {
   private released = false;
   private readonly salt: number;
   private balloonDevice: { device: VirtioBalloon; transport: VirtioMmio } | undefined;
+  private dynamicMemory: DynamicMemoryDevice | undefined;
 
   /** Overcommit for partition `id`, checked (OvercommitError); enable() once its paging is set up. */
   constructor(
@@ -121,7 +129,7 @@ export class Overcommit {
       throw new OvercommitError('out of host frames for the page-sharing tables');
     }
     // The driver looks at the target when it starts (Linux's virtballoon_probe).
-    if (this.config.balloonTarget !== undefined) this.setBalloonTarget(this.config.balloonTarget);
+    if (this.config.balloonTarget !== undefined && this.config.balloon) this.setBalloonTarget(this.config.balloonTarget);
   }
 
   /** The balloon's virtio-mmio device for the board, if configured (none or one). */
@@ -135,22 +143,46 @@ export class Overcommit {
   }
 
   /**
+   * The partition's Dynamic Memory device (overcommit.dynamicMemory): pages
+   * its guest gives leave RAM here, and setBalloonTarget drives it.
+   */
+  attachDynamicMemory(dm: DynamicMemoryDevice): void {
+    dm.bind({ ramBase: this.ramBase, ramPages: this.ramSize / 4096, inflate: (gpa) => this.balloonPage(gpa), reclaim: () => void this.reclaim() });
+    this.dynamicMemory = dm;
+    if (this.config.balloonTarget !== undefined) this.setBalloonTarget(this.config.balloonTarget);
+  }
+
+  /**
    * Asks the guest to keep `bytes` of its RAM (QEMU's `balloon` command):
-   * its driver inflates (or deflates) toward it. Throws OvercommitError
-   * without a balloon device or for a size outside 0..RAM.
+   * its driver (virtio-balloon, or Dynamic Memory's) inflates or deflates
+   * toward it. Throws OvercommitError without a balloon device or for a
+   * size outside 0..RAM.
    */
   setBalloonTarget(bytes: number): void {
     const b = this.balloonDevice;
-    if (!b) throw new OvercommitError('this partition has no balloon device (overcommit.balloon)');
+    const dm = this.dynamicMemory;
+    if (!b && !dm) throw new OvercommitError('this partition has no balloon device (overcommit.balloon or overcommit.dynamicMemory)');
     if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > this.ramSize) {
       throw new OvercommitError(`balloon target ${bytes} bytes is outside 0..${this.ramSize} (the partition's RAM)`);
     }
-    b.device.setTarget(Math.floor((this.ramSize - bytes) / 4096));
-    b.transport.configChanged();
+    const pages = Math.floor((this.ramSize - bytes) / 4096);
+    if (dm) return dm.setTarget(pages);
+    b!.device.setTarget(pages);
+    b!.transport.configChanged();
   }
 
   /** The balloon's target and position, or undefined without a balloon device. */
   balloonStatus(): BalloonStatus | undefined {
+    const dm = this.dynamicMemory;
+    if (dm) {
+      // DM_STATUS_REPORT in the names virtio-balloon's statistics use (bytes).
+      const s = dm.status;
+      return {
+        targetBytes: this.ramSize - dm.target * 4096,
+        actualBytes: this.ramSize - dm.ballooned * 4096,
+        guestStats: s ? { availableMemory: s.numAvail * 4096, committedMemory: s.numCommitted * 4096 } : {},
+      };
+    }
     const b = this.balloonDevice;
     if (!b) return undefined;
     b.device.requestStats(); // the answer comes with the driver's next buffer
