@@ -35,10 +35,13 @@ export function formatReply(command: string, value: unknown): string {
   if (view) return table(view(value));
   if (Array.isArray(value)) return value.length && value.every(isRecord) ? table(value.map((r) => flatten(r))) : value.map(String).join('\n') + (value.length ? '\n' : '');
   if (isRecord(value)) {
+    // Scalar fields as "key  value" lines; lists of records (a partition's vCPUs, its channels) as tables after them.
     const fields = Object.entries(flatten(value));
-    if (!fields.length) return '';
-    const width = Math.max(...fields.map(([k]) => k.length));
-    return fields.map(([k, v]) => `${k.padEnd(width)}  ${cell(v)}\n`).join('');
+    const tables = fields.filter(([, v]) => Array.isArray(v) && v.length > 0 && v.every(isRecord)) as [string, Row[]][];
+    const lines = fields.filter((f) => !tables.includes(f as [string, Row[]]));
+    const width = Math.max(0, ...lines.map(([k]) => k.length));
+    const head = lines.map(([k, v]) => `${k.padEnd(width)}  ${cell(v)}\n`).join('');
+    return head + tables.map(([k, rows]) => `\n${k}:\n${table(rows.map((r) => flatten(r)))}`).join('');
   }
   return `${String(value)}\n`;
 }

@@ -14,6 +14,9 @@ import { MAX_REQUEST_BYTES } from '../../../runtime/control/protocol.ts';
 import { ControlError, type HostController, type PartitionInfo } from '../../../runtime/host/controller.ts';
 import type { RunResult } from '../../../runtime/machine/machine.ts';
 import { InputError } from '../../../runtime/errors.ts';
+import { COMMANDS } from '../../../runtime/control/commands.ts';
+import { Host } from '../../../runtime/host/host.ts';
+import { formatReply } from '../../../runtime/cli/control-format.ts';
 
 /** A host with one running partition, 'guest' (id 3), whose verbs record their calls. */
 function scriptedHost() {
@@ -276,5 +279,25 @@ describe('control socket', () => {
     await expect(ControlServer.listen({ path: file, host: script.host, kind: 'run', quit: () => {} })).rejects.toThrow(InputError);
     expect(readFileSync(file, 'utf8')).toBe('mine');
     server = undefined;
+  });
+});
+
+describe('the command table', () => {
+  it('names a verb the host has, or calls one itself, for every command', () => {
+    for (const [name, c] of Object.entries(COMMANDS)) {
+      if (c.verb) expect(typeof Host.prototype[c.verb], name).toBe('function');
+      else expect(typeof c.call, name).toBe('function');
+    }
+  });
+});
+
+describe('hv control output', () => {
+  it('prints a record as key lines, its nested fields dotted and its lists of records as tables after them', () => {
+    const stats = { id: 0, name: 'spin', sched: { weight: 256 }, vcpuStats: [{ index: 0, exits: { mmio: 2 } }, { index: 1, exits: { mmio: 0 } }] };
+    expect(formatReply('stats', stats)).toBe(
+      'id            0\nname          spin\nsched.weight  256\n\nvcpuStats:\nindex  exits.mmio\n0      2\n1      0\n',
+    );
+    expect(formatReply('kvp-write', {})).toBe('');
+    expect(formatReply('add-disk', 5)).toBe('5\n');
   });
 });
