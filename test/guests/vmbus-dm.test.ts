@@ -9,6 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DynamicMemoryDevice } from '../../drivers/vmbus/dm.ts';
+import { Host } from '../../runtime/host/host.ts';
+import { partitionSpec } from '../../runtime/host/spec.ts';
 import { parseElf } from '../../runtime/loader/elf.ts';
 import { Machine } from '../../runtime/machine/machine.ts';
 import { BIN } from '../support/enlightened.ts';
@@ -57,5 +59,34 @@ describe('vmbus-dm guest', () => {
     expect(dm).toMatchObject({ state: 'ready', version: 0x2_0000, caps: { balloon: true, hotAdd: false }, ballooned: 0 });
     // The guest's last status report: the pool's used and free pages.
     expect(dm.status).toMatchObject({ numCommitted: 2048, numAvail: 0 });
+  });
+
+  it('does the same on the threaded host, its balloon driven through HostController.balloon', async () => {
+    const host = await Host.start({ pcpus: 2, memoryBytes: 128 << 20 });
+    try {
+      const spec = partitionSpec('vmbus-dm', join(BIN, 'vmbus-dm.elf'), {
+        boot: 'enlightened', memory: RAM_SIZE, paging: 'nested', overcommit: { dynamicMemory: true },
+      });
+      let out = '';
+      const waiting: { marker: string; resolve: () => void }[] = [];
+      const printed = (marker: string) => new Promise<void>((resolve) => (out.includes(marker) ? resolve() : waiting.push({ marker, resolve })));
+      const id = await host.create(spec, (b) => {
+        out += Buffer.from(b).toString('latin1');
+        for (const w of waiting.filter((w) => out.includes(w.marker))) waiting.splice(waiting.indexOf(w), 1) && w.resolve();
+      });
+      await host.start(id);
+      await printed('waiting for balloon\n');
+      expect(await host.balloon(id, RAM_SIZE - BALLOON_PAGES * 4096)).toMatchObject({ targetBytes: RAM_SIZE - BALLOON_PAGES * 4096 });
+      await printed('waiting for unballoon\n');
+      const during = (await host.stats(id)).totals.memory!;
+      expect(during.pages.ballooned).toBe(BALLOON_PAGES);
+      expect(during.balloon).toMatchObject({ actualBytes: RAM_SIZE - BALLOON_PAGES * 4096 });
+      await host.balloon(id, RAM_SIZE);
+      expect(await host.wait(id)).toEqual({ kind: 'exit', code: 0, reason: 'sbi' });
+      expect(out).toBe(EXPECTED);
+      await host.destroy(id);
+    } finally {
+      await host.close();
+    }
   });
 });
