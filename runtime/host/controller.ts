@@ -235,7 +235,8 @@ export interface HostController {
   stats(id: number): Promise<PartitionStats>;
   /**
    * Memory overcommit (docs/memory.md): asks the guest of partition `id` to
-   * keep `targetBytes` of its RAM; its virtio-balloon driver inflates or
+   * keep `targetBytes` of its RAM; its balloon driver (virtio-balloon, or
+   * Hyper-V Dynamic Memory's with overcommit.dynamicMemory) inflates or
    * deflates toward it. Resolves with where the balloon is now (the guest
    * moves it over the next moments; stats() shows its progress).
    */
