@@ -23,6 +23,7 @@ export const SAVED_RUN_SPEC = {
   pcpus: { value: true },
   deterministic: { value: false },
   stats: { value: false },
+  control: { value: true },
   help: { value: false },
   h: { value: false },
 } as const;
@@ -48,6 +49,8 @@ deterministic host and continues exactly as it would have; others run on
                      cannot tell)
   --timeout SECONDS  stop after this long (exit status 124)
   --stats            print instructions, MIPS, TLB and exit figures on stderr
+  --control PATH     (threaded) listen on a Unix socket at PATH for hv control
+                     (docs/control.md)
 
 Exit status: the guest's, 124 on a limit, 2 for a file that cannot be
 restored (truncated, corrupt, another version, changed disks).
@@ -79,6 +82,8 @@ export async function runSaved(save: LoadedSave, args: Parsed, live?: CommonOpti
   if (!deterministic && (saveAfter !== undefined || args.options.has('max-insns'))) {
     throw new UsageError('--max-insns and --save-after-insns count steps on the deterministic host (--deterministic)');
   }
+  const control = optionValue(args, 'control');
+  if (deterministic && control !== undefined) throw new UsageError('--control drives the threaded host; this restore runs on the deterministic one (--pcpus N runs it threaded)');
   const spec = paging === undefined ? save.spec : { ...save.spec, paging: pagingOption(paging) };
   const o: CommonOptions = {
     ramSize: spec.memory,
@@ -93,6 +98,7 @@ export async function runSaved(save: LoadedSave, args: Parsed, live?: CommonOpti
     stats: args.options.has('stats'),
     ...(savePath === undefined ? {} : { save: { path: savePath, afterSteps: saveAfter } }),
     ...(live ? { live } : {}),
+    ...(control === undefined ? {} : { control }),
   };
   if (live && !deterministic) throw new UsageError('snapshots at a step count are taken on the deterministic host');
   return runPartitions([spec], o, { deterministic, pcpus }, save);
