@@ -9,9 +9,19 @@ import { InputError } from '../errors.ts';
 
 const windows = process.platform === 'win32';
 
+/**
+ * The longest socket path the kernel takes: sockaddr_un's sun_path less its
+ * NUL (108 bytes on Linux, 104 on the BSDs and macOS). Node does not check:
+ * a longer path is cut short and the socket appears elsewhere.
+ */
+const MAX_PATH_BYTES = process.platform === 'linux' ? 107 : 103;
+
 /** Frees `path` for a new socket, or throws InputError saying why not. */
 export async function claimSocketPath(path: string): Promise<void> {
   if (windows) return;
+  if (Buffer.byteLength(path) > MAX_PATH_BYTES) {
+    throw new InputError(`control socket '${path}': a Unix socket's path is at most ${MAX_PATH_BYTES} bytes (this one has ${Buffer.byteLength(path)})`);
+  }
   let st;
   try {
     st = lstatSync(path);
@@ -66,7 +76,13 @@ export async function listenPrivate(server: Server, path: string): Promise<void>
   } catch (e) {
     throw new InputError(`control socket '${path}': cannot listen: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
   }
-  if (!windows) chmodSync(path, 0o600);
+  if (windows) return;
+  try {
+    chmodSync(path, 0o600);
+  } catch (e) {
+    server.close();
+    throw new InputError(`control socket '${path}': cannot make it private: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
 }
 
 /** Removes the socket file if it is still a socket (never another file put there since). */

@@ -262,7 +262,7 @@ describe('control socket', () => {
     expect(() => lstatSync(path)).toThrow(/ENOENT/);
   });
 
-  it('replaces a stale socket, and refuses a live one or a file that is not a socket', async () => {
+  it('replaces a stale socket, and refuses a live one, a file that is not a socket or a path too long for a socket', async () => {
     // Live: this test's server.
     await expect(ControlServer.listen({ path, host: script.host, kind: 'run', quit: () => {} })).rejects.toThrow(/another host is listening on it/);
     await server!.close();
@@ -273,6 +273,8 @@ describe('control socket', () => {
     server = await ControlServer.listen({ path: staleSock, host: script.host, kind: 'run', quit: () => {} });
     (await ControlClient.connect(staleSock)).close();
     await server.close();
+    // Too long for a Unix socket (Node would cut it short and listen elsewhere).
+    await expect(ControlServer.listen({ path: join(dir, 'x'.repeat(120)), host: script.host, kind: 'run', quit: () => {} })).rejects.toThrow(/at most 10[37] bytes/);
     // Not a socket: left as it is.
     const file = join(dir, 'notes.txt');
     writeFileSync(file, 'mine');
