@@ -13,6 +13,7 @@ import { Host } from '../../runtime/host/host.ts';
 import { partitionSpec } from '../../runtime/host/spec.ts';
 import { parseElf } from '../../runtime/loader/elf.ts';
 import { Machine } from '../../runtime/machine/machine.ts';
+import type { PartitionMemoryMap } from '../../runtime/machine/overcommit.ts';
 import { BIN } from '../support/enlightened.ts';
 
 const EXPECTED = readFileSync('guests/expected/enlightened/vmbus-dm.out', 'latin1');
@@ -24,7 +25,7 @@ describe('vmbus-dm guest', () => {
     const dm = new DynamicMemoryDevice();
     let output = '';
     const seen = new Set<string>();
-    let during: ReturnType<Machine['overcommit'] & object['map']> | undefined;
+    let during: PartitionMemoryMap | undefined;
     const m: Machine = new Machine({
       ramSize: RAM_SIZE, harts: 1, clock: 'icount', paging, overcommit: { dynamicMemory: true }, vmbus: [dm],
       // The console is flushed between rounds: a deterministic point to ask.
