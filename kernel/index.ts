@@ -16,13 +16,13 @@ import { buildRvcTable } from './cpu/rvc';
 import { wakeupPending } from './cpu/interrupts';
 import { partitionAddr, P_FIRST_VCPU, P_NVCPUS, P_RAM_GPA, P_RAM_HOST, P_RAM_SIZE, P_WATCH_GPA, P_TOHOST_GPA, P_ID, NO_WATCH } from './mm/partition';
 import { tlbFlushAll } from './mmu/tlb';
-import { gstageCreateRoot, gstageMap, GPTE_RWX_LEAF } from './mmu/gstage';
+import { gstageCreateRoot, gstageMap, GPTE_RWX_LEAF, GPTE_UNPOPULATED } from './mmu/gstage';
 import { PF_MMIO_EXIT, PF_NESTED, PF_SHADOW, P_FLAGS, P_GSTAGE_ROOT, P_PT_BITMAP } from './mm/partition';
 import { shadowBeforeRun } from './mmu/shadow';
 import { dirtyAfterRun, dirtyBeforeRun } from './mm/dirty';
 import { framesAllocContiguous } from './mm/frames';
 import { partitionHost, partitionHostForStore, partitionHostMapped } from './mm/gpa';
-import { recordGet, R_BALLOONED, R_COW_BREAKS, R_PINNED, R_SHARED, R_ZERO, shareActive, shareEnable } from './mm/share';
+import { recordAdd, recordGet, R_BALLOONED, R_COW_BREAKS, R_PINNED, R_SHARED, R_UNPOPULATED, R_ZERO, shareActive, shareEnable } from './mm/share';
 import { PIN_NOT_RAM, sharePinPage, shareUnpinPage } from './mm/pin';
 import { shareBalloonPage } from './mm/share-cow';
 import { frameHash } from './mm/hash';
@@ -56,6 +56,7 @@ export const OFF_EXT_IRQ = H_EXT_IRQ;
 export const OFF_MSIP = H_MSIP;
 export const OFF_MTIMECMP = H_MTIMECMP;
 export const OFF_EXIT = H_EXIT;
+export { H_NOMEM_GPA as OFF_NOMEM_GPA } from './cpu/hart';
 export const OFF_STAT_TLB_LOOKUPS = H_STAT_TLB_LOOKUPS;
 export const OFF_STAT_TLB_MISSES = H_STAT_TLB_MISSES;
 export const OFF_STAT_WALKS = H_STAT_WALKS;
@@ -131,7 +132,13 @@ export function partitionEnableNested(id: u32): bool {
   return true;
 }
 
-/** G-stage tables mapping `p`'s RAM page by page onto its host run (once). */
+/**
+ * G-stage tables mapping `p`'s RAM page by page onto its host run (once).
+ * A partition created without a run (ram_host 0: the demand-allocated RAM
+ * of an overcommit partition) gets every page unpopulated instead: the
+ * tables are all it takes from the pool now, a page's frame comes with its
+ * first write (mm/share-cow.ts).
+ */
 function buildGstage(p: usize): bool {
   if (load<u32>(p, P_GSTAGE_ROOT)) return true;
   const root = gstageCreateRoot();
@@ -140,7 +147,8 @@ function buildGstage(p: usize): bool {
   const size = load<u64>(p, P_RAM_SIZE);
   const host = load<u32>(p, P_RAM_HOST);
   for (let off: u64 = 0; off < size; off += 4096) {
-    if (!gstageMap(root, gpa + off, host + <u32>off, GPTE_RWX_LEAF)) return false;
+    const mapped = host ? gstageMap(root, gpa + off, host + <u32>off, GPTE_RWX_LEAF) : gstageMap(root, gpa + off, 0, GPTE_UNPOPULATED);
+    if (!mapped) return false;
   }
   store<u32>(p, root, P_GSTAGE_ROOT);
   return true;
@@ -157,8 +165,9 @@ function buildGstage(p: usize): bool {
  */
 export function partitionEnableOvercommit(id: u32, salt: u32): bool {
   const p = partitionAddr(id);
-  if (!(load<u32>(p, P_FLAGS) & (PF_NESTED | PF_SHADOW)) || !buildGstage(p)) return false;
-  return shareEnable(id, salt);
+  if (!(load<u32>(p, P_FLAGS) & (PF_NESTED | PF_SHADOW)) || !buildGstage(p) || !shareEnable(id, salt)) return false;
+  if (!load<u32>(p, P_RAM_HOST)) recordAdd(p, R_UNPOPULATED, <i32>(load<u64>(p, P_RAM_SIZE) >> 12)); // demand-allocated
+  return true;
 }
 
 /** Host address of guest-physical `gpa` of partition `id` for a host read (-1: not RAM); ballooned pages read as zeros. */
@@ -176,9 +185,9 @@ export function partitionBalloonPage(id: u32, gpa: u64): bool {
   return shareActive(partitionAddr(id)) && shareBalloonPage(partitionAddr(id), gpa);
 }
 
-/** Pages of partition `id` by state: 0 shared, 1 zero, 2 ballooned; 3 its COW breaks; 4 pinned for the host. */
+/** Pages of partition `id` by state: 0 shared, 1 zero, 2 ballooned; 3 its COW breaks; 4 pinned for the host; 5 unpopulated (no frame yet). */
 export function partitionMemPages(id: u32, which: u32): u32 {
-  return recordGet(id, which == 0 ? R_SHARED : which == 1 ? R_ZERO : which == 2 ? R_BALLOONED : which == 3 ? R_COW_BREAKS : R_PINNED);
+  return recordGet(id, which == 0 ? R_SHARED : which == 1 ? R_ZERO : which == 2 ? R_BALLOONED : which == 3 ? R_COW_BREAKS : which == 4 ? R_PINNED : R_UNPOPULATED);
 }
 
 /**

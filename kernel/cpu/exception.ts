@@ -8,7 +8,7 @@
 // Each sets the running vCPU's attention word (in its block, so the
 // interpreter tests it with one load from its register-file pointer, and so
 // another thread can kick a running vCPU by setting it atomically).
-import { hart, H_ATTENTION, H_MM_REQ } from './hart';
+import { hart, H_ATTENTION, H_MM_REQ, H_NOMEM_GPA } from './hart';
 import { shootdownServe } from '../mm/shootdown';
 
 @inline function setAttention(): void {
@@ -30,6 +30,19 @@ export function raise(cause: u32, tval: u64): void {
   excCause = cause;
   excTval = tval;
   setAttention();
+}
+
+/**
+ * The no-memory exit: a store to guest-physical `gpa` needed a host frame
+ * (demand allocation, a copy-on-write break) and the pool had none. The
+ * instruction is abandoned as for an MMIO exit (CAUSE_RETRY: run() returns
+ * Exit.HOST, pc stays); H_NOMEM_GPA tells the root why, which reclaims
+ * frames and either runs the vCPU again or stops its partition
+ * (runtime/host/memory-pressure.ts). The guest sees nothing.
+ */
+export function raiseNoMemory(gpa: u64): void {
+  store<u64>(hart, (gpa & ~<u64>0xfff) | 1, H_NOMEM_GPA); // | 1: page 0 is a page too
+  raise(CAUSE_RETRY, 0);
 }
 
 /** Interrupt state or translation keys may have changed mid-slice (the attention path re-checks both). */

@@ -66,7 +66,7 @@ export const H_FETCH_KEY: u32 = 0x2f8; // TLB key of instruction fetches
 export const H_DATA_KEY: u32 = 0x2fc; // TLB key of loads and stores (MPRV-aware)
 export const H_PARTITION: u32 = 0x300; // owning partition's address
 export const H_EXIT: u32 = 0x304; // why the last run() returned, see Exit
-export const H_EXIT_ARG: u32 = 0x308; // u64 argument of the exit
+export const H_NOMEM_GPA: u32 = 0x308; // u64 guest-physical page a store found no host frame for (the no-memory exit, cpu/exception.ts), 0 = none
 export const H_PMPCFG: u32 = 0x310; // 8 x u64 (pmpcfg0, 2, ... 14 on RV64)
 export const H_PMPADDR: u32 = 0x350; // 64 x u64
 export const H_MSIP: u32 = 0x550; // ACLINT mswi pending bit

@@ -106,9 +106,11 @@ function consoleReadCall(n: u64, lo: u64, hi: u64): void {
       }
       break;
     }
+    const host = physHostForStore(lo + got); // before a byte is taken: a page without a frame ends the read short
+    if (host < 0) break;
     const b = consoleGet(p);
     if (b < 0) break;
-    store<u8>(physHostForStore(lo + got), <u8>b);
+    store<u8>(<usize>host, <u8>b);
     got++;
   }
   ret(SBI_SUCCESS, got);

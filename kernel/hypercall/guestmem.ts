@@ -46,9 +46,13 @@ export function physMapped(gpa: u64, len: u64): bool {
   return <usize>gpaToHost(gpa);
 }
 
-/** physHost for a write: the page is marked dirty first (mm/gpa.ts gpaToHostForStore). */
-@inline export function physHostForStore(gpa: u64): usize {
-  return <usize>gpaToHostForStore(gpa);
+/**
+ * physHost for a write: the page is marked dirty first (mm/gpa.ts
+ * gpaToHostForStore). Negative when the page needed a host frame and the
+ * pool had none (overcommit): the caller writes nothing.
+ */
+@inline export function physHostForStore(gpa: u64): i64 {
+  return gpaToHostForStore(gpa);
 }
 
 /** Bytes from `gpa` to the end of its page. */

@@ -16,11 +16,20 @@ import { dirtyMark } from './dirty';
 import { jitFrameWritten } from '../jit/code';
 import { P_GSTAGE_ROOT, P_RAM_GPA, P_RAM_HOST, P_RAM_SIZE, P_WATCH_GPA } from './partition';
 import { shareActive } from './share';
+import { shareZeroRead } from './share-cow';
 import { shareRefaultZero, shareStoreHost } from './share-cow';
 
 @inline function partition(): usize {
   return <usize>load<u32>(hart, H_PARTITION);
 }
+
+/**
+ * What gpaToHostForStore (and partitionHostForStore) return for a RAM page
+ * that needed a frame when the pool had none: the store must not happen
+ * (the vCPU takes the no-memory exit, cpu/exception.ts raiseNoMemory; the
+ * host's DMA fails with a typed error).
+ */
+export const NO_FRAME: i64 = -3;
 
 /** Host address of guest-physical `gpa`, or -1 if it is not RAM. */
 export function gpaToHost(gpa: u64): i64 {
@@ -37,7 +46,8 @@ export function gpaToHost(gpa: u64): i64 {
 }
 
 /**
- * Host address for a WRITE to guest-physical `gpa`, or -1 if it is not RAM.
+ * Host address for a WRITE to guest-physical `gpa`, or -1 if it is not RAM,
+ * or NO_FRAME when it needed a frame and the pool had none.
  *
  * The one choke point of every write into guest memory the kernel makes:
  * the store TLB fill (mmu/access.ts), the page walk's A/D updates
@@ -79,6 +89,8 @@ export function partitionHost(p: usize, gpa: u64): i64 {
     const slot = gstageLeafSlot(root, gpa);
     const pte = slot ? atomic.load<u64>(slot) : 0;
     if (pte & GPTE_V) return <i64>gpteFrame(pte) + <i64>(gpa & 0xfff);
+    const zero = shareActive(p) ? shareZeroRead(pte, gpa) : -1; // read in place: the page stays as it is
+    if (zero >= 0) return zero;
     return shareActive(p) ? shareRefaultZero(p, slot, gpa) : -1;
   }
   const off = gpa - load<u64>(p, P_RAM_GPA);

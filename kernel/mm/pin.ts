@@ -22,13 +22,14 @@
 //   the old frame leaves as a merge's duplicate does: pushed to the
 //   vCPUs, freed after the next grace period (or its last reference).
 //
-// Ballooned (and any other not-present) pages are refused: the guest gave
-// them away, and a GPADL naming them is the guest's mistake.
+// An unpopulated page (demand-allocated RAM never written) is pinned as a
+// zero page. Ballooned (and any other not-present) pages are refused: the
+// guest gave them away, and a GPADL naming them is the guest's mistake.
 import { SHARE_STATE, PAGE_SIZE } from '../layout';
-import { GPTE_MERGING, GPTE_PINNED, GPTE_RWX_LEAF, GPTE_SHARED, GPTE_V, GPTE_W, GPTE_D, gpteFrame, gpteLeaf, gstageLeafSlot, leafPinned } from '../mmu/gstage';
+import { GPTE_MERGING, GPTE_UNPOPULATED, GPTE_PINNED, GPTE_RWX_LEAF, GPTE_SHARED, GPTE_V, GPTE_W, GPTE_D, gpteFrame, gpteLeaf, gstageLeafSlot, leafPinned } from '../mmu/gstage';
 import { P_GSTAGE_ROOT, P_RAM_GPA, P_RAM_SIZE } from './partition';
 import {
-  dropLock, META_MERGING, metaOf, pendFree, recordAdd, R_PINNED, R_SHARED, R_ZERO, S_SHARING, S_ZERO_PAGES, shareZeroFrame, takeLock, unref,
+  dropLock, META_MERGING, metaOf, pendFree, recordAdd, R_PINNED, R_SHARED, R_UNPOPULATED, R_ZERO, S_SHARING, S_ZERO_PAGES, shareZeroFrame, takeLock, unref,
 } from './share';
 import { graceWait, REQ_SHADOW, runningVcpu, shootdownPartition } from './shootdown';
 
@@ -61,10 +62,18 @@ export function sharePinPage(p: usize, gpa: u64, to: u32): u32 {
 function pinLocked(p: usize, slot: usize, to: u32, self: usize): u32 {
   for (;;) {
     const pte = atomic.load<u64>(slot);
+    const pinned = gpteLeaf(to, GPTE_RWX_LEAF | GPTE_PINNED);
+    if (pte == GPTE_UNPOPULATED) {
+      // Demand-allocated RAM never written: a zero page that had no frame yet.
+      memory.fill(to, 0, PAGE_SIZE);
+      if (atomic.cmpxchg<u64>(slot, pte, pinned) != pte) continue;
+      recordAdd(p, R_UNPOPULATED, -1);
+      recordAdd(p, R_PINNED, 1);
+      return PIN_OK;
+    }
     if (!(pte & GPTE_V)) return PIN_NOT_PRESENT;
     if (leafPinned(pte)) return PIN_PINNED;
     const old = gpteFrame(pte);
-    const pinned = gpteLeaf(to, GPTE_RWX_LEAF | GPTE_PINNED);
     if (pte & GPTE_SHARED) {
       // Read-only: its bytes cannot change under the copy.
       const zero = old == shareZeroFrame();

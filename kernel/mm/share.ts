@@ -20,6 +20,8 @@
 //   merging     V R X U A + MERGING: write-protected while the scanner compares
 //   shared      V R X U A + SHARED: a frame with refs > 0 (or the zero frame)
 //   ballooned   not V, BALLOONED (mm/share-cow.ts): no frame; reads as zero
+//   unpopulated not V, UNPOPULATED: demand-allocated RAM never given a frame;
+//               reads as zero, its first write takes a frame from the pool
 //
 // Salting (ESX since 2014): each partition is in a group, its own by default
 // (0x8000_0000 | id) or an explicit salt 1..0x7fff_ffff several partitions
@@ -95,6 +97,7 @@ export const R_ZERO: u32 = 0x0c; // pages mapped to the zero frame
 export const R_BALLOONED: u32 = 0x10; // pages in the balloon (no frame)
 export const R_COW_BREAKS: u32 = 0x14;
 export const R_PINNED: u32 = 0x18; // pages pinned for the host (mm/pin.ts)
+export const R_UNPOPULATED: u32 = 0x1c; // pages of demand-allocated RAM without a frame yet
 export const R_SIZE: u32 = 32;
 
 export const META_MERGING: u32 = 1 << 31;

@@ -5,8 +5,8 @@ import {
   hart, H_INSTRET, H_MSTATUS, H_PARTITION, H_PRIV, H_SATP, H_STAT_TLB_MISSES, H_TLB_CTX, H_TLB_CTX_SLOT,
 } from '../cpu/hart';
 import { Cause, MS_MPP, MS_MPP_SHIFT, MS_MPRV, MS_MXR, MS_SUM, PRIV_M } from '../cpu/defs';
-import { excPending, raise, requestExit } from '../cpu/exception';
-import { gpaToHost, gpaToHostForStore, gpaPageWatched } from '../mm/gpa';
+import { excPending, raise, raiseNoMemory, requestExit } from '../cpu/exception';
+import { gpaToHost, gpaToHostForStore, gpaPageWatched, NO_FRAME } from '../mm/gpa';
 import { dirtyLogging } from '../mm/dirty';
 import { jitFrameWritten } from '../jit/code';
 import { P_TOHOST_GPA } from '../mm/partition';
@@ -151,6 +151,10 @@ function guestToHost(va: u64, size: u32, acc: u32, priv: u32): i64 {
   }
   // A store's translation marks the page dirty (and is what the store TLB caches).
   const host = acc == ACC_STORE ? gpaToHostForStore(pa) : gpaToHost(pa);
+  if (host == NO_FRAME) {
+    raiseNoMemory(pa); // the pool is empty: the root reclaims, then the store runs again
+    return -2;
+  }
   if (host < 0) {
     slowPa = pa;
     return -1;

@@ -26,10 +26,16 @@ export const GPTE_RWX_LEAF: u64 = GPTE_V | GPTE_R | GPTE_W | GPTE_X | GPTE_U | G
 // The two RSW bits (software's, ignored by the walk) say why a RAM leaf has
 // no W (mm/share.ts): the frame is shared copy-on-write, or the scanner has
 // write-protected it to compare it. A leaf that is not valid but holds
-// GPTE_BALLOONED is a page the guest gave to its balloon (mm/share-cow.ts).
+// GPTE_BALLOONED is a page the guest gave to its balloon (mm/share-cow.ts);
+// one that holds GPTE_UNPOPULATED is a page of demand-allocated RAM that
+// has had no frame yet (an overcommit partition starts with every page so).
+// Both read as the zero frame and get a fresh frame on their first write;
+// they are kept apart for the memory map (what the guest gave back, what it
+// never touched).
 export const GPTE_SHARED: u64 = 1 << 8;
 export const GPTE_MERGING: u64 = 1 << 9;
 export const GPTE_BALLOONED: u64 = 1 << 8;
+export const GPTE_UNPOPULATED: u64 = 1 << 9;
 // A valid private leaf with GPTE_PINNED holds a frame the host uses in
 // place (a VMBus GPADL's page, mm/pin.ts): the sharing scanner, the balloon
 // and hypervisor swap must leave it where it is. It is the G bit, which

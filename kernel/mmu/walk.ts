@@ -9,7 +9,8 @@
 // result and the architectural fault).
 import { hart, H_MSTATUS, H_SATP, H_STAT_WALKS, H_STAT_WALK_REFS } from '../cpu/hart';
 import { Cause, MS_MXR, MS_SUM, PRIV_M, PRIV_S, PRIV_U, SATP_MODE_SV39, SATP_MODE_SV48 } from '../cpu/defs';
-import { gpaToHost, gpaToHostForStore } from '../mm/gpa';
+import { gpaToHost, gpaToHostForStore, NO_FRAME } from '../mm/gpa';
+import { CAUSE_RETRY, raiseNoMemory } from '../cpu/exception';
 import { ACC_FETCH, ACC_LOAD, ACC_STORE } from './tlb';
 import { pmpAllows } from './pmp';
 import { markPageTable } from './shadow';
@@ -98,7 +99,15 @@ export function translate(va: u64, acc: u32, priv: u32): u64 {
     const want = pte | PTE_A | (acc == ACC_STORE ? PTE_D : 0);
     if (want != pte) {
       // A write into guest memory: through the store choke point (dirty log).
-      if (atomic.cmpxchg<u64>(<usize>gpaToHostForStore(pteAddr), pte, want) != pte) {
+      const into = gpaToHostForStore(pteAddr);
+      if (into == NO_FRAME) {
+        // The table's page needs a frame (copy-on-write) and the pool has
+        // none: the access takes the no-memory exit, not a guest fault.
+        raiseNoMemory(pteAddr);
+        walkFault = CAUSE_RETRY; // what guestToHost raises again: the same retry
+        return 0;
+      }
+      if (atomic.cmpxchg<u64>(<usize>into, pte, want) != pte) {
         i++; // the PTE changed under us: walk this level again
         continue;
       }

@@ -120,6 +120,9 @@ export function exitStatus(result: RunResult, limits: { timeout?: string; maxIns
     case 'crashed':
       process.stderr.write(`hv: ${who} stopped: the root partition failed servicing it: ${result.message}\n`);
       return EXIT_SOFTWARE;
+    case 'memory-exhausted':
+      process.stderr.write(`hv: ${who} stopped: ${result.error}: ${result.message}\n`);
+      return 1;
     case 'saved':
     case 'migrated':
       return 0;
@@ -146,13 +149,13 @@ export function printStats(s: MachineStats, prefix = 'hv: ', exits?: Record<Exit
     `SBI calls     ${s.sbiCalls}`,
   ];
   if (exits) {
-    const n = exits.mmio + exits.sbi + exits.htif + exits.other;
-    lines.push(`VM exits      ${n} to the root partition (device ${exits.mmio}, SBI ${exits.sbi}, HTIF ${exits.htif})`);
+    const n = exits.mmio + exits.sbi + exits.htif + exits.memory + exits.other;
+    lines.push(`VM exits      ${n} to the root partition (device ${exits.mmio}, SBI ${exits.sbi}, HTIF ${exits.htif}${exits.memory ? `, no memory ${exits.memory}` : ''})`);
   }
   if (s.memory) {
     const { pages: p, host: h, balloon: b } = s.memory;
     lines.push(
-      `memory pages  ${p.private} private, ${p.shared} shared, ${p.zero} zero, ${p.ballooned} ballooned; ${p.cowBreaks} COW breaks`,
+      `memory pages  ${p.private} private, ${p.shared} shared, ${p.zero} zero, ${p.ballooned} ballooned, ${p.unpopulated} unpopulated; ${p.cowBreaks} COW breaks`,
       `page sharing  ${h.pagesShared} shared frames for ${h.pagesSharing} pages, ${h.zeroPages} zero pages, ${(h.bytesSaved / 2 ** 20).toFixed(1)} MiB saved (host); ${h.fullScans} full scans, ${h.pagesScanned} pages scanned`,
     );
     if (b) lines.push(`balloon       target ${(b.targetBytes / 2 ** 20).toFixed(1)} MiB, guest keeps ${(b.actualBytes / 2 ** 20).toFixed(1)} MiB`);

@@ -124,14 +124,14 @@ function printVcpuStats(s: PartitionStats, prefix: string): void {
   const lines = s.vcpuStats.map(
     (v) =>
       `vCPU ${v.index}        last on pCPU ${v.pcpu}, ${v.instructions} instructions, ${v.picks} slices, ${v.migrations} migrations, ` +
-      `${v.wakes} wake-ups, VM exits ${v.exits.mmio + v.exits.sbi + v.exits.htif + v.exits.other}`,
+      `${v.wakes} wake-ups, VM exits ${v.exits.mmio + v.exits.sbi + v.exits.htif + v.exits.memory + v.exits.other}`,
   );
   process.stderr.write(lines.map((l) => `${prefix}${l}\n`).join(''));
 }
 
 /** A partition's VM exits by reason, over its vCPUs. */
 export function sumExits(s: PartitionStats): Record<ExitReason, number> {
-  const sum = { mmio: 0, sbi: 0, htif: 0, other: 0 };
+  const sum = { mmio: 0, sbi: 0, htif: 0, memory: 0, other: 0 };
   for (const v of s.vcpuStats) for (const k of Object.keys(sum) as ExitReason[]) sum[k] += v.exits[k];
   return sum;
 }

@@ -10,7 +10,7 @@
 import { createHostMemory, Exit, instantiateKernel, type KernelInstance } from './kernel.ts';
 import { SchedExit, schedExports } from './sched.ts';
 import { jitHostBytes, type JitMode } from '../jit/tier.ts';
-import { MemoryPressure } from './memory-pressure.ts';
+import { HostMemoryError, MemoryPressure } from './memory-pressure.ts';
 
 /** What the hypervisor needs from a partition (runtime/machine/machine.ts implements it). */
 export interface Guest {
@@ -66,6 +66,18 @@ export function partitionOverhead(ramSize: number, paging: 'direct' | 'nested' |
   return dirtyLog;
 }
 
+/**
+ * Of partitionOverhead, what creating the partition takes from the pool at
+ * once (admission control): the G-stage tables of nested paging or of
+ * overcommit (its per-page map), the page-table bitmap of shadow paging.
+ * Shadow tables and the dirty log are allocated as they are needed.
+ */
+export function partitionTables(ramSize: number, paging: 'direct' | 'nested' | 'shadow', overcommit: boolean): number {
+  const gstage = paging === 'nested' || overcommit ? Math.floor(ramSize / 512) + 0x1_0000 : 0;
+  const bitmap = paging === 'shadow' ? Math.ceil(ramSize / 4096 / 8 / 4096) * 4096 : 0;
+  return gstage + bitmap;
+}
+
 /** Host memory below the frame pool: the kernel's fixed regions (kernel/layout.ts; checked at start). */
 export const HOST_KERNEL_BYTES = 0x0120_0000;
 
@@ -115,7 +127,8 @@ export class Hypervisor {
   allocate(ramSize: number, vcpus: number, reserved?: number): { id: number; firstVcpu: number; ramHost: number } {
     if (this.nextPartition >= this.kernel.layout.maxPartitions) throw new RangeError('too many partitions');
     if (this.nextVcpu + vcpus > this.kernel.layout.maxVcpus) throw new RangeError('too many vCPUs');
-    const ramHost = reserved ?? this.reserveRam(ramSize);
+    // ramSize 0: no run (demand-allocated RAM, overcommit); ramHost is then 0.
+    const ramHost = reserved ?? (ramSize > 0 ? this.reserveRam(ramSize) : 0);
     const id = this.nextPartition++;
     const firstVcpu = this.nextVcpu;
     this.nextVcpu += vcpus;
@@ -138,6 +151,19 @@ export class Hypervisor {
     const ramHost = this.kernel.exports.framesAllocContiguous(bytes / 4096, 4096) >>> 0;
     if (!ramHost) throw new RangeError(`host memory exhausted: cannot place ${bytes} bytes of guest RAM`);
     return ramHost;
+  }
+
+  /**
+   * Admission control: refuses (HostMemoryError) `what` when the `bytes` it
+   * takes from the pool at once do not fit in what the pool has left.
+   * Overcommitted RAM is not counted: it comes page by page, and when the
+   * pool runs dry the no-memory exit deals with it (memory-pressure.ts).
+   */
+  admit(bytes: number, what: string): void {
+    const free = this.kernel.exports.framesAvailable() * 4096;
+    if (bytes <= free) return;
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    throw new HostMemoryError(`host memory exhausted: ${what} needs ${mib(bytes)} of host memory at once, the host has ${mib(free)} left`);
   }
 
   register(guest: Guest): void {

@@ -46,9 +46,6 @@ export type Reclaimer = (framesNeeded: number) => number;
 
 export class MemoryPressure {
   private readonly reclaimers: Reclaimer[] = [];
-  /** No-memory exits served, and how many of them ended with the partition stopped. */
-  exits = 0;
-  exhausted = 0;
 
   constructor(private readonly kernel: KernelInstance) {}
 

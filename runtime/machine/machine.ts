@@ -6,7 +6,9 @@ import { writeVirtDtb } from '../../drivers/board/dtb.ts';
 import { MEMMAP } from '../../drivers/board/memmap.ts';
 import { systemClock } from '../../drivers/emulated/goldfish_rtc.ts';
 import { Exit, type KernelInstance } from '../host/kernel.ts';
-import { type Guest, Hypervisor, partitionOverhead } from '../host/hypervisor.ts';
+import { type Guest, Hypervisor, partitionOverhead, partitionTables } from '../host/hypervisor.ts';
+import { MemoryExhaustedError } from '../host/memory-pressure.ts';
+import { formatSize } from '../../drivers/board/size.ts';
 import { ElfError, type ElfImage } from '../loader/elf.ts';
 import { icountClock, INSNS_PER_TICK, realtimeClock, schedClock, type GuestClock } from './clock.ts';
 import { consoleAck, decodeTohost } from './htif.ts';
@@ -28,6 +30,14 @@ import type { MachineConfig, PagingMode, RoundPosition, MachineState, ExitReason
 export type { MachineConfig, PagingMode, RoundPosition, MachineState, ExitReason, RunResult, RunLimits, MachineStats } from './types.ts';
 
 const RAM_BASE = MEMMAP.dram.base;
+
+/**
+ * VMBus: each device's scratch pages and the event area. They used to come
+ * out of the JIT's reserve (jitHostBytes), until the JIT took it.
+ */
+function vmbusBytes(config: MachineConfig): number {
+  return config.vmbus?.length ? (config.vmbus.length * SCRATCH_PAGES + 1) * 4096 : 0;
+}
 const MEIP_BIT = 11;
 const SEIP_BIT = 9;
 const NO_TIMER = 0xffff_ffff_ffff_ffffn;
@@ -42,8 +52,9 @@ export class Machine implements Guest {
   readonly board: VirtBoard;
   readonly harts: VcpuView[] = [];
   /**
-   * The host run the partition's RAM started in. With overcommit its pages
-   * move (shared, ballooned): go through `guestMemory` instead.
+   * The host run the partition's RAM started in; empty with overcommit,
+   * whose RAM is demand-allocated page by page (and whose pages move:
+   * shared, ballooned): go through `guestMemory` instead.
    */
   readonly ram: Uint8Array;
   /** Guest RAM for the host side (device DMA, loaders): writes break sharing and mark the dirty log. */
@@ -102,11 +113,16 @@ export class Machine implements Guest {
     this.hypervisor = hypervisor ?? new Hypervisor(Machine.hostBytes(config));
     const memory = (this.memory = this.hypervisor.memory);
     const kernel = (this.kernel = this.hypervisor.kernel);
-    const { id, firstVcpu, ramHost } = this.hypervisor.allocate(config.ramSize, config.harts, config.ramHost);
+    // Overcommit: no run of RAM; every page starts unpopulated and gets a
+    // frame on its first write (docs/memory.md). Admission control: what
+    // creating the partition takes from the pool at once must be there.
+    const demand = config.overcommit !== undefined && config.ramHost === undefined;
+    this.hypervisor.admit(Machine.fixedBytes(config), `a partition of ${formatSize(config.ramSize)} (${paging} paging${demand ? ', overcommit' : ''})`);
+    const { id, firstVcpu, ramHost } = this.hypervisor.allocate(demand ? 0 : config.ramSize, config.harts, config.ramHost);
     this.id = id;
     this.firstVcpu = firstVcpu;
     this.ramHost = ramHost;
-    this.ram = new Uint8Array(memory.buffer as ArrayBuffer, ramHost, config.ramSize);
+    this.ram = new Uint8Array(memory.buffer as ArrayBuffer, ramHost, demand ? 0 : config.ramSize);
     const off = kernel.layout.off;
     this.dirty = new KernelDirtyLog(memory.buffer, {
       descriptor: kernel.layout.partitions + id * kernel.layout.partSize, bitmapOff: off.P_DIRTY_BITMAP!, onOff: off.P_DIRTY_ON!,
@@ -219,10 +235,21 @@ export class Machine implements Guest {
       config.ramSize +
       partitionOverhead(config.ramSize, paging) +
       (config.overcommit ? overcommitOverhead(config.ramSize + partitionOverhead(config.ramSize, paging)) : 0) +
-      // VMBus: each device's scratch pages and the event area. They used to
-      // come out of the JIT's reserve (jitHostBytes), until the JIT took it.
-      (config.vmbus?.length ? (config.vmbus.length * SCRATCH_PAGES + 1) * 4096 : 0)
+      vmbusBytes(config)
     );
+  }
+
+  /**
+   * Host memory creating a machine of this configuration takes from the
+   * pool at once, what admission control checks: its RAM, unless it is
+   * demand-allocated (overcommit) or already in place (ramHost), its
+   * second-stage tables and its VMBus pages. Shadow tables and the dirty
+   * log come later, and do without when the pool is dry.
+   */
+  static fixedBytes(config: MachineConfig): number {
+    const paging = config.paging ?? 'direct';
+    const ram = config.overcommit !== undefined || config.ramHost !== undefined ? 0 : config.ramSize;
+    return ram + partitionTables(config.ramSize, paging, config.overcommit !== undefined) + vmbusBytes(config);
   }
 
   private readonly bus: VirtBoard['bus'];
@@ -278,7 +305,8 @@ export class Machine implements Guest {
   serviceExit(i: number): ExitReason {
     const h = this.harts[i]!;
     const req = h.mmioRequest();
-    const reason: ExitReason = req ? 'mmio' : this.sbi && h.u32('SBI_EXIT') !== 0 ? 'sbi' : this.tohost !== 0n ? 'htif' : 'other';
+    const reason: ExitReason =
+      h.u64('NOMEM_GPA') !== 0n ? 'memory' : req ? 'mmio' : this.sbi && h.u32('SBI_EXIT') !== 0 ? 'sbi' : this.tohost !== 0n ? 'htif' : 'other';
     if (req) h.completeMmio(this.busAccess(req.write, req.addr, req.size, req.value));
     this.afterRun(i, Exit.HOST);
     return reason;
@@ -360,9 +388,29 @@ export class Machine implements Guest {
   afterRun(i: number, exit: number): void {
     const slice = this.slices[i];
     if (slice) this.lastRun = { vcpu: i, used: this.harts[i]!.steps - slice.start, full: slice.full, exit };
-    if (exit === Exit.HOST) this.serviceHtif();
+    if (exit === Exit.HOST) {
+      this.serviceNoMemory(i);
+      this.serviceHtif();
+    }
     if (this.sbi) this.pendingExit = this.sbi.afterRun(this.harts[i]!, exit) ?? this.pendingExit;
     if (this.pendingExit) this.result = this.pendingExit;
+  }
+
+  /**
+   * The no-memory exit (docs/memory.md): vCPU `i`'s store needed a host
+   * frame and the pool had none. Frames are reclaimed (page sharing, then
+   * what is registered with the hypervisor's MemoryPressure: swap); with one
+   * free the vCPU runs the store again, else this partition alone stops
+   * (MemoryExhaustedError in its result) and the others run on.
+   */
+  private serviceNoMemory(i: number): void {
+    const gpa = this.harts[i]!.takeNoMemory();
+    if (gpa === undefined) return;
+    if (this.hypervisor.pressure.reclaim(1) > 0) return;
+    const e = new MemoryExhaustedError(
+      `out of host memory: vCPU ${i} wrote guest-physical 0x${gpa.toString(16)}, which needs a host frame, and none is free or could be reclaimed`,
+    );
+    this.pendingExit = { kind: 'memory-exhausted', error: 'MemoryExhaustedError', message: e.message };
   }
 
   afterRound(ran: boolean): void {

@@ -62,6 +62,8 @@ export interface PartitionMemoryMap {
   zero: number;
   /** Pages the guest gave to its balloon (no frame). */
   ballooned: number;
+  /** Pages of demand-allocated RAM that never had a frame (they read as zeros). */
+  unpopulated: number;
   /** Copy-on-write breaks of this partition's pages. */
   cowBreaks: number;
   /** Of the private pages: those pinned for the host (VMBus GPADLs; never shared, ballooned or swapped). */
@@ -210,8 +212,10 @@ export class Overcommit {
     const shared = k.partitionMemPages(this.id, 0);
     const zero = k.partitionMemPages(this.id, 1);
     const ballooned = k.partitionMemPages(this.id, 2);
+    const unpopulated = k.partitionMemPages(this.id, 5);
     return {
-      private: this.ramSize / 4096 - shared - zero - ballooned,
+      private: this.ramSize / 4096 - shared - zero - ballooned - unpopulated,
+      unpopulated,
       shared,
       zero,
       ballooned,

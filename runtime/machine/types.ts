@@ -77,8 +77,12 @@ export interface MachineState {
   round: RoundPosition | null;
 }
 
-/** Why a vCPU exited to the root partition: a device access, an SBI call the host serves (console, reset), an HTIF write. */
-export type ExitReason = 'mmio' | 'sbi' | 'htif' | 'other';
+/**
+ * Why a vCPU exited to the root partition: a device access, an SBI call the
+ * host serves (console, reset), an HTIF write, a store that found no host
+ * frame (the no-memory exit, overcommit).
+ */
+export type ExitReason = 'mmio' | 'sbi' | 'htif' | 'memory' | 'other';
 
 export type RunResult =
   | { kind: 'exit'; code: number; reason: 'htif' | 'finisher' | 'sbi' }
@@ -94,7 +98,9 @@ export type RunResult =
   /** Live migration: another host runs it now (runtime/migrate/). */
   | { kind: 'migrated'; to: string }
   /** The root partition failed servicing it (a device model's bug): stopped, others run on. */
-  | { kind: 'crashed'; message: string };
+  | { kind: 'crashed'; message: string }
+  /** A store needed a host frame and none could be reclaimed (overcommit, docs/memory.md): stopped, others run on. */
+  | { kind: 'memory-exhausted'; error: 'MemoryExhaustedError'; message: string };
 
 export interface RunLimits {
   timeoutMs?: number;

@@ -149,6 +149,20 @@ export class VcpuView {
     return n;
   }
 
+  // ---- the no-memory exit (kernel/cpu/exception.ts raiseNoMemory) ----
+
+  /**
+   * The guest-physical page this vCPU's store found no host frame for, if
+   * it took the no-memory exit; taking it clears it (the store runs again
+   * when the vCPU next runs).
+   */
+  takeNoMemory(): number | undefined {
+    const v = this.u64('NOMEM_GPA');
+    if (v === 0n) return undefined;
+    this.dv.setBigUint64(this.off('NOMEM_GPA'), 0n, true);
+    return Number(v & ~0xfffn);
+  }
+
   // ---- MMIO exits to the root partition (kernel/platform/mmio.ts) ----
 
   /** The device access this vCPU waits on, if any (MmioState PENDING). */

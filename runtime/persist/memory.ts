@@ -34,8 +34,16 @@ export function encodeMemory(ram: Uint8Array): Uint8Array {
   return Buffer.concat([head, data]);
 }
 
+/**
+ * Where a restore puts RAM: a run of host memory (every page written, zero
+ * pages too), or a writer of the stored pages at their offsets (an
+ * overcommit partition's demand-allocated RAM: the pages left out are still
+ * unpopulated, and read as zeros).
+ */
+export type RamTarget = Uint8Array | ((offset: number, page: Uint8Array) => void);
+
 /** Checks a MEM payload against a RAM of `ramSize` bytes and returns a function that loads it (nothing is written before). */
-export function decodeMemory(payload: Uint8Array, ramSize: number): (ram: Uint8Array) => void {
+export function decodeMemory(payload: Uint8Array, ramSize: number): (ram: RamTarget) => void {
   const b = Buffer.from(payload.buffer, payload.byteOffset, payload.length);
   if (b.length < 12) throw new PersistError(WHERE, 'truncated');
   const size = Number(b.readBigUInt64LE(0));
@@ -59,9 +67,11 @@ export function decodeMemory(payload: Uint8Array, ramSize: number): (ram: Uint8A
       const start = p * PAGE;
       const end = Math.min(start + PAGE, size);
       if (bitmap[p >> 3]! & (1 << (p & 7))) {
-        ram.set(data.subarray(at, at + end - start), start);
+        const page = data.subarray(at, at + end - start);
+        if (typeof ram === 'function') ram(start, page);
+        else ram.set(page, start);
         at += end - start;
-      } else {
+      } else if (typeof ram !== 'function') {
         ram.fill(0, start, end);
       }
     }

@@ -237,20 +237,24 @@ function checkState(save: LoadedSave, m: Machine, disks: readonly BlockDevice[])
   // check their own fields), so a bad one is found before the real board changes.
   const live = devicesOf(m.board);
   const states = live.map((d) => r.json(`dev.${d.name}`, d.stateVersion));
+  // The scratch devices check queue addresses against RAM and touch nothing
+  // (an overcommit partition has no run: its demand-allocated pages).
+  const scratchRam = m.overcommit?.pages ?? new RamGuestMemory(m.ram, RAM_BASE);
   const scratch = createVirtBoard({
     harts: m.config.harts,
     externalIrq: () => {},
     virtio: [
       // The virtio disks only: a disk on VMBus has no slot (its state is the vmbus record's).
-      ...disks.filter((_, i) => save.spec.disks[i]?.if !== 'vmbus').map((d) => virtioBlkFactory(d, new RamGuestMemory(m.ram, RAM_BASE))),
-      // A balloon checks its record too (a partition just made: its RAM is still its own run).
-      ...(m.config.overcommit?.balloon ? [virtioBalloonFactory(new RamGuestMemory(m.ram, RAM_BASE), { inflate: () => false, reclaim: () => {} }, () => {})] : []),
+      ...disks.filter((_, i) => save.spec.disks[i]?.if !== 'vmbus').map((d) => virtioBlkFactory(d, scratchRam)),
+      // A balloon checks its record too.
+      ...(m.config.overcommit?.balloon ? [virtioBalloonFactory(scratchRam, { inflate: () => false, reclaim: () => {} }, () => {})] : []),
     ],
   });
   devicesOf(scratch).forEach((d, i) => d.restore(states[i]!));
   const vmbus = checkVmbus(r, m);
   return () => {
-    loadRam(m.ram);
+    // Overcommit: only the stored pages take frames; the others stay unpopulated.
+    loadRam(m.overcommit ? (offset, page) => m.guestMemory.write(RAM_BASE + offset, page) : m.ram);
     m.harts.forEach((h, i) => vcpus[i]!(m.memory, h.base, m.firstVcpu + i));
     const p = partitionBase(k, m.id);
     const dv = new DataView(m.memory.buffer, p, 256);

@@ -4,9 +4,9 @@
 // page-table bitmaps) are counted beside it: the allocator does not record
 // their owner. Partitions with overcommit (docs/memory.md) also get a bar of
 // their pages by where they live: private, shared (copy-on-write), the zero
-// frame, ballooned (no frame), from stats() as the root reads them. Their
-// RAM run is drawn faint: it is where their RAM started, and the frames
-// sharing and ballooning gave back to the pool may hold anything since.
+// frame, ballooned (no frame), unpopulated (demand-allocated, no frame yet),
+// from stats() as the root reads them. They have no RAM run to draw: their
+// frames come one by one from anywhere in the pool.
 import type { PartitionMemoryMap } from '../../machine/overcommit.ts';
 import type { HostProbe } from '../probe.ts';
 import { partitionColor } from './colors.ts';
@@ -18,6 +18,7 @@ const PAGE_STATES = [
   ['shared', '#a3be8c'],
   ['zero', '#88c0d0'],
   ['ballooned', '#3a3f4b'],
+  ['unpopulated', '#2e3440'],
 ] as const;
 const FRAME = 4096;
 
@@ -53,18 +54,18 @@ export class MemoryMap {
       if (r.size === 0) continue;
       // With overcommit only its private pages keep frames of their own (a shared frame is counted once, below, as used).
       ram += p.pages ? p.pages.private : r.size / FRAME;
-      ctx.fillStyle = partitionColor(p.id);
-      ctx.globalAlpha = p.pages ? 0.4 : 1;
-      const first = Math.floor((r.host - start) / FRAME / perCell);
-      const last = Math.ceil((r.host + r.size - start) / FRAME / perCell);
-      for (let c = first; c < last; c++) ctx.fillRect((c % cols) * CELL, Math.floor(c / cols) * CELL, CELL - 1, CELL - 1);
-      ctx.globalAlpha = 1;
+      if (!p.pages) {
+        ctx.fillStyle = partitionColor(p.id);
+        const first = Math.floor((r.host - start) / FRAME / perCell);
+        const last = Math.ceil((r.host + r.size - start) / FRAME / perCell);
+        for (let c = first; c < last; c++) ctx.fillRect((c % cols) * CELL, Math.floor(c / cols) * CELL, CELL - 1, CELL - 1);
+      }
       const swatch = document.createElement('span');
       swatch.style.color = partitionColor(p.id);
       swatch.textContent = '■ ';
       const line = document.createElement('div');
       line.append(swatch, p.pages
-        ? `${p.name}: ${r.size / FRAME} pages of RAM, first at 0x${r.host.toString(16)}; ${p.pages.private} frame${p.pages.private === 1 ? '' : 's'} of its own`
+        ? `${p.name}: ${r.size / FRAME} pages of demand-allocated RAM; ${p.pages.private} frame${p.pages.private === 1 ? '' : 's'} of its own`
         : `${p.name}: ${r.size / FRAME} frames at 0x${r.host.toString(16)}`);
       lines.push(line);
       if (p.pages) lines.push(pageBar(p.name, p.pages));
