@@ -39,6 +39,18 @@ async function threaded(): Promise<void> {
       `  start             host ${s(up)}, ${COUNT} creates ${s(run.createMs)} (${(run.createMs / COUNT).toFixed(2)} ms each), starts ${s(run.startMs)}`,
     );
     console.log(`  progress          every one ticked once ${s(first)} after the starts, five times ${s(fifth)} (a tick is 100 ms of its clock: 0.50 s at best)`);
+    // Steady state: 10,000 wake-ups and UART exits a second; the process's CPU time covers every thread.
+    const cpu0 = process.cpuUsage();
+    const ticks0 = run.out.reduce((n, o) => n + o.length, 0);
+    const w0 = performance.now();
+    await new Promise((r) => setTimeout(r, 2000));
+    const wall = performance.now() - w0;
+    const cpu = process.cpuUsage(cpu0);
+    const ticked = run.out.reduce((n, o) => n + o.length, 0) - ticks0;
+    console.log(
+      `  steady state      ${((ticked / wall) * 1000).toFixed(0)} ticks/s (${((100 * ticked) / ((wall / 1000) * 10 * COUNT)).toFixed(0)}% of 10 a second each), ` +
+        `each a wake-up and a VM exit; the host process used ${((cpu.user + cpu.system) / 1000 / wall * 100).toFixed(0)}% of one core (all threads)`,
+    );
     // Sharing: the root scans 100 pages every 20 ms; wait for a pass over all of them after the starts.
     const scans = (await host.hostMemory()).sharing.fullScans;
     while ((await host.hostMemory()).sharing.fullScans < scans + 2) await new Promise((r) => setTimeout(r, 200));
