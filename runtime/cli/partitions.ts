@@ -124,14 +124,14 @@ function printVcpuStats(s: PartitionStats, prefix: string): void {
   const lines = s.vcpuStats.map(
     (v) =>
       `vCPU ${v.index}        last on pCPU ${v.pcpu}, ${v.instructions} instructions, ${v.picks} slices, ${v.migrations} migrations, ` +
-      `${v.wakes} wake-ups, VM exits ${v.exits.mmio + v.exits.sbi + v.exits.htif + v.exits.memory + v.exits.other}`,
+      `${v.wakes} wake-ups, VM exits ${v.exits.mmio + v.exits.sbi + v.exits.htif + v.exits.other}`,
   );
   process.stderr.write(lines.map((l) => `${prefix}${l}\n`).join(''));
 }
 
 /** A partition's VM exits by reason, over its vCPUs. */
 export function sumExits(s: PartitionStats): Record<ExitReason, number> {
-  const sum = { mmio: 0, sbi: 0, htif: 0, memory: 0, other: 0 };
+  const sum = { mmio: 0, sbi: 0, htif: 0, other: 0 };
   for (const v of s.vcpuStats) for (const k of Object.keys(sum) as ExitReason[]) sum[k] += v.exits[k];
   return sum;
 }
@@ -355,7 +355,15 @@ export async function runThreaded(
       for (const id of ids) if (!timedOut) await h.start(id); // a timed-out partition is stopped: not started
       live?.startMove();
       const partitions = [];
-      for (const id of ids) partitions.push({ result: await h.wait(id), stats: await h.stats(id) });
+      for (let i = 0; i < ids.length; i++) {
+        let result = await h.wait(ids[i]!);
+        // A revert through the control socket replaced it (docs/control.md): the run goes on with its successor.
+        for (let next = await control?.successor(ids[i]!); next !== undefined; next = await control?.successor(ids[i]!)) {
+          ids[i] = next;
+          result = await h.wait(next);
+        }
+        partitions.push({ result, stats: await h.stats(ids[i]!) });
+      }
       await live?.settled();
       // The guest leaves at the target's RDY; the migration ends at its DONE: reported before the host closes.
       await migrated;

@@ -180,7 +180,13 @@ async function serveThreaded(
             received = true;
             running.add(id);
             control?.refresh();
-            const r = await h.wait(id);
+            let last = id;
+            let r = await h.wait(last);
+            // A revert through the control socket replaced it (docs/control.md): serve its successor.
+            for (let next = await control?.successor(last); next !== undefined; next = await control?.successor(last)) {
+              last = next;
+              r = await h.wait(last);
+            }
             running.delete(id);
             if (r.kind === 'exit' && r.code !== 0 && status === 0) status = r.code;
             if (running.size === 0 && received) {

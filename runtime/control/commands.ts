@@ -30,6 +30,8 @@ export interface CommandSpec {
   /** Other names `hv control` accepts. */
   aliases?: string[];
   event?: EventName;
+  /** It returns the id of a partition that takes the place of its `partition` (or `target`) argument. */
+  replaces?: boolean;
 }
 
 const partition: ArgSpec = { name: 'partition', type: 'partition', help: 'its id or name' };
@@ -105,6 +107,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     help: 'replace a partition (or a tree no partition runs on) with a snapshot; returns the new, created partition',
     args: [{ name: 'target', type: 'target', help: 'a partition that took snapshots, or a snapshot directory' }, { name: 'snapshot', type: 'string', help: 'its id or name' }],
     options: [paging],
+    replaces: true,
     // The new partition's console goes where the replaced one's went.
     call: (c, target: number | string, snapshot: string, o: { paging?: 'direct' | 'nested' | 'shadow' }) => c.host.revert(target, snapshot, undefined, o),
   },

@@ -13,6 +13,8 @@ export interface Outcome {
   /** The command's name (an alias resolved) and what it returned; `{}` for a verb that returns nothing. */
   command: string;
   value: unknown;
+  /** The partition it was about, if any (resolved from an id or a name). */
+  partition?: number;
   /** The event it causes, for every client. */
   event?: { name: EventName; data: Record<string, unknown> };
 }
@@ -52,7 +54,7 @@ export async function dispatch(c: CommandContext, request: Request): Promise<Out
     throw asRequestError(e);
   }
   const event = spec.event && who && { name: spec.event, data: { partition: who.id, name: who.name, ...options } };
-  return { command: name, value: value ?? {}, ...(event ? { event } : {}) };
+  return { command: name, value: value ?? {}, ...(who ? { partition: who.id } : {}), ...(event ? { event } : {}) };
 }
 
 /** The partition `v` (an id or a name) names; PartitionNotFound, or undefined for a target that may be a directory. */

@@ -21,7 +21,7 @@ import { claimSocketPath, listenPrivate, releaseSocketPath } from './socket-path
 export const MAX_CLIENTS = 64;
 
 /**
- * How long close() lets commands in flight answer: a migration's answer
+ * How long close() (and successor()) let commands in flight answer: a migration's answer
  * comes after its partition ended here (the target's DONE, at most 10 s
  * after RDY), so when its partition ending ends the run, the client still
  * gets it.
@@ -41,6 +41,8 @@ export class ControlServer {
   private readonly sessions = new Set<Session>();
   /** Partitions followed: their name, and whether their end was told. */
   private readonly watched = new Map<number, { name: string; told: boolean }>();
+  /** Partitions a command (revert) replaced, by the id of the one it replaced. */
+  private readonly replaced = new Map<number, number>();
   private closing: Promise<void> | undefined;
   private readonly onExit = () => releaseSocketPath(this.path);
 
@@ -85,12 +87,7 @@ export class ControlServer {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.server.close();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.all([...this.sessions].map((s) => s.idle())),
-        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS))),
-      ]);
-      clearTimeout(timer);
+      await this.settled();
       // A partition's end may not have come through wait() yet: the list has it.
       try {
         for (const p of await this.o.host.list()) if (p.result) this.ended(p.id, p.name, p.result);
@@ -103,6 +100,29 @@ export class ControlServer {
       process.off('exit', this.onExit);
     })();
     return this.closing;
+  }
+
+  /**
+   * The partition a command through this socket put in `id`'s place (a
+   * revert), once the commands in flight answered; undefined if none did.
+   * A host that waits for its partitions (hv run, hv serve) asks this when
+   * one ended, and runs on with its successor.
+   */
+  async successor(id: number): Promise<number | undefined> {
+    await this.settled();
+    const next = this.replaced.get(id);
+    this.replaced.delete(id);
+    return next;
+  }
+
+  /** Resolves once every command in flight answered, or after CLOSE_GRACE_MS. */
+  private async settled(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([...this.sessions].map((s) => s.idle())),
+      new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS))),
+    ]);
+    clearTimeout(timer);
   }
 
   private accept(socket: Socket): void {
@@ -124,6 +144,7 @@ export class ControlServer {
 
   private done(o: Outcome): void {
     if (o.event) this.emit(o.event.name, o.event.data);
+    if (COMMANDS[o.command]?.replaces && o.partition !== undefined && typeof o.value === 'number') this.replaced.set(o.partition, o.value);
     this.refresh(); // a revert or restore made a partition
   }
 

@@ -133,6 +133,28 @@ describe('hv control', () => {
     }
   });
 
+  it("reverts hv run's guest to a snapshot taken through the socket, and the run goes on with the new partition", { retry: 1 }, async () => {
+    const sock = join(dir, `snap-${process.pid}.sock`);
+    const disk = join(dir, 'snap.vhd');
+    expect((await hv('vhd', 'create', disk, '1M')).code).toBe(0);
+    const run = start('run', '--pcpus', '1', '-m', '16M', '-drive', `file=${disk},format=vpc,if=virtio`, '--control', sock, 'guests/bin/sched/spin.elf');
+    try {
+      await vi.waitFor(() => expect(existsSync(sock)).toBe(true), { timeout: 20_000, interval: 50 });
+      const snap = await hv('control', sock, 'snapshot', '0', join(dir, 'snaps'), '--name', 'first', '--json');
+      expect(JSON.parse(snap.stdout)).toMatchObject({ id: '1', name: 'first' });
+      const reverted = await hv('control', sock, 'revert', 'spin', 'first');
+      expect([reverted.stdout, reverted.stderr]).toEqual(['1\n', '']); // the new partition, created
+      expect((await hv('control', sock, 'start', '1')).code).toBe(0);
+      const listed = JSON.parse((await hv('control', sock, 'list', '--json')).stdout) as { id: number; state: string }[];
+      expect(listed.map((p) => [p.id, p.state])).toEqual([[1, 'running']]);
+      expect((await hv('control', sock, 'stop', '1')).code).toBe(0);
+      expect(await run.ended).toBe(1); // the successor's end is the run's
+      expect(run.err()).toBe('hv: guest was turned off\n');
+    } finally {
+      run.child.kill('SIGKILL');
+    }
+  });
+
   it('says in one line when no host listens, and hv run refuses --control where it cannot serve it', async () => {
     const none = await hv('control', join(dir, 'nothing.sock'), 'list');
     expect([none.code, none.stderr]).toEqual([2, `hv control: control socket '${join(dir, 'nothing.sock')}': no such socket (is the host running with --control?)\n`]);
