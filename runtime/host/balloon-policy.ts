@@ -92,6 +92,8 @@ export class BalloonPolicy {
     readonly config: BalloonPolicyConfig,
   ) {
     if (!(config.budgetBytes > 0) || !(config.stepBytes >= PAGE)) throw new RangeError('balloon policy: budgetBytes must be > 0 and stepBytes at least a page');
+    const buffer = config.bufferPercent ?? 20;
+    if (!(buffer >= 0 && buffer <= 1000)) throw new RangeError(`balloon policy: bufferPercent must be 0..1000, got ${buffer}`);
   }
 
   /** One step: returns the targets it changed, by partition id. */

@@ -8,6 +8,16 @@ import type { StateRecord } from '../persist/record.ts';
 import type { MigrateInfo, MigrateTarget } from '../migrate/source.ts';
 import type { ExitReason, MachineStats, RunResult } from '../machine/machine.ts';
 import type { BalloonStatus, SharingCounters } from '../machine/overcommit.ts';
+import type { BalloonPolicyConfig } from './balloon-policy.ts';
+
+/** HostController.balloonPolicy's knobs (each optional). */
+export interface BalloonPolicyOptions {
+  budgetBytes?: number;
+  stepBytes?: number;
+  /** Headroom over a guest's use, percent (default 20: Hyper-V's memory buffer). */
+  bufferPercent?: number;
+  intervalMs?: number;
+}
 import type { VcpuCounters } from '../machine/vcpu-view.ts';
 import type { DiskSpec, PagingMode, PartitionSpec, SchedSpec } from './spec.ts';
 import type { ChannelStatus, IcStatus } from '../../drivers/vmbus/status.ts';
@@ -241,6 +251,16 @@ export interface HostController {
    * moves it over the next moments; stats() shows its progress).
    */
   balloon(id: number, targetBytes: number): Promise<BalloonStatus>;
+  /**
+   * The automatic balloon policy (runtime/host/balloon-policy.ts, opt-in):
+   * every `intervalMs` (default 1000) it moves the balloon targets of the
+   * running partitions that have a balloon toward those under memory
+   * pressure, at most `stepBytes` (default 16 MiB) per partition per step,
+   * within `budgetBytes` (default: what their targets add up to when it is
+   * switched on). null switches it off. Resolves with the configuration in
+   * force (null: off).
+   */
+  balloonPolicy(options: BalloonPolicyOptions | null): Promise<BalloonPolicyConfig | null>;
   pcpuStats(): Promise<PcpuStats[]>;
   /**
    * The endpoint worker (docs/vmbus.md): VMBus channels lent to it so far

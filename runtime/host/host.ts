@@ -17,8 +17,9 @@ import { InputError } from '../errors.ts';
 import {
   ControlError, type ConsoleSink, type HostController, type IncomingState, type Manifest, type MigrateInfo, type MigrateTarget, type MoveInfo,
   type MoveProgress, type PartitionInfo, type PartitionStats, type PcpuStats, type HostMemoryStats, type SaveInfo, type SnapshotInfo,
-  type ChannelStatus, type HeartbeatInfo, type KvpPools, type SwitchPortStatus,
+  type ChannelStatus, type HeartbeatInfo, type KvpPools, type SwitchPortStatus, type BalloonPolicyOptions,
 } from './controller.ts';
+import type { BalloonPolicyConfig } from './balloon-policy.ts';
 import { platform } from '../platform/current.ts';
 import type { HostThread, LocalPort } from '../platform/platform.ts';
 import { HOST_KERNEL_BYTES } from './hypervisor.ts';
@@ -210,6 +211,9 @@ export class Host implements HostController {
   }
   balloon(id: number, targetBytes: number): Promise<BalloonStatus> {
     return this.call(() => this.remote.balloon(id, targetBytes));
+  }
+  balloonPolicy(options: BalloonPolicyOptions | null): Promise<BalloonPolicyConfig | null> {
+    return this.call(() => this.remote.balloonPolicy(options));
   }
   pcpuStats(): Promise<PcpuStats[]> {
     return this.call(() => this.remote.pcpuStats());

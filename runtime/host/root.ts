@@ -6,6 +6,7 @@
 import type { ExitReason, Machine, MachineStats, PagingMode, RunResult } from '../machine/machine.ts';
 import { closeDisks, createPartition, setupPartition } from '../machine/setup.ts';
 import { OvercommitError, sharingCounters, type BalloonStatus } from '../machine/overcommit.ts';
+import { BalloonPolicy, type BalloonPolicyConfig, type PolicyPartition } from './balloon-policy.ts';
 import { captureState, loadSave, readSave, restorePartition, savePartition, type LoadedSave, type SaveInfo } from '../persist/partition.ts';
 import { cloneName, cloneSnapshot, deleteSnapshot, readManifest, revertSnapshot, takeSnapshot } from '../persist/snapshot.ts';
 import { copyInTurns, startDiskMove, type DiskMove } from '../storage/move.ts';
@@ -17,6 +18,7 @@ import type { BlockDevice } from '../../drivers/block/device.ts';
 import {
   ControlError, type ConsoleSink, type HostController, type IncomingState, type Manifest, type MoveInfo, type MoveProgress, type PartitionInfo,
   type PartitionState, type PartitionStats, type PcpuStats, type SnapshotInfo, type SwitchPortStatus, type VcpuStats, type HostMemoryStats,
+  type BalloonPolicyOptions,
 } from './controller.ts';
 import { InputError } from '../errors.ts';
 import { Hypervisor } from './hypervisor.ts';
@@ -809,6 +811,37 @@ export class RootPartition implements HostController {
     return oc.balloonStatus()!;
   }
 
+  /** The automatic balloon policy, while switched on: it and its timer. */
+  private policy: { policy: BalloonPolicy; timer: ReturnType<typeof setInterval> } | undefined;
+
+  async balloonPolicy(options: BalloonPolicyOptions | null): Promise<BalloonPolicyConfig | null> {
+    if (this.policy) clearInterval(this.policy.timer);
+    this.policy = undefined;
+    if (!options) return null;
+    const balloons = (): PolicyPartition[] =>
+      [...this.parts].flatMap(([id, p]) => {
+        const oc = p.machine.overcommit;
+        if (p.state !== 'running' || !oc?.balloonStatus()) return [];
+        return [{ id, ramBytes: p.spec.memory, balloonStatus: () => oc.balloonStatus(), setBalloonTarget: (b: number) => oc.setBalloonTarget(b) }];
+      });
+    const config = {
+      budgetBytes: options.budgetBytes ?? balloons().reduce((sum, p) => sum + p.balloonStatus()!.targetBytes, 0),
+      stepBytes: options.stepBytes ?? 16 << 20,
+      ...(options.bufferPercent !== undefined ? { bufferPercent: options.bufferPercent } : {}),
+    };
+    const interval = options.intervalMs ?? 1000;
+    if (!Number.isSafeInteger(interval) || interval < 10) throw new ControlError(`balloon policy: intervalMs must be at least 10, got ${interval}`);
+    let policy: BalloonPolicy;
+    try {
+      policy = new BalloonPolicy(balloons, config);
+    } catch (e) {
+      if (e instanceof RangeError) throw new ControlError(e.message);
+      throw e;
+    }
+    this.policy = { policy, timer: setInterval(() => policy.step(), interval) };
+    return config;
+  }
+
   async pcpuStats(): Promise<PcpuStats[]> {
     const s = this.sched;
     return Array.from({ length: this.npcpus }, (_, pcpu) => {
@@ -844,6 +877,7 @@ export class RootPartition implements HostController {
   }
 
   async shutdown(): Promise<void> {
+    if (this.policy) clearInterval(this.policy.timer);
     for (const p of this.parts.values()) this.finish(p, { kind: 'off' });
     // A migration before its point of no return fails (its partition
     // ended; at the latest when RDY comes) and one past it finishes (GO,

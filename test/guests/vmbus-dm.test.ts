@@ -90,4 +90,35 @@ describe('vmbus-dm guest', () => {
       await host.close();
     }
   });
+
+  it('is ballooned by the automatic policy on the threaded host (HostController.balloonPolicy): to a tight budget, then back', async () => {
+    const host = await Host.start({ pcpus: 2, memoryBytes: 128 << 20 });
+    try {
+      const spec = partitionSpec('vmbus-dm', join(BIN, 'vmbus-dm.elf'), {
+        boot: 'enlightened', memory: RAM_SIZE, paging: 'nested', overcommit: { dynamicMemory: true },
+      });
+      let out = '';
+      const waiting: { marker: string; resolve: () => void }[] = [];
+      const printed = (marker: string) => new Promise<void>((resolve) => (out.includes(marker) ? resolve() : waiting.push({ marker, resolve })));
+      const id = await host.create(spec, (b) => {
+        out += Buffer.from(b).toString('latin1');
+        for (const w of waiting.filter((w) => out.includes(w.marker))) waiting.splice(waiting.indexOf(w), 1) && w.resolve();
+      });
+      await host.start(id);
+      await printed('waiting for balloon\n');
+      // The guest says it uses all but 4 MiB of its pool (its use plus 30% is more than its RAM):
+      // the policy gives it the budget, 3 MiB less than its RAM, in one step.
+      const tight = { budgetBytes: RAM_SIZE - BALLOON_PAGES * 4096, stepBytes: 4 << 20, bufferPercent: 30, intervalMs: 20 };
+      expect(await host.balloonPolicy(tight)).toEqual({ budgetBytes: tight.budgetBytes, stepBytes: tight.stepBytes, bufferPercent: 30 });
+      await printed('waiting for unballoon\n');
+      expect((await host.stats(id)).totals.memory!.pages.ballooned).toBe(BALLOON_PAGES);
+      await host.balloonPolicy({ ...tight, budgetBytes: 1 << 30 });
+      expect(await host.wait(id)).toEqual({ kind: 'exit', code: 0, reason: 'sbi' });
+      expect(await host.balloonPolicy(null)).toBeNull();
+      expect(out).toBe(EXPECTED);
+      await host.destroy(id);
+    } finally {
+      await host.close();
+    }
+  });
 });
