@@ -8,7 +8,7 @@
 // Arguments are the command's in order (commands.ts); a partition is its
 // id or name; relative paths are made absolute here (the host's working
 // directory is not ours). Exit status: 0, 1 when the host answered with an
-// error, 2 on bad usage or when no host answers.
+// error (or went away while followed), 2 on bad usage or when no host answers.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ControlClient, ControlConnectionError, ControlReplyError } from '../control/client.ts';
@@ -34,8 +34,9 @@ them). --json prints the reply as JSON; --events follows the host's events
 commands:
 ${lines.join('\n')}
 
-Exit status: 0; 1 when the host refused the command (one line on stderr);
-2 on bad usage or when no host listens on PATH.
+Exit status: 0; 1 when the host refused the command (one line on stderr) or,
+with --events, went away without its host-shutdown; 2 on bad usage or when no
+host listens on PATH.
 `;
 }
 
@@ -124,10 +125,20 @@ async function connect(path: string): Promise<ControlClient> {
   }
 }
 
-/** Prints every event until the host closes the connection (host-shutdown comes last). */
+/**
+ * Prints every event until the host closes the connection: 0 after its
+ * host-shutdown, 1 (and a line) when the connection was lost without it
+ * (the host was killed).
+ */
 async function followEvents(path: string, json: boolean): Promise<number> {
   const client = await connect(path);
-  client.onEvent((e) => process.stdout.write(json ? encodeLine(e) : formatEvent(e)));
+  let shutdown = false;
+  client.onEvent((e) => {
+    shutdown ||= e.event === 'host-shutdown';
+    process.stdout.write(json ? encodeLine(e) : formatEvent(e));
+  });
   await new Promise<void>((done) => client.onClose(done));
-  return 0;
+  if (shutdown) return 0;
+  process.stderr.write(`hv control: the host at '${path}' went away without shutting down\n`);
+  return 1;
 }

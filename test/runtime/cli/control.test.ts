@@ -155,6 +155,31 @@ describe('hv control', () => {
     }
   });
 
+  it('tells an event follower apart from a host that was killed, and the next host replaces its stale socket', async () => {
+    const sock = join(dir, `killed-${process.pid}.sock`);
+    const first = start('run', '--pcpus', '1', '-m', '16M', '--control', sock, 'guests/bin/sched/spin.elf');
+    await vi.waitFor(() => expect(existsSync(sock)).toBe(true), { timeout: 20_000, interval: 50 });
+    const follower = start('control', sock, '--events');
+    // Once the follower sees an event it is connected.
+    await vi.waitFor(async () => {
+      await hv('control', sock, 'pause', '0');
+      await hv('control', sock, 'resume', '0');
+      expect(follower.out()).toMatch(/ partition-resumed partition=0 name=spin\n/);
+    }, { timeout: 20_000, interval: 50 });
+    first.child.kill('SIGKILL');
+    expect(await follower.ended).toBe(1);
+    expect(follower.err()).toBe(`hv control: the host at '${sock}' went away without shutting down\n`);
+    expect(existsSync(sock)).toBe(true); // left behind: stale
+    const second = start('run', '--pcpus', '1', '-m', '16M', '--control', sock, 'guests/bin/sched/spin.elf');
+    try {
+      await vi.waitFor(async () => expect((await hv('control', sock, 'quit')).code).toBe(0), { timeout: 20_000, interval: 100 });
+      expect(await second.ended).toBe(0);
+      expect(existsSync(sock)).toBe(false);
+    } finally {
+      second.child.kill('SIGKILL');
+    }
+  });
+
   it('says in one line when no host listens, and hv run refuses --control where it cannot serve it', async () => {
     const none = await hv('control', join(dir, 'nothing.sock'), 'list');
     expect([none.code, none.stderr]).toEqual([2, `hv control: control socket '${join(dir, 'nothing.sock')}': no such socket (is the host running with --control?)\n`]);
