@@ -76,6 +76,17 @@ export const COMMANDS: Record<string, CommandSpec> = {
     verb: 'balloon',
     args: [partition, { name: 'target', type: 'size', help: 'RAM to keep: bytes, or "64M"' }],
   },
+  'balloon-policy': {
+    help: "the automatic balloon policy: switch it on (with its knobs) or --off; returns what is in force",
+    options: [
+      { name: 'budgetBytes', type: 'size', help: 'guest RAM the targets share (default: what they add up to now)' },
+      { name: 'stepBytes', type: 'size', help: "a partition's target moves at most this much a step (default 16M)" },
+      { name: 'bufferPercent', type: 'integer', help: "headroom over a guest's use, percent (default 20)" },
+      { name: 'intervalMs', type: 'integer', help: 'ms between steps (default 1000)' },
+      { name: 'off', type: 'boolean', help: 'switch it off' },
+    ],
+    call: (c, { off, ...o }: { off?: boolean }) => c.host.balloonPolicy(off ? null : o),
+  },
   'add-disk': {
     help: 'hot add an image as a synthetic SCSI disk on VMBus; returns its channel relid',
     args: [partition, { name: 'path', type: 'path', help: 'the image' }],

@@ -40,6 +40,7 @@ function scriptedHost() {
       calls.push(['pause', id]);
     },
     migrate: async (...a: unknown[]) => (calls.push(['migrate', ...a]), { rounds: 1 }),
+    balloonPolicy: async (o: unknown) => (calls.push(['balloonPolicy', o]), o),
     addVmbusDisk: async (_: number, d: { path: string }) => {
       throw new InputError(`cannot open '${d.path}': ENOENT`);
     },
@@ -111,10 +112,15 @@ describe('control socket', () => {
     expect(await next()).toEqual({ id: 7, return: { targetBytes: 16 << 20, actualBytes: 32 << 20, guestStats: {} } });
     socket.write('{"execute":"migrate","arguments":{"partition":3,"to":"10.0.0.2:4444","linkRate":1000}}\n');
     expect(await next()).toEqual({ return: { rounds: 1 } });
+    socket.write('{"id":8,"execute":"balloon-policy","arguments":{"budgetBytes":"1G","intervalMs":500}}\n{"id":9,"execute":"balloon-policy","arguments":{"off":true}}\n');
+    expect(await next()).toEqual({ id: 8, return: { budgetBytes: 1 << 30, intervalMs: 500 } });
+    expect(await next()).toEqual({ id: 9, return: {} }); // null: off
     expect(script.calls).toEqual([
       ['kvpWrite', 3, 'K', 'V'],
       ['balloon', 3, 16 << 20],
       ['migrate', 3, { host: '10.0.0.2', port: 4444 }, { linkRate: 1000 }],
+      ['balloonPolicy', { budgetBytes: 1 << 30, intervalMs: 500 }],
+      ['balloonPolicy', null],
     ]);
     socket.destroy();
   });
