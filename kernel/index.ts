@@ -345,7 +345,7 @@ export { H_DIRTY_SEEN as OFF_DIRTY_SEEN, H_DIRTY_RUNNING as OFF_DIRTY_RUNNING } 
 
 // ---- VMBus ring buffers (kernel/vmbus/README.md) --------------------------------
 
-export { ringInit, ringWrite, ringWriteAt, ringPeek, ringRead, ringAvail, ringFree, ringBeginRead, ringEndRead, ringSetPendingSend } from './vmbus/ring';
+export { ringInit, ringWrite, ringWriteAt, ringPeek, ringRead, ringReadBatch, ringAvail, ringFree, ringBeginRead, ringEndRead, ringSetPendingSend } from './vmbus/ring';
 // Layout and result codes; drivers/vmbus/ring.ts is tested against these.
 export { RB_WRITE_INDEX as VMBUS_RB_WRITE_INDEX, RB_READ_INDEX as VMBUS_RB_READ_INDEX, RB_INTERRUPT_MASK as VMBUS_RB_INTERRUPT_MASK } from './vmbus/defs';
 export { RB_PENDING_SEND_SZ as VMBUS_RB_PENDING_SEND_SZ, RB_FEATURE_BITS as VMBUS_RB_FEATURE_BITS, RB_HEADER_SIZE as VMBUS_RB_HEADER_SIZE } from './vmbus/defs';

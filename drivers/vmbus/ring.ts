@@ -56,10 +56,11 @@ export const COMPLETION_REQUESTED = 1;
 /** The kernel exports this module calls (kernel/index.ts, "VMBus ring buffers"). */
 export interface RingKernel {
   ringInit(ring: number, size: number): number;
-  ringWrite(ring: number, size: number, type: number, flags: number, transId: bigint, src: number, len: number): number;
-  ringWriteAt(ring: number, size: number, type: number, offset8: number, flags: number, transId: bigint, src: number, len: number): number;
+  ringWrite(ring: number, size: number, type: number, flags: number, transLo: number, transHi: number, src: number, len: number): number;
+  ringWriteAt(ring: number, size: number, type: number, offset8: number, flags: number, transLo: number, transHi: number, src: number, len: number): number;
   ringPeek(ring: number, size: number, desc: number): number;
   ringRead(ring: number, size: number, dst: number, dstLen: number, desc: number, raw: number): number;
+  ringReadBatch(ring: number, size: number, dst: number, dstLen: number, max: number, info: number): number;
   ringAvail(ring: number, size: number): number;
   ringFree(ring: number, size: number): number;
   ringBeginRead(ring: number): void;
@@ -121,17 +122,33 @@ export class VmbusRing {
   init(): number {
     return this.kernel.ringInit(this.base, this.size);
   }
-  /** Writes one packet of `len` bytes at host address `src`: OK, SIGNAL (signal the reader) or < 0. */
-  write(type: number, flags: number, transId: bigint, src: number, len: number): number {
-    return this.kernel.ringWrite(this.base, this.size, type, flags, transId, src, len);
+  /**
+   * Writes one packet of `len` bytes at host address `src`: OK, SIGNAL
+   * (signal the reader) or < 0. A `transId` that is a number (a safe
+   * integer >= 0) costs no BigInt on the way.
+   */
+  write(type: number, flags: number, transId: bigint | number, src: number, len: number): number {
+    return typeof transId === 'number'
+      ? this.kernel.ringWrite(this.base, this.size, type, flags, transId >>> 0, Math.floor(transId / 2 ** 32) >>> 0, src, len)
+      : this.kernel.ringWrite(this.base, this.size, type, flags, Number(transId & 0xffff_ffffn), Number((transId >> 32n) & 0xffff_ffffn), src, len);
   }
   /** As write, for a packet with its own header after the descriptor: `src` is all of it after the descriptor, the payload from offset8 * 8. */
   writeAt(type: number, offset8: number, flags: number, transId: bigint, src: number, len: number): number {
-    return this.kernel.ringWriteAt(this.base, this.size, type, offset8, flags, transId, src, len);
+    return this.kernel.ringWriteAt(this.base, this.size, type, offset8, flags, Number(transId & 0xffff_ffffn), Number((transId >> 32n) & 0xffff_ffffn), src, len);
   }
   /** Reads one packet into `dst` (`dstLen` bytes), its descriptor to `desc` (16 bytes): OK, SIGNAL (signal the writer) or < 0. */
   read(dst: number, dstLen: number, desc: number, raw = false): number {
     return this.kernel.ringRead(this.base, this.size, dst, dstLen, desc, raw ? 1 : 0);
+  }
+  /**
+   * Reads up to `max` whole packets (descriptor and payload, len8 * 8 bytes
+   * each) back to back into `dst`, committing the read index once for all:
+   * how many (0 when empty) or < 0 for a first packet that is malformed or
+   * too large. `info` (8 bytes of shared memory) gets the bytes written (u32)
+   * and 1 when the writer must be signalled (u32).
+   */
+  readBatch(dst: number, dstLen: number, max: number, info: number): number {
+    return this.kernel.ringReadBatch(this.base, this.size, dst, dstLen, max, info);
   }
   peek(desc: number): number {
     return this.kernel.ringPeek(this.base, this.size, desc);
@@ -172,7 +189,7 @@ export class VmbusRing {
 /** The ring exports of a kernel instance's exports object, checked present. */
 export function ringKernel(exports: object): RingKernel {
   const k = exports as Record<string, unknown>;
-  for (const name of ['ringInit', 'ringWrite', 'ringWriteAt', 'ringPeek', 'ringRead', 'ringAvail', 'ringFree', 'ringBeginRead', 'ringEndRead', 'ringSetPendingSend']) {
+  for (const name of ['ringInit', 'ringWrite', 'ringWriteAt', 'ringPeek', 'ringRead', 'ringReadBatch', 'ringAvail', 'ringFree', 'ringBeginRead', 'ringEndRead', 'ringSetPendingSend']) {
     if (typeof k[name] !== 'function') throw new TypeError(`kernel has no ${name} export (stale build/kernel.wasm?)`);
   }
   return exports as RingKernel;

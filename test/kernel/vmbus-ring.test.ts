@@ -202,7 +202,7 @@ describe('VMBus ring: full and empty', () => {
     const t = setup();
     for (const size of [0, PAGE, 2 * PAGE + 8, 3 * PAGE - 1, 2 ** 30 + PAGE]) {
       expect(t.k.ringInit(t.dst, size)).toBe(R.BAD_SIZE);
-      expect(t.k.ringWrite(t.dst, size, 6, 0, 0n, t.src, 1)).toBe(R.BAD_SIZE);
+      expect(t.k.ringWrite(t.dst, size, 6, 0, 0, 0, t.src, 1)).toBe(R.BAD_SIZE);
       expect(t.k.ringRead(t.dst, size, t.src, 64, t.desc, 0)).toBe(R.BAD_SIZE);
       expect(t.k.ringAvail(t.dst, size)).toBe(R.BAD_SIZE);
       expect(t.k.ringFree(t.dst, size)).toBe(R.BAD_SIZE);
@@ -268,6 +268,85 @@ describe('VMBus ring: signals (hv_signal_on_write, hv_pkt_iter_close)', () => {
     t.setU32(r.base + L.featureBits, 0);
     expect(t.read(r).rc).toBe(R.OK);
     expect(t.read(r).rc).toBe(R.OK);
+  });
+});
+
+describe('VMBus ring: batched reads (one read-index commit per batch)', () => {
+  /** The packets ringReadBatch left at dst: each descriptor's trans_id and payload. */
+  const unpack = (t: ReturnType<typeof setup>, bytes: number) => {
+    const out: { transId: bigint; payload: Uint8Array }[] = [];
+    for (let at = 0; at < bytes; ) {
+      const v = new DataView(t.memory.buffer, t.dst + at, 16);
+      const len = v.getUint16(4, true) * 8;
+      out.push({ transId: v.getBigUint64(8, true), payload: t.bytes().slice(t.dst + at + v.getUint16(2, true) * 8, t.dst + at + len) });
+      at += len;
+    }
+    return out;
+  };
+  const info = (t: ReturnType<typeof setup>) => [t.u32(t.desc), t.u32(t.desc + 4)];
+
+  it('reads what single reads would, wrapping, and moves the read index once past the whole batch', () => {
+    const t = setup();
+    const r = t.ring(PAGE + 2 * PAGE);
+    const sent: Uint8Array[] = [];
+    for (let round = 0; round < 40; round++) {
+      const mine: Uint8Array[] = [];
+      for (let i = 0; i < 1 + (round % 7); i++) {
+        const p = pattern((round * 37 + i * 11) % 300, round * 10 + i);
+        expect(t.write(r, p, BigInt(sent.length + mine.length))).toBeGreaterThanOrEqual(R.OK);
+        mine.push(p);
+      }
+      const n = r.readBatch(t.dst, 0x10_0000, 4, t.desc);
+      expect(n).toBe(Math.min(4, mine.length));
+      const got = unpack(t, info(t)[0]!);
+      got.forEach((g, i) => {
+        expect(g.transId).toBe(BigInt(sent.length + i));
+        expectPayload(g.payload, mine[i]!);
+      });
+      // The rest with single reads: the batch left them in place.
+      for (let i = n; i < mine.length; i++) expectPayload(t.read(r).payload, mine[i]!);
+      sent.push(...mine);
+      expect(r.readIndex).toBe(r.writeIndex);
+    }
+    expect(r.readBatch(t.dst, 0x10_0000, 8, t.desc)).toBe(0); // empty
+    expect(info(t)).toEqual([0, 0]);
+  });
+
+  it('stops before a packet that does not fit, and refuses a first one that does not (NO_ROOM, nothing consumed)', () => {
+    const t = setup();
+    const r = t.ring(PAGE + PAGE);
+    for (let i = 0; i < 3; i++) t.write(r, pattern(100, i), BigInt(i));
+    const one = padded(100);
+    expect(r.readBatch(t.dst, 2 * one + 8, 8, t.desc)).toBe(2);
+    expect(info(t)[0]).toBe(2 * one);
+    expect(r.readBatch(t.dst, one - 8, 8, t.desc)).toBe(R.NO_ROOM);
+    expect(r.avail()).toBe(one + 8);
+  });
+
+  it('asks to signal a blocked writer once, for the batch that crosses its pending_send_sz', () => {
+    const t = setup();
+    const r = t.ring(PAGE + PAGE);
+    while (t.write(r, pattern(200, 1)) >= 0) {}
+    const need = packetFootprint(200) * 2; // the writer waits for two packets' room
+    r.setPendingSend(need);
+    expect(r.readBatch(t.dst, 0x10_0000, 1, t.desc)).toBe(1);
+    expect(info(t)[1]).toBe(0); // one packet's room: not enough yet
+    expect(r.readBatch(t.dst, 0x10_0000, 3, t.desc)).toBe(3);
+    expect(info(t)[1]).toBe(1); // not enough -> enough within this batch
+    expect(r.readBatch(t.dst, 0x10_0000, 1, t.desc)).toBe(1);
+    expect(info(t)[1]).toBe(0); // enough already before
+  });
+
+  it('ends a batch before a malformed packet and reports it on the next call', () => {
+    const t = setup();
+    const r = t.ring(PAGE + PAGE);
+    t.write(r, pattern(40, 1), 1n);
+    const bad = r.writeIndex;
+    t.write(r, pattern(40, 2), 2n);
+    t.setU32(r.base + PAGE + bad + 4, 1); // len8 = 1: shorter than a descriptor
+    expect(r.readBatch(t.dst, 0x10_0000, 8, t.desc)).toBe(1);
+    expect(r.readBatch(t.dst, 0x10_0000, 8, t.desc)).toBe(R.BAD_PACKET);
+    expect(r.readIndex).toBe(bad);
   });
 });
 

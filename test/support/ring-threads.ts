@@ -22,6 +22,8 @@ export interface RingThreadJob {
   fixed: boolean;
   seed: number;
   verify: boolean;
+  /** The reader takes up to this many packets a call (ringReadBatch: one read-index commit each); 0: one ringRead a packet. */
+  batch: number;
 }
 
 export interface RingThreadResult {
@@ -63,6 +65,8 @@ export interface RingThreadsOptions {
   fixed?: boolean;
   verify: boolean;
   seed?: number;
+  /** See RingThreadJob.batch (default 0: a ringRead per packet). */
+  batch?: number;
 }
 
 /** Streams `count` packets writer -> reader on two threads; both sides' tallies and the wall time. */
@@ -79,7 +83,7 @@ export async function runRingThreads(o: RingThreadsOptions): Promise<{ writer: R
   const { exports } = instantiateKernel(memory, { mmioRead: noDevice, mmioWrite: () => {}, hostClock: noDevice }, module);
   if (new VmbusRing(ringKernel(exports), memory, ring, o.size).init() !== 0) throw new RangeError(`bad ring size ${o.size}`);
   const file = await workerScript();
-  const common = { module, memory, ring, size: o.size, bells, stagingBytes, count: o.count, maxLen: o.maxLen, fixed: o.fixed === true, seed: o.seed ?? 1, verify: o.verify };
+  const common = { module, memory, ring, size: o.size, bells, stagingBytes, count: o.count, maxLen: o.maxLen, fixed: o.fixed === true, seed: o.seed ?? 1, verify: o.verify, batch: o.batch ?? 0 };
   const start = (job: RingThreadJob) =>
     new Promise<RingThreadResult>((resolve, reject) => {
       const w = new Worker(file, { workerData: job });

@@ -53,6 +53,18 @@ describe('VMBus ring view (drivers/vmbus/ring.ts)', () => {
 });
 
 describe('VMBus ring across threads', () => {
+  it('streams the same through a reader that takes up to 32 packets a call, committing the read index once a batch', async () => {
+    const count = 300_000;
+    const { writer, reader } = await runRingThreads({ count, size: 5 * 4096, maxLen: 3000, verify: true, seed: 9, batch: 32 });
+    expect([...writer.errors, ...reader.errors]).toEqual([]);
+    expect(reader.packets).toBe(count);
+    expect(reader.checksum).toBe(writer.checksum);
+    expect(writer.timeouts + reader.timeouts).toBe(0);
+    expect(reader.signals).toBeGreaterThan(0); // batches crossed the blocked writer's pending_send_sz
+    expect(writer.waits).toBeLessThanOrEqual(reader.signals); // every sleep of the writer ended by a signal
+    expect(reader.waits).toBeLessThanOrEqual(writer.signals);
+  }, 120_000);
+
   it('streams a million packets from a writer thread to a reader thread, in order, checksummed, with no lost wake-up', async () => {
     const count = 1_000_000;
     const { writer, reader } = await runRingThreads({ count, size: 5 * 4096, maxLen: 3000, verify: true, seed: 7 });
