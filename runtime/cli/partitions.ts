@@ -18,7 +18,7 @@ import { schedExports } from '../host/sched.ts';
 import type { PartitionSpec } from '../host/spec.ts';
 import type { PartitionStats, PcpuStats, SwitchPortStatus } from '../host/controller.ts';
 import type { ExitReason, MachineStats, RunResult } from '../machine/machine.ts';
-import { closeDisks, setupPartition, specHostBytes } from '../machine/setup.ts';
+import { closeDisks, hostPoolBytes, setupPartition } from '../machine/setup.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
 import { attachConsole } from './console.ts';
 import { type CommonOptions, exitStatus, printStats } from './common.ts';
@@ -72,6 +72,8 @@ export interface HostMode {
   deterministic: boolean;
   /** pCPU threads (threaded mode); undefined: the machine's parallelism. */
   pcpus?: number;
+  /** --host-memory: the frame pool's size (setup.ts hostPoolBytes); undefined: enough for every partition. */
+  hostMemory?: number;
 }
 
 export interface Consoles {
@@ -97,8 +99,8 @@ export async function runPartitions(specs: readonly PartitionSpec[], o: CommonOp
   let results: { result: RunResult; stats: MachineStats; threaded?: PartitionStats; vmbus?: PartitionStats['vmbus']; ports?: PortInfo[] }[];
   try {
     results = mode.deterministic
-      ? await runDeterministic(specs, o, out, mode.pcpus, restore, mode.jit)
-      : (await runThreaded(specs, o, mode.pcpus, out, restore, mode.jit)).partitions.map((p) => ({ result: p.result, stats: p.stats.totals, threaded: p.stats, vmbus: p.stats.vmbus, ports: p.ports }));
+      ? await runDeterministic(specs, o, out, mode.pcpus, restore, mode.jit, mode.hostMemory)
+      : (await runThreaded(specs, o, mode.pcpus, out, restore, mode.jit, mode.hostMemory)).partitions.map((p) => ({ result: p.result, stats: p.stats.totals, threaded: p.stats, vmbus: p.stats.vmbus, ports: p.ports }));
   } finally {
     out.flush();
   }
@@ -124,14 +126,14 @@ function printVcpuStats(s: PartitionStats, prefix: string): void {
   const lines = s.vcpuStats.map(
     (v) =>
       `vCPU ${v.index}        last on pCPU ${v.pcpu}, ${v.instructions} instructions, ${v.picks} slices, ${v.migrations} migrations, ` +
-      `${v.wakes} wake-ups, VM exits ${v.exits.mmio + v.exits.sbi + v.exits.htif + v.exits.other}`,
+      `${v.wakes} wake-ups, VM exits ${v.exits.mmio + v.exits.sbi + v.exits.htif + v.exits.memory + v.exits.other}`,
   );
   process.stderr.write(lines.map((l) => `${prefix}${l}\n`).join(''));
 }
 
 /** A partition's VM exits by reason, over its vCPUs. */
 export function sumExits(s: PartitionStats): Record<ExitReason, number> {
-  const sum = { mmio: 0, sbi: 0, htif: 0, other: 0 };
+  const sum = { mmio: 0, sbi: 0, htif: 0, memory: 0, other: 0 };
   for (const v of s.vcpuStats) for (const k of Object.keys(sum) as ExitReason[]) sum[k] += v.exits[k];
   return sum;
 }
@@ -169,10 +171,12 @@ function vmbusOf(m: Machine): PartitionStats['vmbus'] {
 }
 
 /** Every vCPU on this thread: round-robin, or on the kernel scheduler with `pcpus` pCPUs. */
-async function runDeterministic(specs: readonly PartitionSpec[], o: CommonOptions, out: Consoles, pcpus?: number, restore?: LoadedSave, jit: JitMode = defaultJitMode()) {
+async function runDeterministic(
+  specs: readonly PartitionSpec[], o: CommonOptions, out: Consoles, pcpus?: number, restore?: LoadedSave, jit: JitMode = defaultJitMode(), hostMemory?: number,
+) {
   const start = performance.now(); // the timeout runs from here: set-up reads the images
   const timeoutMs = () => (o.timeoutMs === undefined ? undefined : Math.max(0, o.timeoutMs - (performance.now() - start)));
-  const hv = new Hypervisor(specs.reduce((n, s) => n + specHostBytes(s), 0));
+  const hv = new Hypervisor(hostPoolBytes(specs, hostMemory));
   hv.setJit(jit);
   jitMemory = hv.memory;
   const disks: BlockDevice[] = [];
@@ -268,6 +272,7 @@ export async function runThreaded(
   out: Consoles,
   restore?: LoadedSave,
   jit: JitMode = defaultJitMode(),
+  hostMemory?: number,
 ): Promise<ThreadedRun> {
   // The timeout runs from here: creating partitions reads their images.
   const ids: number[] = [];
@@ -280,8 +285,8 @@ export async function runThreaded(
           timedOut = true;
           ids.forEach((id) => void host?.stop(id, 'timeout'));
         }, o.timeoutMs);
-  // Host memory: what the partitions need, and slack for the shadow tables' pool.
-  const memoryBytes = specs.reduce((n, s) => n + specHostBytes(s), 0) + (4 << 20);
+  // Host memory: the cap, or what the partitions need and slack for the shadow tables' pool.
+  const memoryBytes = hostPoolBytes(specs, hostMemory) + (hostMemory === undefined ? 4 << 20 : 0);
   try {
     host = await Host.start({ pcpus, memoryBytes, jit });
   } catch (e) {

@@ -33,6 +33,7 @@ const SPEC = {
   nic: { value: true, repeat: true },
   config: { value: true },
   pcpus: { value: true },
+  'host-memory': { value: true },
   deterministic: { value: false },
   nographic: { value: false },
   'no-reboot': { value: false },
@@ -113,6 +114,12 @@ const HELP = `usage: hv run [options] [FILE.elf...]
   --salt N           with --overcommit: share with every partition of salt N
                      (1..2147483647; default: within the partition only)
   --balloon SIZE     with --overcommit: ask the guest to keep SIZE of its RAM
+  --host-memory SIZE the host's memory for partitions (its frame pool): RAM of
+                     --overcommit partitions is allocated as they write it, so
+                     they may add up to more; a partition whose tables and
+                     reserved RAM do not fit is refused, and one that writes
+                     more than the host can reclaim is stopped alone
+                     (default: enough for every partition's RAM)
   --stats            print instructions, MIPS, TLB and exit figures on stderr
                      (with --overcommit, its pages by where they live)
   --save FILE        save the guest to FILE (hv restore FILE starts it again)
@@ -165,6 +172,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const common = commonOptions(args);
   let host: HostSpec;
   let pcpus = integerOption(args, 'pcpus');
+  const hostMemory = sizeOption(args, 'host-memory');
   const config = optionValue(args, 'config');
   if (config !== undefined) {
     for (const o of PARTITION_OPTIONS) if (args.options.has(o)) throw new UsageError(`-${o} cannot be combined with --config (the config describes the partitions)`);
@@ -172,8 +180,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     host = readVmConfig(config);
     if (pcpus !== undefined) host = checkOptions({ ...host, pcpus });
     pcpus ??= host.pcpus;
+    if (hostMemory !== undefined) host = checkOptions({ ...host, hostMemory });
   } else {
-    host = checkOptions({ partitions: commandLineSpecs(args, common), pcpus });
+    host = checkOptions({ partitions: commandLineSpecs(args, common), pcpus, ...(hostMemory !== undefined ? { hostMemory } : {}) });
   }
   const deterministic = args.options.has('deterministic') || common.clock === 'icount';
   if (common.migrate) {
@@ -198,7 +207,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (deterministic && !args.options.has('pcpus')) pcpus = undefined;
   const jit = optionValue(args, 'jit') ?? defaultJitMode();
   if (!(JIT_MODES as readonly string[]).includes(jit)) throw new UsageError(`--jit takes off, on or always, not '${jit}'`);
-  return runPartitions(host.partitions, common, { deterministic, pcpus, jit: jit as JitMode });
+  return runPartitions(host.partitions, common, { deterministic, pcpus, jit: jit as JitMode, hostMemory: host.hostMemory });
 }
 
 /** Which option of the command line sets each field of a PartitionSpec. */
@@ -216,6 +225,7 @@ const OPTION_OF: Record<string, string> = {
   vmbus: '-device hv-ic',
   nics: '-nic',
   pcpus: '--pcpus',
+  hostMemory: '--host-memory',
   partitions: 'the guests',
 };
 
@@ -236,6 +246,18 @@ function checkOptions(host: HostSpec): HostSpec {
   }
 }
 
+/** A size option (K, M, G suffixes), or undefined when it is not given. */
+function sizeOption(args: Parsed, name: string): number | undefined {
+  const text = optionValue(args, name);
+  if (text === undefined) return undefined;
+  try {
+    return parseSize(text);
+  } catch (e) {
+    if (e instanceof SizeError) throw new UsageError(`--${name}: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
 /** --overcommit [--salt N] [--balloon SIZE] as a spec's overcommit field (its rules check the values). */
 function overcommitOptions(args: Parsed): Pick<PartitionSpec, 'overcommit'> {
   if (!args.options.has('overcommit')) {
@@ -244,16 +266,7 @@ function overcommitOptions(args: Parsed): Pick<PartitionSpec, 'overcommit'> {
   }
   if (args.options.has('migrate-to')) throw new UsageError('--migrate-to does not support --overcommit yet (live migration copies RAM as one run)');
   const salt = integerOption(args, 'salt');
-  const target = optionValue(args, 'balloon');
-  let balloonTarget: number | undefined;
-  if (target !== undefined) {
-    try {
-      balloonTarget = parseSize(target);
-    } catch (e) {
-      if (e instanceof SizeError) throw new UsageError(`--balloon: ${e.message}`, { cause: e });
-      throw e;
-    }
-  }
+  const balloonTarget = sizeOption(args, 'balloon');
   return { overcommit: { balloon: true, ...(salt !== undefined ? { salt } : {}), ...(balloonTarget !== undefined ? { balloonTarget } : {}) } };
 }
 

@@ -3,6 +3,7 @@
 //
 //   {
 //     "pcpus": 2,                          optional, 1..64
+//     "hostMemory": "256M",                optional: the host memory cap (docs/memory.md)
 //     "partitions": [                      1..1024 of them
 //       { "name": "web",                   default p<index>, [A-Za-z0-9_.#-]{1,32}, unique
 //         "memory": "64M",                 bytes or a size string (default "128M"), a multiple of 4 KiB
@@ -43,7 +44,7 @@ export class ConfigError extends InputError {
 /** The largest config file read (a config of 1,024 partitions is about 100 KiB). */
 const MAX_CONFIG_BYTES = 1 << 20;
 
-const HOST_KEYS = ['pcpus', 'partitions'];
+const HOST_KEYS = ['pcpus', 'hostMemory', 'partitions'];
 const PARTITION_KEYS = ['name', 'memory', 'vcpus', 'paging', 'boot', 'bios', 'kernel', 'append', 'initrd', 'disks', 'sched', 'reboot', 'overcommit', 'nics', 'vmbus'];
 const VMBUS_KEYS = ['ic', 'kvp'];
 const OVERCOMMIT_KEYS = ['salt', 'balloon', 'balloonTarget'];
@@ -68,6 +69,7 @@ export function parseVmConfig(text: string, baseDir: string): HostSpec {
     partitions: Array.isArray(list) ? list.map((p, i) => partition(p, `partitions[${i}]`, i, baseDir)) : list,
   } as HostSpec;
   if (o.pcpus !== undefined) host.pcpus = o.pcpus as number;
+  if (o.hostMemory !== undefined) host.hostMemory = memory(o.hostMemory, 'hostMemory');
   try {
     return checkHost(host);
   } catch (e) {

@@ -23,6 +23,7 @@ import type { BalloonPolicyConfig } from './balloon-policy.ts';
 import { platform } from '../platform/current.ts';
 import type { HostThread, LocalPort } from '../platform/platform.ts';
 import { HOST_KERNEL_BYTES } from './hypervisor.ts';
+import { HostMemoryError } from './memory-pressure.ts';
 import { createHostMemory } from './kernel.ts';
 import type { PcpuWorkerData } from './pcpu-worker.ts';
 import type { RootWorkerData } from './root-worker.ts';
@@ -33,7 +34,12 @@ import type { DiskSpec, PartitionSpec } from './spec.ts';
 export interface HostOptions {
   /** pCPU worker threads (default: the machine's parallelism). */
   pcpus?: number;
-  /** Host memory for partitions (guest RAM, G-stage and shadow tables); default 512 MiB. */
+  /**
+   * Host memory for partitions (guest RAM, G-stage and shadow tables): the
+   * frame pool, and so the host's memory cap. Overcommit partitions take
+   * their RAM from it page by page as they write it; create() refuses a
+   * partition whose fixed needs do not fit (HostMemoryError). Default 512 MiB.
+   */
   memoryBytes?: number;
   /** Guest instructions per ms of CPU time, the scheduler's unit (default 100 000: ~100 MIPS). */
   insnsPerMs?: number;
@@ -116,7 +122,7 @@ export class Host implements HostController {
       return await Promise.race([f(), this.dead]);
     } catch (e) {
       const err = e as Error;
-      const cls = { InputError, ControlError, RangeError }[err.name as 'InputError'];
+      const cls = { InputError, ControlError, RangeError, HostMemoryError }[err.name as 'InputError'];
       if (!cls || err instanceof cls) throw e;
       const revived = new cls(err.message);
       revived.name = err.name;

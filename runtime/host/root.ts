@@ -22,6 +22,7 @@ import {
 } from './controller.ts';
 import { InputError } from '../errors.ts';
 import { Hypervisor } from './hypervisor.ts';
+import { HostMemoryError } from './memory-pressure.ts';
 import { PcpuStat, schedExports, SState, VcpuStat, type SchedExports } from './sched.ts';
 import type { HostShared } from './shared.ts';
 import { checkPartition, SpecError, type DiskSpec, type PartitionSpec } from './spec.ts';
@@ -353,8 +354,8 @@ export class RootPartition implements HostController {
     try {
       made = setupPartition(spec, this.hv, { onConsole: (b) => void sink(b), exits: true });
     } catch (e) {
-      // Crosses to the caller's thread by name: ElfError, VhdError... arrive as InputError.
-      if (e instanceof InputError && e.name !== 'InputError') throw new InputError(e.message);
+      // Crosses to the caller's thread by name: ElfError, VhdError... arrive as InputError; HostMemoryError as itself.
+      if (e instanceof InputError && e.name !== 'InputError' && !(e instanceof HostMemoryError)) throw new InputError(e.message);
       throw e;
     }
     id = this.register(spec, made);

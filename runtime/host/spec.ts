@@ -117,6 +117,13 @@ export function partitionSpec(name: string, kernel: string, more: Partial<Partit
 export interface HostSpec {
   /** pCPU worker threads (default: the machine's parallelism). */
   pcpus?: number;
+  /**
+   * The host memory cap (bytes): the frame pool for partitions is this
+   * (plus page sharing's metadata), and overcommit partitions do not
+   * reserve their RAM in it; a partition whose fixed needs do not fit is
+   * refused (docs/memory.md). Default: enough for every partition's RAM.
+   */
+  hostMemory?: number;
   partitions: PartitionSpec[];
 }
 
@@ -272,6 +279,10 @@ export function checkHost(host: HostSpec): HostSpec {
     throw new SpecError(path, problem);
   };
   if (host.pcpus !== undefined) integer(host.pcpus, 'pcpus', 1, LIMITS.pcpus, fail);
+  if (host.hostMemory !== undefined) {
+    integer(host.hostMemory, 'hostMemory', MiB, LIMITS.hostMemory, fail);
+    if (host.hostMemory % 4096) fail('hostMemory', `must be a multiple of 4 KiB, got ${host.hostMemory}`);
+  }
   const list = host.partitions as unknown;
   if (!Array.isArray(list) || list.length < 1 || list.length > LIMITS.partitions) {
     fail('partitions', `must be an array of 1..${LIMITS.partitions} partitions, got ${show(list)}`);
@@ -301,7 +312,8 @@ export function checkHost(host: HostSpec): HostSpec {
     vcpus += p.vcpus;
   });
   if (vcpus > LIMITS.hostVcpus) fail('partitions', `have ${vcpus} vCPUs together, more than the ${LIMITS.hostVcpus} a host holds`);
-  if (bytes > LIMITS.hostMemory) {
+  // With a cap, the partitions' needs are checked as each is created (admission control).
+  if (host.hostMemory === undefined && bytes > LIMITS.hostMemory) {
     fail('partitions', `need ${formatSize(bytes)} of host memory together, more than the ${formatSize(LIMITS.hostMemory)} a wasm32 host has for partitions`);
   }
   return host;

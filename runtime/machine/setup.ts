@@ -15,6 +15,7 @@ import type { ClockMode } from './clock.ts';
 import { openDrive } from './drives.ts';
 import { StorvscDevice, storvscInstanceId } from '../../drivers/vmbus/storvsc.ts';
 import { Machine } from './machine.ts';
+import { overcommitOverhead } from './overcommit.ts';
 import type { VmbusDevice } from '../../drivers/vmbus/channel-manager.ts';
 import { NetvscDevice, netvscInstanceId } from '../../drivers/vmbus/netvsc.ts';
 import { icDevices, integrationServices } from '../../drivers/vmbus/ic-services.ts';
@@ -69,6 +70,17 @@ export interface SetupOptions {
 /** Host memory a partition of this spec needs (guest RAM and second-stage structures). */
 export function specHostBytes(spec: Pick<PartitionSpec, 'memory' | 'vcpus' | 'paging' | 'overcommit'>): number {
   return Machine.hostBytes({ ramSize: spec.memory, harts: spec.vcpus, paging: spec.paging, overcommit: spec.overcommit, onConsole: () => {} });
+}
+
+/**
+ * The frame pool for `specs` on one host. With a cap (`hostMemory`,
+ * --host-memory): the cap, plus page sharing's metadata for it when a
+ * partition overcommits; overcommit partitions' RAM comes out of it page by
+ * page. Without one: enough for every partition's RAM and tables.
+ */
+export function hostPoolBytes(specs: readonly PartitionSpec[], hostMemory?: number): number {
+  if (hostMemory === undefined) return specs.reduce((n, s) => n + specHostBytes(s), 0);
+  return hostMemory + (specs.some((s) => s.overcommit) ? overcommitOverhead(hostMemory) : 0);
 }
 
 /**

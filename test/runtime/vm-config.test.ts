@@ -175,7 +175,7 @@ describe('VM config', () => {
   });
 
   it.each([
-    ['at the top level', one({}, { pcpu: 2 }), 'pcpu: unknown key (expected one of: pcpus, partitions)'],
+    ['at the top level', one({}, { pcpu: 2 }), 'pcpu: unknown key (expected one of: pcpus, hostMemory, partitions)'],
     ['in a partition', one({ memroy: '64M' }), 'partitions[0].memroy: unknown key'],
     ['in a disk', one({ disks: [{ path: 'd', cache: 'none' }] }), 'partitions[0].disks[0].cache: unknown key (expected one of: path, format, readonly, if)'],
     ['in sched', one({ sched: { wieght: 5 } }), 'partitions[0].sched.wieght: unknown key (expected one of: weight, cap, reservation)'],
