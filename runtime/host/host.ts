@@ -63,12 +63,12 @@ export class Host implements HostController {
     readonly memory: WebAssembly.Memory,
   ) {
     consoles.addEventListener('message', (e) => {
-      const m = (e as MessageEvent<{ id?: number; bytes?: Uint8Array; barrier?: number }>).data;
+      const m = (e as MessageEvent<{ batch?: { id: number; bytes: Uint8Array }[]; barrier?: number }>).data;
       if (m.barrier !== undefined) {
         this.barriers.get(m.barrier)?.();
         this.barriers.delete(m.barrier);
-      } else if (m.bytes) {
-        this.sinks.get(m.id!)?.(m.bytes);
+      } else if (m.batch) {
+        for (const { id, bytes } of m.batch) this.sinks.get(id)?.(bytes);
       }
     });
   }

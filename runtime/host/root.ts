@@ -94,7 +94,8 @@ export interface RootOptions {
   insnsPerMs: number;
   /**
    * Where console output goes for partitions created without a sink: one
-   * ordered channel for all of them, messages { id, bytes } and { barrier }.
+   * ordered channel for all of them, messages { batch: { id, bytes }[] }
+   * and { barrier }.
    */
   consolePort?: { postMessage(message: unknown): void };
 }
@@ -190,6 +191,21 @@ export class RootPartition implements HostController {
   private pollAll(): void {
     this.lastPoll = performance.now();
     for (const p of this.parts.values()) if (p.state === 'running' || p.state === 'paused') p.machine.poll();
+    this.flushConsoles();
+  }
+
+  /** Console output on its way to the host's console channel: { id, bytes } in the order printed. */
+  private outbox: { id: number; bytes: Uint8Array }[] = [];
+
+  /**
+   * Posts every partition's output since the last flush as one message: a
+   * message per partition per poll was most of the root's time with 1,000
+   * partitions printing (docs/memory.md, "Density").
+   */
+  private flushConsoles(): void {
+    if (this.outbox.length === 0) return;
+    this.consolePort?.postMessage({ batch: this.outbox });
+    this.outbox = [];
   }
 
   private readonly signals = new VmbusSignals();
@@ -324,7 +340,7 @@ export class RootPartition implements HostController {
   /** Where partition `id()`'s console goes (`console`, or the host's console channel), its bytes counted. */
   private sinkFor(console: ConsoleSink | undefined, id: () => number): ConsoleSink {
     const port = this.consolePort;
-    const out: ConsoleSink = console ?? (port ? (bytes) => port.postMessage({ id: id(), bytes }) : () => {});
+    const out: ConsoleSink = console ?? (port ? (bytes) => this.outbox.push({ id: id(), bytes }) : () => {});
     return (bytes) => {
       const p = this.parts.get(id());
       if (p) p.printed += bytes.length;
@@ -874,6 +890,7 @@ export class RootPartition implements HostController {
 
   /** Posts `{ barrier: token }` on the console channel: everything written before it has arrived when it does. */
   async consoleBarrier(token: number): Promise<void> {
+    this.flushConsoles();
     this.consolePort?.postMessage({ barrier: token });
   }
 
