@@ -22,7 +22,12 @@ import { formatEvent, formatReply, kebab } from './control-format.ts';
 const GLOBAL = { json: { value: false }, events: { value: false }, help: { value: false }, h: { value: false } } as const;
 
 function help(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${synopsis(name, c).padEnd(44)} ${c.help}`);
+  // A synopsis too long for its column puts the help on a line of its own.
+  const lines = Object.entries(COMMANDS).map(([name, c]) => {
+    const text = synopsis(name, c);
+    const help = c.help + (c.aliases ? ` (also: ${c.aliases.join(', ')})` : '');
+    return text.length < 44 ? `  ${text.padEnd(44)} ${help}` : `  ${text}\n  ${''.padEnd(44)} ${help}`;
+  });
   return `usage: hv control PATH COMMAND [ARGS...] [--json]
        hv control PATH --events [--json]
 
@@ -41,8 +46,24 @@ host listens on PATH.
 }
 
 function synopsis(name: string, c: CommandSpec): string {
-  const opts = (c.options ?? []).map((o) => `[--${kebab(o.name)}${o.type === 'boolean' ? '' : ` ${o.name.toUpperCase()}`}]`);
+  const opts = (c.options ?? []).map((o) => `[--${kebab(o.name)}${o.type === 'boolean' ? '' : ` ${placeholder(o)}`}]`);
   return [name, ...(c.args ?? []).map((a) => a.name.toUpperCase()), ...opts].join(' ');
+}
+
+/** What an option's value looks like, by its type. */
+function placeholder(a: ArgSpec): string {
+  switch (a.type) {
+    case 'size':
+      return 'SIZE';
+    case 'integer':
+      return 'N';
+    case 'choice':
+      return a.choices!.join('|');
+    case 'endpoint':
+      return 'HOST:PORT';
+    default:
+      return kebab(a.name).toUpperCase();
+  }
 }
 
 export async function controlCommand(argv: string[]): Promise<number> {
