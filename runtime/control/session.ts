@@ -11,6 +11,13 @@ import { ControlRequestError, encodeLine, LineReader, MAX_REQUEST_BYTES, type Re
 /** Requests one client may have waiting behind the one running. */
 export const MAX_QUEUED = 32;
 
+/**
+ * Replies and events written to a client and not read by it yet: past
+ * this the client is dropped. One that asks and never reads (or follows
+ * events and stops reading) would otherwise hold the host's memory.
+ */
+export const MAX_UNREAD_BYTES = 4 << 20;
+
 export class Session {
   private readonly queue: Request[] = [];
   private running: Promise<void> | undefined;
@@ -34,9 +41,14 @@ export class Session {
     });
   }
 
-  /** Writes one message, unless the client is gone. */
+  /** Writes one message, unless the client is gone; drops a client that stopped reading. */
   send(message: unknown): void {
-    if (!this.closed && this.socket.writable) this.socket.write(encodeLine(message));
+    if (this.closed || !this.socket.writable) return;
+    if (this.socket.writableLength > MAX_UNREAD_BYTES) {
+      this.socket.destroy();
+      return;
+    }
+    this.socket.write(encodeLine(message));
   }
 
   /** Flushes what was written and closes; resolves once closed (or after `ms`). */

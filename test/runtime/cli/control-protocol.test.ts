@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ControlClient, ControlReplyError } from '../../../runtime/control/client.ts';
 import { MAX_CLIENTS, ControlServer } from '../../../runtime/control/server.ts';
-import { MAX_QUEUED } from '../../../runtime/control/session.ts';
+import { MAX_QUEUED, MAX_UNREAD_BYTES } from '../../../runtime/control/session.ts';
 import { MAX_REQUEST_BYTES } from '../../../runtime/control/protocol.ts';
 import { ControlError, type HostController, type PartitionInfo } from '../../../runtime/host/controller.ts';
 import type { RunResult } from '../../../runtime/machine/machine.ts';
@@ -212,6 +212,24 @@ describe('control socket', () => {
     expect(await next()).toMatchObject({ id: 0, return: { auto: {} } });
     for (let i = 1; i <= MAX_QUEUED; i++) expect(await next()).toMatchObject({ id: i });
     socket.destroy();
+  });
+
+  it('drops a client that asks and never reads its replies, and serves the others', async () => {
+    const { socket } = await raw(path);
+    socket.pause(); // reads nothing more
+    socket.on('error', () => {}); // EPIPE on the writes after it was dropped
+    const closed = new Promise((r) => socket.once('close', r));
+    const line = '{"execute":"list"}\n';
+    // Enough replies to pass the cap past what the socket buffers hold.
+    const batch = line.repeat(1000);
+    for (let sent = 0; sent < (3 * MAX_UNREAD_BYTES) / 100 && !socket.destroyed; sent += 1000) {
+      if (!socket.write(batch)) await new Promise((r) => socket.once('drain', r).once('close', r));
+    }
+    socket.resume();
+    await closed;
+    const c = await ControlClient.connect(path);
+    expect(await c.execute('list')).toHaveLength(1);
+    c.close();
   });
 
   it('tells every client what commands did and how partitions ended, host-shutdown last', async () => {
