@@ -39,7 +39,7 @@ const dir: ArgSpec = { name: 'dir', type: 'path', help: 'the snapshot directory'
 const paging: ArgSpec = { name: 'paging', type: 'choice', choices: ['direct', 'nested', 'shadow'], help: 'run it with this paging mode' };
 
 export const COMMANDS: Record<string, CommandSpec> = {
-  list: { help: 'the partitions: id, name, state, vCPUs, memory, paging, instructions', verb: 'list' },
+  list: { help: 'the partitions: id, name, state, vCPUs, memory, paging, instructions', verb: 'list', aliases: ['status'] },
   stats: { help: "a partition's figures: instructions, TLB, exits, vCPUs, VMBus", verb: 'stats', args: [partition] },
   pcpus: { help: "the physical CPUs' figures: busy, idle, runs, switches, steals", verb: 'pcpuStats' },
   'host-memory': { help: "the host's memory: frame pool size and use, vCPU blocks, the root thread's heap, page sharing", verb: 'hostMemory' },
