@@ -75,6 +75,8 @@ export class EndpointServer {
   private readonly i32: Int32Array;
   private readonly lent: (Lent | undefined)[] = new Array(SLOTS);
   private gen = 0;
+  /** The worker died: nothing of it touches a channel any more, and nothing more is lent. */
+  private dead = false;
   /** Devices the worker could not take (their image does not open there): served by the root. */
   private readonly refused = new WeakSet<ChannelEndpoint>();
 
@@ -110,7 +112,7 @@ export class EndpointServer {
     const vmbus = p.machine.vmbus;
     const d = p.diskOf(device);
     const ch = vmbus?.channels.list().find((c) => c.state === 'open' && c.classId === device.classId && c.instanceId === device.instanceId);
-    if (!vmbus || !d || !ch || !device.scratchAddress || !this.started()) return false;
+    if (!vmbus || !d || !ch || !device.scratchAddress || this.dead || !this.started()) return false;
     const slot = this.lent.findIndex((l) => l === undefined);
     if (slot < 0) return false;
     const m = p.machine;
@@ -152,11 +154,11 @@ export class EndpointServer {
     Atomics.store(this.i32, cmd, Cmd.RECALL);
     this.ring();
     const t0 = performance.now();
-    while (Atomics.load(this.i32, cmd) !== Cmd.RECALLED) {
+    while (!this.dead && Atomics.load(this.i32, cmd) !== Cmd.RECALLED) {
       if (performance.now() - t0 > RECALL_MS) throw new Error(`the endpoint worker did not give back VMBus channel ${l.relid} in ${RECALL_MS} ms`);
       Atomics.wait(this.i32, cmd, Cmd.RECALL, 100);
     }
-    const bytes = Atomics.load(this.i32, slotWord(this.control, slot, 2));
+    const bytes = this.dead ? 0 : Atomics.load(this.i32, slotWord(this.control, slot, 2));
     const json = bytes ? new TextDecoder().decode(new Uint8Array(this.o.memory.buffer as ArrayBuffer, slotData(this.control, slot), bytes).slice()) : '';
     Atomics.store(this.i32, cmd, Cmd.IDLE);
     this.lent[slot] = undefined;
@@ -177,7 +179,11 @@ export class EndpointServer {
     this.control = control;
     const data: EndpointWorkerData = { memory: this.o.memory, module: this.o.module(), shared: this.o.shared.buffer, control };
     const thread = (this.thread = platform.spawn('endpoint-worker', data));
-    thread.onFailure((e) => console.error('hv: the VMBus endpoint worker failed:', e));
+    thread.onFailure((e) => {
+      // Its channels come back at their next recall with the state the root lent them with.
+      this.dead = true;
+      console.error('hv: the VMBus endpoint worker failed; the root serves its channels from their next recall on:', e);
+    });
     thread.endpoint.addEventListener('message', (e) => this.heard((e as MessageEvent<WorkerMessage>).data));
     return true;
   }
