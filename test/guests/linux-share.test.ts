@@ -34,7 +34,8 @@ describe.skipIf(!image)('Linux with page sharing', () => {
     expect(out).not.toMatch(/Kernel panic|unhandled signal/);
     expect(out).toMatch(PROMPT);
     const pages = machine.overcommit!.map();
-    expect(pages.zero).toBeGreaterThan(1000); // merged, and frames freed for reuse
+    // Zero pages Linux wrote, merged and their frames freed for reuse (RAM it never wrote is unpopulated: nothing to merge).
+    expect(pages.zero).toBeGreaterThan(300);
     expect(pages.cowBreaks).toBeGreaterThan(100);
   }, 150_000);
 });
