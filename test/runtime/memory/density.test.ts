@@ -3,10 +3,14 @@
 // the host at most 256 KiB beyond the frames its guest RAM holds after
 // page sharing. `npm run bench -- density` prints the same figures, with
 // the time to start them and a full sharing scan.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Host } from '../../../runtime/host/host.ts';
 import { checkHost, partitionSpec, type PagingMode } from '../../../runtime/host/spec.ts';
-import { allTicked, densityFigures, OVERHEAD_TARGET, startTickers, tickerPool, ticks, type Tickers } from '../../support/density.ts';
+import { allTicked, densityFigures, OVERHEAD_TARGET, startTickers, TICKER, tickerPool, ticks, type Tickers } from '../../support/density.ts';
 
 const COUNT = 1000;
 const RAM = 256 << 10;
@@ -41,5 +45,21 @@ describe('1,000 partitions on one host', () => {
     expect(f.overhead).toBeGreaterThan(16 << 10); // at least its vCPU block: the figures count something
     // The scanner has merged some of the group's identical pages by now (all of them after a full scan, bench).
     expect(after.sharing.bytesSaved).toBeGreaterThan(0);
+  });
+});
+
+describe('1,000 partitions on the kernel scheduler in deterministic mode', () => {
+  it('every one ticks exactly as far as its steps allow (hv run --config, --deterministic --pcpus 2)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hv-density-'));
+    const config = join(dir, 'vm.json');
+    const partitions = Array.from({ length: COUNT }, (_, i) => ({ name: `t${i}`, kernel: resolve(TICKER), memory: RAM, paging: 'nested', overcommit: { salt: 1 } }));
+    writeFileSync(config, JSON.stringify({ pcpus: 2, partitions }));
+    // 4e8 steps: 0.4 s of each guest's clock, three ticks of 100 ms and the instructions between them.
+    const r = spawnSync(process.execPath, ['bin/hv.js', 'run', '--config', config, '--deterministic', '--pcpus', '2', '--max-insns', '400000000'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(124); // every one stopped at the limit, none ended by itself
+    expect(r.stdout).toBe(partitions.map((p) => `[${p.name.padEnd(4)}] ${ticks(3)}\n`).join(''));
   });
 });
