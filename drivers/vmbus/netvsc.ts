@@ -32,7 +32,7 @@
 import type { VmbusDevice } from './channel-manager.ts';
 import { formatMac, type PortCounters, type PortInfo, type SwitchNic, type SwitchPort, type VirtualSwitch } from '../net/vswitch.ts';
 import { DeviceStateError } from '../emulated/device.ts';
-import { ChannelEndpoint, EndpointFault, wantsCompletion, type Packet } from './endpoint.ts';
+import { ChannelEndpoint, EndpointFault, wantsCompletion, type Packet, type VmbusDeviceContext } from './endpoint.ts';
 import { gather, gpaDirectBuffer, scatter, type DataBuffer, type Segment } from './gpa-direct.ts';
 import { COMPLETION_REQUESTED, PacketType } from './ring.ts';
 import { RndisError, RndisFunction, packetMessage } from './rndis.ts';
@@ -111,7 +111,12 @@ export class NetvscDevice extends ChannelEndpoint implements SwitchNic {
   /** A completion (40 bytes) and a transfer-page packet (16 + 40) may both answer one packet. */
   protected readonly maxReply = 128;
   readonly rndis: RndisFunction;
-  readonly port: SwitchPort;
+  /** Its port on the switch: a new one at each attach (a partition's boot), let go at detach. */
+  get port(): SwitchPort {
+    return this.switchPort;
+  }
+  private switchPort: SwitchPort;
+  private readonly portName: string;
   /** The NVSP version settled on, 0 before INIT. */
   version = 0;
   ndisVersion = 0;
@@ -124,11 +129,21 @@ export class NetvscDevice extends ChannelEndpoint implements SwitchNic {
   private pending: Uint8Array[] = [];
   private errorsLogged = 0;
 
-  constructor(sw: VirtualSwitch, options: NetvscOptions) {
+  constructor(
+    private readonly sw: VirtualSwitch,
+    options: NetvscOptions,
+  ) {
     super();
     this.instanceId = options.instanceId;
+    this.portName = options.name;
     this.rndis = new RndisFunction({ mac: options.mac, mtu: MTU, maxTransfer: SEND_SECTION_SIZE });
-    this.port = sw.connect(options.name, options.mac, this);
+    this.switchPort = sw.connect(options.name, options.mac, this);
+  }
+
+  /** A rebooted partition's VMBus takes the NIC again: it gets a fresh port (no counters, nothing learned), as a VSP reset does. */
+  override attach(ctx: VmbusDeviceContext): void {
+    super.attach(ctx);
+    if (!this.switchPort.connected) this.switchPort = this.sw.connect(this.portName, this.switchPort.mac, this);
   }
 
   /** SwitchNic: the guest's packet filter, once it can receive at all. */
@@ -245,7 +260,7 @@ export class NetvscDevice extends ChannelEndpoint implements SwitchNic {
     });
   }
 
-  /** The partition is gone: the port leaves the switch, as well as the channel's scratch pages going back. */
+  /** The partition is gone or reboots: the port leaves the switch, as well as the channel's scratch pages going back. */
   override detach(): void {
     super.detach();
     this.port.disconnect();

@@ -569,8 +569,14 @@ export class Machine implements Guest {
     const k = this.kernel.exports;
     k.partitionSetEnlightened(this.id, 1);
     this.sbi = this.sbiHost();
-    // A reboot keeps the devices added or removed while it ran (HostController.addVmbusDisk), as Hyper-V keeps a VM's configuration.
+    // A reboot gets a fresh VMBus, as Hyper-V resets its VSPs: the old one's
+    // channels are closed (no device reads or writes rings in the RAM the new
+    // boot reuses), its GPADLs and SynIC queues dropped, the event area, the
+    // scratch pages and switch ports given back; the devices come back with
+    // new ones. It keeps the devices added or removed while it ran
+    // (HostController.addVmbusDisk), as Hyper-V keeps a VM's configuration.
     const vmbus = this.vmbus;
+    vmbus?.dispose();
     if (this.config.vmbus) this.vmbus = this.vmbusHost(vmbus?.deviceList ?? this.config.vmbus, vmbus?.hotplugged);
     this.harts.forEach((_, id) => {
       const v = this.firstVcpu + id;

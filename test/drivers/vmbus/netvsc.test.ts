@@ -8,7 +8,7 @@
 // partitions' RAM changes, and the other NICs go on exchanging frames.
 import { describe, expect, it } from 'vitest';
 import { VirtualSwitch } from '../../../drivers/net/vswitch.ts';
-import { NO_SECTION, NvspMsg, NvspStatus, SEND_SECTION_SIZE } from '../../../drivers/vmbus/netvsc.ts';
+import { nicPorts, NO_SECTION, NvspMsg, NvspStatus, SEND_SECTION_SIZE } from '../../../drivers/vmbus/netvsc.ts';
 import { RndisMsg, RNDIS_PACKET } from '../../../drivers/vmbus/rndis.ts';
 import { PacketType } from '../../../drivers/vmbus/ring.ts';
 import { frame, nic, nvsp, rndis, rndisPacket, type GuestNic } from '../../support/netvsc-guest.ts';
@@ -39,6 +39,21 @@ describe('netvsc on a live channel', () => {
     const f = frame(c.mac, b.mac, 100, 1);
     expect(exchange(b, c, 1)).toEqual(f);
     expect(sw.list().find((p) => p.name === 'p2/0')).toMatchObject({ framesOut: 1, bytesOut: 100, dropsOut: 0 });
+  });
+
+  it('leaves the switch when its partition reboots, and comes back on a fresh port when the new boot’s VMBus takes it', () => {
+    const { w, sw, b, c } = three();
+    exchange(b, c, 1);
+    c.dev.detach(); // the rebooting partition's old VMBus lets go of it (VmbusHost.dispose)
+    expect(c.dev.isOpen).toBe(false);
+    expect(sw.list().map((p) => p.name)).toEqual(['p0/0', 'p1/0']);
+    expect(nicPorts([c.dev])).toEqual([]);
+    c.dev.attach(w.ctx); // the new boot's VMBus
+    const fresh = sw.list().find((p) => p.name === 'p2/0');
+    expect(fresh).toMatchObject({ mac: '52:54:00:00:00:02', framesIn: 0, framesOut: 0, bytesIn: 0, learned: 0 });
+    expect(nicPorts([c.dev])).toEqual([fresh]);
+    c.dev.attach(w.ctx); // attached again without a detach: still one port
+    expect(sw.list()).toHaveLength(3);
   });
 
   it('closes the channel of a guest naming a send section past its send buffer; the others go on', () => {
