@@ -76,11 +76,10 @@ describe('demand-allocated RAM', () => {
 
   it('a guest that writes 64 pages of a 4 MiB partition holds 64 frames of RAM, and runs as with RAM reserved', async () => {
     const hv = new Hypervisor(8 << 20);
-    const k = hv.kernel.exports;
     const m = machine(hv, 4 << 20, 'nested', writer(65, 1));
-    const before = k.framesUsed();
+    expect(m.overcommit!.map()).toMatchObject({ private: 1, unpopulated: 1023 }); // the code page
     expect(await m.run()).toEqual({ kind: 'exit', code: 0, reason: 'finisher' });
-    expect(k.framesUsed() - before).toBe(64);
+    // (Frames in use are not compared: with the JIT on, its tables come from the pool too.)
     expect(m.overcommit!.map()).toMatchObject({ private: 65, unpopulated: 1024 - 65 });
     expect(m.guestMemory.u64(RAM + 64 * PAGE)).toBe(BigInt(RAM + 64 * PAGE));
   });
