@@ -87,10 +87,12 @@ function breakdown(): void {
   };
   const direct = measure((i) => ({ ...tickerSpec(i, RAM), paging: 'direct', overcommit: undefined }));
   const nested = measure((i) => ({ ...tickerSpec(i, RAM), overcommit: undefined }));
+  const shadow = measure((i) => ({ ...tickerSpec(i, RAM), paging: 'shadow', overcommit: undefined }));
   const shared = measure((i) => tickerSpec(i, RAM));
   const { vcpuSize, partSize } = direct.layout;
   console.log(
-    `  breakdown         vCPU block ${kib(vcpuSize)}, descriptor ${kib(partSize)}; G-stage tables ${kib(nested.frames - direct.frames)}; ` +
+    `  breakdown         vCPU block ${kib(vcpuSize)}, descriptor ${kib(partSize)}; G-stage tables ${kib(nested.frames - direct.frames)} ` +
+      `(shadow paging instead: ${kib(shadow.frames - direct.frames)} at creation, its tables as the guest maps pages); ` +
       `page-sharing metadata ${kib(overcommitOverhead(tickerPool(COUNT, RAM)) / COUNT)} (16 bytes per pool frame, host-wide); ` +
       `JS objects (Machine, board, devices) ${kib(shared.heap)}${globalThis.gc ? '' : ' [without --expose-gc: approximate]'}; ` +
       `create ${direct.ms.toFixed(2)} ms direct, ${nested.ms.toFixed(2)} ms nested, ${shared.ms.toFixed(2)} ms nested with sharing (this thread, ${N} of each)`,
