@@ -436,6 +436,10 @@ describe('VMBus ring: a corrupt or hostile peer', () => {
         const d = r.descriptorAt(t.desc);
         expect((d.len8 - d.offset8) * 8).toBeLessThanOrEqual(room);
       }
+      // A batch: a known code or a count, and never more bytes than the room given.
+      const n = r.readBatch(t.dst, room, 1 + (rnd() % 8), t.desc);
+      expect(n >= 0 || codes.has(n), `batch result ${n}`).toBe(true);
+      expect(t.u32(t.desc)).toBeLessThanOrEqual(n > 0 ? room : 0);
     }
     expect(t.bytes().subarray(guard, guard + PAGE).every((b) => b === 0x5a)).toBe(true);
     // Nothing was read into dst beyond the room each call was given (at most 5000 bytes).
