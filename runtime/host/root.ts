@@ -319,6 +319,7 @@ export class RootPartition implements HostController {
     if (p.startedAt !== undefined) m.addWallMs(performance.now() - p.startedAt);
     p.state = 'finished';
     m.poll(); // the last console bytes
+    this.flushConsoles(); // now: after a shutdown's finishes no poll comes
     // A disk being moved: the copy completes so the new file is whole, unless
     // the guest goes on elsewhere on the old images (saved, migrated).
     const away = m.result.kind === 'saved' || m.result.kind === 'migrated';
