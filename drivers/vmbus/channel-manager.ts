@@ -89,6 +89,12 @@ export interface ChannelManagerHost {
    */
   pin?(pfns: readonly bigint[]): string | undefined;
   unpin?(pfns: readonly bigint[]): void;
+  /**
+   * With pin: is `pfn` a page of the partition's RAM at all? (A page
+   * without a frame yet is, and gets one when pinned; pin refuses what it
+   * cannot take.) Without: frameHost says it.
+   */
+  isRam?(pfn: bigint): boolean;
   /** Number of vCPUs (target_vp and target_vcpu must name one). */
   vcpus: number;
   log(line: string): void;
@@ -300,7 +306,7 @@ export class ChannelManager {
         if (typeof p !== 'string' || !/^[0-9a-f]{1,13}$/.test(p)) throw err(`${f}.pfns`, 'holds a page that is not a frame number');
         return BigInt(`0x${p}`);
       });
-      if (g.created && pfns.some((p) => this.host.frameHost(p) === undefined)) throw err(`${f}.pfns`, "names a page that is not this partition's RAM");
+      if (g.created && pfns.some((p) => !this.isRam(p))) throw err(`${f}.pfns`, "names a page that is not this partition's RAM");
       const unpinnable = g.created ? this.host.pin?.(pfns) : undefined;
       if (unpinnable !== undefined) throw err(`${f}.pfns`, unpinnable);
       if (g.created) pinned.push(pfns);
@@ -408,6 +414,10 @@ export class ChannelManager {
     return this.takePfns(handle, g, dv, r + GpaRange.pfns, len);
   }
 
+  private isRam(pfn: bigint): boolean {
+    return this.host.isRam ? this.host.isRam(pfn) : this.host.frameHost(pfn) !== undefined;
+  }
+
   private gpadlBody(dv: DataView, len: number): Refusal | undefined {
     const handle = dv.getUint32(GpadlBody.gpadl, true);
     const g = this.gpadls.get(handle);
@@ -420,7 +430,7 @@ export class ChannelManager {
     if (g.pfns.length < g.expected) return undefined; // GPADL_BODY messages follow
     // Every page must be the partition's RAM, or the host would read or
     // write outside it on the guest's word.
-    const bad = g.pfns.findIndex((pfn) => this.host.frameHost(pfn) === undefined);
+    const bad = g.pfns.findIndex((pfn) => !this.isRam(pfn));
     if (bad >= 0) {
       this.gpadls.delete(handle);
       this.created(g.relid, handle, 1);

@@ -105,6 +105,7 @@ export class VmbusHost {
         return pinning ? pinning.hostOf(Number(pfn) * 4096) : c.ram.host + Number(pfn - firstPfn) * 4096;
       },
       ...(pinning ? {
+        isRam: (pfn: bigint) => pfn >= firstPfn && pfn - firstPfn < pages,
         pin: (pfns: readonly bigint[]) => pinning.pin(pfns.map((p) => Number(p) * 4096)),
         unpin: (pfns: readonly bigint[]) => pinning.unpin(pfns.map((p) => Number(p) * 4096)),
       } : {}),
