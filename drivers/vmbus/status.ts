@@ -9,6 +9,7 @@ import { IntegrationComponent, versionString, type IcState } from './ic.ts';
 import { NETVSC_CLASS_ID } from './netvsc.ts';
 import { RingLayout } from './ring.ts';
 import { STORVSC_CLASS_ID } from './storvsc.ts';
+import { ServedConnections } from './served.ts';
 
 export interface ChannelStatus {
   relid: number;
@@ -24,6 +25,8 @@ export interface ChannelStatus {
   inBytes?: number;
   outBytes?: number;
   ringBytes?: { in: number; out: number };
+  /** Open channels: the thread that serves them now, read from the event area's server bit (docs/vmbus.md). */
+  servedBy?: 'root' | 'endpoint worker';
 }
 
 export interface IcStatus {
@@ -50,6 +53,7 @@ function ringUsed(words: Uint32Array, addr: number, size: number): number {
 export function channelStatus(host: VmbusHost, memory: WebAssembly.Memory, devices: readonly VmbusDevice[]): ChannelStatus[] {
   const words = new Uint32Array(memory.buffer);
   const byInstance = new Map(devices.map((d) => [d.instanceId, d]));
+  const served = new ServedConnections(memory, host.synic.eventArea);
   return host.channels.list().map((c) => {
     const d = byInstance.get(c.instanceId);
     const device = d instanceof IntegrationComponent ? d.service : (DEVICE_NAMES[c.classId] ?? c.classId);
@@ -59,6 +63,7 @@ export function channelStatus(host: VmbusHost, memory: WebAssembly.Memory, devic
       s.inBytes = ringUsed(words, inbound.addr, inbound.size);
       s.outBytes = ringUsed(words, outbound.addr, outbound.size);
       s.ringBytes = { in: inbound.size - RingLayout.headerSize, out: outbound.size - RingLayout.headerSize };
+      s.servedBy = served.served(c.relid) ? 'endpoint worker' : 'root';
     }
     return s;
   });

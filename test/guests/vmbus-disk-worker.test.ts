@@ -93,7 +93,7 @@ describe('a disk served by the endpoint worker (threaded host)', () => {
   it('is taken back when the disk is removed while the guest reads: the channel is rescinded, the host goes on', async () => {
     const g = await startBench('remove', disk('remove.vhd'), 1_000_000);
     const [ch] = await host.channels(g.id);
-    expect(ch).toMatchObject({ device: 'storage', state: 'open' });
+    expect(ch).toMatchObject({ device: 'storage', state: 'open', servedBy: 'endpoint worker' });
     await host.removeVmbusDevice(g.id, ch!.relid);
     expect((await host.channels(g.id))[0]).toMatchObject({ relid: ch!.relid, state: 'rescinded' });
     // The worker let go: nothing of it serves the guest any more.

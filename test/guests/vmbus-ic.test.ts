@@ -194,6 +194,7 @@ describe('vmbus-ic guest', () => {
         expect(c.inBytes).toBeGreaterThanOrEqual(0);
         expect(c.inBytes).toBeLessThan(c.ringBytes!.in);
         expect(c.outBytes).toBeLessThan(c.ringBytes!.out);
+        expect(c.servedBy).toBe('root'); // ICs are not lent to the endpoint worker
       }
       // Hot add and remove of a disk while the guest runs: offered at once, rescinded at once; the ICs go on.
       const dir = mkdtempSync(join(tmpdir(), 'hv-hot-'));
