@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { icDevices, integrationServices } from '../../../drivers/vmbus/ic-services.ts';
+import type { VmbusDevice } from '../../../drivers/vmbus/channel-manager.ts';
+import { Msg } from '../../../drivers/vmbus/messages.ts';
 import { parseElf } from '../../../runtime/loader/elf.ts';
 import { Machine } from '../../../runtime/machine/machine.ts';
 import { BIN } from '../../support/enlightened.ts';
@@ -66,3 +68,70 @@ describe.each(['nested', 'shadow'] as const)('VMBus on an overcommit partition u
   });
 });
 
+describe('GPADLs on an overcommit partition (the channel manager and the kernel)', () => {
+  const device: VmbusDevice = { classId: 'ba6163d9-04a1-4d29-b605-72e2ffb1dc7f', instanceId: '00000000-0000-0000-0000-000000000001', open() {}, notify() {}, close() {} };
+  function setup() {
+    const m = new Machine({ ramSize: 4 << 20, harts: 1, clock: 'icount', paging: 'nested', overcommit: {}, vmbus: [device], onConsole: () => {} });
+    m.loadRaw(Uint8Array.of(0x6f, 0, 0, 0), RAM, 'j .');
+    m.bootEnlightened(BigInt(RAM), 0);
+    const cm = m.vmbus!.channels;
+    const contact = new Uint8Array(40);
+    new DataView(contact.buffer).setUint32(0, Msg.INITIATE_CONTACT, true);
+    new DataView(contact.buffer).setUint32(8, 0x5_0003, true);
+    cm.receive(4, contact); // its answers find no message page: they are only logged
+    const pfn = (page: number) => BigInt(RAM / PAGE + page);
+    /** GPADL_HEADER of `handle` for relid 1 over `pfns` (at most 26: no GPADL_BODY). */
+    const gpadl = (handle: number, pfns: bigint[]) => {
+      const h = new Uint8Array(28 + pfns.length * 8);
+      const dv = new DataView(h.buffer);
+      dv.setUint32(0, Msg.GPADL_HEADER, true);
+      dv.setUint32(8, 1, true);
+      dv.setUint32(12, handle, true);
+      dv.setUint16(16, 8 + pfns.length * 8, true);
+      dv.setUint16(18, 1, true);
+      dv.setUint32(20, pfns.length * PAGE, true);
+      pfns.forEach((p, i) => dv.setBigUint64(28 + i * 8, p, true));
+      return cm.receive(1, h);
+    };
+    const teardown = (handle: number) => {
+      const b = new Uint8Array(16);
+      new DataView(b.buffer).setUint32(0, Msg.GPADL_TEARDOWN, true);
+      new DataView(b.buffer).setUint32(8, 1, true);
+      new DataView(b.buffer).setUint32(12, handle, true);
+      return cm.receive(1, b);
+    };
+    const host = (page: number) => Number(m.kernel.exports.partitionHostPeek(m.id, BigInt(RAM + page * PAGE)));
+    return { m, cm, pfn, gpadl, teardown, host, oc: m.overcommit! };
+  }
+
+  it('pins a GPADL of private, shared and never-written pages into one host run, and teardown lets them go', () => {
+    const { m, cm, pfn, gpadl, teardown, host, oc } = setup();
+    for (const p of [100, 101, 103]) m.guestMemory.write(RAM + p * PAGE, new Uint8Array(PAGE).fill(7)); // 102 never written
+    m.kernel.exports.shareScan(4096); // 100, 101 and 103 now share a frame
+    expect(gpadl(5, [100, 101, 102, 103].map(pfn))).toBeUndefined();
+    expect(cm.gpadl(5)).toBeDefined();
+    const base = host(100);
+    expect([101, 102, 103].map(host)).toEqual([base + PAGE, base + 2 * PAGE, base + 3 * PAGE]);
+    expect(oc.map().pinned).toBe(4);
+    expect(m.guestMemory.read(RAM + 103 * PAGE, PAGE)).toEqual(new Uint8Array(PAGE).fill(7));
+    expect(oc.balloonPage(RAM + 101 * PAGE)).toBe(false);
+    expect(teardown(5)).toBeUndefined();
+    expect(oc.map().pinned).toBe(0);
+    expect(oc.balloonPage(RAM + 101 * PAGE)).toBe(true);
+    expect(cm.refusals).toEqual([]);
+  });
+
+  it.each([
+    ['a ballooned page', (t: ReturnType<typeof setup>) => (t.oc.balloonPage(RAM + 201 * PAGE), [200, 201].map(t.pfn)), /page 0x800c9000 is not present \(ballooned\)/],
+    ['a page of another GPADL', (t: ReturnType<typeof setup>) => (t.gpadl(6, [t.pfn(201)]), [200, 201].map(t.pfn)), /page 0x800c9000 is in another GPADL already/],
+    ['a page past RAM', (t: ReturnType<typeof setup>) => [t.pfn(200), t.pfn(1024)], /page 1 \(pfn 0x80400\) is not the partition's RAM/],
+  ])('refuses a GPADL naming %s, leaving nothing of it pinned', (_, pages, reason) => {
+    const t = setup();
+    const pfns = pages(t);
+    const pinned = t.oc.map().pinned;
+    expect(t.gpadl(5, pfns)?.reason).toMatch(reason);
+    expect(t.cm.gpadl(5)).toBeUndefined();
+    expect(t.oc.map().pinned).toBe(pinned);
+    expect(t.oc.balloonPage(RAM + 200 * PAGE)).toBe(true); // page 200 is the partition's again
+  });
+});
