@@ -96,8 +96,14 @@ export const COMMANDS: Record<string, CommandSpec> = {
     ],
     call: (c, id: number, path: string, o: { format?: 'raw' | 'vpc'; readonly?: boolean }) => c.host.addVmbusDisk(id, { ...o, path, if: 'vmbus' }),
   },
+  'add-nic': {
+    help: 'hot add a synthetic NIC on VMBus, a new port of the virtual switch; returns its channel relid',
+    args: [partition],
+    options: [{ name: 'mac', type: 'string', help: 'its MAC, like 52:54:00:12:34:56; default: made from the partition name and NIC index' }],
+    verb: 'addVmbusNic',
+  },
   'remove-device': {
-    help: 'hot remove a VMBus device: its offer is rescinded (a disk add-disk added is closed)',
+    help: 'hot remove a VMBus device: its offer is rescinded (a disk add-disk added is closed, a NIC leaves the switch)',
     verb: 'removeVmbusDevice',
     args: [partition, { name: 'relid', type: 'integer', help: 'its channel (channels lists them)' }],
     aliases: ['remove-disk'],
@@ -165,6 +171,3 @@ export function commandNamed(name: string): [string, CommandSpec] | undefined {
   const found = Object.entries(COMMANDS).find(([, c]) => c.aliases?.includes(name));
   return found;
 }
-
-// NICs: hot add and remove of synthetic NICs are not HostController verbs
-// yet; once they are, each is one line above (verb + args).

@@ -19,7 +19,7 @@ export interface BalloonPolicyOptions {
   intervalMs?: number;
 }
 import type { VcpuCounters } from '../machine/vcpu-view.ts';
-import type { DiskSpec, PagingMode, PartitionSpec, SchedSpec } from './spec.ts';
+import type { DiskSpec, NicSpec, PagingMode, PartitionSpec, SchedSpec } from './spec.ts';
 import type { ChannelStatus, IcStatus } from '../../drivers/vmbus/status.ts';
 import type { HeartbeatInfo, KvpPools } from '../../drivers/vmbus/ic-control.ts';
 import type { PortInfo } from '../../drivers/net/vswitch.ts';
@@ -303,9 +303,21 @@ export interface HostController {
    */
   addVmbusDisk(id: number, disk: DiskSpec): Promise<number>;
   /**
+   * Hot add of a synthetic NIC (docs/vmbus.md): a new port of the host's
+   * virtual switch, named `partition/index`, with MAC `nic.mac` or one made
+   * from the partition's name and the NIC's index, offered to the running
+   * (or paused) partition's guest at once if its VMBus client is connected.
+   * Resolves with the channel's relid; removeVmbusDevice takes it away (and
+   * its port off the switch). Rejects with a ControlError when the
+   * partition has no VMBus, or the MAC is not unicast or is already a
+   * port's.
+   */
+  addVmbusNic(id: number, nic?: NicSpec): Promise<number>;
+  /**
    * Hot remove: channel `relid` is no longer served from now on and its
    * offer is rescinded (the guest closes its end and releases the relid);
-   * a disk addVmbusDisk added is closed. Other channels go on.
+   * a disk addVmbusDisk added is closed, a NIC leaves the virtual switch.
+   * Other channels go on.
    */
   removeVmbusDevice(id: number, relid: number): Promise<void>;
   /** The virtual switch's ports, partition by partition: each NIC's MAC, frames and bytes each way, drops. */

@@ -29,7 +29,7 @@ import type { PcpuWorkerData } from './pcpu-worker.ts';
 import type { RootWorkerData } from './root-worker.ts';
 import type { RootPartition } from './root.ts';
 import { HostShared } from './shared.ts';
-import type { DiskSpec, PartitionSpec } from './spec.ts';
+import type { DiskSpec, NicSpec, PartitionSpec } from './spec.ts';
 
 export interface HostOptions {
   /** pCPU worker threads (default: the machine's parallelism). */
@@ -250,6 +250,9 @@ export class Host implements HostController {
   }
   addVmbusDisk(id: number, disk: DiskSpec): Promise<number> {
     return this.call(() => this.remote.addVmbusDisk(id, disk));
+  }
+  addVmbusNic(id: number, nic: NicSpec = {}): Promise<number> {
+    return this.call(() => this.remote.addVmbusNic(id, nic));
   }
   removeVmbusDevice(id: number, relid: number): Promise<void> {
     return this.call(() => this.remote.removeVmbusDevice(id, relid));

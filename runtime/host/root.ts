@@ -4,7 +4,7 @@
 // that needs the host is a VM exit they post to this thread (shared.ts),
 // which services it on the partition's Machine and wakes the vCPU.
 import type { ExitReason, Machine, MachineStats, PagingMode, RunResult } from '../machine/machine.ts';
-import { closeDisks, createPartition, setupPartition } from '../machine/setup.ts';
+import { closeDisks, createPartition, hostSwitch, setupPartition } from '../machine/setup.ts';
 import { OvercommitError, sharingCounters, type BalloonStatus } from '../machine/overcommit.ts';
 import { BalloonPolicy, type BalloonPolicyConfig, type PolicyPartition } from './balloon-policy.ts';
 import { captureState, loadSave, readSave, restorePartition, savePartition, type LoadedSave, type SaveInfo } from '../persist/partition.ts';
@@ -25,11 +25,11 @@ import { Hypervisor } from './hypervisor.ts';
 import { HostMemoryError } from './memory-pressure.ts';
 import { PcpuStat, schedExports, SState, VcpuStat, type SchedExports } from './sched.ts';
 import type { HostShared } from './shared.ts';
-import { checkPartition, SpecError, type DiskSpec, type PartitionSpec } from './spec.ts';
+import { checkPartition, SpecError, type DiskSpec, type NicSpec, type PartitionSpec } from './spec.ts';
 import { channelStatus, icStatus, type ChannelStatus } from '../../drivers/vmbus/status.ts';
 import { nicPorts } from '../../drivers/vmbus/netvsc.ts';
 import { guestShutdown, heartbeat, IcError, kvpRead, kvpWrite, type HeartbeatInfo, type KvpPools } from '../../drivers/vmbus/ic-control.ts';
-import { closeHotDisks, hotAddDisk, hotRemove, noHotDisks, openImages, type HotDisks } from './vmbus-hotplug.ts';
+import { closeHotDisks, hotAddDisk, hotAddNic, hotRemove, noHotDisks, openImages, type HotDisks } from './vmbus-hotplug.ts';
 import { VmbusSignals } from './vmbus-signals.ts';
 import type { VmbusHost } from '../../drivers/vmbus/host.ts';
 import { ChannelEndpoint } from '../../drivers/vmbus/endpoint.ts';
@@ -803,6 +803,14 @@ export class RootPartition implements HostController {
     const inUse = [...this.parts.values()].filter((q) => q.state !== 'finished').flatMap((q) => openImages(q.spec, q.hot));
     const relid = asInput(() => hotAddDisk(p.machine, p.spec.name, p.hot, disk, inUse));
     this.offloadFor(p); // the new disk's channel is lent once the guest opens it
+    return relid;
+  }
+
+  async addVmbusNic(id: number, nic: NicSpec = {}): Promise<number> {
+    const p = this.get(id);
+    if (p.state !== 'running' && p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
+    const relid = hotAddNic(p.machine, p.spec.name, p.hot, hostSwitch(this.hv), nic);
+    this.offloadFor(p); // as a spec's NIC
     return relid;
   }
 

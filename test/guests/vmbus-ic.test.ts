@@ -196,7 +196,7 @@ describe('vmbus-ic guest', () => {
         expect(c.outBytes).toBeLessThan(c.ringBytes!.out);
         expect(c.servedBy).toBe('root'); // ICs are not lent to the endpoint worker
       }
-      // Hot add and remove of a disk while the guest runs: offered at once, rescinded at once; the ICs go on.
+      // Hot add and remove of a disk and a NIC while the guest runs: offered at once, rescinded at once; the ICs go on.
       const dir = mkdtempSync(join(tmpdir(), 'hv-hot-'));
       try {
         const image = join(dir, 'hot.img');
@@ -209,6 +209,16 @@ describe('vmbus-ic guest', () => {
         // vmbus-ic has no storage driver: it never opened the channel, and leaves the relid unreleased.
         expect((await host.channels(id)).slice(4).map((c) => [c.relid, c.device, c.state])).toEqual([[5, 'storage', 'rescinded']]);
         await expect(host.removeVmbusDevice(id, relid)).rejects.toThrow(/no VMBus channel 5/);
+        // A NIC the same way: a port of the host's switch from its offer on, let go at its removal.
+        const nic = await host.addVmbusNic(id, { mac: '52:54:00:00:00:42' });
+        expect(nic).toBe(6);
+        expect((await host.switchPorts()).map((p) => [p.partition, p.name, p.mac, p.framesIn, p.dropsOut])).toEqual([[id, 'vmbus-ic/0', '52:54:00:00:00:42', 0, 0]]);
+        await expect(host.addVmbusNic(id, { mac: '52:54:00:00:00:42' })).rejects.toThrow(/already switch port vmbus-ic\/0's/);
+        await expect(host.addVmbusNic(id, { mac: 'ff:ff:ff:ff:ff:ff' })).rejects.toThrow(/not a unicast MAC/);
+        expect((await host.channels(id)).slice(5).map((c) => [c.relid, c.device, c.state])).toEqual([[6, 'network', 'offered']]);
+        await host.removeVmbusDevice(id, nic);
+        expect(await host.switchPorts()).toEqual([]);
+        expect((await host.channels(id)).slice(5).map((c) => [c.relid, c.device, c.state])).toEqual([[6, 'network', 'rescinded']]);
         await host.pause(id); // a save would not match its spec: refused, and it runs on
         await expect(host.save(id, join(dir, 'p.save'))).rejects.toThrow(/added or removed while it ran/);
         await host.resume(id);

@@ -7,6 +7,9 @@ import { Machine } from '../../../runtime/machine/machine.ts';
 import type { ChannelRings, VmbusDevice } from '../../../drivers/vmbus/channel-manager.ts';
 import { Msg } from '../../../drivers/vmbus/messages.ts';
 import { EID, Exit, RAM_BASE, SBI } from '../../support/enlightened.ts';
+import { VirtualSwitch } from '../../../drivers/net/vswitch.ts';
+import { NETVSC_CLASS_ID, NetvscDevice } from '../../../drivers/vmbus/netvsc.ts';
+import { hotAddNic, hotRemove, noHotDisks } from '../../../runtime/host/vmbus-hotplug.ts';
 
 const SIMP = RAM_BASE + 0x8000;
 const SIEFP = RAM_BASE + 0x9000;
@@ -14,6 +17,18 @@ const POST_IN = RAM_BASE + 0xa000;
 const RING = RAM_BASE + 0x10000; // 8 pages: 4 out, 4 in
 const FID = { SET: 0x41, POST: 0x42, SIGNAL: 0x43 };
 const REG = { SINT2: 0xa0002, SCONTROL: 0xa0010, SIEFP: 0xa0012, SIMP: 0xa0013, EOM: 0xa0014 };
+
+/** The GUID at byte `at` of a message's payload (Linux's guid_t: three little-endian fields, then bytes). */
+function guid(r: { u32(off: number): number }, at: number): string {
+  const b = new Uint8Array(16);
+  const dv = new DataView(b.buffer);
+  for (let i = 0; i < 4; i++) dv.setUint32(4 * i, r.u32(at + 4 * i), true);
+  const hex = (from: number, to: number, le: boolean) => {
+    const part = [...b.slice(from, to)];
+    return (le ? part.reverse() : part).map((x) => x.toString(16).padStart(2, '0')).join('');
+  };
+  return `${hex(0, 4, true)}-${hex(4, 6, true)}-${hex(6, 8, true)}-${hex(8, 10, false)}-${hex(10, 16, false)}`;
+}
 
 class Device implements VmbusDevice {
   readonly classId = 'ba6163d9-04a1-4d29-b605-72e2ffb1dc7f';
@@ -184,6 +199,43 @@ describe('VMBus on a Machine (deterministic host)', () => {
     m.vmbus!.addDevice(another);
     m.bootEnlightened(BigInt(RAM_BASE), 0);
     expect(m.vmbus!.deviceList).toEqual([dev, another]);
+    expect(() => m.vmbus!.save()).toThrow(/added or removed while it ran/);
+  });
+
+  it('offers a NIC added while the guest runs as a new port of the switch, and on removal rescinds it and takes the port off', () => {
+    const { m, post, take, openChannel } = guest();
+    post(4, Msg.INITIATE_CONTACT, [0x5_0003, 0, 2]);
+    take();
+    post(1, Msg.REQUESTOFFERS, []);
+    take();
+    take(); // the offer of relid 1 and ALLOFFERS_DELIVERED
+    const sw = new VirtualSwitch();
+    const other = sw.connect('q/0', Uint8Array.of(0x52, 0x54, 0, 0, 0, 9), { filter: 0, deliver: () => true });
+    const hot = noHotDisks();
+
+    const relid = hotAddNic(m, 'p', hot, sw, { mac: '52:54:00:00:00:07' });
+    let r = take();
+    expect([r.msgtype, r.u32(184)]).toEqual([Msg.OFFERCHANNEL, relid]);
+    expect(guid(r, 8)).toBe(NETVSC_CLASS_ID); // the offer's if_type: a network adapter
+    expect(sw.list().map((p) => [p.name, p.mac, p.framesIn])).toEqual([['q/0', '52:54:00:00:00:09', 0], ['p/0', '52:54:00:00:00:07', 0]]);
+    expect(() => hotAddNic(m, 'p', hot, sw, { mac: '52:54:00:00:00:09' })).toThrow(/MAC 52:54:00:00:00:09 is already switch port q\/0's/);
+    expect(() => hotAddNic(m, 'p', hot, sw, { mac: '01:00:5e:00:00:01' })).toThrow(/not a unicast MAC/);
+    openChannel(relid, 0x300, RING + 8 * 4096);
+    const nic = m.vmbus!.deviceList.find((d) => d instanceof NetvscDevice)!;
+    expect(nic.isOpen).toBe(true);
+
+    const second = hotAddNic(m, 'p', hot, sw, {}); // the next index, its MAC made from the name, as a spec's NIC's
+    expect([take().msgtype, second]).toEqual([Msg.OFFERCHANNEL, relid + 1]);
+    expect(sw.list().map((p) => p.name)).toEqual(['q/0', 'p/0', 'p/1']);
+
+    hotRemove(m, 'p', hot, relid);
+    r = take();
+    expect([r.msgtype, r.u32(8)]).toEqual([Msg.RESCIND_CHANNELOFFER, relid]);
+    expect(nic.isOpen).toBe(false); // its rings are no longer served
+    expect(sw.list().map((p) => p.name)).toEqual(['q/0', 'p/1']); // its port is released; the others stay
+    expect(other.connected).toBe(true);
+    expect(m.vmbus!.channels.list().map((c) => [c.relid, c.state])).toEqual([[1, 'offered'], [relid, 'rescinded'], [relid + 1, 'offered']]);
+    expect(m.vmbus!.channels.refusals).toEqual([]);
     expect(() => m.vmbus!.save()).toThrow(/added or removed while it ran/);
   });
 });
