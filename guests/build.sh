@@ -45,6 +45,7 @@ sources() {
 	virtio_blk)  echo "tests/virtio_blk.c" ;;
 	disk_writer) echo "tests/disk_writer.c" ;;
 	smc)         echo "tests/smc.c" ;;
+	swap_pattern) echo "tests/swap_pattern.c" ;;
 	plic_uart)   echo "tests/plic_uart.c" ;;
 	smp_ipi)     echo "tests/smp_ipi.c" ;;
 	irq_spin)    echo "tests/irq_spin.c" ;;
@@ -52,7 +53,7 @@ sources() {
 	*) echo "unknown guest: $1" >&2; exit 1 ;;
 	esac
 }
-ALL="hello rv64i rv64m rv64a rv64c zicsr traps interrupts privilege mmu asid fp-rounding cpu tlb exits ctxsw virtio_blk plic_uart smp_ipi isolation irq_spin irq_wfi disk_writer smc"
+ALL="hello rv64i rv64m rv64a rv64c zicsr traps interrupts privilege mmu asid fp-rounding cpu tlb exits ctxsw virtio_blk plic_uart smp_ipi isolation irq_spin irq_wfi disk_writer smc swap_pattern"
 
 mkdir -p bin
 for g in ${*:-$ALL}; do

@@ -222,6 +222,12 @@ export function hashFrames(host: u32, count: u32): u32 {
 }
 export { shareScan } from './mm/share-scan';
 
+// Hypervisor swap (mm/swap.ts): the kernel's half; the root's is runtime/machine/swap.ts.
+export { swapEvictBegin, swapEvictCommit, swapEvictAbort, swapSlotOf, swapInInstall, swapDiscard } from './mm/swap';
+/** One frame from (and back to) the pool's free list: a swap-in's frame, the root's eviction list. */
+export { frameAlloc, frameFree } from './mm/frames';
+export { H_SWAP_GPA as OFF_SWAP_GPA, H_STAT_SWAP_FAULTS as OFF_STAT_SWAP_FAULTS } from './cpu/hart';
+
 /**
  * Shadow paging for partition `id`: its vCPUs cache guest-virtual -> host
  * translations in shadow tables, and pages the guest uses as page tables

@@ -133,8 +133,15 @@ export function run(budget: u32): u32 {
     } else {
       insn = fetchSlow(pc);
       if (excPending) {
+        const cause = excCause;
         clearEvents();
-        pc = enterTrap(excCause, excTval, pc, false);
+        // The page (or a page table above it) is swapped out: the root
+        // reads it back and the fetch runs again (mm/swap.ts).
+        if (cause == CAUSE_RETRY) {
+          reason = Exit.HOST;
+          break;
+        }
+        pc = enterTrap(cause, excTval, pc, false);
         trapTaken = true; // retires nothing but is a step
         break;
       }

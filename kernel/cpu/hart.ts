@@ -12,6 +12,7 @@
 //   +0x0600 | statistics counters           |
 //   +0x0700 | scheduler state (256 B)       |  see sched/defs.ts
 //   +0x0800 | TLB address-space slots       |  see mmu/tlb.ts
+//   +0x08a0 | swap-in request               |  see mm/swap.ts
 //   +0x0900 | SynIC (768 B)                 |  see vmbus/synic-defs.ts
 //   +0x1000 +-------------------------------+ TLB
 //           | software TLB: 3 x 256 entries |  fetch | load | store
@@ -141,6 +142,11 @@ export const H_TLB_SP_HI: u32 = 0x810; // u64 highest such VA (inclusive); LO > 
 export const H_TLB_CTX_SLOT: u32 = 0x818; // u32 slot of the current satp (a hint, checked against the table)
 export const H_TLB_CTX_NEXT: u32 = 0x81c; // u32 next slot to recycle when all are taken
 export const H_TLB_CTX: u32 = 0x820; // 32 x u32: slot -> satp[63:44] (MODE | ASID), 0 = free; slot 0 unused
+
+// Hypervisor swap (mm/swap.ts): the page this vCPU waits for the root to
+// swap in (its instruction runs again once the root has mapped it).
+export const H_SWAP_GPA: u32 = 0x8a0; // u64 guest-physical page | 1 (page 0 is a page too), 0 = none; the root clears it
+export const H_STAT_SWAP_FAULTS: u32 = 0x8a8; // u64 swap-in exits of this vCPU
 
 // The SynIC (VMBus's interrupt controller): registers, statistics and the
 // post-message buffers, 0x900-0xbff, fields in vmbus/synic-defs.ts.

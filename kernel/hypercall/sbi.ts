@@ -3,7 +3,8 @@
 // partition flagged PF_ENLIGHTENED comes here instead of trapping into the
 // guest's (non-existent) M-mode; see README.md for the whole design.
 import { jitFlush } from '../jit/dispatch';
-import { hart, H_FENCE_PENDING, H_STAT_SBI_CALLS, H_STATE, VcpuState } from '../cpu/hart';
+import { getX, hart, H_FENCE_PENDING, H_STAT_SBI_CALLS, H_STATE, setX, VcpuState } from '../cpu/hart';
+import { swapFaultPending } from '../mm/swap';
 import { tlbFlushAll } from '../mmu/tlb';
 import { eid, retErr } from './abi';
 import {
@@ -29,6 +30,21 @@ export { enlightened } from './enlightened';
  */
 export function sbiEcall(pc: u64): u32 {
   store<u64>(hart, load<u64>(hart, H_STAT_SBI_CALLS) + 1, H_STAT_SBI_CALLS);
+  // A call whose guest memory is swapped out exits to the root and runs
+  // again once the page is back (mm/swap.ts): the error it set for the
+  // missing page must not reach the guest, nor clobber its arguments.
+  // Handlers touch guest memory before any other effect.
+  const a0 = getX(10), a1 = getX(11);
+  const r = dispatch(pc);
+  if (swapFaultPending()) {
+    setX(10, a0);
+    setX(11, a1);
+    return SBI_NEXT; // the swap-in exit abandons the ECALL: pc stays
+  }
+  return r;
+}
+
+function dispatch(pc: u64): u32 {
   const e = eid();
   if (e <= EID_LEGACY_LAST) return sbiLegacy();
   if (e == EID_BASE) sbiBase();

@@ -18,6 +18,7 @@ import { P_GSTAGE_ROOT, P_RAM_GPA, P_RAM_HOST, P_RAM_SIZE, P_WATCH_GPA } from '.
 import { shareActive } from './share';
 import { shareZeroRead } from './share-cow';
 import { shareRefaultZero, shareStoreHost } from './share-cow';
+import { leafOut, SWAP_HOST, swapMissing } from './swap';
 
 @inline function partition(): usize {
   return <usize>load<u32>(hart, H_PARTITION);
@@ -37,8 +38,12 @@ export function gpaToHost(gpa: u64): i64 {
   const root = load<u32>(p, P_GSTAGE_ROOT);
   if (root) {
     const host = gstageWalk(root, gpa);
-    // A ballooned page reads as zeros (mapped to the zero frame).
-    return host >= 0 || !shareActive(p) ? host : shareRefaultZero(p, gstageLeafSlot(root, gpa), gpa);
+    if (host >= 0 || !shareActive(p)) return host;
+    // A ballooned page reads as zeros (mapped to the zero frame); a swapped
+    // one exits to the root to be read back (mm/swap.ts).
+    const slot = gstageLeafSlot(root, gpa);
+    const zero = shareRefaultZero(p, slot, gpa);
+    return zero >= 0 ? zero : swapMissing(slot, gpa, hart);
   }
   const off = gpa - load<u64>(p, P_RAM_GPA);
   if (off >= load<u64>(p, P_RAM_SIZE)) return -1;
@@ -70,7 +75,15 @@ export function gpaToHostForStore(gpa: u64): i64 {
  * break, mm/share.ts), a ballooned one a fresh frame.
  */
 export function partitionHostForStore(p: usize, gpa: u64, self: usize): i64 {
-  const host = shareActive(p) ? shareStoreHost(p, load<u32>(p, P_GSTAGE_ROOT), gpa, self) : partitionHost(p, gpa);
+  let host: i64;
+  if (shareActive(p)) {
+    const root = load<u32>(p, P_GSTAGE_ROOT);
+    host = shareStoreHost(p, root, gpa, self);
+    // Swapped out: the vCPU exits to have it read back, the host gets SWAP_HOST.
+    if (host == -1) host = swapMissing(gstageLeafSlot(root, gpa), gpa, self);
+  } else {
+    host = partitionHost(p, gpa);
+  }
   if (host >= 0) {
     dirtyMark(p, gpa);
     jitFrameWritten(<u32>host); // translated code from this frame is stale (jit/code.ts)
@@ -81,7 +94,8 @@ export function partitionHostForStore(p: usize, gpa: u64, self: usize): i64 {
 /**
  * Host address of `gpa` of partition `p` for a read, from any thread
  * (counts nothing on any vCPU); -1 if it is not RAM. A ballooned page reads
- * as the zero frame.
+ * as the zero frame; a swapped one is SWAP_HOST (mm/swap.ts: the host swaps
+ * it in and asks again).
  */
 export function partitionHost(p: usize, gpa: u64): i64 {
   const root = load<u32>(p, P_GSTAGE_ROOT);
@@ -91,7 +105,8 @@ export function partitionHost(p: usize, gpa: u64): i64 {
     if (pte & GPTE_V) return <i64>gpteFrame(pte) + <i64>(gpa & 0xfff);
     const zero = shareActive(p) ? shareZeroRead(pte, gpa) : -1; // read in place: the page stays as it is
     if (zero >= 0) return zero;
-    return shareActive(p) ? shareRefaultZero(p, slot, gpa) : -1;
+    if (!shareActive(p)) return -1;
+    return leafOut(pte) ? SWAP_HOST : shareRefaultZero(p, slot, gpa);
   }
   const off = gpa - load<u64>(p, P_RAM_GPA);
   if (off >= load<u64>(p, P_RAM_SIZE)) return -1;

@@ -155,6 +155,7 @@ function guestToHost(va: u64, size: u32, acc: u32, priv: u32): i64 {
     raiseNoMemory(pa); // the pool is empty: the root reclaims, then the store runs again
     return -2;
   }
+  if (host == -2) return -2; // swapped out: the exit to the root is raised (mm/swap.ts swapFault)
   if (host < 0) {
     slowPa = pa;
     return -1;

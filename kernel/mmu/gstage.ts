@@ -133,10 +133,14 @@ export function gstageWalk(root: u32, gpa: u64): i64 {
   let refs: u64 = 0;
   let result: i64 = -1;
   for (let level: i32 = 2; level >= 0; level--) {
-    const pte = atomic.load<u64>(<usize>table + (<usize>index(gpa, <u32>level) << 3));
+    const slot = <usize>table + (<usize>index(gpa, <u32>level) << 3);
+    const pte = atomic.load<u64>(slot);
     refs++;
     if (!(pte & GPTE_V)) break;
     if (pte & (GPTE_R | GPTE_X)) {
+      // A TLB fill is a use: hypervisor swap's clock reads A and clears it
+      // (mm/swap.ts). Set as the Svadu extension would; only after a clear.
+      if (!(pte & GPTE_A)) atomic.or<u64>(slot, GPTE_A);
       // A leaf; superpages (level > 0) map a naturally aligned run of frames.
       const mask: u64 = (<u64>1 << (12 + 9 * <u64>level)) - 1;
       result = <i64>((((pte >> 10) << 12) & ~mask) | (gpa & mask));

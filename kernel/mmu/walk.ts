@@ -10,7 +10,7 @@
 import { hart, H_MSTATUS, H_SATP, H_STAT_WALKS, H_STAT_WALK_REFS } from '../cpu/hart';
 import { Cause, MS_MXR, MS_SUM, PRIV_M, PRIV_S, PRIV_U, SATP_MODE_SV39, SATP_MODE_SV48 } from '../cpu/defs';
 import { gpaToHost, gpaToHostForStore, NO_FRAME } from '../mm/gpa';
-import { CAUSE_RETRY, raiseNoMemory } from '../cpu/exception';
+import { CAUSE_RETRY, excCause, excPending, raiseNoMemory } from '../cpu/exception';
 import { ACC_FETCH, ACC_LOAD, ACC_STORE } from './tlb';
 import { pmpAllows } from './pmp';
 import { markPageTable } from './shadow';
@@ -45,6 +45,16 @@ export function setMarkTables(on: bool): void {
 }
 
 /**
+ * A page-table page without a usable frame: an access fault, unless its
+ * translation has raised an exit to the root (swapped out, mm/swap.ts):
+ * then the walk fails with that, and the instruction runs again once the
+ * root has read the page back.
+ */
+function missFault(acc: u32): u32 {
+  return excPending && excCause == CAUSE_RETRY ? CAUSE_RETRY : accessFault(acc);
+}
+
+/**
  * Virtual to physical for an access by effective privilege `priv`.
  * M-mode and satp.MODE = Bare are the identity.
  */
@@ -72,7 +82,7 @@ export function translate(va: u64, acc: u32, priv: u32): u64 {
     // Implicit page-table accesses are checked by PMP as S-mode loads.
     const host = gpaToHost(pteAddr);
     if (host < 0 || !pmpAllows(pteAddr, 8, ACC_LOAD, PRIV_S)) {
-      walkFault = accessFault(acc);
+      walkFault = missFault(acc);
       return 0;
     }
     store<u64>(hart, load<u64>(hart, H_STAT_WALK_REFS) + 1, H_STAT_WALK_REFS);
@@ -105,6 +115,10 @@ export function translate(va: u64, acc: u32, priv: u32): u64 {
         // none: the access takes the no-memory exit, not a guest fault.
         raiseNoMemory(pteAddr);
         walkFault = CAUSE_RETRY; // what guestToHost raises again: the same retry
+        return 0;
+      }
+      if (into < 0) {
+        walkFault = missFault(acc); // swapped out since it was read above (mm/swap.ts)
         return 0;
       }
       if (atomic.cmpxchg<u64>(<usize>into, pte, want) != pte) {

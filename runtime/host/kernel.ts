@@ -83,6 +83,22 @@ export interface KernelExports {
   shareRelease(id: number): number;
   /** The scanner's hash over `count` frames (bench reference). */
   hashFrames(host: number, count: number): number;
+  // Hypervisor swap (kernel/mm/swap.ts; the root's side is runtime/machine/swap.ts).
+  /** Clock from page `hand`: up to `max` victims made evicting, one grace period; list at `out` (next hand, count, page/frame pairs). */
+  swapEvictBegin(id: number, hand: number, max: number, out: number): number;
+  /** A victim's bytes are in `slot`: swapped, its frame freed (0: it was swapped back in first). */
+  swapEvictCommit(id: number, page: number, frame: number, slot: bigint): number;
+  /** A victim stays (its bytes could not be written). */
+  swapEvictAbort(id: number, page: number, frame: number): number;
+  /** The slot of a swapped page, -2 evicting, -1 otherwise. */
+  swapSlotOf(id: number, gpa: bigint): bigint;
+  /** A swapped page read into `frame` (from frameAlloc) is mapped there again; 0: not in that slot (the frame is freed). */
+  swapInInstall(id: number, gpa: bigint, slot: bigint, frame: number): number;
+  /** A swapped page goes to the balloon unread: its slot (free now), or -1. */
+  swapDiscard(id: number, gpa: bigint): bigint;
+  /** One frame from the pool's free list (0: none), and back. */
+  frameAlloc(): number;
+  frameFree(frame: number): void;
 }
 
 /** Layout constants exported by the kernel as wasm globals. */

@@ -18,6 +18,7 @@ import { schedExports } from '../host/sched.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
 import { RamGuestMemory, type GuestMemory } from '../../drivers/emulated/dma.ts';
 import { Overcommit, overcommitOverhead } from './overcommit.ts';
+import { SwapError } from './swap.ts';
 import { KernelDirtyLog } from '../../drivers/emulated/dirty.ts';
 import { virtioBlkFactory } from '../../drivers/emulated/virtio/blk.ts';
 import type { VmbusDevice } from '../../drivers/vmbus/channel-manager.ts';
@@ -61,6 +62,8 @@ export class Machine implements Guest {
   readonly guestMemory: GuestMemory;
   /** Page sharing and ballooning, when configured. */
   readonly overcommit: Overcommit | undefined;
+  /** Takes swap off the host's reclaimers (the partition's end). */
+  private stopSwapReclaim: (() => void) | undefined;
   private readonly ramHost: number;
   /** Host address of this partition's RAM (frames from the hypervisor's pool). */
   get ramHostAddress(): number {
@@ -153,6 +156,8 @@ export class Machine implements Guest {
       throw new RangeError('out of host frames for the page-table bitmap');
     }
     this.overcommit?.enable();
+    // Swap is what the host reclaims with after page sharing (memory-pressure.ts).
+    if (this.overcommit?.swap) this.stopSwapReclaim = this.hypervisor.pressure.register((n) => this.overcommit!.balance(n));
     // The deterministic host scans at fixed points (KSM's default rate is 100 pages per 20 ms).
     if (this.overcommit && !this.hypervisor.sharePagesPerRound) this.hypervisor.sharePagesPerRound = 64;
     for (let h = 0; h < config.harts; h++) {
@@ -329,6 +334,7 @@ export class Machine implements Guest {
 
   /** A threaded host's root partition, now and then: console input and output of enlightened guests. */
   poll(): void {
+    this.overcommit?.balance(); // the eviction driver, on the root's thread
     this.vmbus?.tick();
     this.sbi?.feed();
     this.sbi?.drain(false);
@@ -358,6 +364,7 @@ export class Machine implements Guest {
 
   beforeRound(): void {
     this.lastRun = undefined;
+    this.overcommit?.balance(); // the eviction driver: between rounds, no vCPU runs
     this.sbi?.feed();
     this.vmbus?.tick();
   }
@@ -389,11 +396,29 @@ export class Machine implements Guest {
     const slice = this.slices[i];
     if (slice) this.lastRun = { vcpu: i, used: this.harts[i]!.steps - slice.start, full: slice.full, exit };
     if (exit === Exit.HOST) {
+      this.serviceSwapIn(i);
       this.serviceNoMemory(i);
       this.serviceHtif();
     }
     if (this.sbi) this.pendingExit = this.sbi.afterRun(this.harts[i]!, exit) ?? this.pendingExit;
     if (this.pendingExit) this.result = this.pendingExit;
+  }
+
+  /**
+   * The swap-in exit (kernel/mm/swap.ts): vCPU `i` touched a page that is
+   * in the swap file; it is read back here, and the vCPU runs the same
+   * instruction again when it next runs. A page that cannot come back (the
+   * file cannot be read, no frame) stops this partition alone.
+   */
+  private serviceSwapIn(i: number): void {
+    const gpa = this.harts[i]!.takeSwapIn();
+    if (gpa === undefined) return;
+    try {
+      this.overcommit?.swap?.swapIn(gpa);
+    } catch (e) {
+      if (!(e instanceof SwapError)) throw e;
+      this.pendingExit = { kind: 'memory-exhausted', error: 'MemoryExhaustedError', message: `vCPU ${i}: ${e.message}` };
+    }
   }
 
   /**
@@ -755,7 +780,8 @@ export class Machine implements Guest {
   releaseMemory(): void {
     this.vmbus?.dispose(); // its devices' scratch pages and the event area
     this.vmbus = undefined;
-    if (this.overcommit) this.overcommit.release();
+    this.stopSwapReclaim?.();
+    if (this.overcommit) this.overcommit.release(); // its swap file goes too
     else this.kernel.exports.framesFree(this.ramHost, this.config.ramSize / 4096);
   }
 

@@ -12,6 +12,7 @@ import type { VirtioMmio } from '../../drivers/emulated/virtio/mmio.ts';
 import type { KernelInstance } from '../host/kernel.ts';
 import type { GpadlPinning } from '../../drivers/vmbus/host.ts';
 import type { DynamicMemoryDevice } from '../../drivers/vmbus/dm.ts';
+import { Swap, SwapError, SwapFile, SWAP_HOST, type SwapConfig, type SwapCounters } from './swap.ts';
 
 export interface OvercommitConfig {
   /**
@@ -30,6 +31,8 @@ export interface OvercommitConfig {
    * whoever builds the partition's VMBus devices and joined with attachDynamicMemory.
    */
   dynamicMemory?: boolean;
+  /** Hypervisor swap to a file of the partition's own (runtime/machine/swap.ts). */
+  swap?: SwapConfig;
 }
 
 /** Where a partition's balloon is: what the host asked, what the guest gave. */
@@ -64,6 +67,8 @@ export interface PartitionMemoryMap {
   ballooned: number;
   /** Pages of demand-allocated RAM that never had a frame (they read as zeros). */
   unpopulated: number;
+  /** Pages in the partition's swap file (no frame). */
+  swapped: number;
   /** Copy-on-write breaks of this partition's pages. */
   cowBreaks: number;
   /** Of the private pages: those pinned for the host (VMBus GPADLs; never shared, ballooned or swapped). */
@@ -98,6 +103,11 @@ export class Overcommit {
   private readonly salt: number;
   private balloonDevice: { device: VirtioBalloon; transport: VirtioMmio } | undefined;
   private dynamicMemory: DynamicMemoryDevice | undefined;
+  /** Hypervisor swap, with OvercommitConfig.swap. */
+  readonly swap: Swap | undefined;
+  /** Free host frames below which the eviction driver (balance()) swaps pages out, and up to which it does. */
+  private readonly lowFrames: number;
+  private readonly highFrames: number;
 
   /** Overcommit for partition `id`, checked (OvercommitError); enable() once its paging is set up. */
   constructor(
@@ -120,9 +130,18 @@ export class Overcommit {
     }
     this.salt = salt;
     const k = kernel.exports;
-    this.pages = new PagedGuestMemory(memory, ramBase, ramSize, (gpa, write) =>
-      Number(write ? k.partitionHostWrite(id, BigInt(gpa)) : k.partitionHostRead(id, BigInt(gpa))),
-    );
+    const swapName = `hv-swap-${process.pid}-${id}-${Date.now().toString(36)}.swp`;
+    this.swap = config.swap ? new Swap(kernel, memory, id, new SwapFile(config.swap.dir, swapName)) : undefined;
+    this.lowFrames = config.swap?.lowWatermark ?? 0;
+    this.highFrames = 2 * this.lowFrames;
+    const translate = (gpa: number, write: boolean) =>
+      Number(write ? k.partitionHostWrite(id, BigInt(gpa)) : k.partitionHostRead(id, BigInt(gpa)));
+    // A page that is swapped out (SWAP_HOST, kernel/mm/swap.ts) is read back
+    // first, here on the root's thread: a host read never sees zeros for it.
+    this.pages = new PagedGuestMemory(memory, ramBase, ramSize, (gpa, write) => {
+      const host = translate(gpa, write);
+      return host === SWAP_HOST && this.swap?.swapIn(gpa) ? translate(gpa, write) : host;
+    });
   }
 
   /** Switches the partition's RAM to the per-page map (before its vCPUs run); throws OvercommitError when the pool cannot hold the tables. */
@@ -198,12 +217,18 @@ export class Overcommit {
   /** Everything --stats and the playground show about this partition's memory. */
   stats(): OvercommitStats {
     const balloon = this.balloonStatus();
-    return { pages: this.map(), host: sharingCounters(this.kernel), ...(balloon ? { balloon } : {}) };
+    return { pages: this.map(), host: sharingCounters(this.kernel), ...(balloon ? { balloon } : {}), ...(this.swap ? { swap: this.swap.stats() } : {}) };
   }
 
   /** A copy of the whole RAM as the guest sees it (a save file's memory section). */
   snapshot(): Uint8Array {
-    return this.pages.read(this.ramBase, this.ramSize);
+    if (!this.swap) return this.pages.read(this.ramBase, this.ramSize);
+    // Swapped pages come from the file as they are: a save takes no frames.
+    const out = new Uint8Array(this.ramSize);
+    for (let off = 0; off < this.ramSize; off += 4096) {
+      out.set(this.swap.peek(this.ramBase + off) ?? this.pages.read(this.ramBase + off, 4096), off);
+    }
+    return out;
   }
 
   /** The guest's pages by where they live. */
@@ -213,9 +238,11 @@ export class Overcommit {
     const zero = k.partitionMemPages(this.id, 1);
     const ballooned = k.partitionMemPages(this.id, 2);
     const unpopulated = k.partitionMemPages(this.id, 5);
+    const swapped = this.swap?.stats().swapped ?? 0;
     return {
-      private: this.ramSize / 4096 - shared - zero - ballooned - unpopulated,
+      private: this.ramSize / 4096 - shared - zero - ballooned - unpopulated - swapped,
       unpopulated,
+      swapped,
       shared,
       zero,
       ballooned,
@@ -229,7 +256,43 @@ export class Overcommit {
    * to the pool at the next reclaim(). False if it is not RAM or is already out.
    */
   balloonPage(gpa: number): boolean {
+    if (this.swap?.discard(gpa)) return true; // swapped out: its slot is free, nothing to read
     return this.kernel.exports.partitionBalloonPage(this.id, BigInt(gpa)) !== 0;
+  }
+
+  /**
+   * Evicts up to `pages` private pages to the swap file, least recently
+   * used first; returns how many went out. The lab's knob (and the bench's).
+   * Throws OvercommitError without swap, SwapError when the file cannot be
+   * written (those pages stay in RAM).
+   */
+  swapOut(pages: number): number {
+    if (!this.swap) throw new OvercommitError('this partition has no swap file (overcommit.swap)');
+    return this.swap.swapOut(pages);
+  }
+
+  /**
+   * The eviction driver (kswapd's part): when the host's free frames are
+   * below the low watermark, swaps pages out until they reach twice it;
+   * asked for `framesNeeded` (a vCPU found none: the host's MemoryPressure),
+   * at least that many. Runs on the root's thread between exits; returns
+   * the pages evicted. A file that cannot be written evicts nothing more
+   * (counted in the swap figures): the pages stay and the guest runs on.
+   */
+  balance(framesNeeded = 0): number {
+    if (!this.swap) return 0;
+    const free = this.kernel.exports.framesAvailable();
+    const want = Math.max(framesNeeded, free < this.lowFrames ? this.highFrames - free : 0);
+    if (want <= 0) return 0;
+    try {
+      // One turn of the clock: a page a vCPU has just had swapped back in
+      // (A set) runs before it can go again, so a thrashing guest still
+      // makes progress.
+      return this.swap.swapOut(want, 1);
+    } catch (e) {
+      if (e instanceof SwapError) return 0;
+      throw e;
+    }
   }
 
   /**
@@ -249,6 +312,7 @@ export class Overcommit {
         const run = k.framesAllocContiguous(gpas.length, 4096);
         if (!run) return `no run of ${gpas.length} free host frames to pin its pages into`;
         for (let i = 0; i < gpas.length; i++) {
+          this.swap?.swapIn(gpas[i]!); // a pinned page must be present
           const r = k.partitionPinPage(this.id, BigInt(gpas[i]!), run + i * 4096);
           if (r === 0) continue;
           // Pages already moved keep their new frames (unpinned); the rest of the run goes back.
@@ -276,6 +340,7 @@ export class Overcommit {
     this.released = true;
     this.kernel.exports.shareRelease(this.id);
     this.kernel.exports.shareReclaim();
+    this.swap?.release(); // its file is removed
   }
 }
 
@@ -283,6 +348,7 @@ export interface OvercommitStats {
   pages: PartitionMemoryMap;
   host: SharingCounters;
   balloon?: BalloonStatus;
+  swap?: SwapCounters;
 }
 
 /** The host-wide page-sharing counters, as KSM's /sys/kernel/mm/ksm. */

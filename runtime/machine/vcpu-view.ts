@@ -163,6 +163,20 @@ export class VcpuView {
     return Number(v & ~0xfffn);
   }
 
+  // ---- the swap-in exit (kernel/mm/swap.ts swapFault) ----
+
+  /**
+   * The guest-physical page this vCPU waits to have swapped in, if it took
+   * the swap-in exit; taking it clears it (the instruction runs again when
+   * the vCPU next runs).
+   */
+  takeSwapIn(): number | undefined {
+    const v = this.u64('SWAP_GPA');
+    if (v === 0n) return undefined;
+    this.dv.setBigUint64(this.off('SWAP_GPA'), 0n, true);
+    return Number(v & ~0xfffn);
+  }
+
   // ---- MMIO exits to the root partition (kernel/platform/mmio.ts) ----
 
   /** The device access this vCPU waits on, if any (MmioState PENDING). */

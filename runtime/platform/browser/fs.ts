@@ -57,6 +57,12 @@ export function ftruncateSync(n: number, size = 0): void {
   f.file.data.truncate(size);
 }
 
+/** Hypervisor swap removes its file at the partition's end (runtime/machine/swap.ts). */
+export function unlinkSync(path: string): void {
+  if (!memfs.lookup(path)) throw new FsError('ENOENT', `no such file, '${path}'`);
+  memfs.remove(path);
+}
+
 export function fsyncSync(n: number): void {
   fd(n); // memory is as durable as it gets here
 }

@@ -1,0 +1,136 @@
+// Hypervisor swap (kernel/mm/swap.ts, runtime/machine/swap.ts): pages the
+// host evicts to the partition's swap file come back, on a vCPU's access
+// (the swap-in exit) or the host's own (DMA, saves), with the bytes the
+// guest last wrote, in both paging modes that overcommit.
+import { createHash } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseElf } from '../../../runtime/loader/elf.ts';
+import { Machine, type PagingMode } from '../../../runtime/machine/machine.ts';
+import { SwapError } from '../../../runtime/machine/swap.ts';
+import { runGuest } from '../../support/guest.ts';
+
+const RAM_SIZE = 8 << 20;
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function swapDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'hv-swap-test-'));
+  dirs.push(d);
+  return d;
+}
+
+/** Big byte arrays compare by digest (vitest's deep equality walks them element by element). */
+function digest(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function swapMachine(paging: PagingMode, dir: string) {
+  const out = { text: '' };
+  const m = new Machine({
+    ramSize: RAM_SIZE, harts: 1, clock: 'icount', paging, overcommit: { swap: { dir } },
+    onConsole: (b) => (out.text += Buffer.from(b).toString('latin1')),
+  });
+  m.hypervisor.sharePagesPerRound = 0; // swap alone: every private page is a candidate
+  const entry = m.loadElf(parseElf(readFileSync('guests/bin/swap_pattern.elf')));
+  m.boot(entry, m.placeDtb());
+  return { m, out };
+}
+
+/**
+ * Evicts up to `pages` before every round, one turn of the clock as the
+ * eviction driver does: the host swaps the guest out as fast as it runs.
+ */
+function evictEveryRound(m: Machine, pages: number): void {
+  const before = m.beforeRound.bind(m);
+  m.beforeRound = () => {
+    before();
+    m.overcommit!.swap!.swapOut(pages, 1);
+  };
+}
+
+describe.each(['nested', 'shadow'] as const)('hypervisor swap under %s paging', (paging) => {
+  it('a guest checking a pattern over 4 MiB of its RAM prints the same, to the instruction, while the host evicts its pages every round', async () => {
+    const plain = await runGuest('guests/bin/swap_pattern.elf', { paging, ramSize: RAM_SIZE });
+    const dir = swapDir();
+    const { m, out } = swapMachine(paging, dir);
+    evictEveryRound(m, 64);
+    const result = await m.run({ maxInsns: 200_000_000, slice: 20_000 });
+    expect(out.text).toBe(plain.output);
+    expect(out.text).toContain('swap_pattern: 4096 KiB checked 3 times');
+    expect(result).toEqual(plain.result);
+    expect(m.instructions()).toBe(plain.machine.instructions());
+    const swap = m.overcommit!.stats().swap!;
+    expect(swap.swappedOut).toBeGreaterThan(2000); // each pass's pages went out (and came back) more than once
+    expect(swap.swappedIn).toBeGreaterThan(2000);
+    expect(swap.swappedOut - swap.swappedIn).toBe(swap.swapped);
+    expect(m.overcommit!.map().swapped).toBe(swap.swapped);
+    expect(swap.fileSlots).toBeLessThan(RAM_SIZE / 4096); // slots are reused
+    m.releaseMemory();
+    expect(readdirSync(dir)).toEqual([]); // the file goes with the partition
+  });
+
+  it("the host's reads of swapped pages (a save's copy of RAM, DMA) get the guest's bytes, never zeros, and take no frame", async () => {
+    const { m } = swapMachine(paging, swapDir());
+    await m.run({ maxInsns: 3_000_000 }); // the first pass has written part of the area
+    const before = m.overcommit!.snapshot();
+    expect(before.some((b) => b !== 0)).toBe(true);
+    const out = m.overcommit!.swapOut(RAM_SIZE / 4096);
+    expect(out).toBeGreaterThan(900); // what the guest has written (the rest was never populated)
+    expect(m.overcommit!.map()).toMatchObject({ swapped: out, private: 0 });
+    expect(digest(m.overcommit!.snapshot())).toBe(digest(before)); // from the file: pages stay out
+    expect(m.overcommit!.map().swapped).toBe(out);
+    // A device's read swaps in synchronously.
+    const entryPage = 0x8000_0000;
+    expect(digest(m.guestMemory.read(entryPage, 4096))).toBe(digest(before.subarray(0, 4096)));
+    expect(m.overcommit!.map()).toMatchObject({ swapped: out - 1, private: 1 });
+    m.releaseMemory();
+  });
+
+  it("a host write to a swapped page is not lost: the page comes back first, then takes the write", async () => {
+    const { m } = swapMachine(paging, swapDir());
+    await m.run({ maxInsns: 3_000_000 });
+    const page = 0x8000_0000 + (1 << 20); // inside the pattern area
+    const original = m.guestMemory.read(page, 4096);
+    expect(m.overcommit!.swapOut(RAM_SIZE / 4096)).toBeGreaterThan(900);
+    expect(m.overcommit!.swap!.peek(page)).toBeDefined(); // out
+    m.guestMemory.write(page + 8, new Uint8Array([1, 2, 3, 4]));
+    const expected = original.slice();
+    expected.set([1, 2, 3, 4], 8); // the rest of the page is the guest's
+    expect(digest(m.guestMemory.read(page, 4096))).toBe(digest(expected));
+    m.releaseMemory();
+  });
+
+  it('a swap file that cannot be written gives a SwapError, and the partition keeps its pages and runs on', async () => {
+    const { m, out } = swapMachine(paging, swapDir());
+    // The file's descriptor now refuses writes (as a full or failing disk would).
+    const file = m.overcommit!.swap!.file as unknown as { fd: number };
+    closeSync(file.fd);
+    file.fd = openSync('/dev/null', 'r');
+    const loaded = digest(m.overcommit!.snapshot());
+    expect(() => m.overcommit!.swapOut(64)).toThrow(SwapError);
+    expect(() => m.overcommit!.swapOut(64)).toThrow(/writing slot \d+ of '.*hv-swap-.*' failed/);
+    expect(m.overcommit!.map().swapped).toBe(0);
+    expect(digest(m.overcommit!.snapshot())).toBe(loaded);
+    // The eviction driver gives up quietly, every round, and the guest runs to its end.
+    const before = m.beforeRound.bind(m);
+    m.beforeRound = () => {
+      before();
+      expect(m.overcommit!.balance(64)).toBe(0);
+    };
+    const result = await m.run({ maxInsns: 200_000_000, slice: 100_000 });
+    expect(result).toEqual({ kind: 'exit', code: 0, reason: 'finisher' });
+    expect(out.text).toContain('checked 3 times');
+    expect(m.overcommit!.stats().swap!.writeErrors).toBeGreaterThan(100);
+    expect(m.overcommit!.map().swapped).toBe(0);
+    m.releaseMemory();
+  });
+});
+
+it('swap needs nested or shadow paging, and a directory it can create its file in', () => {
+  expect(() => new Machine({ ramSize: RAM_SIZE, harts: 1, paging: 'direct', overcommit: { swap: { dir: tmpdir() } }, onConsole: () => {} })).toThrow(/nested or shadow/);
+  expect(() => new Machine({ ramSize: RAM_SIZE, harts: 1, paging: 'nested', overcommit: { swap: { dir: '/nonexistent/hv' } }, onConsole: () => {} })).toThrow(SwapError);
+});
