@@ -237,5 +237,12 @@ describe('VMBus on a Machine (deterministic host)', () => {
     expect(m.vmbus!.channels.list().map((c) => [c.relid, c.state])).toEqual([[1, 'offered'], [relid, 'rescinded'], [relid + 1, 'offered']]);
     expect(m.vmbus!.channels.refusals).toEqual([]);
     expect(() => m.vmbus!.save()).toThrow(/added or removed while it ran/);
+
+    // A reboot keeps the NIC that is left, on a fresh port: the old one leaves the switch with the old bus.
+    const old = sw.list().find((p) => p.name === 'p/1')!;
+    m.bootEnlightened(BigInt(RAM_BASE), 0);
+    const now = sw.list().filter((p) => p.name === 'p/1');
+    expect(now.map((p) => [p.mac, p.id === old.id])).toEqual([[old.mac, false]]);
+    expect(m.vmbus!.deviceList.filter((d) => d instanceof NetvscDevice)).toHaveLength(1);
   });
 });
