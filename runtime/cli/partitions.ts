@@ -133,7 +133,7 @@ function printVcpuStats(s: PartitionStats, prefix: string): void {
 
 /** A partition's VM exits by reason, over its vCPUs. */
 export function sumExits(s: PartitionStats): Record<ExitReason, number> {
-  const sum = { mmio: 0, sbi: 0, htif: 0, memory: 0, other: 0 };
+  const sum = { mmio: 0, sbi: 0, htif: 0, memory: 0, swap: 0, other: 0 };
   for (const v of s.vcpuStats) for (const k of Object.keys(sum) as ExitReason[]) sum[k] += v.exits[k];
   return sum;
 }
@@ -267,7 +267,7 @@ export interface ThreadedRun {
 /** Runs `specs` at once on a threaded host with `pcpus` pCPU threads until each has finished. */
 export async function runThreaded(
   specs: readonly PartitionSpec[],
-  o: Pick<CommonOptions, 'timeoutMs' | 'save' | 'migrate' | 'live' | 'control'>,
+  o: Pick<CommonOptions, 'timeoutMs' | 'save' | 'migrate' | 'live' | 'control' | 'balloonPolicy'>,
   pcpus: number | undefined,
   out: Consoles,
   restore?: LoadedSave,
@@ -358,6 +358,7 @@ export async function runThreaded(
     );
     try {
       for (const id of ids) if (!timedOut) await h.start(id); // a timed-out partition is stopped: not started
+      if (o.balloonPolicy) await h.balloonPolicy({});
       live?.startMove();
       const partitions = [];
       for (let i = 0; i < ids.length; i++) {

@@ -44,6 +44,9 @@ const SPEC = {
   overcommit: { value: false },
   salt: { value: true },
   balloon: { value: true },
+  swap: { value: true },
+  'dynamic-memory': { value: false },
+  'balloon-policy': { value: true },
   icount: { value: false },
   jit: { value: true },
   save: { value: true },
@@ -114,12 +117,21 @@ const HELP = `usage: hv run [options] [FILE.elf...]
   --salt N           with --overcommit: share with every partition of salt N
                      (1..2147483647; default: within the partition only)
   --balloon SIZE     with --overcommit: ask the guest to keep SIZE of its RAM
+  --dynamic-memory   with --overcommit and -bios hv: the balloon is Hyper-V
+                     Dynamic Memory on VMBus instead of virtio-balloon
+  --balloon-policy auto
+                     move the balloon targets of the guests toward those under
+                     memory pressure, within what they hold (threaded host;
+                     docs/memory.md, "The automatic policy")
   --host-memory SIZE the host's memory for partitions (its frame pool): RAM of
                      --overcommit partitions is allocated as they write it, so
                      they may add up to more; a partition whose tables and
                      reserved RAM do not fit is refused, and one that writes
                      more than the host can reclaim is stopped alone
                      (default: enough for every partition's RAM)
+  --swap DIR         with --overcommit: hypervisor swap to a file created in
+                     DIR (removed when the partition ends); pages go out when
+                     the host's free frames run low (see --host-memory)
   --stats            print instructions, MIPS, TLB and exit figures on stderr
                      (with --overcommit, its pages by where they live)
   --save FILE        save the guest to FILE (hv restore FILE starts it again)
@@ -200,6 +212,9 @@ export async function runCommand(argv: string[]): Promise<number> {
       throw new UsageError('--snapshot-dir and --move-disk on the deterministic host run round-robin; --pcpus N (the kernel scheduler) is not supported with them');
     }
   }
+  if (common.balloonPolicy && deterministic) {
+    throw new UsageError('--balloon-policy auto runs on the threaded host\'s timer: not with --deterministic, --icount or a step count');
+  }
   if (common.control !== undefined && deterministic) {
     throw new UsageError('--control drives the threaded host: not with --deterministic, --icount or a step count (--max-insns, --*-after-insns)');
   }
@@ -258,16 +273,25 @@ function sizeOption(args: Parsed, name: string): number | undefined {
   }
 }
 
-/** --overcommit [--salt N] [--balloon SIZE] as a spec's overcommit field (its rules check the values). */
+/** --overcommit [--salt N] [--balloon SIZE] [--dynamic-memory] as a spec's overcommit field (its rules check the values). */
 function overcommitOptions(args: Parsed): Pick<PartitionSpec, 'overcommit'> {
   if (!args.options.has('overcommit')) {
-    for (const o of ['salt', 'balloon']) if (args.options.has(o)) throw new UsageError(`--${o} needs --overcommit`);
+    for (const o of ['salt', 'balloon', 'dynamic-memory']) if (args.options.has(o)) throw new UsageError(`--${o} needs --overcommit`);
     return {};
   }
   if (args.options.has('migrate-to')) throw new UsageError('--migrate-to does not support --overcommit yet (live migration copies RAM as one run)');
   const salt = integerOption(args, 'salt');
   const balloonTarget = sizeOption(args, 'balloon');
-  return { overcommit: { balloon: true, ...(salt !== undefined ? { salt } : {}), ...(balloonTarget !== undefined ? { balloonTarget } : {}) } };
+  const balloon = args.options.has('dynamic-memory') ? { dynamicMemory: true } : { balloon: true };
+  return { overcommit: { ...balloon, ...(salt !== undefined ? { salt } : {}), ...(balloonTarget !== undefined ? { balloonTarget } : {}) } };
+}
+
+/** --swap DIR: hypervisor swap, added to the overcommit field. */
+function swapOption(args: Parsed, o: Pick<PartitionSpec, 'overcommit'>): Pick<PartitionSpec, 'overcommit'> {
+  const dir = optionValue(args, 'swap');
+  if (dir === undefined) return o;
+  if (!o.overcommit) throw new UsageError('--swap needs --overcommit');
+  return { overcommit: { ...o.overcommit, swap: { dir } } };
 }
 
 /** The partitions FILEs and QEMU-style options describe. */
@@ -275,7 +299,7 @@ function commandLineSpecs(args: Parsed, common: CommonOptions): PartitionSpec[] 
   const base = {
     memory: common.ramSize, vcpus: common.harts, paging: common.paging, append: optionValue(args, 'append'),
     ...(args.options.has('no-reboot') ? { reboot: false } : {}),
-    ...overcommitOptions(args),
+    ...swapOption(args, overcommitOptions(args)),
   };
   if (args.positionals.length > 1) {
     // hv run A.elf B.elf ...: each guest in a child partition of its own.
