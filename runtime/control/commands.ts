@@ -106,7 +106,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     help: 'hot remove a VMBus device: its offer is rescinded (a disk add-disk added is closed, a NIC leaves the switch)',
     verb: 'removeVmbusDevice',
     args: [partition, { name: 'relid', type: 'integer', help: 'its channel (channels lists them)' }],
-    aliases: ['remove-disk'],
+    aliases: ['remove-disk', 'remove-nic'],
   },
   'move-disk': {
     help: "move a disk to a new image while the guest runs (storage migration)",
