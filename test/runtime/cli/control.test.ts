@@ -45,7 +45,7 @@ describe('hv control', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('drives a running guest: channels, a KVP round trip, heartbeat, then a graceful shutdown ends the run', { retry: 1 }, async () => {
+  it('drives a running guest: channels, a KVP round trip, heartbeat, a NIC hot added and removed, then a graceful shutdown ends the run', { retry: 1 }, async () => {
     const sock = join(dir, `run-${process.pid}-${Date.now()}.sock`);
     const run = start('run', '-m', '32M', '-bios', 'hv', '-device', 'hv-ic', '--control', sock, 'guests/bin/enlightened/vmbus-ic.elf');
     try {
@@ -73,6 +73,14 @@ describe('hv control', () => {
       const beat = JSON.parse((await hv('control', sock, '--json', 'heartbeat', '0')).stdout) as { state: string; sequence: number };
       expect(beat.state).toBe('ready');
       expect(beat.sequence).toBeGreaterThanOrEqual(3);
+
+      // A NIC hot added on the virtual switch and taken away again; the ICs go on.
+      const nic = await hv('control', sock, 'add-nic', 'vmbus-ic', '--mac', '52:54:00:aa:bb:cc');
+      expect([nic.stdout, nic.stderr]).toEqual(['5\n', '']);
+      const ports = JSON.parse((await hv('control', sock, 'switch-ports', '--json')).stdout) as { partition: number; mac: string }[];
+      expect(ports.map((p) => [p.partition, p.mac])).toEqual([[0, '52:54:00:aa:bb:cc']]);
+      expect((await hv('control', sock, 'remove-nic', '0', '5')).code).toBe(0);
+      expect((await hv('control', sock, 'switch-ports')).stdout).toBe('');
 
       // Bad requests: one line each, and the guest runs on.
       const missing = await hv('control', sock, 'heartbeat', '7');
