@@ -577,6 +577,11 @@ export class ChannelManager {
   }
 
   /** Back to before INITIATE_CONTACT: channels closed (devices stay offered), GPADLs dropped, rescinded relids freed. */
+  /** The partition's VMBus goes (a reboot, its end): channels closed, GPADLs dropped (their pages unpinned). */
+  release(): void {
+    this.reset();
+  }
+
   private reset(): void {
     for (const ch of [...this.channels.values()]) {
       this.closeChannel(ch);

@@ -223,6 +223,7 @@ export class VmbusHost {
 
   /** The partition is destroyed: devices' scratch pages and the event area go back to the frame pool. */
   dispose(): void {
+    this.channels.release(); // GPADLs dropped: on an overcommit partition their pages are unpinned
     for (const d of this.devices) d.detach?.();
     this.synic.dispose();
   }

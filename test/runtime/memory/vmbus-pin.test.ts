@@ -121,6 +121,14 @@ describe('GPADLs on an overcommit partition (the channel manager and the kernel)
     expect(cm.refusals).toEqual([]);
   });
 
+  it('a reboot or the partition’s end (its VMBus disposed) lets the GPADLs’ pages go', () => {
+    const { m, pfn, gpadl, oc } = setup();
+    expect(gpadl(5, [300, 301].map(pfn))).toBeUndefined();
+    expect(oc.map().pinned).toBe(2);
+    m.vmbus!.dispose();
+    expect(oc.map().pinned).toBe(0);
+  });
+
   it.each([
     ['a ballooned page', (t: ReturnType<typeof setup>) => (t.oc.balloonPage(RAM + 201 * PAGE), [200, 201].map(t.pfn)), /page 0x800c9000 is not present \(ballooned\)/],
     ['a page of another GPADL', (t: ReturnType<typeof setup>) => (t.gpadl(6, [t.pfn(201)]), [200, 201].map(t.pfn)), /page 0x800c9000 is in another GPADL already/],
