@@ -154,8 +154,8 @@ export function printStats(s: MachineStats, prefix = 'hv: ', exits?: Record<Exit
     `SBI calls     ${s.sbiCalls}`,
   ];
   if (exits) {
-    const n = exits.mmio + exits.sbi + exits.htif + exits.memory + exits.other;
-    lines.push(`VM exits      ${n} to the root partition (device ${exits.mmio}, SBI ${exits.sbi}, HTIF ${exits.htif}${exits.memory ? `, no memory ${exits.memory}` : ''})`);
+    const n = exits.mmio + exits.sbi + exits.htif + exits.memory + exits.swap + exits.other;
+    lines.push(`VM exits      ${n} to the root partition (device ${exits.mmio}, SBI ${exits.sbi}, HTIF ${exits.htif}${exits.memory ? `, no memory ${exits.memory}` : ''}${exits.swap ? `, swap-in ${exits.swap}` : ''})`);
   }
   if (s.memory) {
     const { pages: p, host: h, balloon: b } = s.memory;
@@ -164,6 +164,14 @@ export function printStats(s: MachineStats, prefix = 'hv: ', exits?: Record<Exit
       `page sharing  ${h.pagesShared} shared frames for ${h.pagesSharing} pages, ${h.zeroPages} zero pages, ${(h.bytesSaved / 2 ** 20).toFixed(1)} MiB saved (host); ${h.fullScans} full scans, ${h.pagesScanned} pages scanned`,
     );
     if (b) lines.push(`balloon       target ${(b.targetBytes / 2 ** 20).toFixed(1)} MiB, guest keeps ${(b.actualBytes / 2 ** 20).toFixed(1)} MiB`);
+    const w = s.memory.swap;
+    if (w) {
+      const us = (ns: number) => (ns / 1000).toFixed(1);
+      lines.push(
+        `swap          ${w.swapped} pages out now (${w.fileSlots} slots in the file); ${w.swappedOut} swapped out, ${w.swappedIn} in, ` +
+          `${us(w.swappedIn ? w.swapInNsTotal / w.swappedIn : 0)} us each (worst ${us(w.swapInNsMax)} us)${w.writeErrors ? `; ${w.writeErrors} writes failed` : ''}`,
+      );
+    }
   }
   process.stderr.write(lines.map((l) => `${prefix}${l}\n`).join(''));
 }

@@ -133,7 +133,7 @@ function printVcpuStats(s: PartitionStats, prefix: string): void {
 
 /** A partition's VM exits by reason, over its vCPUs. */
 export function sumExits(s: PartitionStats): Record<ExitReason, number> {
-  const sum = { mmio: 0, sbi: 0, htif: 0, memory: 0, other: 0 };
+  const sum = { mmio: 0, sbi: 0, htif: 0, memory: 0, swap: 0, other: 0 };
   for (const v of s.vcpuStats) for (const k of Object.keys(sum) as ExitReason[]) sum[k] += v.exits[k];
   return sum;
 }

@@ -44,6 +44,7 @@ const SPEC = {
   overcommit: { value: false },
   salt: { value: true },
   balloon: { value: true },
+  swap: { value: true },
   'dynamic-memory': { value: false },
   'balloon-policy': { value: true },
   icount: { value: false },
@@ -128,6 +129,9 @@ const HELP = `usage: hv run [options] [FILE.elf...]
                      reserved RAM do not fit is refused, and one that writes
                      more than the host can reclaim is stopped alone
                      (default: enough for every partition's RAM)
+  --swap DIR         with --overcommit: hypervisor swap to a file created in
+                     DIR (removed when the partition ends); pages go out when
+                     the host's free frames run low (see --host-memory)
   --stats            print instructions, MIPS, TLB and exit figures on stderr
                      (with --overcommit, its pages by where they live)
   --save FILE        save the guest to FILE (hv restore FILE starts it again)
@@ -282,12 +286,20 @@ function overcommitOptions(args: Parsed): Pick<PartitionSpec, 'overcommit'> {
   return { overcommit: { ...balloon, ...(salt !== undefined ? { salt } : {}), ...(balloonTarget !== undefined ? { balloonTarget } : {}) } };
 }
 
+/** --swap DIR: hypervisor swap, added to the overcommit field. */
+function swapOption(args: Parsed, o: Pick<PartitionSpec, 'overcommit'>): Pick<PartitionSpec, 'overcommit'> {
+  const dir = optionValue(args, 'swap');
+  if (dir === undefined) return o;
+  if (!o.overcommit) throw new UsageError('--swap needs --overcommit');
+  return { overcommit: { ...o.overcommit, swap: { dir } } };
+}
+
 /** The partitions FILEs and QEMU-style options describe. */
 function commandLineSpecs(args: Parsed, common: CommonOptions): PartitionSpec[] {
   const base = {
     memory: common.ramSize, vcpus: common.harts, paging: common.paging, append: optionValue(args, 'append'),
     ...(args.options.has('no-reboot') ? { reboot: false } : {}),
-    ...overcommitOptions(args),
+    ...swapOption(args, overcommitOptions(args)),
   };
   if (args.positionals.length > 1) {
     // hv run A.elf B.elf ...: each guest in a child partition of its own.

@@ -645,7 +645,7 @@ export class RootPartition implements HostController {
   private register(spec: PartitionSpec, made: { machine: Machine; disks: BlockDevice[] }): number {
     const { machine, disks } = made;
     const id = machine.id;
-    const exits = Array.from({ length: machine.vcpuCount }, () => ({ mmio: 0, sbi: 0, htif: 0, memory: 0, other: 0 }));
+    const exits = Array.from({ length: machine.vcpuCount }, () => ({ mmio: 0, sbi: 0, htif: 0, memory: 0, swap: 0, other: 0 }));
     // Its own disk list: snapshots and disk moves point it at new images.
     const p: Partition = { spec: { ...spec, disks: [...spec.disks] }, machine, disks, state: 'created', waiters: [], exits, printed: 0, moves: new Map(), hot: noHotDisks() };
     this.shared.setEpoch(machine.id, machine.clockEpochMs);

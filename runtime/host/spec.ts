@@ -75,9 +75,11 @@ export interface PartitionSpec {
    * Memory overcommit (docs/memory.md): page sharing with the partitions of
    * the same salt (absent or 0: none but itself) and, with balloon, a
    * virtio-balloon device, or with dynamicMemory Hyper-V Dynamic Memory on
-   * VMBus (enlightened partitions). Nested or shadow paging only.
+   * VMBus (enlightened partitions); with swap, hypervisor swap to a file
+   * created in swap.dir (removed at the partition's end), evicting when the
+   * host's free frames fall below swap.lowWatermark. Nested or shadow paging only.
    */
-  overcommit?: { salt?: number; balloon?: boolean; dynamicMemory?: boolean; balloonTarget?: number };
+  overcommit?: { salt?: number; balloon?: boolean; dynamicMemory?: boolean; balloonTarget?: number; swap?: { dir: string; lowWatermark?: number } };
   /** Synthetic NICs on VMBus, each a port of the host's virtual switch (enlightened partitions only). */
   nics?: NicSpec[];
   /** Integration components on VMBus (enlightened partitions only). */
@@ -258,6 +260,12 @@ export function checkPartition(spec: PartitionSpec): PartitionSpec {
     if (o.balloonTarget !== undefined) {
       if (o.balloon !== true && o.dynamicMemory !== true) fail('overcommit.balloonTarget', 'needs "balloon": true or "dynamicMemory": true');
       integer(o.balloonTarget, 'overcommit.balloonTarget', 0, typeof s.memory === 'number' ? s.memory : 0, fail);
+    }
+    if (o.swap !== undefined) {
+      const w = o.swap as Record<string, unknown>;
+      if (typeof w !== 'object' || w === null || Array.isArray(w)) fail('overcommit.swap', `must be an object, got ${show(w)}`);
+      if (typeof w.dir !== 'string' || w.dir === '') fail('overcommit.swap.dir', `must be the directory for the swap file, got ${show(w.dir)}`);
+      if (w.lowWatermark !== undefined) integer(w.lowWatermark, 'overcommit.swap.lowWatermark', 0, 0x10_0000, fail);
     }
     const slots = Array.isArray(s.disks) ? virtioDisks(s.disks as DiskSpec[]).length : 0;
     if (o.balloon && slots >= LIMITS.disks) fail('overcommit.balloon', `the balloon takes a virtio-mmio slot: at most ${LIMITS.disks - 1} virtio disks with it`);

@@ -311,7 +311,7 @@ export class Machine implements Guest {
     const h = this.harts[i]!;
     const req = h.mmioRequest();
     const reason: ExitReason =
-      h.u64('NOMEM_GPA') !== 0n ? 'memory' : req ? 'mmio' : this.sbi && h.u32('SBI_EXIT') !== 0 ? 'sbi' : this.tohost !== 0n ? 'htif' : 'other';
+      h.u64('NOMEM_GPA') !== 0n ? 'memory' : h.u64('SWAP_GPA') !== 0n ? 'swap' : req ? 'mmio' : this.sbi && h.u32('SBI_EXIT') !== 0 ? 'sbi' : this.tohost !== 0n ? 'htif' : 'other';
     if (req) h.completeMmio(this.busAccess(req.write, req.addr, req.size, req.value));
     this.afterRun(i, Exit.HOST);
     return reason;

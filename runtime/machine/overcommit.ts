@@ -77,6 +77,9 @@ export interface PartitionMemoryMap {
 
 export const MAX_SALT = 0x7fff_ffff;
 
+/** Free host frames the swap driver keeps by default (1 MiB): room for device DMA and copy-on-write breaks between its turns. */
+const DEFAULT_LOW_WATERMARK = 256;
+
 /** partitionPinPage's refusals (kernel/mm/pin.ts PIN_*), as a GPADL refusal says them. */
 const PIN_REFUSALS: Record<number, string> = {
   1: "is not the partition's RAM",
@@ -132,7 +135,7 @@ export class Overcommit {
     const k = kernel.exports;
     const swapName = `hv-swap-${process.pid}-${id}-${Date.now().toString(36)}.swp`;
     this.swap = config.swap ? new Swap(kernel, memory, id, new SwapFile(config.swap.dir, swapName)) : undefined;
-    this.lowFrames = config.swap?.lowWatermark ?? 0;
+    this.lowFrames = config.swap?.lowWatermark ?? DEFAULT_LOW_WATERMARK;
     this.highFrames = 2 * this.lowFrames;
     const translate = (gpa: number, write: boolean) =>
       Number(write ? k.partitionHostWrite(id, BigInt(gpa)) : k.partitionHostRead(id, BigInt(gpa)));
@@ -285,10 +288,11 @@ export class Overcommit {
     const want = Math.max(framesNeeded, free < this.lowFrames ? this.highFrames - free : 0);
     if (want <= 0) return 0;
     try {
-      // One turn of the clock: a page a vCPU has just had swapped back in
-      // (A set) runs before it can go again, so a thrashing guest still
-      // makes progress.
-      return this.swap.swapOut(want, 1);
+      // The driver's turns: one turn of the clock, so a page a vCPU has
+      // just had swapped back in (A set) runs before it can go again and a
+      // thrashing guest still makes progress. A vCPU waiting for a frame
+      // (framesNeeded): two, as many as it takes.
+      return this.swap.swapOut(want, framesNeeded > 0 ? 2 : 1);
     } catch (e) {
       if (e instanceof SwapError) return 0;
       throw e;

@@ -9,14 +9,19 @@
 // an evicting or swapped page in the kernel and exit here.
 import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { InputError } from '../errors.ts';
 import type { KernelInstance } from '../host/kernel.ts';
 
 const PAGE = 4096;
 /** Victims per kernel call: the eviction list is one frame (next hand, count, then page and frame per victim). */
 const BATCH_MAX = (PAGE - 8) / 8;
 
-/** A swap file that cannot be created, written or read, or a page that cannot come back. */
-export class SwapError extends Error {
+/**
+ * A swap file that cannot be created, written or read, or a page that
+ * cannot come back. An InputError (the directory given, the disk under
+ * it): the CLI prints it as one line.
+ */
+export class SwapError extends InputError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'SwapError';
@@ -28,8 +33,9 @@ export interface SwapConfig {
   dir: string;
   /**
    * Free host frames below which the root swaps this partition's pages out
-   * (up to twice as many free), as kswapd keeps its watermarks; 0 (the
-   * default) only when asked (Overcommit.swapOut) or when a vCPU finds no frame.
+   * (up to twice as many free), as kswapd keeps its watermarks (default
+   * 256, 1 MiB). 0: only when asked (Overcommit.swapOut) or when a vCPU
+   * finds no frame (the host's MemoryPressure).
    */
   lowWatermark?: number;
 }
@@ -53,7 +59,12 @@ export interface SwapCounters {
   writeErrors: number;
 }
 
-/** Slots of 4 KiB in a file of its own; freed slots are reused before the file grows. */
+/**
+ * Slots of 4 KiB in a file of its own; freed slots are reused before the
+ * file grows. The file is removed from its directory as soon as it is
+ * open (as tmpfile(3) does): its space goes back when the partition ends,
+ * or when the process does, however it ends.
+ */
 export class SwapFile {
   readonly path: string;
   private fd: number | undefined;
@@ -68,6 +79,7 @@ export class SwapFile {
     } catch (e) {
       throw new SwapError(`cannot create the swap file '${this.path}': ${(e as Error).message}`, { cause: e });
     }
+    unlinkSync(this.path);
   }
 
   alloc(): number {
@@ -100,14 +112,11 @@ export class SwapFile {
     }
   }
 
-  /** Closes and removes the file (its pages are gone with the partition). */
+  /** Closes the file: its pages are gone with the partition, and so is its space. */
   close(): void {
     if (this.fd === undefined) return;
     closeSync(this.fd);
     this.fd = undefined;
-    try {
-      unlinkSync(this.path);
-    } catch {}
   }
 
   private open(): number {

@@ -80,9 +80,10 @@ export interface MachineState {
 /**
  * Why a vCPU exited to the root partition: a device access, an SBI call the
  * host serves (console, reset), an HTIF write, a store that found no host
- * frame (the no-memory exit, overcommit).
+ * frame (the no-memory exit, overcommit), a page in the swap file (the
+ * swap-in exit, runtime/machine/swap.ts).
  */
-export type ExitReason = 'mmio' | 'sbi' | 'htif' | 'memory' | 'other';
+export type ExitReason = 'mmio' | 'sbi' | 'htif' | 'memory' | 'swap' | 'other';
 
 export type RunResult =
   | { kind: 'exit'; code: number; reason: 'htif' | 'finisher' | 'sbi' }
