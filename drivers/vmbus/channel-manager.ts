@@ -69,6 +69,12 @@ export interface VmbusDevice {
   restore?(state: object): void;
   /** Periodic work (`now`: the guest's clock in ticks), from the partition's round or the root's poll. */
   tick?(now: number): void;
+  /**
+   * The guest-clock tick from which tick() next has work (a periodic
+   * request, an answer's deadline), or undefined for none: a host that
+   * skips a guest's idle time stops there, as at the guest's own timers.
+   */
+  due?(): number | undefined;
   /** The partition runs again after a pause, restore or migration. */
   resumed?(): void;
 }

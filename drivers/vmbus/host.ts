@@ -216,6 +216,13 @@ export class VmbusHost {
     for (const d of this.devices) d.tick?.(now);
   }
 
+  /** The first of the devices' deadlines (VmbusDevice.due), in guest-clock ticks, or undefined. */
+  due(): number | undefined {
+    let t = Infinity;
+    for (const d of this.devices) t = Math.min(t, d.due?.() ?? Infinity);
+    return t === Infinity ? undefined : t;
+  }
+
   /** The partition was paused and runs again (resumed, restored, migrated): devices that care (timesync) catch up. */
   resumed(): void {
     for (const d of this.devices) d.resumed?.();

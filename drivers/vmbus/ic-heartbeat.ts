@@ -47,6 +47,10 @@ export class HeartbeatIc extends IntegrationComponent {
     if (now >= this.next && this.pending === 0) this.beat(now);
   }
 
+  protected override onDue(): number | undefined {
+    return this.pending === 0 ? this.next : undefined;
+  }
+
   private beat(now: number): void {
     this.next = now + HEARTBEAT_INTERVAL_TICKS;
     const body = new Uint8Array(BODY);

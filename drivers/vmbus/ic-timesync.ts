@@ -51,6 +51,10 @@ export class TimesyncIc extends IntegrationComponent {
     if (now >= this.next && this.pending === 0) this.send1(TimesyncFlag.SAMPLE);
   }
 
+  protected override onDue(): number | undefined {
+    return this.pending === 0 ? this.next : undefined;
+  }
+
   /** The partition ran on after a pause, a restore or a migration: the guest's clock is set again. */
   resumed(): void {
     this.sync();

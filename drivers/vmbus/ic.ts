@@ -135,6 +135,20 @@ export abstract class IntegrationComponent extends ChannelEndpoint {
     if (this.state === 'ready' && this.isOpen) this.onTick(now);
   }
 
+  /** VmbusDevice.due: the request in flight's deadline, or the service's next periodic request (onDue), whichever is first. */
+  due(): number | undefined {
+    const f = this.inflight;
+    const timeout = f && !f.timedOut ? f.sentAt + IC_TIMEOUT_TICKS + 1 : Infinity;
+    const periodic = this.state === 'ready' && this.isOpen ? (this.onDue() ?? Infinity) : Infinity;
+    const t = Math.min(timeout, periodic);
+    return t === Infinity ? undefined : t;
+  }
+
+  /** When a ready IC's onTick next has work (the guest clock in ticks), if ever. */
+  protected onDue(): number | undefined {
+    return undefined;
+  }
+
   private failAll(error: string): void {
     const all = [...(this.inflight && !this.inflight.timedOut ? [this.inflight] : []), ...this.queue];
     this.inflight = undefined;

@@ -33,9 +33,7 @@ static void fail(const char *what, int r)
  * Answers requests until cond() holds; at most `seconds` of the time CSR.
  * The limit is a deadline, not a count of waits: every request wakes us
  * (a busy host sends KVP's enumeration one request per wake-up), and
- * counting wake-ups as seconds gave up after 11 of them. Each wait is
- * still at most a second: the deterministic host skips a guest's idle
- * time to its next timer, and its heartbeat is due every second.
+ * counting wake-ups as seconds gave up after 11 of them.
  */
 static void serve_until(int (*cond)(void), int seconds, const char *what)
 {
@@ -51,7 +49,7 @@ static void serve_until(int (*cond)(void), int seconds, const char *what)
 		uint64_t now = csr_read(time);
 		if (now >= deadline)
 			fail(what, VMBUS_ETIMEDOUT);
-		ic_wait(all, IC_COUNT, deadline - now < MTIME_HZ ? deadline - now : MTIME_HZ);
+		ic_wait(all, IC_COUNT, deadline - now);
 	}
 }
 

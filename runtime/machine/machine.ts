@@ -473,6 +473,10 @@ export class Machine implements Guest {
       const scmp = this.sbi ? h.stimecmp : NO_TIMER; // SBI set_timer
       if (scmp !== NO_TIMER) next = Math.min(next, Number(scmp));
     }
+    // The VMBus devices' own deadlines (a heartbeat due, an answer's
+    // timeout): idle time is not skipped past them, or the guest would get
+    // them late, at its next wake-up.
+    next = Math.min(next, this.vmbus?.due() ?? Infinity);
     if (this.clock.mode === 'icount') {
       // Idle time is skipped, and counts as steps: to the next timer, or,
       // with none set, for ever (nothing but input could wake the guest), so
