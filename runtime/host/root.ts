@@ -850,8 +850,12 @@ export class RootPartition implements HostController {
         if (p.state !== 'running' || !oc?.balloonStatus()) return [];
         return [{ id, ramBytes: p.spec.memory, balloonStatus: () => oc.balloonStatus(), setBalloonTarget: (b: number) => oc.setBalloonTarget(b) }];
       });
+    const held = balloons().reduce((sum, p) => sum + p.balloonStatus()!.targetBytes, 0);
+    if (options.budgetBytes === undefined && held === 0) {
+      throw new ControlError('balloon policy: no running partition has a balloon to take its budget from (give budgetBytes)');
+    }
     const config = {
-      budgetBytes: options.budgetBytes ?? balloons().reduce((sum, p) => sum + p.balloonStatus()!.targetBytes, 0),
+      budgetBytes: options.budgetBytes ?? held,
       stepBytes: options.stepBytes ?? 16 << 20,
       ...(options.bufferPercent !== undefined ? { bufferPercent: options.bufferPercent } : {}),
     };
