@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DynamicMemoryDevice } from '../../../drivers/vmbus/dm.ts';
 import { BalloonPolicy, plan, type PolicyInput } from '../../../runtime/host/balloon-policy.ts';
+import { ControlError } from '../../../runtime/host/controller.ts';
+import { Host } from '../../../runtime/host/host.ts';
 import { parseElf } from '../../../runtime/loader/elf.ts';
 import { Machine } from '../../../runtime/machine/machine.ts';
 import type { BalloonStatus } from '../../../runtime/machine/overcommit.ts';
@@ -99,5 +101,20 @@ describe('BalloonPolicy with a real guest', () => {
     // The guest's status said it uses all but 4 MiB of its pool: the budget is what it gets, then all of its RAM.
     expect(output).toBe(readFileSync('guests/expected/enlightened/vmbus-dm.out', 'latin1'));
     expect(policy.moves).toBe(2);
+  });
+});
+
+describe('HostController.balloonPolicy', () => {
+  it('switches on with a budget, refuses one it cannot have, and switches off', async () => {
+    const host = await Host.start({ pcpus: 1, memoryBytes: 16 << 20 });
+    try {
+      await expect(host.balloonPolicy({})).rejects.toThrow(new ControlError('balloon policy: no running partition has a balloon to take its budget from (give budgetBytes)'));
+      await expect(host.balloonPolicy({ budgetBytes: 64 * MIB, stepBytes: 100 })).rejects.toThrow(/stepBytes at least a page/);
+      await expect(host.balloonPolicy({ budgetBytes: 64 * MIB, intervalMs: 1 })).rejects.toThrow(/intervalMs must be at least 10/);
+      expect(await host.balloonPolicy({ budgetBytes: 64 * MIB })).toEqual({ budgetBytes: 64 * MIB, stepBytes: 16 * MIB });
+      expect(await host.balloonPolicy(null)).toBeNull();
+    } finally {
+      await host.close();
+    }
   });
 });
