@@ -18,6 +18,9 @@ const PAGE = 4096;
 /** The kernel's per-page translation: host address of `gpa` for a read or a write, -1 when there is none. */
 export type PageTranslate = (gpa: number, write: boolean) => number;
 
+/** What the translation gives a write to a page that needed a host frame when the pool had none (kernel/mm/gpa.ts NO_FRAME). */
+export const NO_FRAME = -3;
+
 export class PagedGuestMemory implements GuestMemory {
   constructor(
     private readonly memory: WebAssembly.Memory,
@@ -26,6 +29,14 @@ export class PagedGuestMemory implements GuestMemory {
     private readonly translate: PageTranslate,
   ) {}
 
+  /**
+   * Asked when a write found no free host frame: true if frames were
+   * reclaimed (the write is tried once more). Set by the host where
+   * reclaiming is safe (runtime/host/memory-pressure.ts); unset, such a
+   * write is a DmaError.
+   */
+  reclaim: (() => boolean) | undefined;
+
   contains(gpa: number, len: number): boolean {
     return (
       Number.isSafeInteger(gpa) && Number.isSafeInteger(len) && len >= 0 && gpa >= this.base && gpa - this.base <= this.size - len
@@ -33,7 +44,8 @@ export class PagedGuestMemory implements GuestMemory {
   }
 
   private host(gpa: number, write: boolean): number {
-    const h = this.translate(gpa, write);
+    let h = this.translate(gpa, write);
+    if (h === NO_FRAME && this.reclaim?.()) h = this.translate(gpa, write);
     if (h < 0) throw new DmaError(gpa, 1, write ? `no host frame for a write to 0x${gpa.toString(16)}` : undefined);
     return h;
   }

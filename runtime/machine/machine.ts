@@ -156,6 +156,12 @@ export class Machine implements Guest {
       throw new RangeError('out of host frames for the page-table bitmap');
     }
     this.overcommit?.enable();
+    // Host writes (device DMA) that find the pool dry reclaim as the no-memory
+    // exit does, where that is safe: a threaded host's devices run on the
+    // root's thread, never inside a vCPU's run (whose scanner grace periods
+    // would wait for that vCPU). Deterministic hosts call devices from inside
+    // run(): there such a write is a DmaError.
+    if (this.overcommit && exits) this.overcommit.pages.reclaim = () => this.hypervisor.pressure.reclaim(1) > 0;
     // Swap is what the host reclaims with after page sharing (memory-pressure.ts).
     if (this.overcommit?.swap) this.stopSwapReclaim = this.hypervisor.pressure.register((n) => this.overcommit!.balance(n));
     // The deterministic host scans at fixed points (KSM's default rate is 100 pages per 20 ms).

@@ -10,6 +10,7 @@ import { HostMemoryError } from '../../../runtime/host/memory-pressure.ts';
 import { partitionSpec } from '../../../runtime/host/spec.ts';
 import { Machine, type PagingMode, type RunResult } from '../../../runtime/machine/machine.ts';
 import { code, elf, rv } from '../../support/rv.ts';
+import { DmaError } from '../../../drivers/emulated/dma.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,6 +156,27 @@ describe('the no-memory exit', () => {
     // The 200 identical pages cost 200 frames, and merging gave most back to the big guest.
     expect(merged.shared).toBeGreaterThan(100);
     expect(merged.pages - (alone.pages - 200)).toBe(merged.shared - 1);
+  });
+
+  it.each([
+    ['a threaded host (devices on the root thread)', true],
+    ['a deterministic host (devices called inside a vCPU run)', false],
+  ])('a device write that finds the pool dry on %s: reclaims and lands, or fails with DmaError', (_, exits) => {
+    const hv = new Hypervisor(2 << 20);
+    const m = new Machine({ ramSize: 4 << 20, harts: 1, paging: 'nested', overcommit: {}, exits, onConsole: () => {} }, hv);
+    // Identical pages until the pool is dry: sharing can give all but one back.
+    const same = new Uint8Array(PAGE).fill(0x6b);
+    let page = 1;
+    while (hv.kernel.exports.framesAvailable() > 0) m.guestMemory.write(RAM + page++ * PAGE, same);
+    const write = () => m.guestMemory.write(RAM + page * PAGE, Uint8Array.of(7));
+    if (!exits) {
+      expect(write).toThrow(DmaError);
+      expect(write).toThrow(/no host frame for a write to 0x80/);
+      return;
+    }
+    write();
+    expect(m.guestMemory.read(RAM + page * PAGE, 2)).toEqual(Uint8Array.of(7, 0));
+    expect(m.overcommit!.map().shared).toBeGreaterThan(page / 2);
   });
 
   it('on the threaded host: the root stops the partition that ran out alone, the other finishes', async () => {
