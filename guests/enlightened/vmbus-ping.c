@@ -31,7 +31,7 @@ int main(unsigned long hartid, void *dtb)
 	int quiet = pings != 0;
 	if (!quiet)
 		pings = PINGS;
-	if (netvsc_probe(&nic))
+	if (netvsc_probe(&nic, 0))
 		return 1;
 	uint8_t peer[6];
 	struct packet p;

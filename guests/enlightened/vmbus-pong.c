@@ -4,7 +4,8 @@
  * it and ICMP echo requests to it (the reply carries the request's data
  * back), and stops after three echoes. Prints what it saw (the first ARP
  * request only: vmbus-ping asks again until it is answered, so how many
- * arrive depends on when this NIC came up).
+ * arrive depends on when this NIC came up). With `waitnic=N` and no NIC
+ * offered it waits up to N seconds for one the host hot-adds.
  */
 #include "bootarg.h"
 #include "netvsc.h"
@@ -23,7 +24,7 @@ int main(unsigned long hartid, void *dtb)
 	int quiet = want != 0;
 	if (!quiet)
 		want = ECHOES;
-	if (netvsc_probe(&nic))
+	if (netvsc_probe(&nic, bootarg(dtb, "waitnic=", 0) * MTIME_HZ))
 		return 1;
 	unsigned long echoes = 0;
 	int arps = 0, n;

@@ -355,7 +355,7 @@ static const char *version_str(uint32_t v)
 	return s;
 }
 
-int netvsc_probe(struct netvsc *n)
+int netvsc_probe(struct netvsc *n, uint64_t wait_ticks)
 {
 	uint32_t version;
 	int r = vmbus_connect(&version);
@@ -369,6 +369,12 @@ int netvsc_probe(struct netvsc *n)
 	for (int i = 0; i < count && nic < 0; i++)
 		if (vmbus_guid_eq(offers[i].if_type, netvsc_class_id))
 			nic = i;
+	if (nic < 0 && wait_ticks) {
+		/* the host may add one while we run (hv control add-nic) */
+		printf("vmbus: no synthetic NIC among %d offers: waiting for one\n", count);
+		if (vmbus_wait_offer(netvsc_class_id, &offers[0], wait_ticks) == 0)
+			nic = 0;
+	}
 	if (nic < 0) {
 		printf("FAIL vmbus: no synthetic NIC among %d offers\n", count);
 		return VMBUS_EIO;

@@ -40,8 +40,12 @@ struct netvsc {
 	unsigned long tx_frames, rx_frames, rx_dropped, control_msgs;
 };
 
-/* Connects to VMBus, finds the first NIC offered and opens it, printing what it found; 0 or < 0. */
-int netvsc_probe(struct netvsc *n);
+/*
+ * Connects to VMBus, finds the first NIC offered and opens it, printing
+ * what it found; 0 or < 0. With none offered, waits up to `wait_ticks` of
+ * the time CSR for one the host adds while we run (0: fails at once).
+ */
+int netvsc_probe(struct netvsc *n, uint64_t wait_ticks);
 /* Opens the channel of `offer` and brings the NIC up; 0 or < 0 (printing what failed). */
 int netvsc_open(struct netvsc *n, const struct vmbus_offer *offer);
 /* Sends one Ethernet frame and waits for the host's completion. */

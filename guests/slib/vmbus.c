@@ -282,6 +282,16 @@ int vmbus_connect(uint32_t *version)
 
 static int post(const void *msg, uint32_t size) { return post_msg(msg_conn_id, msg, size); }
 
+/* The offer in an OFFERCHANNEL message (struct vmbus_channel_offer_channel). */
+static void parse_offer(const uint8_t *m, struct vmbus_offer *o)
+{
+	memcpy(o->if_type, &m[8], 16);
+	memcpy(o->if_instance, &m[24], 16);
+	o->child_relid = *(const uint32_t *)&m[184];
+	o->dedicated_interrupt = m[190] & 1;
+	o->connection_id = *(const uint32_t *)&m[192];
+}
+
 int vmbus_request_offers(struct vmbus_offer *offers, int max)
 {
 	uint32_t hdr[2] = { CHANNELMSG_REQUESTOFFERS, 0 };
@@ -297,13 +307,26 @@ int vmbus_request_offers(struct vmbus_offer *offers, int max)
 			return n;
 		if (n >= max)
 			continue;
-		struct vmbus_offer *o = &offers[n++];
-		memcpy(o->if_type, &m[8], 16);
-		memcpy(o->if_instance, &m[24], 16);
-		o->child_relid = *(uint32_t *)&m[184];
-		o->dedicated_interrupt = m[190] & 1;
-		o->connection_id = *(uint32_t *)&m[192];
+		parse_offer(m, &offers[n++]);
 	}
+}
+
+static int same_if_type(const uint8_t *m, const void *if_type) { return vmbus_guid_eq(&m[8], if_type); }
+
+/*
+ * A device of class `if_type` the host adds while we run (Linux's
+ * vmbus_onoffer after the initial offers): waits up to `ticks` of the time
+ * CSR for its OFFERCHANNEL.
+ */
+int vmbus_wait_offer(const uint8_t *if_type, struct vmbus_offer *o, uint64_t ticks)
+{
+	struct want w = { T(CHANNELMSG_OFFERCHANNEL), same_if_type, if_type, -1 };
+	int r = vmbus_wait_until(have_message, &w, ticks);
+	if (r)
+		return r;
+	parse_offer(msgq[w.found].msg, o);
+	msgq[w.found].used = 0;
+	return 0;
 }
 
 int vmbus_unload(void)

@@ -132,6 +132,8 @@ struct vmbus_channel {
 int vmbus_connect(uint32_t *version);
 /* REQUESTOFFERS: up to `max` offers until ALLOFFERS_DELIVERED; returns their number. */
 int vmbus_request_offers(struct vmbus_offer *offers, int max);
+/* Waits up to `ticks` for the offer of a device of class `if_type` added while we run. */
+int vmbus_wait_offer(const uint8_t *if_type, struct vmbus_offer *o, uint64_t ticks);
 /* UNLOAD; waits for UNLOAD_RESPONSE. */
 int vmbus_unload(void);
 

@@ -10,6 +10,8 @@ import { Host } from '../../runtime/host/host.ts';
 import { Hypervisor } from '../../runtime/host/hypervisor.ts';
 import { readVmConfig } from '../../runtime/config/vm-config.ts';
 import { hostSwitch, setupPartition, specHostBytes } from '../../runtime/machine/setup.ts';
+import { partitionSpec } from '../../runtime/host/spec.ts';
+import { hotAddNic, noHotDisks } from '../../runtime/host/vmbus-hotplug.ts';
 
 const CONFIG = 'guests/enlightened/vmbus-net.json';
 const expected = (name: string) => readFileSync(`guests/expected/enlightened/vmbus-${name}.out`, 'latin1');
@@ -56,6 +58,71 @@ describe('two guests on the virtual switch', () => {
       expect(ping!.framesOut).toBe(4);
       for (const id of ids) await host.destroy(id);
       expect(await host.switchPorts()).toEqual([]); // a destroyed partition's NIC leaves the switch
+    } finally {
+      await host.close();
+    }
+  });
+});
+
+// vmbus-pong started with no NIC (a heartbeat IC only, so it has a VMBus)
+// and `waitnic=10`: the host adds one while it runs, the guest takes the
+// late offer (as Linux's vmbus_onoffer), brings it up and answers
+// vmbus-ping through the switch as if the NIC had been there from boot.
+describe('a NIC hot-added to a running guest', () => {
+  const PONG_MAC = '52:54:00:00:00:02';
+  const pongSpec = partitionSpec('pong', 'guests/bin/enlightened/vmbus-pong.elf', { boot: 'enlightened', memory: 16 << 20, vmbus: { ic: ['heartbeat'] }, append: 'waitnic=10' });
+  const WAITING = 'vmbus: no synthetic NIC among 1 offers: waiting for one\n';
+  /** pong's console: it waited, then got the NIC as relid 2 (the heartbeat is 1), then as before. */
+  const hotPong = () => {
+    const [connected, , ...rest] = expected('pong').split('\n');
+    return [connected, WAITING.trimEnd(), 'vmbus: NIC offered, relid 2, instance 9a1c0e5b-0000-4000-8000-000000000000', ...rest].join('\n');
+  };
+
+  it('carries ping and pong through the switch once it is offered (deterministic host)', async () => {
+    const ping = readVmConfig(CONFIG).partitions[0]!;
+    const hv = new Hypervisor(specHostBytes(ping) + specHostBytes(pongSpec) + (64 << 10)); // and the hot NIC's scratch pages
+    const out = ['', ''];
+    let relid: number | undefined;
+    const made = [ping, pongSpec].map((spec, i) =>
+      setupPartition(spec, hv, {
+        onConsole: (b) => {
+          out[i] += Buffer.from(b).toString('latin1');
+          // Between rounds: the same point of the run every time.
+          if (i === 1 && relid === undefined && out[1]!.includes(WAITING)) relid = hotAddNic(made[1]!.machine, 'pong', noHotDisks(), hostSwitch(hv), { mac: PONG_MAC });
+        },
+      }),
+    );
+    await hv.run({ timeoutMs: 120_000 });
+    expect(out[0]).toBe(expected('ping'));
+    expect(out[1]).toBe(hotPong());
+    expect(relid).toBe(2);
+    for (const { machine } of made) expect(machine.result).toEqual({ kind: 'exit', code: 0, reason: 'sbi' });
+    expect(hostSwitch(hv).list().find((p) => p.name === 'pong/0')).toMatchObject({ mac: PONG_MAC, framesIn: 4, dropsIn: 0, dropsOut: 0 });
+  });
+
+  it('does the same on the threaded host through HostController.addVmbusNic', async () => {
+    const ping = readVmConfig(CONFIG).partitions[0]!;
+    const host = await Host.start({ pcpus: 2, memoryBytes: specHostBytes(ping) + specHostBytes(pongSpec) + (4 << 20) });
+    try {
+      const out = ['', ''];
+      let waiting!: () => void;
+      const pongWaits = new Promise<void>((resolve) => (waiting = resolve));
+      const ids: number[] = [];
+      for (const [i, spec] of [ping, pongSpec].entries()) {
+        ids.push(await host.create(spec, (b) => {
+          out[i] += Buffer.from(b).toString('latin1');
+          if (i === 1 && out[1]!.includes(WAITING)) waiting();
+        }));
+      }
+      for (const id of ids) await host.start(id);
+      await pongWaits;
+      expect(await host.addVmbusNic(ids[1]!, { mac: PONG_MAC })).toBe(2);
+      for (const id of ids) expect(await host.wait(id)).toEqual({ kind: 'exit', code: 0, reason: 'sbi' });
+      expect(out[0]).toBe(expected('ping'));
+      expect(out[1]).toBe(hotPong());
+      expect((await host.switchPorts()).find((p) => p.name === 'pong/0')).toMatchObject({ partition: ids[1], mac: PONG_MAC, framesIn: 4, dropsIn: 0 });
+      for (const id of ids) await host.destroy(id);
+      expect(await host.switchPorts()).toEqual([]);
     } finally {
       await host.close();
     }
