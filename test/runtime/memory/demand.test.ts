@@ -188,9 +188,11 @@ describe('the no-memory exit', () => {
     };
     const host = await Host.start({ pcpus: 2, memoryBytes: 2 << 20 });
     try {
-      const small = await host.create(partitionSpec('small', file('small.elf', writer(65, 500)), { memory: 1 << 20, paging: 'nested', overcommit: {} }));
+      const small = await host.create(partitionSpec('small', file('small.elf', writer(65, 4000)), { memory: 1 << 20, paging: 'nested', overcommit: {} }));
       const big = await host.create(partitionSpec('big', file('big.elf', writer(1024, 1)), { memory: 4 << 20, paging: 'nested', overcommit: {} }));
       await host.start(small);
+      // Once small has written its pages (it spins for 16 M iterations then), big takes the rest of the pool and more.
+      while ((await host.stats(small)).totals.instructions < 1000) await new Promise((r) => setTimeout(r, 1));
       await host.start(big);
       const results: RunResult[] = [await host.wait(big), await host.wait(small)];
       expect(results[0]).toMatchObject({ kind: 'memory-exhausted', error: 'MemoryExhaustedError' });
