@@ -28,9 +28,9 @@
 //
 // A is set on the leaf by the G-stage walk of every TLB fill (mmu/gstage.ts
 // gstageWalk), so a page used since the hand last passed survives a lap.
-// Clearing A flushes nothing (as x86 Linux's ptep_clear_flush_young): a
-// page hot in a vCPU's TLB does not set A again until that entry goes, so
-// the clock is an approximation of LRU, never a question of correctness.
+// Clearing A pushes the frame to the vCPUs (as arm64's
+// ptep_clear_flush_young), else a page hot in a TLB or a shadow table
+// would never set A again and would go while in use.
 //
 // Swap-in: a vCPU whose load, store, fetch or page walk finds the page
 // evicting or swapped does not execute the instruction: swapFault records
@@ -124,7 +124,13 @@ export function swapEvictBegin(id: u32, hand: u32, max: u32, out: usize): u32 {
       // Private and the partition's: shared, merging, zero and pinned pages stay.
       if (pte & GPTE_V && pte & GPTE_W && !leafPinned(pte)) {
         if (pte & GPTE_A) {
-          atomic.cmpxchg<u64>(slot, pte, pte & ~GPTE_A); // lost to a store meanwhile: it was used
+          // Second chance. The vCPUs drop what they cached of the page, so
+          // its next use misses, walks and sets A again (a TLB hit or a
+          // shadow entry would not): the instruction a swap-in exit runs
+          // again touches each page it needs anew, and all of them survive
+          // the next lap, or a guest whose instruction needs more pages
+          // than one lap leaves would never finish it.
+          if (atomic.cmpxchg<u64>(slot, pte, pte & ~GPTE_A) == pte) shootdownPartition(p, gpteFrame(pte), REQ_SHADOW, 0);
         } else {
           const f = gpteFrame(pte);
           if (atomic.cmpxchg<u64>(slot, pte, gpteLeaf(f, GPTE_EVICTING)) == pte) {
