@@ -49,6 +49,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   pause: { help: 'keep its vCPUs off every pCPU, state intact', verb: 'pause', args: [partition], event: 'partition-paused' },
   resume: { help: 'run a paused partition on', verb: 'resume', args: [partition], event: 'partition-resumed' },
   stop: { help: 'turn it off now (as pulling the plug)', verb: 'stop', args: [partition] },
+  reset: { help: 'reboot it now (hard reset, as the reset button): a fresh boot, its VMBus new', verb: 'reset', args: [partition] },
   input: {
     help: 'type text into its console',
     args: [partition, { name: 'text', type: 'string', help: 'what to type' }],

@@ -163,6 +163,15 @@ export interface HostController {
   /** Turns it off now (result 'off', or 'timeout' when a deadline stopped it). */
   stop(id: number, why?: 'off' | 'timeout'): Promise<void>;
   /**
+   * Hard reset (Hyper-V's Reset, QEMU's system_reset): the running or
+   * paused partition reboots at once, as after its guest's own SBI system
+   * reset: devices to their power-on state, a fresh VMBus, its images
+   * loaded again; a paused one stays paused. Resolves once it is booting
+   * again. Rejects with a ControlError for a partition not running or
+   * made not to reboot (`reboot: false`).
+   */
+  reset(id: number): Promise<void>;
+  /**
    * Writes a paused partition to a save file (docs/migration.md) and ends
    * it there (result 'saved'; its disks flushed and closed). Its vCPUs are
    * let finish the instruction they are in and its posted device accesses

@@ -194,6 +194,9 @@ export class Host implements HostController {
   stop(id: number, why?: 'off' | 'timeout'): Promise<void> {
     return this.call(() => this.remote.stop(id, why));
   }
+  reset(id: number): Promise<void> {
+    return this.call(() => this.remote.reset(id));
+  }
   destroy(id: number): Promise<void> {
     return this.call(() => this.remote.destroy(id));
   }

@@ -690,6 +690,15 @@ export class RootPartition implements HostController {
     p.machine.vmbus?.resumed(); // timesync sets the guest's clock again: it stood still while paused
   }
 
+  async reset(id: number): Promise<void> {
+    const p = this.get(id);
+    if (p.state !== 'running' && p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
+    if (!p.machine.config.reboot) throw new ControlError(`partition ${p.spec.name} does not reboot (reboot: false): stop it instead`);
+    // The guest's SBI system reset ends in the same state (Machine.result 'reset', then reboot()).
+    p.machine.result = { kind: 'reset' };
+    await this.reboot(p);
+  }
+
   async stop(id: number, why: 'off' | 'timeout' = 'off'): Promise<void> {
     const p = this.get(id);
     if (p.state === 'finished') return;

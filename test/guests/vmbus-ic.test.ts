@@ -242,7 +242,7 @@ describe('vmbus-ic guest', () => {
       await host.close();
     }
   });
-  it('restarts on the threaded host when guestShutdown asks for a reboot, and its second boot gets a fresh VMBus', async () => {
+  it('restarts on the threaded host when guestShutdown asks for a reboot or the host resets it, each boot with a fresh VMBus', async () => {
     const host = await Host.start({ pcpus: 2, memoryBytes: 256 << 20 });
     try {
       const spec = partitionSpec('vmbus-ic', join(BIN, 'vmbus-ic.elf'), { boot: 'enlightened', memory: 32 << 20, vmbus: { ic: [...IC_NAMES], kvp: PUSH } });
@@ -256,9 +256,15 @@ describe('vmbus-ic guest', () => {
       // The second boot connected, was offered the same four and opened and negotiated each again.
       expect((await host.channels(id)).map((c) => [c.relid, c.device, c.state])).toEqual([[1, 'heartbeat', 'open'], [2, 'shutdown', 'open'], [3, 'timesync', 'open'], [4, 'kvp', 'open']]);
       expect(await host.kvpRead(id)).toEqual({ ...GUEST_POOLS, external: PUSH });
+      // The host's own reset (Hyper-V's Reset): the same fresh start, without asking the guest.
+      await host.reset(id);
+      await con.printed('waiting for shutdown\n', 3);
+      expect((await host.channels(id)).map((c) => [c.relid, c.state])).toEqual([[1, 'open'], [2, 'open'], [3, 'open'], [4, 'open']]);
       await host.guestShutdown(id);
       expect(await host.wait(id)).toEqual({ kind: 'exit', code: 0, reason: 'sbi' });
-      expect(con.out).toBe(RESTARTED + EXPECTED);
+      const untilWaiting = EXPECTED.slice(0, EXPECTED.indexOf('waiting for shutdown\n') + 'waiting for shutdown\n'.length);
+      expect(con.out).toBe(RESTARTED + untilWaiting + EXPECTED);
+      await expect(host.reset(id)).rejects.toThrow(/is finished, not running/);
       await host.destroy(id);
     } finally {
       await host.close();
