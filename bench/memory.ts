@@ -8,11 +8,14 @@
 //    shootdown) and to a zero-frame page, against a write to a private page;
 //  - balloon inflate rate: pages taken out of a partition and their frames
 //    freed, per second;
+//  - hypervisor swap: swap-in latency against a plain 4 KiB pread of the
+//    same file (bench/memory-swap.ts);
 //  - memory saved for N identical Linux guests: the host frames they hold
 //    at their shells on a host with a memory cap, against N x their RAM.
 import { Hypervisor } from '../runtime/host/hypervisor.ts';
 import { Machine } from '../runtime/machine/machine.ts';
 import { sharingCounters } from '../runtime/machine/overcommit.ts';
+import { benchSwap } from './memory-swap.ts';
 import { bootIdenticalLinux } from '../test/support/linux-density.ts';
 import { linuxImage } from '../test/support/linux.ts';
 
@@ -102,6 +105,7 @@ export async function benchMemory(): Promise<void> {
   const freed = before - k.framesUsed();
   console.log(`  balloon inflate   ${((B / inflate) / 1e6).toFixed(2)} M pages/s (${gbps(B * PAGE, inflate)} GB/s), ${freed} frames back to the pool`);
 
+  await benchSwap();
   await benchLinuxDensity();
 }
 
