@@ -133,7 +133,8 @@ export class Overcommit {
     }
     this.salt = salt;
     const k = kernel.exports;
-    const swapName = `hv-swap-${process.pid}-${id}-${Date.now().toString(36)}.swp`;
+    // No process in a browser's Web Worker (the playground): its file store is the root thread's own.
+    const swapName = `hv-swap-${typeof process === 'undefined' ? 'web' : process.pid}-${id}-${Date.now().toString(36)}.swp`;
     this.swap = config.swap ? new Swap(kernel, memory, id, new SwapFile(config.swap.dir, swapName)) : undefined;
     this.lowFrames = config.swap?.lowWatermark ?? DEFAULT_LOW_WATERMARK;
     this.highFrames = 2 * this.lowFrames;

@@ -207,7 +207,7 @@ export class Swap {
     const slot = Number(k.swapSlotOf(this.id, page));
     if (slot === -1) return false;
     if (slot < 0) throw new SwapError(`page 0x${gpa.toString(16)} is being evicted outside an eviction`); // a broken invariant: eviction is synchronous here
-    const t0 = process.hrtime.bigint();
+    const t0 = performance.now(); // not process.hrtime: this runs in the playground's Web Workers too
     let frame = k.frameAlloc();
     if (!frame && this.swapOut(1, 1) > 0) {
       k.shareReclaim();
@@ -217,7 +217,7 @@ export class Swap {
     this.file.read(slot, this.frame(frame));
     if (!k.swapInInstall(this.id, page, BigInt(slot), frame)) return false; // the kernel took the frame back
     this.file.free(slot);
-    const ns = Number(process.hrtime.bigint() - t0);
+    const ns = Math.round((performance.now() - t0) * 1e6);
     const c = this.counters;
     c.swapped--;
     c.swappedIn++;
