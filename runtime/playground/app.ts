@@ -1,16 +1,19 @@
 // The playground page: a threaded host in Web Workers (the same
 // runtime/host/host.ts as `hv run`), a form that creates partitions, a card
-// per partition, and pictures read from host memory at 10 Hz. Its styles
-// are app.css (bundled with xterm.js's and uPlot's).
+// per partition, and pictures read from host memory at 10 Hz (those the
+// root must be asked for, memory and VMBus, at 4 Hz). Its styles are app.css
+// (bundled with xterm.js's and uPlot's).
 import { Host } from '../host/host.ts';
 import type { PartitionInfo, PartitionStats } from '../host/controller.ts';
 import { JIT_MODES, JIT_STATE_ADDR, readJitStats, type JitMode } from '../jit/tier.ts';
 import { platform, rootFiles } from '../platform/browser.ts';
-import { loadCatalog, prepare, type Catalog, type Choice } from './catalog.ts';
+import { choiceFor, labGuests, loadCatalog, prepare, PRESETS, type Catalog, type Choice } from './catalog.ts';
 import { HostProbe } from './probe.ts';
+import { HostMemoryBar } from './views/host-memory-bar.ts';
 import { MemoryMap } from './views/memory-map.ts';
 import { MipsChart } from './views/mips-chart.ts';
 import { PartitionCard } from './views/partition-card.ts';
+import { PressureLab } from './views/pressure-lab.ts';
 import { Timeline } from './views/timeline.ts';
 import { VmbusPanel } from './views/vmbus-panel.ts';
 import { setText } from './views/dom.ts';
@@ -21,7 +24,10 @@ const status = $('#status');
 /** ?pcpus=N picks the pCPU threads (default: up to 4 of this machine's). */
 const params = new URLSearchParams(location.search);
 const PCPUS = Number(params.get('pcpus')) || Math.min(4, navigator.hardwareConcurrency || 2);
-const POOL_BYTES = 1024 << 20;
+/** ?hostMemory=MiB: the frame pool, the host's memory cap for partitions (default 1 GiB; the select at the top reloads the page). */
+const HOST_MEMORY_MIB = [32, 64, 128, 256, 1024];
+const POOL_MIB = HOST_MEMORY_MIB.find((m) => m === Number(params.get('hostMemory'))) ?? 1024;
+const POOL_BYTES = POOL_MIB << 20;
 /** ?jit=off|on|always: the JIT tier of every pCPU (a host-wide choice: changing it reloads the page). */
 const JIT: JitMode = JIT_MODES.find((m) => m === params.get('jit')) ?? 'off';
 
@@ -37,11 +43,17 @@ async function main(): Promise<void> {
   ]);
   const files = rootFiles();
   const probe = new HostProbe(host.memory, module, host.pcpus);
-  status.textContent = `${host.pcpus} pCPUs (Web Workers), ${POOL_BYTES >> 20} MiB for partitions, JIT ${JIT}, cross-origin isolated`;
+  status.textContent = `${host.pcpus} pCPUs (Web Workers), ${POOL_MIB} MiB for partitions, JIT ${JIT}, cross-origin isolated`;
   const jitSelect = $<HTMLSelectElement>('#jit');
   jitSelect.value = JIT;
   jitSelect.onchange = () => {
     params.set('jit', jitSelect.value);
+    location.search = params.toString();
+  };
+  const memorySelect = $<HTMLSelectElement>('#host-memory');
+  memorySelect.value = String(POOL_MIB);
+  memorySelect.onchange = () => {
+    params.set('hostMemory', memorySelect.value);
     location.search = params.toString();
   };
   // Off: no pictures are drawn and the root is not asked for figures (only
@@ -58,12 +70,13 @@ async function main(): Promise<void> {
   const memoryMap = new MemoryMap($('#memory'), probe);
   const chart = new MipsChart($('#mips'));
   const vmbus = new VmbusPanel($('#vmbus'));
+  const hostBar = new HostMemoryBar($('#host-memory-bar'));
   const jitStats = $('#jit-stats');
   vmbus.update([]);
   if (JIT === 'off') jitStats.textContent = 'off: pick on or always at the top (the host restarts)';
 
   fillChoices(catalog);
-  wireForm(catalog, async (choice) => {
+  const create = async (choice: Choice & { autostart: boolean }): Promise<void> => {
     const { spec, disks } = await prepare(choice, catalog, files);
     const pending: Uint8Array[] = [];
     let card: PartitionCard | undefined;
@@ -80,14 +93,15 @@ async function main(): Promise<void> {
     for (let i = 0; i < ram.vcpus; i++) owners.set(ram.firstVcpu + i, { id, name: spec.name });
     if (choice.autostart) await host.start(id);
     card.term.focus();
-  });
+  };
+  wireForm(create);
+  new PressureLab($('#lab'), host, labGuests(catalog), (g, name) => create({ ...choiceFor(name, g.what, g.choice), autostart: true }));
 
   // Pictures: shared memory every 100 ms; states and exit counts from the root, less often.
   setInterval(() => {
     if (!live.checked) return;
     const now = performance.now();
     timeline.update();
-    memoryMap.update(infos.filter((p) => cards.has(p.id)).map((p) => ({ ...p, pages: stats.get(p.id)?.totals.memory?.pages })));
     if (JIT !== 'off') showJit(jitStats, readJitStats(host.memory, JIT_STATE_ADDR));
     const mips = new Map<number, { name: string; mips: number }>();
     for (const [id, card] of cards) {
@@ -111,9 +125,15 @@ async function main(): Promise<void> {
         const s = await host.stats(p.id);
         stats.set(p.id, s);
         card.exitsFrom(s);
+        card.balloonFrom(s);
       }
     }
-    if (live.checked) vmbus.update(infos.filter((p) => cards.has(p.id)).map((p) => ({ ...p, channels: stats.get(p.id)?.vmbus?.channels ?? [] })));
+    if (!live.checked) return;
+    const shown = infos.filter((p) => cards.has(p.id));
+    memoryMap.update(shown.map((p) => ({ ...p, pages: stats.get(p.id)?.totals.memory?.pages })));
+    const [memory, endpoint] = await Promise.all([host.hostMemory(), host.endpointStats()]);
+    hostBar.update(memory);
+    vmbus.update(shown.map((p) => ({ ...p, channels: stats.get(p.id)?.vmbus?.channels ?? [] })), endpoint);
   }, 250);
   document.body.dataset.ready = 'true';
 }
@@ -136,7 +156,7 @@ function fillChoices(catalog: Catalog): void {
   select.value = catalog.guests.some((g) => g.name === 'hello') ? 'guest:hello' : select.options[0]!.value;
 }
 
-function wireForm(catalog: Catalog, create: (c: Choice & { autostart: boolean }) => Promise<void>): void {
+function wireForm(create: (c: Choice & { autostart: boolean }) => Promise<void>): void {
   const form = $<HTMLFormElement>('#create');
   const error = $('#form-error');
   const el = <T extends HTMLElement>(name: string) => form.elements.namedItem(name) as unknown as T;
@@ -145,7 +165,11 @@ function wireForm(catalog: Catalog, create: (c: Choice & { autostart: boolean })
   const showOwn = () => (own.hidden = what.value !== 'file');
   what.onchange = () => {
     showOwn();
-    if (what.value === 'linux' || what.value === 'uboot') el<HTMLInputElement>('memoryMiB').value = '256';
+    const preset = PRESETS[what.value] ?? {};
+    if (preset.memoryMiB !== undefined) el<HTMLInputElement>('memoryMiB').value = String(preset.memoryMiB);
+    if (preset.paging) el<HTMLSelectElement>('paging').value = preset.paging;
+    if (preset.overcommit !== undefined) el<HTMLInputElement>('overcommit').checked = preset.overcommit;
+    if (preset.balloon) el<HTMLSelectElement>('balloon').value = preset.balloon;
   };
   showOwn();
   let serial = 1;
@@ -162,7 +186,7 @@ function wireForm(catalog: Catalog, create: (c: Choice & { autostart: boolean })
       await create({
         name: String(f.get('name')), what: what.value, kernelFile: file('kernelFile') ?? dropped.kernel, diskFile: file('diskFile') ?? dropped.disk,
         blankDiskMiB: num('blankDiskMiB'), diskIf: f.get('diskIf') as Choice['diskIf'], ics: f.get('ics') === 'on',
-        overcommit: f.get('overcommit') === 'on', salt: num('salt'), paging: f.get('paging') as Choice['paging'], vcpus: num('vcpus'), memoryMiB: num('memoryMiB'),
+        overcommit: f.get('overcommit') === 'on', salt: num('salt'), balloon: f.get('balloon') as Choice['balloon'], swap: f.get('swap') === 'on', paging: f.get('paging') as Choice['paging'], vcpus: num('vcpus'), memoryMiB: num('memoryMiB'),
         weight: num('weight'), cap: num('cap'), reservation: num('reservation'), append: String(f.get('append') ?? '') || undefined,
         boot: f.get('boot') as Choice['boot'], autostart: f.get('autostart') === 'on',
       });
@@ -172,7 +196,6 @@ function wireForm(catalog: Catalog, create: (c: Choice & { autostart: boolean })
       error.textContent = (err as Error).message;
     }
   };
-  void catalog;
 }
 
 /** Files dropped on the page: disk images by their name, anything else is a kernel. */

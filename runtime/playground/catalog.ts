@@ -28,9 +28,13 @@ export interface Choice {
   diskIf: NonNullable<DiskSpec['if']>;
   /** Offer every integration component on VMBus (enlightened guests). */
   ics: boolean;
-  /** Page sharing and a balloon (docs/memory.md; nested or shadow paging), with the partitions of the same salt. */
+  /** Demand-allocated RAM and page sharing (docs/memory.md; nested or shadow paging), with the partitions of the same salt. */
   overcommit: boolean;
   salt: number;
+  /** With overcommit, the guest's balloon: virtio-balloon, Hyper-V Dynamic Memory on VMBus (enlightened guests), or none. */
+  balloon: 'virtio' | 'dm' | 'none';
+  /** With overcommit, hypervisor swap to a file in the root's in-memory store (evicts when the host runs short of frames). */
+  swap: boolean;
   paging: PagingMode;
   vcpus: number;
   memoryMiB: number;
@@ -40,6 +44,47 @@ export interface Choice {
   append?: string;
   /** For the user's kernel: with the hypervisor as SBI firmware (else bare, M-mode, or after OpenSBI). */
   boot: 'bare' | 'enlightened' | 'opensbi';
+}
+
+/**
+ * Form values a boot choice brings with it: what the guest needs to show
+ * what it is for. The vmbus-dm guest is the memory pressure lab's: a
+ * Dynamic Memory balloon on demand-allocated RAM, waiting for the host to
+ * balloon it (guests/README.md); Linux wants more RAM than our guests.
+ */
+export const PRESETS: Record<string, Partial<Pick<Choice, 'memoryMiB' | 'paging' | 'overcommit' | 'balloon'>>> = {
+  'guest:enlightened/vmbus-dm': { memoryMiB: 32, paging: 'nested', overcommit: true, balloon: 'dm' },
+  linux: { memoryMiB: 256 },
+  uboot: { memoryMiB: 256 },
+};
+
+/** The memory pressure lab's guests: overcommit partitions with a balloon, started several at a time. */
+export interface LabGuest {
+  label: string;
+  /** The boot choice (a PRESETS key or like it) and what the lab sets beside its preset. */
+  what: string;
+  prefix: string;
+  choice?: Partial<Choice>;
+}
+
+export function labGuests(catalog: Catalog): LabGuest[] {
+  const guests: LabGuest[] = [];
+  if (catalog.guests.some((g) => g.name === 'enlightened/vmbus-dm')) {
+    guests.push({ label: 'vmbus-dm: Dynamic Memory, 32 MiB', what: 'guest:enlightened/vmbus-dm', prefix: 'dm' });
+  }
+  if (catalog.linux) {
+    guests.push({ label: 'Linux: virtio-balloon, 128 MiB', what: 'linux', prefix: 'linux', choice: { memoryMiB: 128, paging: 'nested', overcommit: true, balloon: 'virtio' } });
+  }
+  return guests;
+}
+
+/** A choice with the form's defaults, `what`'s preset and `over` on top. */
+export function choiceFor(name: string, what: string, over: Partial<Choice> = {}): Choice {
+  return {
+    name, what, blankDiskMiB: 0, diskIf: 'virtio', ics: false, overcommit: false, salt: 0, balloon: 'virtio', swap: false,
+    paging: 'direct', vcpus: 1, memoryMiB: 64, weight: DEFAULT_SCHED.weight, cap: 0, reservation: 0, boot: 'bare',
+    ...PRESETS[what], ...over,
+  };
 }
 
 export async function loadCatalog(): Promise<Catalog> {
@@ -67,7 +112,12 @@ export async function prepare(c: Choice, catalog: Catalog, files: Remote<FileSto
   };
   if (c.append) spec.append = c.append;
   if (c.ics) spec.vmbus = { ic: [...IC_NAMES] };
-  if (c.overcommit) spec.overcommit = { salt: c.salt, balloon: true };
+  if (c.overcommit) {
+    spec.overcommit = { salt: c.salt };
+    if (c.balloon === 'virtio') spec.overcommit.balloon = true;
+    if (c.balloon === 'dm') spec.overcommit.dynamicMemory = true;
+    if (c.swap) spec.overcommit.swap = { dir: '/swap' };
+  }
   const needs = (url: string | undefined, what: string): string => {
     if (!url) throw new Error(`${what} is not available from this server`);
     return url;

@@ -52,6 +52,9 @@ export interface CreateOptions {
   /** Page sharing with the partitions of `salt` (default 0). */
   overcommit?: boolean;
   salt?: number;
+  /** With overcommit: the balloon (default virtio), and hypervisor swap (default off). */
+  balloon?: 'virtio' | 'dm' | 'none';
+  swap?: boolean;
 }
 
 /** Fills the page's form and creates (and starts) a partition, as a user would. */
@@ -67,8 +70,13 @@ export async function createPartition(page: Page, o: CreateOptions): Promise<voi
   await form.locator('input[name=ics]').setChecked(o.ics ?? false);
   await form.locator('input[name=overcommit]').setChecked(o.overcommit ?? false);
   await form.locator('input[name=salt]').fill(String(o.salt ?? 0));
+  await form.locator('select[name=balloon]').selectOption(o.balloon ?? 'virtio');
+  await form.locator('input[name=swap]').setChecked(o.swap ?? false);
   await form.locator('button[type=submit]').click();
-  await page.waitForSelector(`.card[data-partition="${o.name}"]`, { timeout: 10_000 });
+  const refused = page.locator('#form-error').filter({ hasText: /./ });
+  await Promise.race([page.waitForSelector(`.card[data-partition="${o.name}"]`, { timeout: 10_000 }), refused.waitFor({ timeout: 10_000 })]);
+  const error = await page.locator('#form-error').innerText();
+  if (error) throw new Error(`the page refused partition ${o.name}: ${error}`);
 }
 
 /** What partition `name`'s console shows now (xterm's rows, as on screen). */

@@ -1,6 +1,8 @@
 // One partition on the page: its controls, its console (xterm.js, typed
 // input goes to the guest) and its figures: MIPS and TLB/page-walk counters
-// from shared memory every frame, VM exits by reason from the root (stats()).
+// from shared memory every frame, VM exits by reason from the root (stats()),
+// and for a partition with a balloon its target and where the guest is,
+// with a box to set a new target (HostController.balloon).
 import { Terminal } from '@xterm/xterm';
 import type { HostController, PartitionInfo, PartitionStats } from '../../host/controller.ts';
 import type { ExitReason } from '../../machine/machine.ts';
@@ -30,6 +32,8 @@ export class PartitionCard {
   private readonly cells = new Map<string, HTMLTableCellElement>();
   private readonly exits = document.createElement('div');
   private readonly stateEl = document.createElement('span');
+  private readonly balloonRow = document.createElement('div');
+  private readonly balloonText = document.createElement('span');
   private last?: { t: number; instructions: number };
   mips = 0;
 
@@ -79,7 +83,17 @@ export class PartitionCard {
     this.counters.className = 'counters';
     this.exits.className = 'exits';
     this.figures.append(this.counters, this.exits);
-    el.append(head, buttons, consoleEl, this.figures);
+    this.balloonRow.className = 'balloon';
+    this.balloonRow.hidden = true;
+    const target = document.createElement('input');
+    Object.assign(target, { type: 'number', name: 'balloon-target', min: '1', max: String(info.memory >> 20), value: String(info.memory >> 20), step: 'any' });
+    const set = document.createElement('button');
+    set.textContent = 'set target';
+    set.dataset.action = 'balloon';
+    set.onclick = () =>
+      void this.host.balloon(info.id, Math.round(Number(target.value) * 256) * 4096).catch((e: Error) => this.term.writeln(`\r\n\x1b[31m${e.message}\x1b[0m`));
+    this.balloonRow.append(this.balloonText, ' RAM to keep, MiB ', target, set);
+    el.append(head, buttons, consoleEl, this.balloonRow, this.figures);
     // convertEol: our guests end lines with a bare \n, as a serial console with onlcr shows them.
     this.term = new Terminal({ rows: 16, cols: 100, convertEol: true, fontSize: 13, theme: { background: '#101216' } });
     this.term.open(consoleEl);
@@ -129,6 +143,18 @@ export class PartitionCard {
     this.el.dataset.mips = String(t.mips);
     this.exitsFrom(stats);
     this.exits.append(document.createElement('br'), `ran ${t.instructions.toLocaleString('en')} instructions in ${t.seconds.toFixed(3)} s: ${t.mips.toFixed(1)} MIPS`);
+  }
+
+  /** A few times a second: its balloon's target and what the guest keeps (data-target, data-actual: bytes). */
+  balloonFrom(stats: PartitionStats): void {
+    const b = stats.totals.memory?.balloon;
+    if (this.balloonRow.hidden !== !b) this.balloonRow.hidden = !b;
+    if (!b) return;
+    const row = this.balloonRow.dataset;
+    if (row.target !== String(b.targetBytes)) row.target = String(b.targetBytes);
+    if (row.actual !== String(b.actualBytes)) row.actual = String(b.actualBytes);
+    const mib = (n: number) => (n / (1 << 20)).toFixed(1);
+    setText(this.balloonText, `balloon: target ${mib(b.targetBytes)} MiB, the guest keeps ${mib(b.actualBytes)} of ${mib(this.info.memory)} MiB;`);
   }
 
   /** A few times a second: VM exits by reason (counted by the root as it services them). */
