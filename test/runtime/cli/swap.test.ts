@@ -40,6 +40,18 @@ describe.each([
   });
 });
 
+it('saves a guest with pages in the swap file (read from the file, not swapped in) and restores it to the same end', () => {
+  const save = join(dir, 'pattern.hvs');
+  const first = hv('run', '-m', '8M', '--paging', 'nested', '--overcommit', '--swap', dir, '--host-memory', '3M', '--stats', '--save', save, '--save-after-insns', '12000000', 'guests/bin/swap_pattern.elf');
+  expect(first.code).toBe(0);
+  const out = /hv: swap +(\d+) pages out now/.exec(first.stderr);
+  expect(Number(out?.[1])).toBeGreaterThan(200); // in the file when the guest was saved
+  const second = hv('restore', save);
+  expect(second.code).toBe(0);
+  expect(first.stdout + second.stdout).toBe(PATTERN);
+  expect(readdirSync(dir)).toEqual(['pattern.hvs']);
+});
+
 it('--swap needs --overcommit', () => {
   const r = hv('run', '-m', '8M', '--paging', 'nested', '--swap', dir, 'guests/bin/hello.elf');
   expect(r.code).toBe(2);
