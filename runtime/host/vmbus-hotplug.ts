@@ -18,7 +18,7 @@ import { openDrive } from '../machine/drives.ts';
 import { SwitchableDevice } from '../../drivers/block/switchable.ts';
 import type { Machine } from '../machine/machine.ts';
 import { ControlError } from './controller.ts';
-import type { DiskSpec, NicSpec, PartitionSpec } from './spec.ts';
+import { LIMITS, type DiskSpec, type NicSpec, type PartitionSpec } from './spec.ts';
 
 /**
  * A partition's hot-added disks by device (a reboot gives channels new
@@ -72,12 +72,15 @@ export function hotAddDisk(m: Machine, name: string, hot: HotDisks, disk: DiskSp
  * virtual switch `sw`, named `name/index` after the spec's NICs and those
  * added before, with MAC `nic.mac` or one made from the name and index (as
  * the spec's are), offered at once if the guest's VMBus client is
- * connected. Returns its relid. Throws ControlError: no VMBus, a MAC that
- * is not unicast, or one a port of the switch already has (the switch
- * learns by MAC: two ports with one would take each other's frames).
+ * connected. Returns its relid. Throws ControlError: no VMBus, as many
+ * NICs on its bus as a spec may name (LIMITS.nics), a MAC that is not
+ * unicast, or one a port of the switch already has (the switch learns by
+ * MAC: two ports with one would take each other's frames).
  */
 export function hotAddNic(m: Machine, name: string, hot: HotDisks, sw: VirtualSwitch, nic: NicSpec): number {
   const vmbus = vmbusOf(m, name);
+  const nics = vmbus.deviceList.filter((d) => d instanceof NetvscDevice).length;
+  if (nics >= LIMITS.nics) throw new ControlError(`partition ${name} has ${nics} NICs, the most a partition has`);
   const index = (m.config.vmbus?.filter((d) => d instanceof NetvscDevice).length ?? 0) + hot.nicsAdded;
   const mac = nic.mac === undefined ? generatedMac(name, index) : parseMac(nic.mac);
   if (!mac) throw new ControlError(`partition ${name}: NIC MAC ${JSON.stringify(nic.mac)} is not a unicast MAC like "52:54:00:12:34:56"`);
