@@ -131,9 +131,8 @@ describe('vmbus-ic guest', () => {
     let asked = 0;
     const waits: number[] = []; // host frames in use each time the guest waits for the shutdown
     const atReboot: { sameHost: boolean; devicesOpen: boolean[] }[] = [];
-    let m: Machine;
     let first: Machine['vmbus'];
-    m = new Machine({
+    const m: Machine = new Machine({
       ramSize: 32 << 20, harts: 1, clock: 'icount', vmbus: icDevices(ics),
       onConsole: (b) => {
         output += Buffer.from(b).toString('latin1');
