@@ -17,6 +17,7 @@ import {
 import { hostExit } from './exits';
 import { consoleFree, consoleGet, consolePut, consoleWrite } from './console';
 import { devicesExit } from '../platform/mmio';
+import { partitionHostForStore } from '../mm/gpa';
 import { physAllowed, physHost, physHostForStore, physIsRam, physMapped, toPageEnd } from './guestmem';
 
 const DBCN_CONSOLE_WRITE: u32 = 0;
@@ -97,20 +98,25 @@ function consoleReadCall(n: u64, lo: u64, hi: u64): void {
   }
   const p = callerPartition();
   let got: u64 = 0;
+  let host: i64 = -1;
+  let pageStart: u64 = 0;
   while (got < n) {
-    // Check each byte's page before a byte is taken from the input ring.
-    if ((got == 0 || ((lo + got) & 0xfff) == 0) && !physMapped(lo + got, 1)) {
-      if (got == 0) {
+    // Each page's host address before a byte is taken from the input ring.
+    // The first page may exit to have it swapped in (the call runs again,
+    // mm/swap.ts); a later page without a frame now (swapped out, no frame
+    // in the pool) ends the read short instead, so no byte taken is lost.
+    if (got == 0 || ((lo + got) & 0xfff) == 0) {
+      if (got == 0 && !physMapped(lo, 1)) {
         retErr(SBI_ERR_INVALID_ADDRESS);
         return;
       }
-      break;
+      host = got == 0 ? physHostForStore(lo) : partitionHostForStore(p, lo + got, 0);
+      pageStart = got;
+      if (host < 0) break;
     }
-    const host = physHostForStore(lo + got); // before a byte is taken: a page without a frame ends the read short
-    if (host < 0) break;
     const b = consoleGet(p);
     if (b < 0) break;
-    store<u8>(<usize>host, <u8>b);
+    store<u8>(<usize>host + <usize>(got - pageStart), <u8>b);
     got++;
   }
   ret(SBI_SUCCESS, got);
