@@ -104,6 +104,45 @@ describe.each(['nested', 'shadow'] as const)('hypervisor swap under %s paging', 
     m.releaseMemory();
   });
 
+  it('pages pinned for the host (VMBus GPADLs) are never evicted, and a swapped page is swapped in before it is pinned', async () => {
+    const { m } = swapMachine(paging, swapDir());
+    await m.run({ maxInsns: 3_000_000 });
+    const oc = m.overcommit!;
+    const area = 0x8000_0000 + (1 << 20);
+    const pinning = oc.gpadlPinning();
+    expect(pinning.pin([area, area + 4096])).toBeUndefined();
+    const out = oc.swapOut(RAM_SIZE / 4096);
+    expect(oc.map()).toMatchObject({ private: 2, pinned: 2, swapped: out });
+    expect(oc.swap!.peek(area)).toBeUndefined();
+    expect(pinning.hostOf(area)).toBeDefined();
+    // A page in the swap file comes back to be pinned.
+    const later = area + 16 * 4096;
+    const bytes = oc.swap!.peek(later)!;
+    expect(pinning.pin([later])).toBeUndefined();
+    expect(oc.map()).toMatchObject({ pinned: 3, swapped: out - 1 });
+    expect(digest(m.guestMemory.read(later, 4096))).toBe(digest(bytes));
+    pinning.unpin([area, area + 4096, later]);
+    m.releaseMemory();
+  });
+
+  it("a swapped page the guest gives to its balloon leaves unread, and its slot is reused", async () => {
+    const { m } = swapMachine(paging, swapDir());
+    await m.run({ maxInsns: 3_000_000 });
+    const oc = m.overcommit!;
+    const out = oc.swapOut(RAM_SIZE / 4096);
+    const slots = oc.stats().swap!.fileSlots;
+    const page = 0x8000_0000 + (1 << 20);
+    expect(oc.balloonPage(page)).toBe(true);
+    expect(oc.map()).toMatchObject({ swapped: out - 1, ballooned: 1 });
+    expect(oc.stats().swap!.swappedIn).toBe(0);
+    expect(digest(m.guestMemory.read(page, 4096))).toBe(digest(new Uint8Array(4096))); // a ballooned page reads as zeros
+    // Another page back in and out again: it takes a free slot, the file does not grow.
+    m.guestMemory.read(page + 4096, 8);
+    expect(oc.swapOut(RAM_SIZE / 4096)).toBe(1);
+    expect(oc.stats().swap!.fileSlots).toBe(slots);
+    m.releaseMemory();
+  });
+
   it('a swap file that cannot be written gives a SwapError, and the partition keeps its pages and runs on', async () => {
     const { m, out } = swapMachine(paging, swapDir());
     // The file's descriptor now refuses writes (as a full or failing disk would).
