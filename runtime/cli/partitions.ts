@@ -97,10 +97,14 @@ let jitMemory: WebAssembly.Memory | undefined;
 export async function runPartitions(specs: readonly PartitionSpec[], o: CommonOptions, mode: HostMode, restore?: LoadedSave): Promise<number> {
   const out = consoles(specs);
   let results: { result: RunResult; stats: MachineStats; threaded?: PartitionStats; vmbus?: PartitionStats['vmbus']; ports?: PortInfo[] }[];
+  let endpoint: ThreadedRun['endpoint'] | undefined;
   try {
-    results = mode.deterministic
-      ? await runDeterministic(specs, o, out, mode.pcpus, restore, mode.jit, mode.hostMemory)
-      : (await runThreaded(specs, o, mode.pcpus, out, restore, mode.jit, mode.hostMemory)).partitions.map((p) => ({ result: p.result, stats: p.stats.totals, threaded: p.stats, vmbus: p.stats.vmbus, ports: p.ports }));
+    if (mode.deterministic) results = await runDeterministic(specs, o, out, mode.pcpus, restore, mode.jit, mode.hostMemory);
+    else {
+      const run = await runThreaded(specs, o, mode.pcpus, out, restore, mode.jit, mode.hostMemory);
+      endpoint = run.endpoint;
+      results = run.partitions.map((p) => ({ result: p.result, stats: p.stats.totals, threaded: p.stats, vmbus: p.stats.vmbus, ports: p.ports }));
+    }
   } finally {
     out.flush();
   }
@@ -118,6 +122,8 @@ export async function runPartitions(specs: readonly PartitionSpec[], o: CommonOp
     const s = exitStatus(result, o, who);
     if (s !== 0 && status === 0) status = s;
   });
+  // The host's, not a partition's: printed once, when it served anything.
+  if (o.stats && endpoint?.lends) process.stderr.write(`hv: endpoint worker: VMBus channels lent ${endpoint.lends}, wake-ups that served a guest's signal ${endpoint.serves}\n`);
   return status;
 }
 
@@ -262,6 +268,8 @@ export interface ThreadedRun {
   /** `ports`: the partition's NICs on the virtual switch, with their counters. */
   partitions: { result: RunResult; stats: PartitionStats; ports: SwitchPortStatus[] }[];
   pcpus: PcpuStats[];
+  /** The host's endpoint worker: VMBus channels lent to it and its wake-ups that served a signal (docs/vmbus.md). */
+  endpoint: { lends: number; serves: number };
 }
 
 /** Runs `specs` at once on a threaded host with `pcpus` pCPU threads until each has finished. */
@@ -374,7 +382,9 @@ export async function runThreaded(
       // The guest leaves at the target's RDY; the migration ends at its DONE: reported before the host closes.
       await migrated;
       const ports = await h.switchPorts();
-      return { partitions: partitions.map((p, i) => ({ ...p, ports: ports.filter((q) => q.partition === ids[i]) })), pcpus: await h.pcpuStats() };
+      return {
+        partitions: partitions.map((p, i) => ({ ...p, ports: ports.filter((q) => q.partition === ids[i]) })), pcpus: await h.pcpuStats(), endpoint: await h.endpointStats(),
+      };
     } finally {
       detach();
       if (o.save) process.off('SIGUSR1', askSave);

@@ -4,7 +4,8 @@
 // and the disk with it) and lent again, and the guest never notices. The
 // guest is disk-bench (guests/enlightened/disk-bench.c): sequential 4 KiB
 // reads through storvsc, each a ring write and a signal the worker serves.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +49,22 @@ async function startBench(name: string, path: string, reqs: number): Promise<{ i
 const done = (reqs: number) => new RegExp(`^disk-bench: storvsc ${reqs} reads of 4096 bytes in \\d+ ticks\\n$`);
 
 describe('a disk served by the endpoint worker (threaded host)', () => {
+  it('hv run --stats says the worker served it, and the root served the deterministic run', () => {
+    const img = join(dir, 'cli.img');
+    writeFileSync(img, '');
+    truncateSync(img, 16 << 20);
+    const run = (...mode: string[]) =>
+      spawnSync(process.execPath, ['bin/hv.js', 'run', ...mode, '--stats', '-bios', 'hv', '-append', 'reqs=50', '-drive', `file=${img},format=raw,if=vmbus`, join(BIN, 'disk-bench.elf')], {
+        encoding: 'utf8', timeout: 60_000,
+      });
+    const threaded = run();
+    expect(threaded.stdout).toMatch(done(50));
+    expect(threaded.stderr).toMatch(/^hv: endpoint worker: VMBus channels lent 1, wake-ups that served a guest's signal [1-9]\d*$/m);
+    const exact = run('--deterministic');
+    expect(exact.stdout).toMatch(done(50));
+    expect(exact.stderr).not.toContain('endpoint worker');
+  });
+
   it('is taken back for a snapshot and lent again on the new differencing disk; the guest reads on', async () => {
     const reqs = 4000;
     const lends = (await host.endpointStats()).lends;
