@@ -2,9 +2,9 @@
 // (HostController.addVmbusDisk / addVmbusNic / removeVmbusDevice;
 // docs/vmbus.md). Runs on the root's thread, where the partition's channel
 // manager and devices are, between the exits it services: an added device
-// is offered to a connected guest at once (OFFERCHANNEL), a removed one stops being served
-// at once and is rescinded (RESCIND_CHANNELOFFER) until the guest releases
-// its relid. The disk images added here are opened and closed here; the
+// is offered to a connected guest at once (OFFERCHANNEL), a removed one
+// stops being served at once and is rescinded (RESCIND_CHANNELOFFER) until
+// the guest releases its relid. The disk images added here are opened and closed here; the
 // partition's own (its spec's) are not touched. An added NIC is a new port
 // of the host's virtual switch, which it leaves when removed.
 import { resolve } from 'node:path';
@@ -82,7 +82,8 @@ export function hotAddNic(m: Machine, name: string, hot: HotDisks, sw: VirtualSw
   const nics = vmbus.deviceList.filter((d) => d instanceof NetvscDevice).length;
   if (nics >= LIMITS.nics) throw new ControlError(`partition ${name} has ${nics} NICs, the most a partition has`);
   const index = (m.config.vmbus?.filter((d) => d instanceof NetvscDevice).length ?? 0) + hot.nicsAdded;
-  const mac = nic.mac === undefined ? generatedMac(name, index) : parseMac(nic.mac);
+  // From another thread or a socket: whatever came, checked.
+  const mac = nic.mac === undefined ? generatedMac(name, index) : typeof nic.mac === 'string' ? parseMac(nic.mac) : undefined;
   if (!mac) throw new ControlError(`partition ${name}: NIC MAC ${JSON.stringify(nic.mac)} is not a unicast MAC like "52:54:00:12:34:56"`);
   const taken = sw.list().find((p) => p.mac === formatMac(mac));
   if (taken) throw new ControlError(`partition ${name}: MAC ${formatMac(mac)} is already switch port ${taken.name}'s`);

@@ -220,6 +220,7 @@ describe('VMBus on a Machine (deterministic host)', () => {
     expect(sw.list().map((p) => [p.name, p.mac, p.framesIn])).toEqual([['q/0', '52:54:00:00:00:09', 0], ['p/0', '52:54:00:00:00:07', 0]]);
     expect(() => hotAddNic(m, 'p', hot, sw, { mac: '52:54:00:00:00:09' })).toThrow(/MAC 52:54:00:00:00:09 is already switch port q\/0's/);
     expect(() => hotAddNic(m, 'p', hot, sw, { mac: '01:00:5e:00:00:01' })).toThrow(/not a unicast MAC/);
+    expect(() => hotAddNic(m, 'p', hot, sw, { mac: 7 as unknown as string })).toThrow(/not a unicast MAC/);
     openChannel(relid, 0x300, RING + 8 * 4096);
     const nic = m.vmbus!.deviceList.find((d) => d instanceof NetvscDevice)!;
     expect(nic.isOpen).toBe(true);
