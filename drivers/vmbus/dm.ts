@@ -212,7 +212,8 @@ export class DynamicMemoryDevice extends ChannelEndpoint {
     const more = (word & 1) !== 0;
     const count = word >>> 1;
     if (DmSize.BALLOON_RESPONSE + 8 * count > size) throw new EndpointFault(`dm: DM_BALLOON_RESPONSE of ${size} bytes claims ${count} ranges`);
-    const host = this.host!;
+    const host = this.host;
+    if (!host) throw new EndpointFault('dm: pages given to a partition that cannot balloon (no overcommit bound)');
     const first = host.ramBase / PAGE;
     for (let i = 0; i < count; i++) {
       const r = dv.getBigUint64(DmSize.BALLOON_RESPONSE + 8 * i, true);
