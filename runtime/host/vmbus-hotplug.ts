@@ -77,14 +77,15 @@ export function hotAddDisk(m: Machine, name: string, hot: HotDisks, disk: DiskSp
  * unicast, or one a port of the switch already has (the switch learns by
  * MAC: two ports with one would take each other's frames).
  */
-export function hotAddNic(m: Machine, name: string, hot: HotDisks, sw: VirtualSwitch, nic: NicSpec): number {
+export function hotAddNic(m: Machine, name: string, hot: HotDisks, sw: VirtualSwitch, nic: NicSpec | undefined): number {
   const vmbus = vmbusOf(m, name);
   const nics = vmbus.deviceList.filter((d) => d instanceof NetvscDevice).length;
   if (nics >= LIMITS.nics) throw new ControlError(`partition ${name} has ${nics} NICs, the most a partition has`);
   const index = (m.config.vmbus?.filter((d) => d instanceof NetvscDevice).length ?? 0) + hot.nicsAdded;
   // From another thread or a socket: whatever came, checked.
-  const mac = nic.mac === undefined ? generatedMac(name, index) : typeof nic.mac === 'string' ? parseMac(nic.mac) : undefined;
-  if (!mac) throw new ControlError(`partition ${name}: NIC MAC ${JSON.stringify(nic.mac)} is not a unicast MAC like "52:54:00:12:34:56"`);
+  const given: unknown = nic?.mac;
+  const mac = given === undefined ? generatedMac(name, index) : typeof given === 'string' ? parseMac(given) : undefined;
+  if (!mac) throw new ControlError(`partition ${name}: NIC MAC ${JSON.stringify(given)} is not a unicast MAC like "52:54:00:12:34:56"`);
   const taken = sw.list().find((p) => p.mac === formatMac(mac));
   if (taken) throw new ControlError(`partition ${name}: MAC ${formatMac(mac)} is already switch port ${taken.name}'s`);
   hot.nicsAdded++;

@@ -225,7 +225,8 @@ describe('VMBus on a Machine (deterministic host)', () => {
     const nic = m.vmbus!.deviceList.find((d) => d instanceof NetvscDevice)!;
     expect(nic.isOpen).toBe(true);
 
-    const second = hotAddNic(m, 'p', hot, sw, {}); // the next index, its MAC made from the name, as a spec's NIC's
+    // No options at all (null, as a bare request may send): the next index, its MAC made from the name as a spec's NIC's.
+    const second = hotAddNic(m, 'p', hot, sw, null as unknown as undefined);
     expect([take().msgtype, second]).toEqual([Msg.OFFERCHANNEL, relid + 1]);
     expect(sw.list().map((p) => p.name)).toEqual(['q/0', 'p/0', 'p/1']);
     // At most as many as a spec may name (8): a control plane adding in a loop is refused, not served.
