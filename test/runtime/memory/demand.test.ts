@@ -10,6 +10,7 @@ import { HostMemoryError } from '../../../runtime/host/memory-pressure.ts';
 import { partitionSpec } from '../../../runtime/host/spec.ts';
 import { Machine, type PagingMode, type RunResult } from '../../../runtime/machine/machine.ts';
 import { code, elf, rv } from '../../support/rv.ts';
+import { parseElf } from '../../../runtime/loader/elf.ts';
 import { DmaError } from '../../../drivers/emulated/dma.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -74,6 +75,21 @@ describe('demand-allocated RAM', () => {
       expect(m.guestMemory.read(RAM + 7 * PAGE + 11, 5)).toEqual(Uint8Array.of(0, 1, 2, 3, 0));
     });
   }
+
+  it("loading an ELF zero-fills its .bss without frames for pages that read as zeros, and a reload zeroes what the guest wrote", () => {
+    const hv = new Hypervisor(8 << 20);
+    const m = new Machine({ ramSize: 4 << 20, harts: 1, clock: 'icount', paging: 'nested', overcommit: {}, onConsole: () => {} }, hv);
+    const image = elf(new Uint8Array(PAGE + 8).fill(0x13)); // a page and 8 bytes of code
+    new DataView(image.buffer).setBigUint64(104, BigInt(64 * PAGE), true); // p_memsz: the rest of 64 pages is .bss
+    m.loadElf(parseElf(image));
+    expect(m.overcommit!.map()).toMatchObject({ private: 2, unpopulated: 1022 });
+    m.guestMemory.write(RAM + PAGE + 100, Uint8Array.of(9)); // .bss in the code's last page
+    m.guestMemory.write(RAM + 10 * PAGE, Uint8Array.of(7));
+    m.loadElf(parseElf(image));
+    expect(m.guestMemory.read(RAM + PAGE + 100, 1)).toEqual(Uint8Array.of(0));
+    expect(m.guestMemory.read(RAM + 10 * PAGE, 1)).toEqual(Uint8Array.of(0));
+    expect(m.overcommit!.map()).toMatchObject({ private: 3, unpopulated: 1021 });
+  });
 
   it('a guest that writes 64 pages of a 4 MiB partition holds 64 frames of RAM, and runs as with RAM reserved', async () => {
     const hv = new Hypervisor(8 << 20);

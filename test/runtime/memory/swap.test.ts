@@ -79,7 +79,7 @@ describe.each(['nested', 'shadow'] as const)('hypervisor swap under %s paging', 
     const before = m.overcommit!.snapshot();
     expect(before.some((b) => b !== 0)).toBe(true);
     const out = m.overcommit!.swapOut(RAM_SIZE / 4096);
-    expect(out).toBeGreaterThan(900); // what the guest has written (the rest was never populated)
+    expect(out).toBeGreaterThan(800); // what the guest has written (the rest, its .bss among it, was never populated)
     expect(m.overcommit!.map()).toMatchObject({ swapped: out, private: 0 });
     expect(digest(m.overcommit!.snapshot())).toBe(digest(before)); // from the file: pages stay out
     expect(m.overcommit!.map().swapped).toBe(out);
@@ -95,7 +95,7 @@ describe.each(['nested', 'shadow'] as const)('hypervisor swap under %s paging', 
     await m.run({ maxInsns: 3_000_000 });
     const page = 0x8000_0000 + (1 << 20); // inside the pattern area
     const original = m.guestMemory.read(page, 4096);
-    expect(m.overcommit!.swapOut(RAM_SIZE / 4096)).toBeGreaterThan(900);
+    expect(m.overcommit!.swapOut(RAM_SIZE / 4096)).toBeGreaterThan(800);
     expect(m.overcommit!.swap!.peek(page)).toBeDefined(); // out
     m.guestMemory.write(page + 8, new Uint8Array([1, 2, 3, 4]));
     const expected = original.slice();
