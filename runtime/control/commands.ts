@@ -77,6 +77,11 @@ export const COMMANDS: Record<string, CommandSpec> = {
     verb: 'balloon',
     args: [partition, { name: 'target', type: 'size', help: 'RAM to keep: bytes, or "64M"' }],
   },
+  'swap-out': {
+    help: "evict this many of the guest's least recently used pages to its swap file now (--swap)",
+    verb: 'swapOut',
+    args: [partition, { name: 'pages', type: 'integer', help: 'pages (4 KiB) at most' }],
+  },
   'balloon-policy': {
     help: "the automatic balloon policy: switch it on (with its knobs) or --off; returns what is in force",
     options: [

@@ -8,6 +8,7 @@ import type { StateRecord } from '../persist/record.ts';
 import type { MigrateInfo, MigrateTarget } from '../migrate/source.ts';
 import type { ExitReason, MachineStats, RunResult } from '../machine/machine.ts';
 import type { BalloonStatus, SharingCounters } from '../machine/overcommit.ts';
+import type { SwapCounters } from '../machine/swap.ts';
 import type { BalloonPolicyConfig } from './balloon-policy.ts';
 
 /** HostController.balloonPolicy's knobs (each optional). */
@@ -260,6 +261,13 @@ export interface HostController {
    * moves it over the next moments; stats() shows its progress).
    */
   balloon(id: number, targetBytes: number): Promise<BalloonStatus>;
+  /**
+   * Hypervisor swap (docs/memory.md; the partition needs overcommit.swap):
+   * evicts up to `pages` of partition `id`'s least recently used private
+   * pages to its swap file now, as the host does when frames run low (the
+   * lab's knob). Resolves with its swap figures afterwards.
+   */
+  swapOut(id: number, pages: number): Promise<SwapCounters>;
   /**
    * The automatic balloon policy (runtime/host/balloon-policy.ts, opt-in):
    * every `intervalMs` (default 1000) it moves the balloon targets of the

@@ -13,6 +13,7 @@ import { defaultJitMode, jitHostBytes, type JitMode } from '../jit/tier.ts';
 import { proxy, wrap, type Remote } from 'comlink';
 import type { PagingMode, RunResult } from '../machine/machine.ts';
 import type { BalloonStatus } from '../machine/overcommit.ts';
+import type { SwapCounters } from '../machine/swap.ts';
 import { InputError } from '../errors.ts';
 import {
   ControlError, type ConsoleSink, type HostController, type IncomingState, type Manifest, type MigrateInfo, type MigrateTarget, type MoveInfo,
@@ -220,6 +221,9 @@ export class Host implements HostController {
   }
   balloon(id: number, targetBytes: number): Promise<BalloonStatus> {
     return this.call(() => this.remote.balloon(id, targetBytes));
+  }
+  swapOut(id: number, pages: number): Promise<SwapCounters> {
+    return this.call(() => this.remote.swapOut(id, pages));
   }
   balloonPolicy(options: BalloonPolicyOptions | null): Promise<BalloonPolicyConfig | null> {
     return this.call(() => this.remote.balloonPolicy(options));

@@ -6,6 +6,7 @@
 import type { ExitReason, Machine, MachineStats, PagingMode, RunResult } from '../machine/machine.ts';
 import { closeDisks, createPartition, hostSwitch, setupPartition } from '../machine/setup.ts';
 import { OvercommitError, sharingCounters, type BalloonStatus } from '../machine/overcommit.ts';
+import { SwapError, type SwapCounters } from '../machine/swap.ts';
 import { BalloonPolicy, type BalloonPolicyConfig, type PolicyPartition } from './balloon-policy.ts';
 import { captureState, loadSave, readSave, restorePartition, savePartition, type LoadedSave, type SaveInfo } from '../persist/partition.ts';
 import { cloneName, cloneSnapshot, deleteSnapshot, readManifest, revertSnapshot, takeSnapshot } from '../persist/snapshot.ts';
@@ -844,6 +845,21 @@ export class RootPartition implements HostController {
       throw e;
     }
     return oc.balloonStatus()!;
+  }
+
+  async swapOut(id: number, pages: number): Promise<SwapCounters> {
+    const p = this.get(id);
+    const swap = p.machine.overcommit?.swap;
+    if (!swap) throw new ControlError(`partition ${p.spec.name} has no swap file (overcommit.swap, hv run --swap DIR)`);
+    if (!Number.isSafeInteger(pages) || pages < 0) throw new ControlError(`pages must be a whole number, got ${pages}`);
+    if (p.state === 'finished') throw new ControlError(`partition ${p.spec.name} is finished`);
+    try {
+      swap.swapOut(pages); // on the root's thread, between exits: as the eviction driver
+    } catch (e) {
+      if (e instanceof SwapError) throw new ControlError(`partition ${p.spec.name}: ${e.message}`);
+      throw e;
+    }
+    return swap.stats();
   }
 
   /** The automatic balloon policy, while switched on: it and its timer. */
