@@ -77,9 +77,10 @@ export interface PartitionSpec {
    * virtio-balloon device, or with dynamicMemory Hyper-V Dynamic Memory on
    * VMBus (enlightened partitions); with swap, hypervisor swap to a file
    * created in swap.dir (removed at the partition's end), evicting when the
-   * host's free frames fall below swap.lowWatermark. Nested or shadow paging only.
+   * host's free frames fall below swap.lowWatermark, holding at most
+   * swap.maxBytes. Nested or shadow paging only.
    */
-  overcommit?: { salt?: number; balloon?: boolean; dynamicMemory?: boolean; balloonTarget?: number; swap?: { dir: string; lowWatermark?: number } };
+  overcommit?: { salt?: number; balloon?: boolean; dynamicMemory?: boolean; balloonTarget?: number; swap?: { dir: string; lowWatermark?: number; maxBytes?: number } };
   /** Synthetic NICs on VMBus, each a port of the host's virtual switch (enlightened partitions only). */
   nics?: NicSpec[];
   /** Integration components on VMBus (enlightened partitions only). */
@@ -266,6 +267,7 @@ export function checkPartition(spec: PartitionSpec): PartitionSpec {
       if (typeof w !== 'object' || w === null || Array.isArray(w)) fail('overcommit.swap', `must be an object, got ${show(w)}`);
       if (typeof w.dir !== 'string' || w.dir === '') fail('overcommit.swap.dir', `must be the directory for the swap file, got ${show(w.dir)}`);
       if (w.lowWatermark !== undefined) integer(w.lowWatermark, 'overcommit.swap.lowWatermark', 0, 0x10_0000, fail);
+      if (w.maxBytes !== undefined) integer(w.maxBytes, 'overcommit.swap.maxBytes', 0, 2 ** 52, fail);
     }
     const slots = Array.isArray(s.disks) ? virtioDisks(s.disks as DiskSpec[]).length : 0;
     if (o.balloon && slots >= LIMITS.disks) fail('overcommit.balloon', `the balloon takes a virtio-mmio slot: at most ${LIMITS.disks - 1} virtio disks with it`);

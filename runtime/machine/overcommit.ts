@@ -135,7 +135,8 @@ export class Overcommit {
     const k = kernel.exports;
     // No process in a browser's Web Worker (the playground): its file store is the root thread's own.
     const swapName = `hv-swap-${typeof process === 'undefined' ? 'web' : process.pid}-${id}-${Date.now().toString(36)}.swp`;
-    this.swap = config.swap ? new Swap(kernel, memory, id, new SwapFile(config.swap.dir, swapName)) : undefined;
+    const maxSlots = config.swap?.maxBytes === undefined ? Infinity : Math.floor(config.swap.maxBytes / 4096);
+    this.swap = config.swap ? new Swap(kernel, memory, id, new SwapFile(config.swap.dir, swapName, maxSlots)) : undefined;
     this.lowFrames = config.swap?.lowWatermark ?? DEFAULT_LOW_WATERMARK;
     this.highFrames = 2 * this.lowFrames;
     const translate = (gpa: number, write: boolean) =>

@@ -38,6 +38,8 @@ export interface SwapConfig {
    * finds no frame (the host's MemoryPressure).
    */
   lowWatermark?: number;
+  /** The most the file may hold (bytes, whole pages; default: no limit but the disk's). */
+  maxBytes?: number;
 }
 
 /** What the kernel's host translations return for a page that is swapped out (kernel/mm/swap.ts SWAP_HOST). */
@@ -55,7 +57,7 @@ export interface SwapCounters {
   /** Swap-ins, their total and worst time (read + map, host time, ns). */
   swapInNsTotal: number;
   swapInNsMax: number;
-  /** Evictions given up because the file could not be written (the pages stayed). */
+  /** Evictions given up because the file could not take the page (a write error, or full): the pages stayed. */
   writeErrors: number;
 }
 
@@ -72,7 +74,12 @@ export class SwapFile {
   /** Slots the file has. */
   size = 0;
 
-  constructor(dir: string, name: string) {
+  constructor(
+    dir: string,
+    name: string,
+    /** Slots the file may have at most. */
+    private readonly maxSlots = Infinity,
+  ) {
     this.path = join(dir, name);
     try {
       this.fd = openSync(this.path, 'wx+', 0o600); // never someone else's file
@@ -82,8 +89,12 @@ export class SwapFile {
     unlinkSync(this.path);
   }
 
+  /** A free slot; SwapError when the file is full. */
   alloc(): number {
-    return this.freeSlots.pop() ?? this.size++;
+    const slot = this.freeSlots.pop();
+    if (slot !== undefined) return slot;
+    if (this.size >= this.maxSlots) throw new SwapError(`the swap file '${this.path}' is full (${this.maxSlots} pages)`);
+    return this.size++;
   }
 
   free(slot: number): void {
@@ -170,11 +181,12 @@ export class Swap {
       for (let i = 0; i < n; i++) {
         const page = dv.getUint32(8 + i * 8, true);
         const frame = dv.getUint32(12 + i * 8, true);
-        const slot = this.file.alloc();
+        let slot = -1;
         try {
+          slot = this.file.alloc();
           this.file.write(slot, this.frame(frame));
         } catch (e) {
-          this.file.free(slot);
+          if (slot >= 0) this.file.free(slot);
           this.counters.writeErrors++;
           // This page and the rest of the batch stay where they are.
           for (let j = i; j < n; j++) k.swapEvictAbort(this.id, dv.getUint32(8 + j * 8, true), dv.getUint32(12 + j * 8, true));

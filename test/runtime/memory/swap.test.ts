@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseElf } from '../../../runtime/loader/elf.ts';
+import { Hypervisor } from '../../../runtime/host/hypervisor.ts';
 import { Machine, type PagingMode } from '../../../runtime/machine/machine.ts';
 import { SwapError } from '../../../runtime/machine/swap.ts';
 import { runGuest } from '../../support/guest.ts';
@@ -167,6 +168,26 @@ describe.each(['nested', 'shadow'] as const)('hypervisor swap under %s paging', 
     expect(m.overcommit!.map().swapped).toBe(0);
     m.releaseMemory();
   });
+});
+
+it('a guest out of host memory and swap (its file full) is stopped alone with MemoryExhaustedError; the other partition runs on', async () => {
+  const hv = new Hypervisor(3 << 20); // the 4 MiB the guest checks do not fit, nor in 3 MiB and 256 KiB of swap
+  const dir = swapDir();
+  let hello = '';
+  const load = (m: Machine, elf: string) => m.boot(m.loadElf(parseElf(readFileSync(elf))), m.placeDtb());
+  const other = new Machine({ ramSize: 1 << 20, harts: 1, clock: 'icount', paging: 'nested', overcommit: {}, onConsole: (b) => (hello += Buffer.from(b).toString('latin1')) }, hv);
+  load(other, 'guests/bin/hello.elf');
+  const big = new Machine({ ramSize: RAM_SIZE, harts: 1, clock: 'icount', paging: 'shadow', overcommit: { swap: { dir, maxBytes: 256 << 10 } }, onConsole: () => {} }, hv);
+  load(big, 'guests/bin/swap_pattern.elf');
+  hv.sharePagesPerRound = 0;
+  await hv.run({ timeoutMs: 60_000 });
+  expect(big.result).toMatchObject({ kind: 'memory-exhausted', error: 'MemoryExhaustedError' });
+  const swap = big.overcommit!.stats().swap!;
+  expect(swap.fileSlots).toBe(64); // full
+  expect(swap.swapped).toBe(64);
+  expect(swap.writeErrors).toBeGreaterThan(0);
+  expect(other.result).toEqual({ kind: 'exit', code: 0, reason: 'finisher' });
+  expect(hello).toContain('Hello from RISC-V guest!');
 });
 
 it('swap needs nested or shadow paging, and a directory it can create its file in', () => {
