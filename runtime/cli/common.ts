@@ -168,7 +168,7 @@ export function printStats(s: MachineStats, prefix = 'hv: ', exits?: Record<Exit
     if (w) {
       const us = (ns: number) => (ns / 1000).toFixed(1);
       lines.push(
-        `swap          ${w.swapped} pages out now (${w.fileSlots} slots in the file); ${w.swappedOut} swapped out, ${w.swappedIn} in, ` +
+        `swap          ${w.swapped} pages out now (${w.fileSlots} slots in the file); ${w.swappedOut} swapped out, ${w.swappedIn} in (${s.swapExits} on vCPU exits), ` +
           `${us(w.swappedIn ? w.swapInNsTotal / w.swappedIn : 0)} us each (worst ${us(w.swapInNsMax)} us)${w.writeErrors ? `; ${w.writeErrors} writes failed` : ''}`,
       );
     }

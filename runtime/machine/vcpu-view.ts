@@ -25,6 +25,8 @@ export interface VcpuCounters {
   mmioExits: number;
   /** SBI calls serviced by the hypervisor (enlightened guests). */
   sbiCalls: number;
+  /** Swap-in exits: accesses that found their page in the swap file (runtime/machine/swap.ts). */
+  swapExits: number;
 }
 
 /** Which kernel statistic (OFF_STAT_<name>) each counter is. */
@@ -44,6 +46,7 @@ const COUNTERS: Record<keyof VcpuCounters, string> = {
   interrupts: 'INTERRUPTS',
   mmioExits: 'MMIO',
   sbiCalls: 'SBI_CALLS',
+  swapExits: 'SWAP_FAULTS',
 };
 
 /** Counters summed over several vCPUs (a partition's totals). */
