@@ -8,10 +8,11 @@
 //   INITIATE_CONTACT(version) ──────────► VERSION_RESPONSE (supported or not:
 //                                          the guest tries the next older one)
 //   REQUESTOFFERS ──────────────────────► OFFERCHANNEL per device, ALLOFFERS_DELIVERED
-//   GPADL_HEADER (+ GPADL_BODY ...) ────► GPADL_CREATED (every page checked to be RAM)
+//   GPADL_HEADER (+ GPADL_BODY ...) ────► GPADL_CREATED (every page checked to be RAM;
+//                                          overcommit: moved into one host run, pinned)
 //   OPENCHANNEL(relid, gpadl, offset) ──► OPENCHANNEL_RESULT; the device gets its rings
 //   CLOSECHANNEL ───────────────────────► (no reply) the device lets go of its rings
-//   GPADL_TEARDOWN ─────────────────────► GPADL_TORNDOWN
+//   GPADL_TEARDOWN ─────────────────────► GPADL_TORNDOWN (its pages unpinned)
 //   UNLOAD ─────────────────────────────► UNLOAD_RESPONSE, everything closed
 //                  remove(device) ──────► RESCIND_CHANNELOFFER; the guest answers RELID_RELEASED
 //
