@@ -910,9 +910,10 @@ export class RootPartition implements HostController {
     const sharing = sharingCounters(k);
     let vcpus = 0;
     let ramPages = sharing.pagesShared;
-    for (const { machine: m, state } of this.parts.values()) {
+    // A finished partition holds its RAM until it is destroyed (the playground's finished cards).
+    for (const { machine: m } of this.parts.values()) {
       vcpus += m.vcpuCount;
-      if (state !== 'finished') ramPages += m.overcommit?.map().private ?? m.config.ramSize / 4096;
+      ramPages += m.overcommit?.map().private ?? m.config.ramSize / 4096;
     }
     (globalThis as { gc?: () => void }).gc?.();
     const used = k.exports.framesUsed();

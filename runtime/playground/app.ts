@@ -25,7 +25,7 @@ const status = $('#status');
 const params = new URLSearchParams(location.search);
 const PCPUS = Number(params.get('pcpus')) || Math.min(4, navigator.hardwareConcurrency || 2);
 /** ?hostMemory=MiB: the frame pool, the host's memory cap for partitions (default 1 GiB; the select at the top reloads the page). */
-const HOST_MEMORY_MIB = [32, 64, 128, 256, 1024];
+const HOST_MEMORY_MIB = [16, 32, 64, 128, 256, 1024];
 const POOL_MIB = HOST_MEMORY_MIB.find((m) => m === Number(params.get('hostMemory'))) ?? 1024;
 const POOL_BYTES = POOL_MIB << 20;
 /** ?jit=off|on|always: the JIT tier of every pCPU (a host-wide choice: changing it reloads the page). */
@@ -76,7 +76,8 @@ async function main(): Promise<void> {
   if (JIT === 'off') jitStats.textContent = 'off: pick on or always at the top (the host restarts)';
 
   fillChoices(catalog);
-  const create = async (choice: Choice & { autostart: boolean }): Promise<void> => {
+  /** Creates a partition and its card; starts it if asked. Resolves with its id. */
+  const create = async (choice: Choice & { autostart: boolean }): Promise<number> => {
     const { spec, disks } = await prepare(choice, catalog, files);
     const pending: Uint8Array[] = [];
     let card: PartitionCard | undefined;
@@ -93,9 +94,10 @@ async function main(): Promise<void> {
     for (let i = 0; i < ram.vcpus; i++) owners.set(ram.firstVcpu + i, { id, name: spec.name });
     if (choice.autostart) await host.start(id);
     card.term.focus();
+    return id;
   };
   wireForm(create);
-  new PressureLab($('#lab'), host, labGuests(catalog), (g, name) => create({ ...choiceFor(name, g.what, g.choice), autostart: true }));
+  new PressureLab($('#lab'), host, labGuests(catalog), (g, name, swap) => create({ ...choiceFor(name, g.what, { ...g.choice, swap }), autostart: false }));
 
   // Pictures: shared memory every 100 ms; states and exit counts from the root, less often.
   setInterval(() => {
@@ -156,7 +158,7 @@ function fillChoices(catalog: Catalog): void {
   select.value = catalog.guests.some((g) => g.name === 'hello') ? 'guest:hello' : select.options[0]!.value;
 }
 
-function wireForm(create: (c: Choice & { autostart: boolean }) => Promise<void>): void {
+function wireForm(create: (c: Choice & { autostart: boolean }) => Promise<number>): void {
   const form = $<HTMLFormElement>('#create');
   const error = $('#form-error');
   const el = <T extends HTMLElement>(name: string) => form.elements.namedItem(name) as unknown as T;

@@ -44,6 +44,13 @@ describe.skipIf(!chromiumAvailable)('the playground with the JIT, VMBus and over
     await expect.poll(() => open.evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.device)), { timeout: 20_000 })
       .toEqual(['heartbeat', 'shutdown', 'timesync', 'kvp']);
     expect(await open.first().locator('.vmbus-ring').first().getAttribute('title')).toMatch(/^in: \d+ of 12288 bytes waiting$/);
+    // Integration components are control-plane traffic: the root serves them, never the endpoint worker.
+    expect(await open.evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.servedBy))).toEqual(['root', 'root', 'root', 'root']);
+    expect(await open.first().locator('.served-by').getAttribute('title')).toBe('served by the root');
+    await expect.poll(() => pg.page.locator('#vmbus .vmbus-worker').getAttribute('data-lends')).toBe('0');
+    const path = join(SHOTS, 'vmbus-served-by.png');
+    await pg.page.locator('#vmbus').screenshot({ path });
+    console.log(`screenshot: ${path}`);
     await pg.page.locator('.card[data-partition=ic] button[data-action=destroy]').click();
   });
 

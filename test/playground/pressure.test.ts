@@ -77,3 +77,36 @@ describe.skipIf(!chromiumAvailable)('the playground memory pressure lab', () => 
     await expect.poll(() => lab.getAttribute('data-policy')).toBe('off');
   });
 });
+
+describe.skipIf(!chromiumAvailable)('the playground with hypervisor swap', () => {
+  let pg: Playground;
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    pg = await openPlayground(2, { hostMemory: '16' });
+  });
+  afterAll(async () => {
+    await pg?.close();
+  });
+
+  it('runs four guests that each check 4 MiB on a 16 MiB host with swap: every check passes, and their cards count swap-in exits', async () => {
+    const names = ['sw1', 'sw2', 'sw3', 'sw4'];
+    for (const name of names) {
+      await createPartition(pg.page, { name, what: 'guest:swap_pattern', memoryMiB: 8, paging: 'nested', overcommit: true, balloon: 'none', swap: true });
+    }
+    for (const name of names) await waitForConsole(pg.page, name, 'swap_pattern: 4096 KiB checked 3 times');
+    const swapExits = async (name: string) => {
+      await pg.page.waitForSelector(`.card[data-partition=${name}][data-state=finished]`);
+      return Number((await pg.page.locator(`.card[data-partition=${name}] .exits`).innerText()).match(/swap (\d+)/)?.[1] ?? 0);
+    };
+    let total = 0;
+    for (const name of names) total += await swapExits(name);
+    expect(total).toBeGreaterThan(0);
+    // Finished, they hold their frames until destroyed: the bar counts them as guest RAM (each wrote ~1,000 pages).
+    const ram = async () => Number(await pg.page.locator('#host-memory-bar').getAttribute('data-ram'));
+    await expect.poll(ram, { timeout: 5_000 }).toBeGreaterThan(4 * 500 * 4096);
+    const path = join(SHOTS, 'swap.png');
+    await pg.page.screenshot({ path, fullPage: true });
+    console.log(`screenshot: ${path}`);
+  });
+});

@@ -22,8 +22,8 @@ export class PressureLab {
     private readonly el: HTMLElement,
     private readonly host: HostController,
     guests: readonly LabGuest[],
-    /** Creates and starts a partition of `guest` named `name` (the form's path). */
-    start: (guest: LabGuest, name: string) => Promise<void>,
+    /** Creates a partition of `guest` named `name`, with hypervisor swap or not (the form's path); resolves with its id. */
+    create: (guest: LabGuest, name: string, swap: boolean) => Promise<number>,
   ) {
     const intro = document.createElement('p');
     intro.className = 'detail';
@@ -43,12 +43,21 @@ export class PressureLab {
       this.error.textContent = '';
       const guest = guests[Number(which.value)]!;
       try {
-        for (let i = 0; i < Number(count.value); i++) await start(guest, `${guest.prefix}${++this.serial}`);
+        // All created before any starts: a partition's fixed frames (G-stage tables, VMBus pages) are
+        // not reclaimed for from running guests, so creating one on a pool they filled can fail.
+        const ids: number[] = [];
+        for (let i = 0; i < Number(count.value); i++) ids.push(await create(guest, `${guest.prefix}${++this.serial}`, swap.checked));
+        for (const id of ids) await host.start(id);
       } catch (e) {
         this.error.textContent = (e as Error).message;
       }
     };
-    starter.append(count, ' \u00d7 ', which, go);
+    const swap = document.createElement('input');
+    Object.assign(swap, { type: 'checkbox', name: 'lab-swap' });
+    const swapLabel = document.createElement('label');
+    swapLabel.append(swap, ' with swap');
+    swapLabel.title = 'hypervisor swap: when the host runs short of frames it writes pages the guests have not touched lately to a file';
+    starter.append(count, ' \u00d7 ', which, swapLabel, go);
     if (guests.length === 0) starter.append(' (no lab guest on this server: build guests/ or Linux)');
 
     const switchRow = document.createElement('div');

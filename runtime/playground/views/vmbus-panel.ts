@@ -72,7 +72,8 @@ export class VmbusPanel {
     if (c.servedBy) {
       const by = document.createElement('span');
       by.className = `served-by ${c.servedBy === 'root' ? 'root' : 'worker'}`;
-      by.textContent = `served by the ${c.servedBy}`;
+      by.textContent = c.servedBy;
+      by.title = `served by the ${c.servedBy}`;
       row.append(by);
     }
     if (c.ringBytes) row.append(ring('in', c.inBytes ?? 0, c.ringBytes.in), ring('out', c.outBytes ?? 0, c.ringBytes.out));
