@@ -43,7 +43,9 @@ import { hart, H_SWAP_GPA, H_STAT_SWAP_FAULTS } from '../cpu/hart';
 import { CAUSE_RETRY, raise } from '../cpu/exception';
 import { GPTE_A, GPTE_BALLOONED, GPTE_RWX_LEAF, GPTE_V, GPTE_W, gpteFrame, gpteLeaf, gstageLeafSlot, leafPinned } from '../mmu/gstage';
 import { frameFree } from './frames';
-import { partitionAddr, P_GSTAGE_ROOT, P_RAM_GPA, P_RAM_SIZE } from './partition';
+import { partitionAddr, P_FIRST_VCPU, P_GSTAGE_ROOT, P_NVCPUS, P_RAM_GPA, P_RAM_SIZE } from './partition';
+import { vcpuAddr } from '../layout';
+import { SY_SIEFP, SY_SIMP, SYNIC_ENABLE } from '../vmbus/synic-defs';
 import { recordAdd, R_BALLOONED, shareActive } from './share';
 import { graceWait, REQ_SHADOW, shootdownPartition } from './shootdown';
 
@@ -97,6 +99,23 @@ export function swapMissing(slot: usize, gpa: u64, self: usize): i64 {
   return load<u64>(hart, H_SWAP_GPA) != 0;
 }
 
+/**
+ * Is guest page `gpa` a SynIC message or event-flags page (SIMP, SIEFP) of
+ * a vCPU of `p`? The host writes those in place from any thread (the root,
+ * VMBus endpoint threads: vmbus/synic.ts), never through a swap-in, so they
+ * stay resident as pinned pages do.
+ */
+function synicPage(p: usize, gpa: u64): bool {
+  const first = load<u32>(p, P_FIRST_VCPU);
+  const n = load<u32>(p, P_NVCPUS);
+  for (let i: u32 = 0; i < n; i++) {
+    const v = vcpuAddr(first + i);
+    const simp = load<u64>(v + SY_SIMP), siefp = load<u64>(v + SY_SIEFP);
+    if ((simp & SYNIC_ENABLE && (simp & ~<u64>0xfff) == gpa) || (siefp & SYNIC_ENABLE && (siefp & ~<u64>0xfff) == gpa)) return true;
+  }
+  return false;
+}
+
 @inline function leafOf(id: u32, page: u32): usize {
   const p = partitionAddr(id);
   return gstageLeafSlot(load<u32>(p, P_GSTAGE_ROOT), load<u64>(p, P_RAM_GPA) + (<u64>page << 12));
@@ -121,8 +140,8 @@ export function swapEvictBegin(id: u32, hand: u32, max: u32, out: usize): u32 {
     for (let looked: u32 = 0; n < max && looked < pages; looked++) {
       const slot = leafOf(id, hand);
       const pte = slot ? atomic.load<u64>(slot) : 0;
-      // Private and the partition's: shared, merging, zero and pinned pages stay.
-      if (pte & GPTE_V && pte & GPTE_W && !leafPinned(pte)) {
+      // Private and the partition's: shared, merging, zero, pinned and SynIC pages stay.
+      if (pte & GPTE_V && pte & GPTE_W && !leafPinned(pte) && !synicPage(p, load<u64>(p, P_RAM_GPA) + (<u64>hand << 12))) {
         if (pte & GPTE_A) {
           // Second chance. The vCPUs drop what they cached of the page, so
           // its next use misses, walks and sets A again (a TLB hit or a

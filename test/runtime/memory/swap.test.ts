@@ -126,6 +126,23 @@ describe.each(['nested', 'shadow'] as const)('hypervisor swap under %s paging', 
     m.releaseMemory();
   });
 
+  it("a vCPU's SynIC message and event pages (which VMBus endpoints write in place) are never evicted", async () => {
+    const { m } = swapMachine(paging, swapDir());
+    await m.run({ maxInsns: 3_000_000 });
+    const [simp, siefp] = [0x8000_0000 + (1 << 20), 0x8000_0000 + (1 << 20) + 4096];
+    const h = m.harts[0]!;
+    const dv = new DataView(m.memory.buffer);
+    const off = m.kernel.layout.off;
+    dv.setBigUint64(h.base + off.SYNIC_SIMP!, BigInt(simp) | 1n, true); // enabled (bit 0)
+    dv.setBigUint64(h.base + off.SYNIC_SIEFP!, BigInt(siefp) | 1n, true);
+    const resident = m.overcommit!.map().private;
+    for (let i = 0; i < 3; i++) m.overcommit!.swapOut(RAM_SIZE / 4096); // every lap it takes
+    expect(m.overcommit!.map()).toMatchObject({ private: 2, swapped: resident - 2 });
+    expect(m.overcommit!.swap!.peek(simp)).toBeUndefined();
+    expect(m.overcommit!.swap!.peek(siefp)).toBeUndefined();
+    m.releaseMemory();
+  });
+
   it("a swapped page the guest gives to its balloon leaves unread, and its slot is reused", async () => {
     const { m } = swapMachine(paging, swapDir());
     await m.run({ maxInsns: 3_000_000 });
