@@ -4,6 +4,7 @@
 // the devices (the root's), between exits; the ring indices are read with
 // Atomics because the guest moves them from its vCPU's thread meanwhile.
 import type { VmbusDevice } from './channel-manager.ts';
+import { DM_CLASS_ID } from './dm.ts';
 import type { VmbusHost } from './host.ts';
 import { IntegrationComponent, versionString, type IcState } from './ic.ts';
 import { NETVSC_CLASS_ID } from './netvsc.ts';
@@ -13,7 +14,7 @@ import { ServedConnections } from './served.ts';
 
 export interface ChannelStatus {
   relid: number;
-  /** 'storage', 'network', or the IC's service name ('heartbeat', ...); else the class GUID. */
+  /** 'storage', 'network', 'dynamic memory', or the IC's service name ('heartbeat', ...); else the class GUID. */
   device: string;
   instanceId: string;
   state: 'offered' | 'open' | 'rescinded';
@@ -38,7 +39,7 @@ export interface IcStatus {
   pending: number;
 }
 
-const DEVICE_NAMES: Record<string, string> = { [STORVSC_CLASS_ID]: 'storage', [NETVSC_CLASS_ID]: 'network' };
+const DEVICE_NAMES: Record<string, string> = { [STORVSC_CLASS_ID]: 'storage', [NETVSC_CLASS_ID]: 'network', [DM_CLASS_ID]: 'dynamic memory' };
 
 /** Bytes between read and write index of the ring at host address `addr` (`size` with its header page). */
 function ringUsed(words: Uint32Array, addr: number, size: number): number {

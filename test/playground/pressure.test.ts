@@ -50,6 +50,10 @@ describe.skipIf(!chromiumAvailable)('the playground memory pressure lab', () => 
     // Demand-allocated: most of its 32 MiB was never written; its ring's pages are pinned for the GPADL.
     await expect.poll(pages('dm', 'unpopulated'), { timeout: 5_000 }).toBeGreaterThan(0);
     expect(await pages('dm', 'pinned')()).toBeGreaterThan(0);
+    // The pinned pages are its Dynamic Memory channel's ring, which the root serves.
+    const channel = pg.page.locator('.vmbus-partition[data-partition=dm] .vmbus-channel[data-state=open]');
+    await expect.poll(() => channel.getAttribute('data-device')).toBe('dynamic memory');
+    expect(await channel.getAttribute('data-served-by')).toBe('root');
     const card = pg.page.locator('.card[data-partition=dm]');
     await card.locator('input[name=balloon-target]').fill(String(32 - (BALLOON_PAGES * 4096) / MIB));
     await card.locator('button[data-action=balloon]').click();
