@@ -58,6 +58,9 @@ const STATE_MASK: u64 = GPTE_V | GPTE_EVICTING;
 /** What partitionHost* return to the host for a page that is out (swap it in, then ask again). */
 export const SWAP_HOST: i64 = -2;
 
+/** Victims one eviction list (a frame: next hand, count, then page and frame each) holds. */
+const SWAP_LIST_MAX: u32 = (4096 - 8) / 8;
+
 /** The largest slot a leaf can name (its PPN field, 44 bits; slots are 4 KiB of the file). */
 export const SWAP_MAX_SLOT: u64 = (<u64>1 << 44) - 1;
 
@@ -132,6 +135,7 @@ function synicPage(p: usize, gpa: u64): bool {
  * Root thread, no vCPU of this thread running.
  */
 export function swapEvictBegin(id: u32, hand: u32, max: u32, out: usize): u32 {
+  if (max > SWAP_LIST_MAX) max = SWAP_LIST_MAX; // the list is one frame
   const p = partitionAddr(id);
   const pages = <u32>(load<u64>(p, P_RAM_SIZE) >> 12);
   let n: u32 = 0;
