@@ -1,13 +1,16 @@
 // The playground's memory pictures and its memory pressure lab, in
 // Debian's chromium, on a host capped at 64 MiB: the page-state legend and
 // the host-memory bar, the vmbus-dm guest (Hyper-V Dynamic Memory on
-// demand-allocated RAM) ballooned from its card, and the automatic balloon
-// policy switched on from the lab to give the pages back. Screenshots of
-// each view go to $TMPDIR/hv-playground/, as in playground.test.ts.
+// demand-allocated RAM) ballooned from its card, the automatic balloon
+// policy switched on from the lab to give the pages back, Linux ballooned
+// from its card (when built); then guests swapping on a 16 MiB host.
+// Screenshots of each view go to $TMPDIR/hv-playground/, as in
+// playground.test.ts.
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { linuxImage } from '../support/linux.ts';
 import { chromiumAvailable, createPartition, openPlayground, waitForConsole, type Playground } from '../support/playground.ts';
 
 const SHOTS = join(tmpdir(), 'hv-playground');
@@ -79,6 +82,20 @@ describe.skipIf(!chromiumAvailable)('the playground memory pressure lab', () => 
     await waitForConsole(pg.page, 'dm', 'PASSED all 7 checks');
     await lab.locator('input[name=policy]').uncheck();
     await expect.poll(() => lab.getAttribute('data-policy')).toBe('off');
+  });
+
+  it.skipIf(!linuxImage())('starts Linux with a virtio-balloon from the lab, and balloons it to the target set on its card', async () => {
+    const lab = pg.page.locator('#lab');
+    await lab.locator('input[name=count]').fill('1');
+    await lab.locator('select[name=lab-guest]').selectOption({ label: 'Linux: virtio-balloon, 128 MiB' });
+    await lab.locator('button[data-action=lab-start]').click();
+    await waitForConsole(pg.page, 'linux1', 'hv:/# ', 120_000); // a loaded 2-core machine boots it many times slower than the ~4 s of an idle one
+    const card = pg.page.locator('.card[data-partition=linux1]');
+    await card.locator('input[name=balloon-target]').fill('64');
+    await card.locator('button[data-action=balloon]').click();
+    await expect.poll(pages('linux1', 'ballooned'), { timeout: 30_000 }).toBe((64 * MIB) / 4096);
+    expect(Number(await card.locator('.balloon').getAttribute('data-actual'))).toBe(64 * MIB);
+    await card.locator('button[data-action=destroy]').click();
   });
 });
 
