@@ -160,7 +160,7 @@ export function printStats(s: MachineStats, prefix = 'hv: ', exits?: Record<Exit
   if (s.memory) {
     const { pages: p, host: h, balloon: b } = s.memory;
     lines.push(
-      `memory pages  ${p.private} private${p.pinned ? ` (${p.pinned} pinned for VMBus)` : ''}, ${p.shared} shared, ${p.zero} zero, ${p.ballooned} ballooned, ${p.unpopulated} unpopulated; ${p.cowBreaks} COW breaks`,
+      `memory pages  ${p.private} private${p.pinned ? ` (${p.pinned} pinned for VMBus)` : ''}, ${p.shared} shared, ${p.zero} zero, ${p.ballooned} ballooned, ${p.unpopulated} unpopulated${p.swapped ? `, ${p.swapped} swapped` : ''}; ${p.cowBreaks} COW breaks`,
       `page sharing  ${h.pagesShared} shared frames for ${h.pagesSharing} pages, ${h.zeroPages} zero pages, ${(h.bytesSaved / 2 ** 20).toFixed(1)} MiB saved (host); ${h.fullScans} full scans, ${h.pagesScanned} pages scanned`,
     );
     if (b) lines.push(`balloon       target ${(b.targetBytes / 2 ** 20).toFixed(1)} MiB, guest keeps ${(b.actualBytes / 2 ** 20).toFixed(1)} MiB`);
