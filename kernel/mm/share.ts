@@ -22,6 +22,8 @@
 //   ballooned   not V, BALLOONED (mm/share-cow.ts): no frame; reads as zero
 //   unpopulated not V, UNPOPULATED: demand-allocated RAM never given a frame;
 //               reads as zero, its first write takes a frame from the pool
+//   evicting,   not V (mm/swap.ts): hypervisor swap's; a vCPU that touches
+//   swapped     one exits to the root, which reads it back from the file
 //
 // Salting (ESX since 2014): each partition is in a group, its own by default
 // (0x8000_0000 | id) or an explicit salt 1..0x7fff_ffff several partitions

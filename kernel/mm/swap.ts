@@ -14,12 +14,13 @@
 //             vCPUs, its bytes still in the frame while the root writes
 //             them to the file
 //   swapped   not V, OUT, PPN field = the swap slot; no frame
-
+//
 // Eviction, in batches on the root thread (swapEvictBegin, then for each
 // page swapEvictCommit once its bytes are in the file, or swapEvictAbort):
 //
-//   clock over the partition's pages from the host's hand: a private page
-//   (V, W, not pinned) whose A bit is set loses it (second chance); one
+//   clock over the partition's pages from the host's hand, one lap per
+//   call at most: a private page (V, W; not pinned, not a SynIC page)
+//   whose A bit is set loses it (second chance); one
 //   whose A bit is clear is a victim: CAS -> evicting, frame pushed to the
 //   partition's vCPUs (mm/shootdown.ts, with their shadow tables);
 //   one grace period: no vCPU holds a TLB entry or an address in a frame;
