@@ -124,7 +124,7 @@ struct vmbus_channel {
 #define VMBUS_ETIMEDOUT -110
 #define VMBUS_EREFUSED  -111	/* the host answered with a failure status */
 #define VMBUS_EIO       -5	/* a hypercall failed, or the ring is corrupt */
-#define VMBUS_TIMEOUT_TICKS (MTIME_HZ)	/* 1 s of the time CSR */
+#define VMBUS_TIMEOUT_TICKS (10 * MTIME_HZ)	/* 10 s of the time CSR: a loaded host may take seconds to answer */
 
 /* ---- the bus */
 /* SynIC on, SINT2 unmasked, external interrupts on, then INITIATE_CONTACT
