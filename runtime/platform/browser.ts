@@ -3,9 +3,12 @@
 // beside them. Needs cross-origin isolation (COOP/COEP) for the shared
 // memory. The root thread's files are memfs.ts: the page reaches them over
 // a port of their own (rootFiles()), since the control plane names images
-// by path.
+// by path. The VMBus endpoint worker, which opens the disks lent to it by
+// path too, gets the root's shared files in its own store: those there when
+// it starts in its first message, each later put or removal in a message
+// of its own, ahead of any lend that could name it.
 import { expose, wrap, type Endpoint, type Remote } from 'comlink';
-import { memfs, type MemFs } from './browser/memfs.ts';
+import { memfs, type MemFs, type SharedChange } from './browser/memfs.ts';
 import type { HostThread, LocalPort, Platform, RemotePort, ThreadContext, ThreadName } from './platform.ts';
 
 /** The first message a host thread gets. */
@@ -13,6 +16,13 @@ interface Startup {
   data: unknown;
   /** The root thread's file store port. */
   files?: MessagePort;
+  /** The endpoint worker's: the root's shared files. */
+  shared?: SharedChange[];
+}
+
+/** A later change to the endpoint worker's files, on its own port (before the lends that follow it). */
+interface FileChange {
+  hvSharedFile: SharedChange;
 }
 
 export type FileStore = Pick<MemFs, 'put' | 'get' | 'remove' | 'list'>;
@@ -25,7 +35,7 @@ export function rootFiles(): Remote<FileStore> {
   return files;
 }
 
-function thread(worker: Worker): HostThread {
+function thread(worker: Worker, stop?: () => void): HostThread {
   return {
     endpoint: worker,
     onFailure(cb) {
@@ -33,6 +43,7 @@ function thread(worker: Worker): HostThread {
       worker.addEventListener('error', (e) => cb(new Error(`a host thread failed: ${e.message}`)), { once: true });
     },
     async terminate() {
+      stop?.();
       worker.terminate();
     },
   };
@@ -51,8 +62,15 @@ export const platform: Platform = {
       moved.push(ch.port2);
       files = wrap<FileStore>(ch.port1);
     }
+    let stop: (() => void) | undefined;
+    if (name === 'endpoint-worker') {
+      // Spawned by the root thread: its store is memfs here.
+      const shared = memfs.share((c) => worker.postMessage({ hvSharedFile: c } satisfies FileChange));
+      startup.shared = shared.now;
+      stop = shared.stop;
+    }
     worker.postMessage(startup, moved);
-    return thread(worker);
+    return thread(worker, stop);
   },
   channel() {
     const { port1, port2 } = new MessageChannel();
@@ -74,7 +92,18 @@ if (!('setImmediate' in globalThis)) {
 
 const startup = new Promise<Startup>((resolve) => {
   if (!('WorkerGlobalScope' in globalThis)) return; // the page's thread has no creator
-  self.addEventListener('message', (e) => resolve((e as MessageEvent<Startup>).data), { once: true });
+  self.addEventListener('message', (e) => {
+    const s = (e as MessageEvent<Startup>).data;
+    for (const c of s.shared ?? []) memfs.adopt(c); // before any later change
+    resolve(s);
+  }, { once: true });
+  // Before the thread's own listeners (added later): a file change is the platform's, not theirs.
+  self.addEventListener('message', (e) => {
+    const change = (e as MessageEvent<Partial<FileChange>>).data?.hvSharedFile;
+    if (!change) return;
+    e.stopImmediatePropagation();
+    memfs.adopt(change);
+  });
 });
 
 export const threadContext: ThreadContext = {

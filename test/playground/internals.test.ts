@@ -38,6 +38,20 @@ describe.skipIf(!chromiumAvailable)('the playground with the JIT, VMBus and over
     await channel.first().waitFor({ timeout: 20_000 });
   });
 
+  it("shows disk-bench's storage channel served by the endpoint worker, and the worker's counters moving", async () => {
+    await createPartition(pg.page, { name: 'db', what: 'guest:enlightened/disk-bench', blankDiskMiB: 16, diskIf: 'vmbus', append: 'reqs=20000 size=4096' });
+    const storage = pg.page.locator('.vmbus-partition[data-partition=db] .vmbus-channel[data-device=storage][data-state=open]');
+    await expect.poll(() => storage.getAttribute('data-served-by'), { timeout: 20_000 }).toBe('endpoint worker');
+    const worker = pg.page.locator('#vmbus .vmbus-worker');
+    await expect.poll(async () => Number(await worker.getAttribute('data-serves')), { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(Number(await worker.getAttribute('data-lends'))).toBeGreaterThan(0);
+    const path = join(SHOTS, 'vmbus-endpoint-worker.png');
+    await pg.page.locator('#vmbus').screenshot({ path });
+    console.log(`screenshot: ${path}`);
+    await waitForConsole(pg.page, 'db', 'disk-bench: storvsc 20000 reads of 4096 bytes', 120_000);
+    await pg.page.locator('.card[data-partition=db] button[data-action=destroy]').click();
+  });
+
   it('shows the open channels of a running vmbus-ic live, with the size of their rings', async () => {
     await createPartition(pg.page, { name: 'ic', what: 'guest:enlightened/vmbus-ic', ics: true });
     const open = pg.page.locator('.vmbus-partition[data-partition=ic] .vmbus-channel[data-state=open]');
@@ -47,7 +61,7 @@ describe.skipIf(!chromiumAvailable)('the playground with the JIT, VMBus and over
     // Integration components are control-plane traffic: the root serves them, never the endpoint worker.
     expect(await open.evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.servedBy))).toEqual(['root', 'root', 'root', 'root']);
     expect(await open.first().locator('.served-by').getAttribute('title')).toBe('served by the root');
-    await expect.poll(() => pg.page.locator('#vmbus .vmbus-worker').getAttribute('data-lends')).toBe('0');
+
     const path = join(SHOTS, 'vmbus-served-by.png');
     await pg.page.locator('#vmbus').screenshot({ path });
     console.log(`screenshot: ${path}`);

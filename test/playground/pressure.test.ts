@@ -52,7 +52,7 @@ describe.skipIf(!chromiumAvailable)('the playground memory pressure lab', () => 
     await waitForConsole(pg.page, 'dm', 'waiting for balloon');
     // Demand-allocated: most of its 32 MiB was never written; its ring's pages are pinned for the GPADL.
     await expect.poll(pages('dm', 'unpopulated'), { timeout: 5_000 }).toBeGreaterThan(0);
-    expect(await pages('dm', 'pinned')()).toBeGreaterThan(0);
+    await expect.poll(pages('dm', 'pinned'), { timeout: 5_000 }).toBeGreaterThan(0);
     // The pinned pages are its Dynamic Memory channel's ring, which the root serves.
     const channel = pg.page.locator('.vmbus-partition[data-partition=dm] .vmbus-channel[data-state=open]');
     await expect.poll(() => channel.getAttribute('data-device')).toBe('dynamic memory');
@@ -86,6 +86,8 @@ describe.skipIf(!chromiumAvailable)('the playground memory pressure lab', () => 
 
   it.skipIf(!linuxImage())('starts Linux with a virtio-balloon from the lab, and balloons it to the target set on its card', async () => {
     const lab = pg.page.locator('#lab');
+    await lab.locator('input[name=policy]').setChecked(false); // only the card moves its target
+    await expect.poll(() => lab.getAttribute('data-policy')).toBe('off');
     await lab.locator('input[name=count]').fill('1');
     await lab.locator('select[name=lab-guest]').selectOption({ label: 'Linux: virtio-balloon, 128 MiB' });
     await lab.locator('button[data-action=lab-start]').click();

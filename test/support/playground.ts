@@ -55,6 +55,8 @@ export interface CreateOptions {
   /** With overcommit: the balloon (default virtio), and hypervisor swap (default off). */
   balloon?: 'virtio' | 'dm' | 'none';
   swap?: boolean;
+  /** The kernel command line (default none). */
+  append?: string;
 }
 
 /** Fills the page's form and creates (and starts) a partition, as a user would. */
@@ -72,6 +74,7 @@ export async function createPartition(page: Page, o: CreateOptions): Promise<voi
   await form.locator('input[name=salt]').fill(String(o.salt ?? 0));
   await form.locator('select[name=balloon]').selectOption(o.balloon ?? 'virtio');
   await form.locator('input[name=swap]').setChecked(o.swap ?? false);
+  await form.locator('input[name=append]').fill(o.append ?? '');
   await form.locator('button[type=submit]').click();
   const refused = page.locator('#form-error').filter({ hasText: /./ });
   await Promise.race([page.waitForSelector(`.card[data-partition="${o.name}"]`, { timeout: 10_000 }), refused.waitFor({ timeout: 10_000 })]);
