@@ -5,12 +5,15 @@
 // kernel's ring primitives (kernel/vmbus/ring.ts), so both ends keep Linux's
 // rules (hv_ringbuffer_write/read, hv_pkt_iter_close):
 //
-//   notify() ─► mask the ring (hv_begin_read), then per packet:
-//               room for an answer in the host -> guest ring? no: publish
+//   notify() ─► mask the ring (hv_begin_read), then per batch:
+//               room for k answers in the host -> guest ring? none: publish
 //               pending_send_sz and stop (the guest's read signals us on
 //               not-enough -> enough, and notify() runs again);
-//               read it raw (descriptor included) into scratch, give it to
-//               the device, whose answers go out with send();
+//               read up to k whole packets (descriptors included) into
+//               scratch with one read-index commit and at most one signal
+//               (ringReadBatch, as Linux's readers commit once after a
+//               foreach_vmbus_pkt loop), give each to the device, whose
+//               answers go out with send();
 //               unmask (hv_end_read) and read on if more came meanwhile.
 //   send()   ─► ringWrite; the guest is signalled only on empty -> non-empty.
 //
@@ -89,14 +92,20 @@ export class EndpointFault extends Error {
 }
 
 const PAGE = 4096;
-/** Scratch: descriptor at 0, answers from 64 to the end of page 0, packets read into pages 1-3. */
+/** Scratch: a batch's info at 0, answers from 64 to the end of page 0, packets read into pages 1-3. */
 export const SCRATCH_PAGES = 4;
-const DESC_AT = 0;
+const INFO_AT = 0;
 const TX_AT = 64;
 const TX_MAX = PAGE - TX_AT;
 const RX_AT = PAGE;
 /** The largest packet a device takes (descriptor, GPA ranges and payload). */
 export const MAX_PACKET = (SCRATCH_PAGES - 1) * PAGE;
+/**
+ * Most packets read in one batch. Small packets (a 64-byte storvsc request,
+ * a netvsc completion) come many to a batch; the scratch pages and the
+ * answers' room bound it further.
+ */
+const MAX_BATCH = 64;
 
 export abstract class ChannelEndpoint implements VmbusDevice {
   abstract readonly classId: string;
@@ -258,19 +267,25 @@ export abstract class ChannelEndpoint implements VmbusDevice {
       if (!rx) return;
       rx.beginRead();
       for (;;) {
-        if (!this.roomForReply()) {
+        const room = this.repliesRoom();
+        if (!room) {
           rx.endRead();
           return; // the guest signals when it has made room
         }
-        const r = rx.read(this.scratch + RX_AT, MAX_PACKET, this.scratch + DESC_AT, true);
-        if (r === RingResult.EMPTY) break;
-        if (r < 0) throw new EndpointFault(this.ringError(r, rx));
-        if (r === RingResult.SIGNAL) this.signal(); // the guest waits to write (pending_send_sz)
-        const d = rx.descriptorAt(this.scratch + DESC_AT);
-        this.stats.packets++;
-        const raw = new Uint8Array(ctx.memory.buffer, this.scratch + RX_AT, d.len8 * 8);
-        this.onPacket({ type: d.type, flags: d.flags, transId: d.transId, raw, offset: d.offset8 * 8 });
-        if (!this.rx) return; // the device closed the channel
+        const n = rx.readBatch(this.scratch + RX_AT, MAX_PACKET, Math.min(room, MAX_BATCH), this.scratch + INFO_AT);
+        if (n === 0) break;
+        if (n < 0) throw new EndpointFault(this.ringError(n, rx));
+        // One read-index commit for the batch: the guest waits to write (pending_send_sz) and now may.
+        if (new Uint32Array(ctx.memory.buffer, this.scratch + INFO_AT, 2)[1]) this.signal();
+        let at = this.scratch + RX_AT;
+        for (let i = 0; i < n; i++) {
+          const d = rx.descriptorAt(at);
+          this.stats.packets++;
+          const raw = new Uint8Array(ctx.memory.buffer, at, d.len8 * 8);
+          this.onPacket({ type: d.type, flags: d.flags, transId: d.transId, raw, offset: d.offset8 * 8 });
+          if (!this.rx) return; // the device closed the channel; the rest of the batch goes with it
+          at += d.len8 * 8;
+        }
       }
       const more = rx.endRead();
       if (more < 0) throw new EndpointFault(this.ringError(more, rx));
@@ -278,21 +293,25 @@ export abstract class ChannelEndpoint implements VmbusDevice {
     }
   }
 
-  /** Is there room for the largest answer? If not, asks the guest to signal when there is (Linux's blocked writer). */
-  private roomForReply(): boolean {
+  /**
+   * How many packets may be read now: as many as the host -> guest ring
+   * has room for the largest answer to each (so no answer ever waits). None:
+   * asks the guest to signal when one fits (Linux's blocked writer).
+   */
+  private repliesRoom(): number {
     const tx = this.tx!;
     const need = packetFootprint(this.maxReply);
     const free = tx.free();
     if (free < 0) throw new EndpointFault(this.ringError(free, tx));
-    if (free > need) return true;
+    if (free > need) return Math.floor((free - 1) / need);
     tx.setPendingSend(need);
     const again = tx.free(); // the guest may have read in between: then it will not signal
     if (again > need) {
       tx.setPendingSend(0);
-      return true;
+      return Math.floor((again - 1) / need);
     }
     this.stats.blocked++;
-    return false;
+    return 0;
   }
 
   /** Sends one packet to the guest (a completion of `transId`, or data). */

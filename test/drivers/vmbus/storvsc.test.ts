@@ -70,7 +70,7 @@ function world() {
         v.setUint32(Srb.dataTransferLength, len, true);
         b.set(cdb, Srb.cdb);
       });
-    return { dev, out: g.out, inb: g.inb, faults, open, send, packet, vstor, init, srb, writeRaw: g.writeRaw, guestPfn: w.pfn, signals: () => signals };
+    return { dev, out: g.out, inb: g.inb, faults, open, send, packet, vstor, init, srb, writeRaw: g.writeRaw, readAll: g.readAll, guestPfn: w.pfn, signals: () => signals };
   };
   return { channel, logs: w.logs, canaryIntact: w.canaryIntact, u8: w.u8 };
 }
@@ -138,6 +138,41 @@ describe('storvsc (host side)', () => {
     expect(a!.body.getUint8(Srb.srbStatus)).toBe(1);
     expect(bystander.faults).toEqual([]);
     expect(canaryIntact()).toBe(true);
+  });
+
+  it('answers every request the guest queued before one signal, and closes the channel at a malformed packet behind them', () => {
+    const { channel } = world();
+    const c = channel(0);
+    c.init();
+    const tur = (id: bigint) => c.packet(c.srb([0x00, 0, 0, 0, 0, 0], 2, 0), id, undefined);
+    const bad = c.packet(c.vstor(VstorOp.BEGIN_INITIALIZATION), 99n, undefined);
+    new DataView(bad.buffer).setUint16(4, 200, true); // len8 past what was written
+    for (const p of [tur(10n), tur(11n), tur(12n), tur(13n), tur(14n), bad]) c.writeRaw(p);
+    c.dev.notify();
+    expect(c.readAll().map((p) => p.transId)).toEqual([10n, 11n, 12n, 13n, 14n]);
+    expect(c.faults).toHaveLength(1);
+    expect(c.faults[0]).toMatch(/malformed packet descriptor/);
+    expect(c.dev.isOpen).toBe(false);
+  });
+
+  it('reads only as many requests as the host -> guest ring has room to answer, and the rest once the guest reads', () => {
+    const { channel } = world();
+    const c = channel(0);
+    c.init();
+    const tur = (id: number) => c.packet(c.srb([0x00, 0, 0, 0, 0, 0], 2, 0), BigInt(id), undefined);
+    // 600 requests, 200 at a time, answers left unread: the guest -> host ring holds 200, the answers' ring ~330.
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 200; i++) c.writeRaw(tur(round * 200 + i));
+      c.dev.notify();
+    }
+    expect(c.dev.stats.blocked).toBeGreaterThan(0);
+    const first = c.readAll().map((p) => Number(p.transId));
+    expect(first.length).toBeLessThan(600);
+    expect(c.inb.pendingSendSz).toBeGreaterThan(0); // the host asks to be signalled when an answer fits
+    c.dev.notify(); // the guest's read made room: it signals
+    const all = [...first, ...c.readAll().map((p) => Number(p.transId))];
+    expect(all).toEqual(Array.from({ length: 600 }, (_, i) => i));
+    expect(c.faults).toEqual([]);
   });
 
   it('survives 5000 random packets and ring words without throwing or writing outside the partition', () => {
