@@ -3,73 +3,35 @@
 // threads (pcpu-worker.ts); a device access, an HTIF write or an SBI call
 // that needs the host is a VM exit they post to this thread (shared.ts),
 // which services it on the partition's Machine and wakes the vCPU.
-import type { ExitReason, Machine, MachineStats, PagingMode, RunResult } from '../machine/machine.ts';
-import { closeDisks, createPartition, hostSwitch, setupPartition } from '../machine/setup.ts';
-import { OvercommitError, sharingCounters, type BalloonStatus } from '../machine/overcommit.ts';
-import { SwapError, type SwapCounters } from '../machine/swap.ts';
-import { BalloonPolicy, type BalloonPolicyConfig, type PolicyPartition } from './balloon-policy.ts';
-import { captureState, loadSave, readSave, restorePartition, savePartition, type LoadedSave, type SaveInfo } from '../persist/partition.ts';
-import { cloneName, cloneSnapshot, deleteSnapshot, readManifest, revertSnapshot, takeSnapshot } from '../persist/snapshot.ts';
-import { copyInTurns, startDiskMove, type DiskMove } from '../storage/move.ts';
-import { releaseProxy } from 'comlink';
-import { resolve } from 'node:path';
-import { migrateOut, type MigrateInfo, type MigrateTarget } from '../migrate/source.ts';
+//
+// This file is the partitions' lifecycle and the data plane (the service
+// loop, console output, the page-sharing scanner); the other verbs are in
+// groups of their own, over the Root view of this (root-partition.ts):
+// root-vmbus.ts, root-memory.ts, root-snapshots.ts, root-migrate.ts and
+// root-stats.ts.
+import type { Machine, PagingMode, RunResult } from '../machine/machine.ts';
+import { closeDisks, createPartition, setupPartition } from '../machine/setup.ts';
+import { loadSave, readSave, restorePartition, type LoadedSave } from '../persist/partition.ts';
 import { loadedState } from '../migrate/state.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
-import {
-  ControlError, type ConsoleSink, type HostController, type IncomingState, type Manifest, type MoveInfo, type MoveProgress, type PartitionInfo,
-  type PartitionState, type PartitionStats, type PcpuStats, type SnapshotInfo, type SwitchPortStatus, type VcpuStats, type HostMemoryStats,
-  type BalloonPolicyOptions,
-} from './controller.ts';
+import { ControlError, type ConsoleSink, type HostController, type IncomingState, type PartitionInfo, type PartitionStats, type PcpuStats } from './controller.ts';
 import { InputError } from '../errors.ts';
 import { Hypervisor } from './hypervisor.ts';
 import { HostMemoryError } from './memory-pressure.ts';
-import { PcpuStat, schedExports, SState, VcpuStat, type SchedExports } from './sched.ts';
+import { schedExports, SState, type SchedExports } from './sched.ts';
 import type { HostShared } from './shared.ts';
-import { checkPartition, SpecError, type DiskSpec, type NicSpec, type PartitionSpec } from './spec.ts';
-import { channelStatus, icStatus, type ChannelStatus } from '../../drivers/vmbus/status.ts';
-import { nicPorts } from '../../drivers/vmbus/netvsc.ts';
-import { guestShutdown, heartbeat, IcError, kvpRead, kvpWrite, type HeartbeatInfo, type KvpPools } from '../../drivers/vmbus/ic-control.ts';
-import { closeHotDisks, hotAddDisk, hotAddNic, hotRemove, noHotDisks, openImages, type HotDisks } from './vmbus-hotplug.ts';
+import { checkPartition, SpecError, type DiskSpec, type PartitionSpec } from './spec.ts';
+import { closeHotDisks, noHotDisks } from './vmbus-hotplug.ts';
 import { VmbusSignals } from './vmbus-signals.ts';
 import type { VmbusHost } from '../../drivers/vmbus/host.ts';
-import { ChannelEndpoint } from '../../drivers/vmbus/endpoint.ts';
-import { StorvscDevice } from '../../drivers/vmbus/storvsc.ts';
-import { SwitchableDevice } from '../../drivers/block/switchable.ts';
-import { EndpointServer, type ServedPartition } from './endpoint-server.ts';
+import { EndpointServer } from './endpoint-server.ts';
 import { kernelModule } from './kernel.ts';
-
-interface Partition {
-  spec: PartitionSpec;
-  machine: Machine;
-  disks: BlockDevice[];
-  state: PartitionState;
-  startedAt?: number;
-  waiters: ((r: RunResult) => void)[];
-  /** VM exits serviced, per vCPU (partition-relative) and reason. */
-  exits: Record<ExitReason, number>[];
-  /** Bytes written to its console (a snapshot notes where it was). */
-  printed: number;
-  /** The snapshot tree it runs on: where it took its last snapshot, or was reverted or cloned from. */
-  snapshotDir?: string;
-  /** Disks being moved (moveDisk), by index. */
-  moves: Map<number, DiskMove>;
-  /** VMBus disks added while it runs (addVmbusDisk), by relid. */
-  hot: HotDisks;
-}
-
-/** Runs `f`; an InputError of a subclass (ElfError, SnapshotError...) comes out as an InputError, which crosses threads by name. */
-function asInput<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof InputError && e.name !== 'InputError') throw new InputError(e.message);
-    throw e;
-  }
-}
-
-/** A partition's VMBus devices: those on its bus now once it booted (hot add and remove), else its config's. */
-const vmbusDevices = (m: Machine) => m.vmbus?.deviceList ?? m.config.vmbus;
+import { asInput, mustBeLive, nameFree, type Partition, type Root } from './root-partition.ts';
+import { lendChannels, offloadChannels, recallChannels, RootVmbus } from './root-vmbus.ts';
+import { RootMemory } from './root-memory.ts';
+import { RootSnapshots } from './root-snapshots.ts';
+import { RootMigration } from './root-migrate.ts';
+import { partitionInfo, partitionStats, pcpuStats } from './root-stats.ts';
 
 /** How long the root watches for the next exit before sleeping (ms). */
 const SPIN_MS = 0.05;
@@ -81,8 +43,6 @@ const SPIN_MS = 0.05;
  */
 const SCAN_MS = 20;
 const SCAN_PAGES = 100;
-
-const STATE_NAMES = ['none', 'queued', 'running', 'blocked'] as const;
 
 export interface RootOptions {
   /** Host memory (created by the host's main thread), and the frame pool's size in it. */
@@ -112,16 +72,17 @@ export class RootPartition implements HostController {
   private closed = false;
   /** RAM reserved for incoming partitions (reserveRam), by host address: its size. */
   private readonly reserved = new Map<number, number>();
-  /**
-   * Outgoing live migrations not settled yet. The partition ends here at
-   * the target's RDY (result 'migrated'), before GO is sent and DONE comes
-   * back: a caller that closes the host on that result would otherwise cut
-   * the migration off, and migrate() would never answer. shutdown() waits
-   * for them.
-   */
-  private readonly migrations = new Set<Promise<unknown>>();
   private readonly loopDone: Promise<void>;
   private readonly consolePort: RootOptions['consolePort'];
+  /** Serves partitions' storvsc channels on a thread of its own: lent while they run, recalled around what the root does to them. */
+  private readonly endpoints: EndpointServer;
+
+  // The verb groups, over a view of this object (root-partition.ts Root).
+  private readonly root: Root;
+  private readonly vmbus: RootVmbus;
+  private readonly mem: RootMemory;
+  private readonly snapshots: RootSnapshots;
+  private readonly migration: RootMigration;
 
   constructor(o: RootOptions) {
     this.hv = new Hypervisor(o.poolBytes, o.memory, o.module);
@@ -133,13 +94,23 @@ export class RootPartition implements HostController {
     this.endpoints = new EndpointServer({
       memory: o.memory, module: () => o.module ?? kernelModule(), shared: o.shared, alloc: (pages) => this.hv.kernel.exports.framesAllocContiguous(pages, 4096),
     });
+    this.root = {
+      hv: this.hv, sched: this.sched, parts: this.parts,
+      get: (id) => this.get(id),
+      pause: (id) => this.pause(id),
+      resume: (id) => this.resume(id),
+      destroy: (id) => this.destroy(id),
+      quiesce: (p) => this.quiesce(p),
+      finish: (p, result) => this.finish(p, result),
+      restoreSave: (save, console, options) => this.restoreSave(save, console, options),
+      offload: (p) => offloadChannels(this.endpoints, p),
+    };
+    this.vmbus = new RootVmbus(this.root);
+    this.mem = new RootMemory(this.root);
+    this.snapshots = new RootSnapshots(this.root);
+    this.migration = new RootMigration(this.root);
     this.loopDone = this.serviceLoop();
   }
-
-  // ---- VMBus channels served by the endpoint worker (endpoint-server.ts) ----
-
-  /** Serves partitions' storvsc channels on a thread of its own: lent while they run, recalled around what the root does to them. */
-  private readonly endpoints: EndpointServer;
 
   /** Channels lent to the endpoint worker so far, and its wake-ups that served a signal (tests, --stats). */
   async endpointStats(): Promise<{ lends: number; serves: number }> {
@@ -149,35 +120,6 @@ export class RootPartition implements HostController {
   async rootBusyMs(): Promise<number> {
     const elu = (performance as { eventLoopUtilization?: () => { active: number } }).eventLoopUtilization;
     return elu ? elu().active : NaN;
-  }
-
-  /** Lets `p`'s channel endpoints be lent (each when its channel opens, or at once if open). */
-  private offloadFor(p: Partition): void {
-    const served: ServedPartition = {
-      machine: p.machine,
-      get lendable() {
-        return p.state === 'running' && p.moves.size === 0;
-      },
-      diskOf: (device: StorvscDevice) => {
-        const i = p.disks.indexOf(device.disk);
-        const hot = p.hot.byDevice.get(device);
-        const disk = i >= 0 ? p.disks[i] : hot?.disk;
-        const spec = i >= 0 ? p.spec.disks[i] : hot?.spec;
-        return disk instanceof SwitchableDevice && spec ? { disk, spec } : undefined;
-      },
-    };
-    const offload = this.endpoints.offload(() => served);
-    for (const d of vmbusDevices(p.machine) ?? []) if (d instanceof ChannelEndpoint) d.offload = offload;
-  }
-
-  /** Every lent channel of `p` back on this thread (the device's state with it), before the root touches them or their disks. */
-  private recallChannels(p: Partition): void {
-    for (const d of vmbusDevices(p.machine) ?? []) if (d instanceof ChannelEndpoint) d.takeBack();
-  }
-
-  /** `p`'s open channels lent again (it runs, no disk of it moves). */
-  private lendChannels(p: Partition): void {
-    for (const d of vmbusDevices(p.machine) ?? []) if (d instanceof ChannelEndpoint) d.handOff();
   }
 
   // ---- the data plane: VM exits ------------------------------------------------
@@ -297,7 +239,7 @@ export class RootPartition implements HostController {
     for (let i = 0; i < m.vcpuCount; i++) this.sched.schedRemoveVcpu(m.firstVcpu + i);
     await this.vcpusGone(m);
     if (p.state !== 'rebooting') return; // stopped meanwhile
-    this.recallChannels(p);
+    recallChannels(p);
     m.rebootIfReset();
     if (was === 'paused') this.sched.partitionSetHalted(m.id, 1); // a reboot does not resume it
     p.state = was;
@@ -315,7 +257,7 @@ export class RootPartition implements HostController {
     if (p.state === 'finished') return;
     const m = p.machine;
     m.result ??= result;
-    this.recallChannels(p); // the worker lets go of its disks before they are closed
+    recallChannels(p); // the worker lets go of its disks before they are closed
     for (let i = 0; i < m.vcpuCount; i++) this.sched.schedRemoveVcpu(m.firstVcpu + i);
     if (p.startedAt !== undefined) m.addWallMs(performance.now() - p.startedAt);
     p.state = 'finished';
@@ -358,7 +300,7 @@ export class RootPartition implements HostController {
 
   async create(spec: PartitionSpec, console?: ConsoleSink): Promise<number> {
     if (this.closed) throw new ControlError('the host is shut down');
-    for (const p of this.parts.values()) if (p.spec.name === spec.name) throw new ControlError(`a partition named ${spec.name} exists`);
+    nameFree(this.parts, spec.name);
     let id = -1;
     const sink = this.sinkFor(console, () => id);
     try {
@@ -400,7 +342,7 @@ export class RootPartition implements HostController {
     let spec: PartitionSpec;
     try {
       spec = { ...save.spec, paging: options.paging ?? save.spec.paging };
-      for (const p of this.parts.values()) if (p.spec.name === spec.name) throw new ControlError(`a partition named ${spec.name} exists`);
+      nameFree(this.parts, spec.name);
       made = restorePartition(save, this.hv, { onConsole: (b) => void sink(b), exits: true, clock: 'realtime', paging: spec.paging });
     } catch (e) {
       if (e instanceof InputError && e.name !== 'InputError') throw new InputError(e.message);
@@ -410,68 +352,13 @@ export class RootPartition implements HostController {
     return id;
   }
 
-  async save(id: number, path: string): Promise<SaveInfo> {
-    const p = this.get(id);
-    if (p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not paused`);
-    const m = p.machine;
-    await this.quiesce(p);
-    m.poll(); // console output and input of the SBI console
-    let info: SaveInfo;
-    try {
-      info = savePartition(path, m, p.spec, () => p.disks.forEach((d) => d.flush()));
-    } catch (e) {
-      if (e instanceof InputError) throw new InputError(e.message);
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new InputError(`cannot write save file '${path}': ${code ?? (e as Error).message}`);
-    }
-    this.finish(p, { kind: 'saved', path });
-    return info;
-  }
-
-  async migrate(id: number, target: MigrateTarget, options: { maxDowntimeMs?: number; progress?: boolean; linkRate?: number } = {}): Promise<MigrateInfo> {
-    const p = this.get(id);
-    if (p.state !== 'running') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
-    // Live migration copies RAM as one host run; an overcommit partition's pages move (docs/memory.md).
-    if (p.machine.overcommit) throw new ControlError(`partition ${p.spec.name} has memory overcommit, which live migration does not support yet`);
-    const m = p.machine;
-    const s = p.spec.sched;
-    const where = `${target.host}:${target.port}`;
-    const moving = migrateOut(
-      target,
-      {
-        id, kernel: this.hv.kernel.exports, memory: m.memory, ram: m.ram, spec: p.spec,
-        shouldStop: (converged) => converged,
-        cancelled: () => (p.state === 'running' || p.state === 'paused' ? undefined : `the guest ended (${m.result?.kind ?? p.state})`),
-        pause: async () => {
-          await this.pause(id);
-          await this.quiesce(p);
-          m.poll();
-        },
-        resume: () => this.resume(id),
-        // Auto-converge: a cap of what is left of its vCPUs' time (and never above its own cap).
-        throttle: (percent) => {
-          let cap = percent ? Math.max(1, Math.round((m.vcpuCount * (100 - percent)))) : s.cap;
-          if (percent && s.cap) cap = Math.min(cap, s.cap);
-          this.sched.schedSetParams(id, s.weight, cap, Math.min(s.reservation, cap || s.reservation));
-        },
-        capture: () => captureState(m, p.spec, () => p.disks.forEach((d) => d.flush())),
-        release: () => this.finish(p, { kind: 'migrated', to: where }),
-      },
-      { maxDowntimeMs: options.maxDowntimeMs, linkRate: options.linkRate, progress: options.progress ? (line) => process.stderr.write(`hv: migrating ${p.spec.name} to ${where}: ${line}\n`) : undefined },
-    );
-    const settled = moving.catch(() => {});
-    this.migrations.add(settled);
-    void settled.then(() => this.migrations.delete(settled));
-    return moving;
-  }
-
   async receive(state: IncomingState, console?: ConsoleSink, options: { paging?: PagingMode } = {}): Promise<number> {
     if (this.closed) throw new ControlError('the host is shut down');
     let id = -1;
     const sink = this.sinkFor(console, () => id);
     const save = loadedState(state.meta, state.records);
     const spec = { ...save.spec, paging: options.paging ?? save.spec.paging };
-    for (const p of this.parts.values()) if (p.spec.name === spec.name) throw new ControlError(`a partition named ${spec.name} exists`);
+    nameFree(this.parts, spec.name);
     const ramHost = state.ramHost;
     if (this.reserved.get(ramHost) !== spec.memory) throw new ControlError(`no reservation of ${spec.memory} bytes of RAM at ${ramHost}`);
     // The stream wrote the RAM in place: the partition is built around it.
@@ -520,128 +407,6 @@ export class RootPartition implements HostController {
     }
   }
 
-  // ---- snapshots and disk moves (docs/migration.md): runtime/persist/snapshot.ts and runtime/storage/move.ts do them, as on the deterministic host
-
-  /** Runs `f` with `p` still (paused, its vCPUs at rest, its console polled), then lets it run again if it was running. */
-  private async whileStill<T>(p: Partition, f: () => T): Promise<T> {
-    if (p.state === 'created') return f(); // no vCPU of it has run
-    if (p.state !== 'running' && p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}`);
-    const wasRunning = p.state === 'running';
-    if (wasRunning) await this.pause(p.machine.id);
-    try {
-      await this.quiesce(p);
-      p.machine.poll();
-      return f();
-    } finally {
-      if (wasRunning && p.state === 'paused') await this.resume(p.machine.id);
-    }
-  }
-
-  /** Refuses what would change the images under a disk move. */
-  private notMoving(p: Partition, what: string): void {
-    const [disk] = p.moves.keys();
-    if (disk !== undefined) throw new ControlError(`partition ${p.spec.name}: disk ${disk} is being moved; ${what} once the move is done`);
-  }
-
-  /** The live partition that runs on the current disks of snapshot tree `dir`, if any. */
-  private onTree(dir: string): Partition | undefined {
-    const current = new Set(asInput(() => readManifest(dir)).current.disks);
-    for (const p of this.parts.values()) {
-      if (p.state !== 'finished' && p.spec.disks.some((d) => !d.readonly && current.has(resolve(d.path)))) return p;
-    }
-    return undefined;
-  }
-
-  async snapshot(id: number, dir: string, options: { name?: string } = {}): Promise<SnapshotInfo> {
-    const p = this.get(id);
-    if (p.state !== 'running' && p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
-    this.notMoving(p, 'take the snapshot');
-    return this.whileStill(p, () => {
-      const { entry, info } = asInput(() => takeSnapshot(dir, p.machine, p, options.name));
-      p.snapshotDir = resolve(dir);
-      return { ...info, id: entry.id, name: entry.name, steps: entry.steps, consoleBytes: p.printed };
-    });
-  }
-
-  async listSnapshots(dir: string): Promise<Manifest> {
-    return asInput(() => readManifest(dir));
-  }
-
-  async revert(target: number | string, snapshotId: string, console?: ConsoleSink, options: { paging?: PagingMode } = {}): Promise<number> {
-    let old: Partition | undefined;
-    let dir: string;
-    if (typeof target === 'number') {
-      old = this.get(target);
-      if (old.snapshotDir === undefined) throw new ControlError(`partition ${old.spec.name} runs on no snapshot tree: give the snapshot directory`);
-      this.notMoving(old, 'revert');
-      dir = old.snapshotDir;
-    } else {
-      dir = resolve(target);
-      const on = this.onTree(dir);
-      if (on) throw new ControlError(`partition ${on.spec.name} runs on the snapshot tree in '${target}': revert it by its id`);
-    }
-    // The state's partition is the tree's: its name must be free (or be the one replaced).
-    const name = asInput(() => readManifest(dir)).partition;
-    for (const p of this.parts.values()) if (p !== old && p.spec.name === name) throw new ControlError(`a partition named ${name} exists`);
-    // New files and the manifest first: if they fail, the partition runs on unharmed.
-    const { save, discard } = asInput(() => revertSnapshot(dir, snapshotId));
-    if (old) await this.destroy(old.machine.id); // Hyper-V's Apply gives up the state it was in
-    discard();
-    const id = await this.restoreSave(save, console, options);
-    this.get(id).snapshotDir = dir;
-    return id;
-  }
-
-  async deleteSnapshot(dir: string, snapshotId: string): Promise<void> {
-    const p = this.onTree(dir);
-    if (!p) return asInput(() => deleteSnapshot(dir, snapshotId));
-    this.notMoving(p, 'delete the snapshot');
-    // The merge rewrites files under its disk chain: it waits, still.
-    await this.whileStill(p, () => asInput(() => deleteSnapshot(dir, snapshotId, p)));
-  }
-
-  async clone(dir: string, snapshotId: string, newDir: string, console?: ConsoleSink, options: { name?: string; paging?: PagingMode } = {}): Promise<number> {
-    const name = options.name ?? cloneName(asInput(() => readManifest(dir)));
-    for (const p of this.parts.values()) if (p.spec.name === name) throw new ControlError(`a partition named ${name} exists`);
-    const save = asInput(() => cloneSnapshot(dir, snapshotId, newDir, name));
-    const id = await this.restoreSave(save, console, options);
-    this.get(id).snapshotDir = resolve(newDir);
-    return id;
-  }
-
-  async moveDisk(id: number, disk: number, path: string, onProgress?: (p: MoveProgress) => void): Promise<MoveInfo> {
-    const p = this.get(id);
-    try {
-      if (p.state === 'finished' || p.state === 'rebooting') throw new ControlError(`partition ${p.spec.name} is ${p.state}`);
-      const t0 = performance.now();
-      this.recallChannels(p); // the mirror copies between requests on this thread: the disk stays here until the move ends
-      const job = asInput(() => startDiskMove(p, disk, path));
-      p.moves.set(disk, job);
-      // The caller's callback (from another thread, through comlink: a promise) never stops the move.
-      const tell = async (copied: number) => {
-        try {
-          await onProgress?.({ disk, copied, total: job.mirror.size });
-        } catch {}
-      };
-      try {
-        // Copies between VM exits: the service loop gets a turn every millisecond.
-        if (await copyInTurns(job, { sliceMs: 1, onProgress: onProgress && ((copied) => void tell(copied)) })) job.finish();
-      } catch (e) {
-        job.abort();
-        throw new InputError(`writing '${path}' failed: ${(e as Error).message}`); // the guest is on its old image still
-      } finally {
-        p.moves.delete(disk);
-        this.lendChannels(p);
-      }
-      if (job.state !== 'done') throw new ControlError(`partition ${p.spec.name} ended (${p.machine.result?.kind}) before disk ${disk} was moved: the copy is deleted`);
-      await tell(job.mirror.size); // the whole copy (here, or at the partition's end), heard before the result
-      return { disk, path: job.path, format: job.format, bytes: job.mirror.size, mirroredWrites: job.mirror.mirroredWrites, ms: performance.now() - t0 };
-    } finally {
-      // A callback from another thread (comlink) holds a port open until released.
-      (onProgress as { [releaseProxy]?: () => void } | undefined)?.[releaseProxy]?.();
-    }
-  }
-
   /** Takes a partition made for `spec` into the host (state 'created'); returns its id. */
   private register(spec: PartitionSpec, made: { machine: Machine; disks: BlockDevice[] }): number {
     const { machine, disks } = made;
@@ -659,7 +424,7 @@ export class RootPartition implements HostController {
     }
     this.parts.set(machine.id, p);
     for (let i = 0; i < machine.vcpuCount; i++) this.byVcpu[machine.firstVcpu + i] = p;
-    this.offloadFor(p);
+    this.root.offload(p);
     return machine.id;
   }
 
@@ -669,7 +434,7 @@ export class RootPartition implements HostController {
     const m = p.machine;
     p.state = 'running';
     p.startedAt = performance.now();
-    this.lendChannels(p); // a restored partition's open channels
+    lendChannels(p); // a restored partition's open channels
     // Spread the vCPUs: the scheduler puts each on the least loaded pCPU.
     for (let i = 0; i < m.vcpuCount; i++) this.sched.schedAddVcpu(m.firstVcpu + i, -1);
   }
@@ -679,21 +444,21 @@ export class RootPartition implements HostController {
     if (p.state !== 'running') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
     this.sched.partitionSetHalted(id, 1);
     p.state = 'paused';
-    this.recallChannels(p); // saves, snapshots and migration read the devices' state and disks here
+    recallChannels(p); // saves, snapshots and migration read the devices' state and disks here
   }
 
   async resume(id: number): Promise<void> {
     const p = this.get(id);
     if (p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not paused`);
     p.state = 'running';
-    this.lendChannels(p);
+    lendChannels(p);
     this.sched.partitionSetHalted(id, 0);
     p.machine.vmbus?.resumed(); // timesync sets the guest's clock again: it stood still while paused
   }
 
   async reset(id: number): Promise<void> {
     const p = this.get(id);
-    if (p.state !== 'running' && p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
+    mustBeLive(p);
     if (!p.machine.config.reboot) throw new ControlError(`partition ${p.spec.name} does not reboot (reboot: false): stop it instead`);
     // The guest's SBI system reset ends in the same state (Machine.result 'reset', then reboot()).
     p.machine.result = { kind: 'reset' };
@@ -729,203 +494,43 @@ export class RootPartition implements HostController {
   }
 
   async list(): Promise<PartitionInfo[]> {
-    return [...this.parts.keys()].map((id) => this.info(id));
-  }
-
-  private info(id: number): PartitionInfo {
-    const { spec, state, machine } = this.get(id);
-    const info: PartitionInfo = {
-      id, name: spec.name, state, vcpus: spec.vcpus, memory: spec.memory, paging: spec.paging, boot: spec.boot, sched: spec.sched,
-      instructions: machine.instructions(),
-    };
-    if (state === 'finished') info.result = machine.result;
-    return info;
+    return [...this.parts].map(([id, p]) => partitionInfo(id, p));
   }
 
   async stats(id: number): Promise<PartitionStats> {
-    const p = this.get(id);
-    const m = p.machine;
-    const totals: MachineStats = m.stats();
-    if (p.state !== 'finished' && p.startedAt !== undefined) {
-      totals.seconds = (performance.now() - p.startedAt) / 1000;
-      totals.mips = totals.seconds > 0 ? totals.instructions / totals.seconds / 1e6 : 0;
-    }
-    const s = this.sched;
-    const vcpuStats = m.harts.map((h, index): VcpuStats => {
-      const v = m.firstVcpu + index;
-      const st = (which: number) => Number(s.schedVcpuStat(v, which));
-      return {
-        index, vcpu: v, pcpu: s.schedVcpuPcpu(v), state: STATE_NAMES[s.schedVcpuState(v)] ?? 'none',
-        instructions: h.instret, picks: st(VcpuStat.PICKS), waitInsns: st(VcpuStat.WAIT), wakes: st(VcpuStat.WAKES),
-        migrations: st(VcpuStat.MIGRATIONS), credit: Number(s.schedVcpuCredit(v)),
-        ...h.counters(),
-        exits: { ...p.exits[index]! },
-      };
-    });
-    const vmbus = m.vmbus && { channels: channelStatus(m.vmbus, m.memory, m.vmbus.deviceList), ics: icStatus(m.vmbus.deviceList) };
-    return { ...this.info(id), totals, vcpuStats, ...(vmbus ? { vmbus } : {}) };
-  }
-
-  // ---- integration components (drivers/vmbus/ic-control.ts), on this thread, where the devices run
-
-  /**
-   * Runs IC request `f` on partition `id`'s VMBus devices; an IcError comes
-   * out as a ControlError naming the partition. A request needs the guest
-   * running: a paused one could not answer it.
-   */
-  private async ic<T>(id: number, f: (devices: Machine['config']['vmbus']) => T | Promise<T>, running = true): Promise<T> {
-    const p = this.get(id);
-    if (running && p.state !== 'running') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
-    try {
-      return await f(vmbusDevices(p.machine)); // an IC removed while it ran is not asked
-    } catch (e) {
-      if (e instanceof IcError) throw new ControlError(`partition ${p.spec.name}: ${e.message}`);
-      throw e;
-    }
-  }
-
-  async guestShutdown(id: number, options: { reboot?: boolean } = {}): Promise<void> {
-    return this.ic(id, (d) => guestShutdown(d, options.reboot === true));
-  }
-
-  async kvpRead(id: number): Promise<KvpPools> {
-    return this.ic(id, kvpRead);
-  }
-
-  async kvpWrite(id: number, key: string, value: string): Promise<void> {
-    return this.ic(id, (d) => kvpWrite(d, key, value));
-  }
-
-  async heartbeat(id: number): Promise<HeartbeatInfo> {
-    return this.ic(id, heartbeat, false);
-  }
-
-  async channels(id: number): Promise<ChannelStatus[]> {
-    const m = this.get(id).machine;
-    return m.vmbus ? channelStatus(m.vmbus, m.memory, m.vmbus.deviceList) : [];
-  }
-
-  // ---- hot add and remove of VMBus devices (vmbus-hotplug.ts), on this thread, where the devices run
-
-  async addVmbusDisk(id: number, disk: DiskSpec): Promise<number> {
-    const p = this.get(id);
-    if (p.state !== 'running' && p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
-    const inUse = [...this.parts.values()].filter((q) => q.state !== 'finished').flatMap((q) => openImages(q.spec, q.hot));
-    const relid = asInput(() => hotAddDisk(p.machine, p.spec.name, p.hot, disk, inUse));
-    this.offloadFor(p); // the new disk's channel is lent once the guest opens it
-    return relid;
-  }
-
-  async addVmbusNic(id: number, nic: NicSpec = {}): Promise<number> {
-    const p = this.get(id);
-    if (p.state !== 'running' && p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
-    const relid = hotAddNic(p.machine, p.spec.name, p.hot, hostSwitch(this.hv), nic);
-    this.offloadFor(p); // as a spec's NIC
-    return relid;
-  }
-
-  async removeVmbusDevice(id: number, relid: number): Promise<void> {
-    const p = this.get(id);
-    if (p.state !== 'running' && p.state !== 'paused') throw new ControlError(`partition ${p.spec.name} is ${p.state}, not running`);
-    hotRemove(p.machine, p.spec.name, p.hot, relid);
-  }
-
-  async switchPorts(): Promise<SwitchPortStatus[]> {
-    return [...this.parts].flatMap(([id, p]) => nicPorts(vmbusDevices(p.machine) ?? []).map((port) => ({ ...port, partition: id })));
-  }
-
-  async balloon(id: number, targetBytes: number): Promise<BalloonStatus> {
-    const p = this.get(id);
-    const oc = p.machine.overcommit;
-    if (!oc) throw new ControlError(`partition ${p.spec.name} has no memory overcommit (and so no balloon)`);
-    try {
-      oc.setBalloonTarget(targetBytes);
-    } catch (e) {
-      if (e instanceof OvercommitError) throw new ControlError(`partition ${p.spec.name}: ${e.message}`);
-      throw e;
-    }
-    return oc.balloonStatus()!;
-  }
-
-  async swapOut(id: number, pages: number): Promise<SwapCounters> {
-    const p = this.get(id);
-    const swap = p.machine.overcommit?.swap;
-    if (!swap) throw new ControlError(`partition ${p.spec.name} has no swap file (overcommit.swap, hv run --swap DIR)`);
-    if (!Number.isSafeInteger(pages) || pages < 0) throw new ControlError(`pages must be a whole number, got ${pages}`);
-    if (p.state === 'finished') throw new ControlError(`partition ${p.spec.name} is finished`);
-    try {
-      swap.swapOut(pages); // on the root's thread, between exits: as the eviction driver
-    } catch (e) {
-      if (e instanceof SwapError) throw new ControlError(`partition ${p.spec.name}: ${e.message}`);
-      throw e;
-    }
-    return swap.stats();
-  }
-
-  /** The automatic balloon policy, while switched on: it and its timer. */
-  private policy: { policy: BalloonPolicy; timer: ReturnType<typeof setInterval> } | undefined;
-
-  async balloonPolicy(options: BalloonPolicyOptions | null): Promise<BalloonPolicyConfig | null> {
-    if (this.policy) clearInterval(this.policy.timer);
-    this.policy = undefined;
-    if (!options) return null;
-    const balloons = (): PolicyPartition[] =>
-      [...this.parts].flatMap(([id, p]) => {
-        const oc = p.machine.overcommit;
-        if (p.state !== 'running' || !oc?.balloonStatus()) return [];
-        return [{ id, ramBytes: p.spec.memory, balloonStatus: () => oc.balloonStatus(), setBalloonTarget: (b: number) => oc.setBalloonTarget(b) }];
-      });
-    const held = balloons().reduce((sum, p) => sum + p.balloonStatus()!.targetBytes, 0);
-    if (options.budgetBytes === undefined && held === 0) {
-      throw new ControlError('balloon policy: no running partition has a balloon to take its budget from (give budgetBytes)');
-    }
-    const config = {
-      budgetBytes: options.budgetBytes ?? held,
-      stepBytes: options.stepBytes ?? 16 << 20,
-      ...(options.bufferPercent !== undefined ? { bufferPercent: options.bufferPercent } : {}),
-    };
-    const interval = options.intervalMs ?? 1000;
-    if (!Number.isSafeInteger(interval) || interval < 10) throw new ControlError(`balloon policy: intervalMs must be at least 10, got ${interval}`);
-    let policy: BalloonPolicy;
-    try {
-      policy = new BalloonPolicy(balloons, config);
-    } catch (e) {
-      if (e instanceof RangeError) throw new ControlError(e.message);
-      throw e;
-    }
-    this.policy = { policy, timer: setInterval(() => policy.step(), interval) };
-    return config;
+    return partitionStats(id, this.get(id), this.sched);
   }
 
   async pcpuStats(): Promise<PcpuStats[]> {
-    const s = this.sched;
-    return Array.from({ length: this.npcpus }, (_, pcpu) => {
-      const st = (which: number) => Number(s.schedPcpuStat(pcpu, which));
-      return { pcpu, busy: st(PcpuStat.BUSY), idle: st(PcpuStat.IDLE), runs: st(PcpuStat.RUNS), switches: st(PcpuStat.SWITCHES), steals: st(PcpuStat.STEALS) };
-    });
+    return pcpuStats(this.sched, this.npcpus);
   }
 
-  async hostMemory(): Promise<HostMemoryStats> {
-    const k = this.hv.kernel;
-    const sharing = sharingCounters(k);
-    let vcpus = 0;
-    let ramPages = sharing.pagesShared;
-    // A finished partition holds its RAM until it is destroyed (the playground's finished cards).
-    for (const { machine: m } of this.parts.values()) {
-      vcpus += m.vcpuCount;
-      ramPages += m.overcommit?.map().private ?? m.config.ramSize / 4096;
-    }
-    (globalThis as { gc?: () => void }).gc?.();
-    const used = k.exports.framesUsed();
-    return {
-      poolBytes: (used + k.exports.framesAvailable()) * 4096,
-      usedBytes: used * 4096,
-      ramBytes: ramPages * 4096,
-      vcpuBytes: vcpus * k.layout.vcpuSize + this.parts.size * k.layout.partSize,
-      rootHeapBytes: typeof process === 'undefined' ? 0 : process.memoryUsage().heapUsed,
-      sharing,
-    };
-  }
+  // ---- the verb groups (root-*.ts), as HostController names them ---------------
+
+  readonly save: HostController['save'] = (...a) => this.migration.save(...a);
+  readonly migrate: HostController['migrate'] = (...a) => this.migration.migrate(...a);
+
+  readonly snapshot: HostController['snapshot'] = (...a) => this.snapshots.snapshot(...a);
+  readonly listSnapshots: HostController['listSnapshots'] = (...a) => this.snapshots.listSnapshots(...a);
+  readonly revert: HostController['revert'] = (...a) => this.snapshots.revert(...a);
+  readonly deleteSnapshot: HostController['deleteSnapshot'] = (...a) => this.snapshots.deleteSnapshot(...a);
+  readonly clone: HostController['clone'] = (...a) => this.snapshots.clone(...a);
+  readonly moveDisk: HostController['moveDisk'] = (...a) => this.snapshots.moveDisk(...a);
+
+  readonly guestShutdown: HostController['guestShutdown'] = (...a) => this.vmbus.guestShutdown(...a);
+  readonly kvpRead: HostController['kvpRead'] = (...a) => this.vmbus.kvpRead(...a);
+  readonly kvpWrite: HostController['kvpWrite'] = (...a) => this.vmbus.kvpWrite(...a);
+  readonly heartbeat: HostController['heartbeat'] = (...a) => this.vmbus.heartbeat(...a);
+  readonly channels: HostController['channels'] = (...a) => this.vmbus.channels(...a);
+  readonly addVmbusDisk: HostController['addVmbusDisk'] = (...a) => this.vmbus.addVmbusDisk(...a);
+  readonly addVmbusNic: HostController['addVmbusNic'] = (...a) => this.vmbus.addVmbusNic(...a);
+  readonly removeVmbusDevice: HostController['removeVmbusDevice'] = (...a) => this.vmbus.removeVmbusDevice(...a);
+  readonly switchPorts: HostController['switchPorts'] = (...a) => this.vmbus.switchPorts(...a);
+
+  readonly balloon: HostController['balloon'] = (...a) => this.mem.balloon(...a);
+  readonly swapOut: HostController['swapOut'] = (...a) => this.mem.swapOut(...a);
+  readonly balloonPolicy: HostController['balloonPolicy'] = (...a) => this.mem.balloonPolicy(...a);
+  readonly hostMemory: HostController['hostMemory'] = (...a) => this.mem.hostMemory(...a);
 
   /** Posts `{ barrier: token }` on the console channel: everything written before it has arrived when it does. */
   async consoleBarrier(token: number): Promise<void> {
@@ -934,12 +539,9 @@ export class RootPartition implements HostController {
   }
 
   async shutdown(): Promise<void> {
-    if (this.policy) clearInterval(this.policy.timer);
+    this.mem.stopPolicy();
     for (const p of this.parts.values()) this.finish(p, { kind: 'off' });
-    // A migration before its point of no return fails (its partition
-    // ended; at the latest when RDY comes) and one past it finishes (GO,
-    // DONE): either way it answers.
-    await Promise.all(this.migrations);
+    await this.migration.settled(); // each answers: it failed or finished
     this.closed = true;
     this.shared.shutdown();
     this.shared.postExit(0); // wakes the service loop so that it sees `closed`
