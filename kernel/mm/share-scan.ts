@@ -12,15 +12,22 @@
 //   3. full compare and remap each (CAS MERGING -> SHARED): a store that
 //      came meanwhile took W back and the CAS fails, so no write is lost;
 //   4. the duplicates leave (pushed again, freed after the next grace).
+//
+// The scan walks each leaf table once for up to 512 pages and reads the
+// leaves in a row; only private pages (a frame of their own) are looked at
+// and count against the budget, as KSM counts only present pages. Pages
+// without a frame of their own (unpopulated, ballooned, shared, swapped)
+// cost one 8-byte load each: a partition of demand-allocated RAM that has
+// written a tenth of it is scanned at the rate of that tenth.
 import { SHARE_STATE, MAX_PARTITIONS } from '../layout';
-import { GPTE_MERGING, GPTE_RWX_LEAF, GPTE_RX_LEAF, GPTE_SHARED, GPTE_V, GPTE_W, GPTE_D, gpteFrame, gpteLeaf, leafPinned } from '../mmu/gstage';
+import { GPTE_MERGING, GPTE_RWX_LEAF, GPTE_RX_LEAF, GPTE_SHARED, GPTE_V, GPTE_W, GPTE_D, gpteFrame, gpteLeaf, gstageLeafSlot, leafPinned } from '../mmu/gstage';
 import { frameIsZero, frameHash, framesEqual } from './hash';
-import { partitionAddr, P_RAM_SIZE } from './partition';
+import { partitionAddr, P_GSTAGE_ROOT, P_RAM_GPA, P_RAM_SIZE } from './partition';
 import {
   bump64, dropLock, groupOf, lockHeld, META_MERGING, metaOf, pageSlot, pendFree, reclaimLocked, record, recordAdd, REFS_PINNED,
   R_ENABLED, R_SHARED, R_SIZE, R_ZERO, S_BATCH, S_CUR_PAGE, S_CUR_PART, S_FULL_SCANS, S_LOCK, S_MERGES, S_META, S_PARTS, S_SCANNED,
   S_SHARED_FRAMES, S_SHARING, S_TABLE, S_TMASK, S_UNSHARED, S_UNSHARED_RUN, S_ZERO_MERGES, S_ZERO_PAGES, setLockHeld, shareZeroFrame,
-  state, unref,
+  sharePages, state, unref,
 } from './share';
 import { graceWait, REQ_SHADOW, shootdownPartition } from './shootdown';
 
@@ -188,12 +195,13 @@ function pairPending(y: u32, h: u32, nb: u32): bool {
   return false;
 }
 
-/** Looks at page `page` of `id`: a candidate goes into the batch at `nb`, or the page into the table (SCAN_*). */
-function scanPage(id: u32, page: u32, nb: u32): u32 {
-  const slot = pageSlot(id, page);
-  if (!slot) return SCAN_NONE;
-  const pte = atomic.load<u64>(slot);
-  if (!(pte & GPTE_V) || !(pte & GPTE_W) || leafPinned(pte)) return SCAN_NONE; // shared, merging, ballooned, or the host's (pinned)
+/** A page the scanner looks at: a frame of its own, not the host's (not shared, merging, pinned, or without a frame). */
+@inline function scannable(pte: u64): bool {
+  return (pte & (GPTE_V | GPTE_W)) == (GPTE_V | GPTE_W) && !leafPinned(pte);
+}
+
+/** Looks at private page `page` of `id` (leaf `pte`): a candidate goes into the batch at `nb`, or the page into the table (SCAN_*). */
+function scanPage(id: u32, page: u32, pte: u64, nb: u32): u32 {
   const frame = gpteFrame(pte);
   const b = batchAt(nb);
   store<u32>(b + B_X, id);
@@ -256,11 +264,12 @@ function scanPage(id: u32, page: u32, nb: u32): u32 {
 }
 
 /**
- * One slice of the scanner: looks at up to `budget` pages of the sharing
- * partitions, round robin from where the last slice stopped, merges what it
- * found and frees what waited for a grace period. Returns pages scanned
- * (0 when another thread is scanning). The host calls it from idle time:
- * the pages per slice and slices per second are the rate control.
+ * One slice of the scanner: looks at up to `budget` private pages of the
+ * sharing partitions, round robin from where the last slice stopped, and at
+ * most one lap of them all; merges what it found and frees what waited for a
+ * grace period. Returns private pages scanned (0 when another thread is
+ * scanning). The host calls it from idle time: the pages per slice and
+ * slices per second are the rate control.
  */
 export function shareScan(budget: u32): u32 {
   if (!state<u32>(S_META)) return 0;
@@ -271,8 +280,11 @@ export function shareScan(budget: u32): u32 {
   let page = state<u32>(S_CUR_PAGE);
   let nb: u32 = 0;
   let scanned: u32 = 0;
-  let empty: u32 = 0; // partitions passed without a sharing one: stop after a full lap
-  while (scanned < budget && empty <= MAX_PARTITIONS) {
+  // Pages without a frame cost no budget, so a lap bounds the call instead.
+  const lap = sharePages();
+  let passed: u32 = 0;
+  let empty: u32 = 0; // partitions passed without a sharing one: stop after a full lap (one may stop sharing meanwhile)
+  while (scanned < budget && passed < lap && empty <= MAX_PARTITIONS) {
     if (id >= MAX_PARTITIONS) {
       id = 0;
       page = 0;
@@ -280,26 +292,43 @@ export function shareScan(budget: u32): u32 {
       atomic.store<u32>(SHARE_STATE + S_UNSHARED, atomic.xchg<u32>(SHARE_STATE + S_UNSHARED_RUN, 0));
     }
     const p = partitionAddr(id);
-    if (!atomic.load<u32>(parts + id * R_SIZE, R_ENABLED) || page >= <u32>(load<u64>(p, P_RAM_SIZE) >> 12)) {
+    const pages = <u32>(load<u64>(p, P_RAM_SIZE) >> 12);
+    if (!atomic.load<u32>(parts + id * R_SIZE, R_ENABLED) || page >= pages) {
       id++;
       page = 0;
       empty++;
       continue;
     }
     empty = 0;
-    const r = scanPage(id, page, nb);
-    if (r == SCAN_AGAIN) {
-      processBatch(nb);
-      nb = 0;
-      continue; // the same page again, with an empty batch
+    // The rest of the leaf table holding `page`: one walk, then its leaves in a row.
+    const gpa = load<u64>(p, P_RAM_GPA) + (<u64>page << 12);
+    const first = <u32>(gpa >> 12) & 511;
+    const run = min<u32>(512 - first, pages - page);
+    const leaves = gstageLeafSlot(load<u32>(p, P_GSTAGE_ROOT), gpa);
+    let i: u32 = 0;
+    if (!leaves) i = run; // no table: nothing mapped there
+    while (i < run && scanned < budget) {
+      const pte = atomic.load<u64>(leaves + (<usize>i << 3));
+      if (!scannable(pte)) {
+        i++;
+        continue;
+      }
+      const r = scanPage(id, page + i, pte, nb);
+      if (r == SCAN_AGAIN) {
+        processBatch(nb);
+        nb = 0;
+        continue; // the same page again, with an empty batch
+      }
+      if (r == SCAN_CANDIDATE) nb++;
+      i++;
+      scanned++;
+      if (nb == BATCH_MAX) {
+        processBatch(nb);
+        nb = 0;
+      }
     }
-    if (r == SCAN_CANDIDATE) nb++;
-    page++;
-    scanned++;
-    if (nb == BATCH_MAX) {
-      processBatch(nb);
-      nb = 0;
-    }
+    page += i;
+    passed += i;
   }
   if (nb) processBatch(nb);
   store<u32>(SHARE_STATE + S_CUR_PART, id);

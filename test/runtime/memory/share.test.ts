@@ -181,6 +181,22 @@ describe.each(['nested', 'shadow'] as const)('page sharing under %s paging', (pa
   });
 });
 
+describe("the scanner's budget", () => {
+  it('counts only pages with a frame of their own: a 64 MiB partition that wrote 32 of its 16,384 pages is scanned in full by 32 pages of budget, and a larger budget stops after one lap', () => {
+    const hv = new Hypervisor(16 << 20);
+    const pages = (64 << 20) / PAGE;
+    const m = new Machine({ ramSize: pages * PAGE, harts: 1, paging: 'nested', overcommit: {}, onConsole: () => {} }, hv);
+    for (let t = 0; t < 32; t++) m.guestMemory.write(RAM + (t * 512 + 7) * PAGE, pattern(t)); // one page in each leaf table
+    const k = hv.kernel.exports;
+    expect(k.shareScan(32)).toBe(32);
+    expect(k.shareScan(1)).toBe(1); // the next lap's first page: the last lap is complete
+    const c = sharingCounters(hv.kernel);
+    expect([c.fullScans, c.pagesScanned, c.pagesUnshared, c.merges]).toEqual([1, 33, 32, 0]);
+    expect(k.shareScan(1_000_000)).toBe(32); // one lap, not the budget
+    expect(m.overcommit!.map().unpopulated).toBe(pages - 32);
+  });
+});
+
 describe('overcommit configuration', () => {
   it('direct paging refuses it, saying why', () => {
     expect(() => new Machine({ ramSize: RAM_SIZE, harts: 1, paging: 'direct', overcommit: {}, onConsole: () => {} })).toThrow(
