@@ -220,6 +220,13 @@ export function hashFrames(host: u32, count: u32): u32 {
   for (let i: u32 = 0; i < count; i++) h ^= frameHash(host + (i << 12));
   return h;
 }
+
+/** The scanner's hash over the `count` frames whose host addresses are the u32s at `list`, in that order (bench: the scan's like-for-like reference). */
+export function hashFrameList(list: u32, count: u32): u32 {
+  let h: u32 = 0;
+  for (let i: u32 = 0; i < count; i++) h ^= frameHash(load<u32>(list + (i << 2)));
+  return h;
+}
 export { shareScan } from './mm/share-scan';
 
 // Hypervisor swap (mm/swap.ts): the kernel's half; the root's is runtime/machine/swap.ts.

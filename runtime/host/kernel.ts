@@ -73,16 +73,18 @@ export interface KernelExports {
   partitionUnpinPage(id: number, gpa: bigint): number;
   /** Host address of a page that has a frame now (no side effect), -1 = none. */
   partitionHostPeek(id: number, gpa: bigint): bigint;
-  /** One scanner slice over at most `budget` pages; returns pages scanned (0: another thread scans). */
+  /** One scanner slice over at most `budget` private pages and one lap; returns private pages scanned (0: another thread scans). */
   shareScan(budget: number): number;
   /** Frees frames waiting for a grace period; returns how many. */
   shareReclaim(): number;
-  /** Guest pages of every sharing partition: shareScan's budget for one pass over all of them. */
+  /** Guest pages of every sharing partition: a budget that takes shareScan once over all of them. */
   sharePages(): number;
   shareCounter(which: number): bigint;
   shareRelease(id: number): number;
   /** The scanner's hash over `count` frames (bench reference). */
   hashFrames(host: number, count: number): number;
+  /** The same over the frames whose addresses are the u32s at `list`, in that order (the scan bench's like-for-like reference). */
+  hashFrameList(list: number, count: number): number;
   // Hypervisor swap (kernel/mm/swap.ts; the root's side is runtime/machine/swap.ts).
   /** Clock from page `hand`: up to `max` victims made evicting, one grace period; list at `out` (next hand, count, page/frame pairs). */
   swapEvictBegin(id: number, hand: number, max: number, out: number): number;
