@@ -1,15 +1,11 @@
 // A virt machine: one partition with its RAM, harts and board devices, on a
 // Hypervisor (its own, or one shared with other partitions), which runs it.
 import { createVirtBoard, type VirtBoard } from '../../drivers/board/virt.ts';
-import { BusError } from '../../drivers/board/bus.ts';
-import { writeVirtDtb } from '../../drivers/board/dtb.ts';
 import { MEMMAP } from '../../drivers/board/memmap.ts';
-import { systemClock } from '../../drivers/emulated/goldfish_rtc.ts';
 import { Exit, type KernelInstance } from '../host/kernel.ts';
-import { type Guest, Hypervisor, partitionOverhead, partitionTables } from '../host/hypervisor.ts';
-import { MemoryExhaustedError } from '../host/memory-pressure.ts';
+import { type Guest, Hypervisor } from '../host/hypervisor.ts';
 import { formatSize } from '../../drivers/board/size.ts';
-import { ElfError, type ElfImage } from '../loader/elf.ts';
+import type { ElfImage } from '../loader/elf.ts';
 import { icountClock, INSNS_PER_TICK, realtimeClock, schedClock, type GuestClock } from './clock.ts';
 import { consoleAck, decodeTohost } from './htif.ts';
 import { SbiHost } from './sbi-host.ts';
@@ -17,28 +13,22 @@ import { sumCounters, VcpuView } from './vcpu-view.ts';
 import { schedExports } from '../host/sched.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
 import { RamGuestMemory, type GuestMemory } from '../../drivers/emulated/dma.ts';
-import { Overcommit, overcommitOverhead } from './overcommit.ts';
-import { SwapError } from './swap.ts';
+import { Overcommit } from './overcommit.ts';
 import { KernelDirtyLog } from '../../drivers/emulated/dirty.ts';
 import { virtioBlkFactory } from '../../drivers/emulated/virtio/blk.ts';
-import type { VmbusDevice } from '../../drivers/vmbus/channel-manager.ts';
-import { VmbusHost } from '../../drivers/vmbus/host.ts';
-import type { SynicKernel } from '../../drivers/vmbus/synic.ts';
-import { ringKernel } from '../../drivers/vmbus/ring.ts';
-import { SCRATCH_PAGES } from '../../drivers/vmbus/endpoint.ts';
+import type { VmbusHost } from '../../drivers/vmbus/host.ts';
+import { busAccess } from './bus-access.ts';
+import { RamLoader } from './load.ts';
+import { serviceNoMemory, serviceSwapIn } from './memory-exits.ts';
+import { RtcAlarmTimer } from './rtc-alarm.ts';
+import { fixedBytes, hostBytes } from './sizing.ts';
+import { machineVmbus } from './vmbus.ts';
 
 import type { MachineConfig, PagingMode, RoundPosition, MachineState, ExitReason, RunResult, RunLimits, MachineStats } from './types.ts';
 export type { MachineConfig, PagingMode, RoundPosition, MachineState, ExitReason, RunResult, RunLimits, MachineStats } from './types.ts';
 
 const RAM_BASE = MEMMAP.dram.base;
 
-/**
- * VMBus: each device's scratch pages and the event area. They used to come
- * out of the JIT's reserve (jitHostBytes), until the JIT took it.
- */
-function vmbusBytes(config: MachineConfig): number {
-  return config.vmbus?.length ? (config.vmbus.length * SCRATCH_PAGES + 1) * 4096 : 0;
-}
 const MEIP_BIT = 11;
 const SEIP_BIT = 9;
 const NO_TIMER = 0xffff_ffff_ffff_ffffn;
@@ -145,7 +135,9 @@ export class Machine implements Guest {
         : config.clock === 'sched'
           ? schedClock(() => schedExports(kernel.exports).schedNow())
           : realtimeClock();
+    this.rtcAlarm = new RtcAlarmTimer(() => this.board.rtc.poll(), () => this.result !== undefined);
     this.board = this.createBoard(guestMemory, drives, exits);
+    this.loader = new RamLoader(config, this.ram, this.dirty, this.overcommit?.pages);
     this.bus = this.board.bus;
     kernel.exports.partitionInit(id, BigInt(RAM_BASE), BigInt(config.ramSize), ramHost, firstVcpu, config.harts);
     if (exits) kernel.exports.partitionSetMmioExits(id, 1);
@@ -185,7 +177,7 @@ export class Machine implements Guest {
         if (exits && level) this.interruptWake(hart);
       },
       onTransmit: (byte) => this.consoleBuf.push(byte),
-      onRtcAlarmScheduled: (deadlineNs) => this.rtcAlarm(deadlineNs),
+      onRtcAlarmScheduled: (deadlineNs) => this.rtcAlarm.schedule(deadlineNs),
       onExit: (e) => {
         this.pendingExit =
           e.kind === 'reset' ? { kind: 'reset' } : { kind: 'exit', code: e.code, reason: 'finisher' };
@@ -216,53 +208,18 @@ export class Machine implements Guest {
     return true;
   }
 
-  private rtcTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly rtcAlarm: RtcAlarmTimer;
+  private readonly loader: RamLoader;
 
-  /**
-   * The RTC alarm on a host timer, on the thread that owns the board (the
-   * RTC's clock is the host's wall clock, as QEMU's default rtc_clock=host):
-   * the alarm interrupts when it is due, not when the guest next touches the
-   * RTC. The timer does not keep the process alive.
-   */
-  private rtcAlarm(deadlineNs: bigint | null): void {
-    if (this.rtcTimer !== undefined) clearTimeout(this.rtcTimer);
-    this.rtcTimer = undefined;
-    if (deadlineNs === null) return;
-    const ms = Math.min(2 ** 31 - 1, Math.max(0, Math.ceil(Number(deadlineNs - systemClock.nowNs()) / 1e6)));
-    this.rtcTimer = setTimeout(() => {
-      this.rtcTimer = undefined;
-      if (this.result) return;
-      // Timers may fire a little early: wait out the rest.
-      if (systemClock.nowNs() < deadlineNs) this.rtcAlarm(deadlineNs);
-      else this.board.rtc.poll();
-    }, ms);
-    this.rtcTimer.unref?.();
-  }
-
-  /** Host memory a machine of this configuration needs in its hypervisor's pool. */
+  /** Host memory a machine of this configuration needs in its hypervisor's pool (sizing.ts). */
   static hostBytes(config: MachineConfig): number {
-    const paging = config.paging ?? 'direct';
-    return (
-      config.ramSize +
-      partitionOverhead(config.ramSize, paging) +
-      (config.overcommit ? overcommitOverhead(config.ramSize + partitionOverhead(config.ramSize, paging)) : 0) +
-      vmbusBytes(config)
-    );
+    return hostBytes(config);
   }
 
-  /**
-   * Host memory creating a machine of this configuration takes from the
-   * pool at once, what admission control checks: its RAM, unless it is
-   * demand-allocated (overcommit) or already in place (ramHost), its
-   * second-stage tables and its VMBus pages. Shadow tables and the dirty
-   * log come later, and do without when the pool is dry.
-   */
+  /** Host memory creating a machine of this configuration takes from the pool at once, what admission control checks (sizing.ts). */
   static fixedBytes(config: MachineConfig): number {
-    const paging = config.paging ?? 'direct';
-    const ram = config.overcommit !== undefined || config.ramHost !== undefined ? 0 : config.ramSize;
-    return ram + partitionTables(config.ramSize, paging, config.overcommit !== undefined) + vmbusBytes(config);
+    return fixedBytes(config);
   }
-
   private readonly bus: VirtBoard['bus'];
   /** Host-side writes into guest RAM go into the dirty log through this (live migration). */
   readonly dirty: KernelDirtyLog;
@@ -279,33 +236,9 @@ export class Machine implements Guest {
     if (this.busAccess(true, addr, size, BigInt(value >>> 0)) === undefined) this.kernel.exports.mmioFault();
   }
 
-  /**
-   * One guest access to the board's devices, as the kernel hands it over
-   * (synchronously, or in an exit): the value read (writes: 0n), or
-   * undefined for a bus error. 8-byte accesses are two 4-byte ones, low first.
-   */
+  /** One guest access to the board's devices (bus-access.ts): the value read (writes: 0n), or undefined for a bus error. */
   busAccess(write: boolean, addr: number, size: number, value: bigint): bigint | undefined {
-    try {
-      if (size === 8) {
-        const lo = this.busAccess(write, addr, 4, value & 0xffff_ffffn);
-        const hi = lo === undefined ? undefined : this.busAccess(write, addr + 4, 4, value >> 32n);
-        return hi === undefined || lo === undefined ? undefined : (hi << 32n) | lo;
-      }
-      // No device there: a fault, without the cost of a thrown BusError
-      // (~7 us each; a guest faulting on device space does it per byte).
-      if (this.bus.deviceAt(addr) === undefined) {
-        this.bus.unmapped++;
-        return undefined;
-      }
-      if (write) {
-        this.bus.write(addr, size as 1 | 2 | 4, Number(value));
-        return 0n;
-      }
-      return BigInt(this.bus.read(addr, size as 1 | 2 | 4) >>> 0);
-    } catch (e) {
-      if (!(e instanceof BusError)) throw e;
-      return undefined;
-    }
+    return busAccess(this.bus, write, addr, size, value);
   }
 
   /**
@@ -402,46 +335,13 @@ export class Machine implements Guest {
     const slice = this.slices[i];
     if (slice) this.lastRun = { vcpu: i, used: this.harts[i]!.steps - slice.start, full: slice.full, exit };
     if (exit === Exit.HOST) {
-      this.serviceSwapIn(i);
-      this.serviceNoMemory(i);
+      const h = this.harts[i]!;
+      this.pendingExit = serviceSwapIn(h, i, this.overcommit?.swap) ?? this.pendingExit;
+      this.pendingExit = serviceNoMemory(h, i, this.hypervisor.pressure) ?? this.pendingExit;
       this.serviceHtif();
     }
     if (this.sbi) this.pendingExit = this.sbi.afterRun(this.harts[i]!, exit) ?? this.pendingExit;
     if (this.pendingExit) this.result = this.pendingExit;
-  }
-
-  /**
-   * The swap-in exit (kernel/mm/swap.ts): vCPU `i` touched a page that is
-   * in the swap file; it is read back here, and the vCPU runs the same
-   * instruction again when it next runs. A page that cannot come back (the
-   * file cannot be read, no frame) stops this partition alone.
-   */
-  private serviceSwapIn(i: number): void {
-    const gpa = this.harts[i]!.takeSwapIn();
-    if (gpa === undefined) return;
-    try {
-      this.overcommit?.swap?.swapIn(gpa);
-    } catch (e) {
-      if (!(e instanceof SwapError)) throw e;
-      this.pendingExit = { kind: 'memory-exhausted', error: 'MemoryExhaustedError', message: `vCPU ${i}: ${e.message}` };
-    }
-  }
-
-  /**
-   * The no-memory exit (docs/memory.md): vCPU `i`'s store needed a host
-   * frame and the pool had none. Frames are reclaimed (page sharing, then
-   * what is registered with the hypervisor's MemoryPressure: swap); with one
-   * free the vCPU runs the store again, else this partition alone stops
-   * (MemoryExhaustedError in its result) and the others run on.
-   */
-  private serviceNoMemory(i: number): void {
-    const gpa = this.harts[i]!.takeNoMemory();
-    if (gpa === undefined) return;
-    if (this.hypervisor.pressure.reclaim(1) > 0) return;
-    const e = new MemoryExhaustedError(
-      `out of host memory: vCPU ${i} wrote guest-physical 0x${gpa.toString(16)}, which needs a host frame, and none is free or could be reclaimed`,
-    );
-    this.pendingExit = { kind: 'memory-exhausted', error: 'MemoryExhaustedError', message: e.message };
   }
 
   afterRound(ran: boolean): void {
@@ -515,25 +415,9 @@ export class Machine implements Guest {
     this.result ??= { kind: 'timeout' };
   }
 
-  /** Copies an ELF's segments into RAM; returns its entry point. */
+  /** Copies an ELF's segments into RAM (load.ts); returns its entry point. */
   loadElf(image: ElfImage): bigint {
-    for (const s of image.segments) {
-      const off = s.addr - BigInt(RAM_BASE);
-      if (s.addr < BigInt(RAM_BASE) || off + s.memSize > BigInt(this.config.ramSize)) {
-        throw new ElfError(
-          `segment at 0x${s.addr.toString(16)} (${s.memSize} bytes) lies outside RAM ` +
-            `0x${RAM_BASE.toString(16)}-0x${(RAM_BASE + this.config.ramSize).toString(16)}`,
-        );
-      }
-      if (this.overcommit) {
-        this.overcommit.pages.write(Number(s.addr), s.data);
-        this.overcommit.pages.zero(Number(s.addr) + s.data.length, Number(s.memSize) - s.data.length);
-      } else {
-        this.ram.set(s.data, Number(off));
-        this.ram.fill(0, Number(off) + s.data.length, Number(off + s.memSize));
-        this.dirty.mark(Number(off), Number(s.memSize)); // a reboot reloads over code the JIT may have translated
-      }
-    }
+    this.loader.loadSegments(image);
     const tohost = image.symbols.get('tohost');
     if (tohost !== undefined) {
       this.tohost = tohost;
@@ -543,47 +427,21 @@ export class Machine implements Guest {
     return image.entry;
   }
 
-  /** Copies raw bytes into RAM at guest-physical `addr`. */
+  // The other loaders, as QEMU's virt places images (load.ts).
   loadRaw(bytes: Uint8Array, addr: number, what: string): void {
-    const off = addr - RAM_BASE;
-    if (off < 0 || off + bytes.length > this.config.ramSize) {
-      throw new RangeError(`${what} (${bytes.length} bytes at 0x${addr.toString(16)}) does not fit in RAM`);
-    }
-    if (this.overcommit) this.overcommit.pages.write(addr, bytes);
-    else {
-      this.ram.set(bytes, off);
-      this.dirty.mark(off, bytes.length);
-    }
+    this.loader.loadRaw(bytes, addr, what);
   }
 
-  /**
-   * Places the device tree where QEMU does (the top of RAM below 3 GiB,
-   * 2 MiB-aligned... or 4 KiB-aligned when RAM is small) and returns its address.
-   */
   placeDtb(initrd?: { start: number; end: number }): number {
-    const dtb = writeVirtDtb({ harts: this.config.harts, ramSize: this.config.ramSize, bootargs: this.config.bootargs, initrd });
-    const end = Math.min(RAM_BASE + this.config.ramSize, 0xc000_0000);
-    // QEMU's 2 MiB alignment, unless RAM is so small that it would land on
-    // the loaded image at the bottom: then the last pages, 4 KiB-aligned.
-    let addr = Math.floor((end - dtb.length) / 0x20_0000) * 0x20_0000;
-    if (addr < RAM_BASE + this.config.ramSize / 2) addr = Math.floor((end - dtb.length) / 4096) * 4096;
-    this.loadRaw(dtb, addr, 'device tree');
-    return addr;
+    return this.loader.placeDtb(initrd);
   }
 
-  /**
-   * Loads an initial ramdisk where QEMU puts it (kernel + min(RAM/2, 128 MiB),
-   * clear of the kernel as it unpacks) and returns its range for the device tree.
-   */
   loadInitrd(bytes: Uint8Array, kernelAddr: number): { start: number; end: number } {
-    const start = this.initrdAddress(kernelAddr);
-    this.loadRaw(bytes, start, 'initrd');
-    return { start, end: start + bytes.length };
+    return this.loader.loadInitrd(bytes, kernelAddr);
   }
 
-  /** Where loadInitrd puts an initrd for a kernel at `kernelAddr`. */
   initrdAddress(kernelAddr: number): number {
-    return kernelAddr + Math.min(Math.floor(this.config.ramSize / 2), 128 << 20);
+    return this.loader.initrdAddress(kernelAddr);
   }
 
   /** Every hart starts at `pc` in M-mode with a0 = hartid, a1 = dtb (QEMU's reset vector). */
@@ -681,33 +539,8 @@ export class Machine implements Guest {
     );
   }
 
-  private vmbusHost(devices: readonly VmbusDevice[], hotplugged = false): VmbusHost {
-    const k = this.kernel.exports;
-    return new VmbusHost({
-      memory: this.memory,
-      kernel: k as unknown as SynicKernel,
-      offsets: this.kernel.layout.off,
-      id: this.id,
-      firstVcpu: this.firstVcpu,
-      harts: this.harts.length,
-      vcpuBase: (h) => this.harts[h]!.base,
-      wake: (h) => {
-        if (this.config.exits) this.interruptWake(h); // deterministic: the next round sees the line
-      },
-      // Threaded: the root's thread watches the event area's doorbell
-      // (runtime/host/vmbus-signals.ts), so a signal costs the vCPU no exit.
-      exitOnSignal: !this.config.exits,
-      ram: { gpa: RAM_BASE, size: this.config.ramSize, host: this.ramHost },
-      ...(this.overcommit ? { pinning: this.overcommit.gpadlPinning() } : {}),
-      devices,
-      hotplugged,
-      guest: this.guestMemory,
-      ring: ringKernel(k),
-      scratch: (pages) => k.framesAllocContiguous(pages, 4096),
-      freeScratch: (addr, pages) => k.framesFree(addr, pages),
-      now: () => this.guestTicks(),
-      log: (line) => console.warn(`hv: partition ${this.id}: ${line}`), // the refusals are also kept in vmbus.channels.refusals
-    });
+  private vmbusHost(devices: NonNullable<MachineConfig['vmbus']>, hotplugged = false): VmbusHost {
+    return machineVmbus(this, devices, hotplugged, (h) => this.interruptWake(h));
   }
 
   private flushConsole(): void {
