@@ -42,6 +42,9 @@ export interface ChannelRings {
   userData: Uint8Array;
 }
 
+/** A removed device whose rescinded relid the guest has not released (restored: the partition no longer has the device). */
+const removedDevice = (classId: string, instanceId: string): VmbusDevice => ({ classId, instanceId, open() {}, notify() {}, close() {} });
+
 /** A synthetic device offered to the guest as a channel. */
 export interface VmbusDevice {
   /** Class GUID (if_type), e.g. storvsc's ba6163d9-04a1-4d29-b605-72e2ffb1dc7f. */
@@ -328,7 +331,11 @@ export class ChannelManager {
     const opens: Channel[] = [];
     s.channels.forEach((c, i) => {
       const f = `channels[${i}]`;
-      const device = devices.find((d) => d.classId === c?.classId && d.instanceId === c?.instanceId);
+      // A rescinded channel's device was removed (the restored partition
+      // lacks it): only its relid waits for the guest's RELID_RELEASED, and
+      // a stand-in that serves nothing keeps its name for listings.
+      const device = devices.find((d) => d.classId === c?.classId && d.instanceId === c?.instanceId)
+        ?? (c?.state === 'rescinded' && typeof c.classId === 'string' && typeof c.instanceId === 'string' ? removedDevice(c.classId, c.instanceId) : undefined);
       if (!device) throw err(f, `is device ${String(c?.classId)} ${String(c?.instanceId)}, which this partition lacks`);
       if (!['offered', 'open', 'rescinded'].includes(c.state)) throw err(`${f}.state`, 'is not a channel state');
       const ch: Channel = { relid: u32(c.relid, `${f}.relid`), device, state: c.state, targetVp: u32(c.targetVp, `${f}.targetVp`) };

@@ -27,7 +27,7 @@ export interface VmbusHostConfig extends SynicPartition {
   /** Overcommit partitions: RAM is mapped page by page, and GPADL pages are pinned into one host run each. */
   pinning?: GpadlPinning;
   devices: readonly VmbusDevice[];
-  /** `devices` are not the spec's: some were added or removed while the partition ran, before a reboot (save refuses). */
+  /** `devices` are not the spec's: some were added or removed while the partition ran, before a reboot. */
   hotplugged?: boolean;
   /** Guest RAM, checked (devices' data buffers), the kernel's ring primitives, and scratch pages for devices (endpoint.ts). */
   guest: GuestMemory;
@@ -75,7 +75,7 @@ export class VmbusHost {
   private readonly log: (line: string) => void;
   /** The partition's devices: its config's, then those added while it runs (addDevice), less those removed. */
   private readonly devices: VmbusDevice[];
-  /** Devices were added or removed while it ran: its save would not match its spec (save refuses). */
+  /** Devices were added or removed while it ran: its spec no longer names them (vmbus-hotplug.ts specNow does). */
   private changed: boolean;
   private readonly context: VmbusDeviceContext;
 
@@ -240,9 +240,8 @@ export class VmbusHost {
    * when a device cannot save its state (the save is refused).
    */
   save(): SavedVmbus {
-    // A restore rebuilds the devices from the partition's spec, which does
-    // not name what was plugged in or out since it started.
-    if (this.changed) throw new VmbusSaveError('VMBus devices were added or removed while it ran: such a partition cannot be saved yet');
+    // The devices as they are now, hot-added ones included: the save's spec
+    // must name the same (runtime/persist checks), since a restore makes them from it.
     const devices = this.devices.map((d) => {
       if (!d.save || d.stateVersion === undefined) throw new VmbusSaveError(`VMBus device ${d.classId} (instance ${d.instanceId}) cannot save its state`);
       return { classId: d.classId, instanceId: d.instanceId, version: d.stateVersion, state: d.save() };
@@ -252,24 +251,28 @@ export class VmbusHost {
 
   /**
    * Checks saved state `s` against this fresh VmbusHost (the same devices,
-   * in the same order) and returns what loads it. Throws DeviceStateError
-   * naming what does not fit; nothing changes before the returned call.
+   * each found by class and instance: a partition whose devices were hot
+   * added or removed lists them in another order than its spec makes them)
+   * and returns what loads it. Throws DeviceStateError naming what does
+   * not fit; nothing changes before the returned call.
    */
   checkRestore(s: SavedVmbus): () => void {
     const err = (field: string, what: string) => new DeviceStateError(`vmbus.${field}: ${what}`);
     if (!s || !Array.isArray(s.devices) || s.devices.length !== this.devices.length) {
       throw err('devices', `the save has ${Array.isArray(s?.devices) ? s.devices.length : 'no'} devices, this partition ${this.devices.length}`);
     }
-    this.devices.forEach((d, i) => {
+    const states = this.devices.map((d) => {
+      const i = s.devices.findIndex((saved) => saved?.classId === d.classId && saved.instanceId === d.instanceId);
+      if (i < 0) throw err('devices', `has no state for this partition's device ${d.classId} (instance ${d.instanceId})`);
       const saved = s.devices[i]!;
-      if (saved?.classId !== d.classId || saved.instanceId !== d.instanceId) throw err(`devices[${i}]`, `is ${String(saved?.classId)}, this partition's is ${d.classId}`);
       if (saved.version !== d.stateVersion || !d.restore) throw err(`devices[${i}].version`, `is ${String(saved.version)}, the device reads ${String(d.stateVersion)}`);
+      return saved.state;
     });
     const synic = this.synic.checkRestore(s.synic, err);
     const channels = this.channels.checkRestore(s.channels);
     return () => {
       // Devices first (their protocol state), then the channels, whose resume() gives them their rings.
-      this.devices.forEach((d, i) => d.restore!(s.devices[i]!.state));
+      this.devices.forEach((d, i) => d.restore!(states[i]!));
       synic();
       channels();
       this.resumed(); // a restored guest's clock is set again (timesync)

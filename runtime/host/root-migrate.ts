@@ -6,6 +6,7 @@ import { migrateOut, type MigrateInfo, type MigrateTarget } from '../migrate/sou
 import { ControlError } from './controller.ts';
 import { InputError } from '../errors.ts';
 import type { Root } from './root-partition.ts';
+import { hotBlocks, specNow } from './vmbus-hotplug.ts';
 
 export class RootMigration {
   /**
@@ -27,7 +28,7 @@ export class RootMigration {
     m.poll(); // console output and input of the SBI console
     let info: SaveInfo;
     try {
-      info = savePartition(path, m, p.spec, () => p.disks.forEach((d) => d.flush()));
+      info = savePartition(path, m, specNow(p.spec, m, p.hot), () => [...p.disks, ...hotBlocks(p.hot)].forEach((d) => d.flush()));
     } catch (e) {
       if (e instanceof InputError) throw new InputError(e.message);
       const code = (e as NodeJS.ErrnoException).code;
@@ -49,7 +50,7 @@ export class RootMigration {
     const moving = migrateOut(
       target,
       {
-        id, kernel: root.hv.kernel.exports, memory: m.memory, ram: m.ram, spec: p.spec,
+        id, kernel: root.hv.kernel.exports, memory: m.memory, ram: m.ram, spec: specNow(p.spec, m, p.hot),
         shouldStop: (converged) => converged,
         cancelled: () => (p.state === 'running' || p.state === 'paused' ? undefined : `the guest ended (${m.result?.kind ?? p.state})`),
         pause: async () => {
@@ -64,7 +65,7 @@ export class RootMigration {
           if (percent && s.cap) cap = Math.min(cap, s.cap);
           root.sched.schedSetParams(id, s.weight, cap, Math.min(s.reservation, cap || s.reservation));
         },
-        capture: () => captureState(m, p.spec, () => p.disks.forEach((d) => d.flush())),
+        capture: () => captureState(m, specNow(p.spec, m, p.hot), () => [...p.disks, ...hotBlocks(p.hot)].forEach((d) => d.flush())),
         release: () => root.finish(p, { kind: 'migrated', to: where }),
       },
       { maxDowntimeMs: options.maxDowntimeMs, linkRate: options.linkRate, progress: options.progress ? (line) => process.stderr.write(`hv: migrating ${p.spec.name} to ${where}: ${line}\n`) : undefined },

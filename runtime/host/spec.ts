@@ -26,6 +26,13 @@ export interface DiskSpec {
    * (drivers/vmbus/storvsc.ts; enlightened partitions only).
    */
   if?: 'virtio' | 'vmbus';
+  /**
+   * A VMBus disk's instance number (its offer's instance GUID); default: its
+   * place among the spec's VMBus disks. A save of a partition whose disks
+   * were hot-added or removed writes it, so the restored guest is offered
+   * the ids it had (runtime/host/vmbus-hotplug.ts, specNow).
+   */
+  slot?: number;
 }
 
 /** Credit-scheduler parameters (docs/scheduler.md). */
@@ -103,7 +110,12 @@ export interface VmbusSpec {
 export interface NicSpec {
   /** "52:54:00:12:34:56"; absent: 00:15:5d and three bytes from the partition's name and the NIC's index, the same every run. */
   mac?: string;
+  /** Its instance number (instance GUID and switch port `name/slot`); default: its place in `nics`. As a disk's `slot`. */
+  slot?: number;
 }
+
+/** Instance numbers of VMBus devices listed in order: each's `slot`, or its place. */
+export const vmbusSlots = (list: readonly { slot?: number }[]): number[] => list.map((d, i) => d.slot ?? i);
 
 export const DEFAULT_SCHED: SchedSpec = { weight: 256, cap: 0, reservation: 0 };
 
@@ -246,7 +258,10 @@ export function checkPartition(spec: PartitionSpec): PartitionSpec {
     if (disk.readonly !== undefined && typeof disk.readonly !== 'boolean') fail(`${p}.readonly`, `must be true or false, got ${show(disk.readonly)}`);
     if (disk.if !== undefined) oneOf(disk.if, `${p}.if`, DISK_IF, fail);
     if (disk.if === 'vmbus' && s.boot !== 'enlightened') fail(`${p}.if`, 'a disk on VMBus needs boot "enlightened" (the guest must speak VMBus)');
+    if (disk.slot !== undefined && disk.if !== 'vmbus') fail(`${p}.slot`, 'only a disk on VMBus has a slot');
   });
+  const vmbusAt = (s.disks as DiskSpec[]).flatMap((d, i) => (d.if === 'vmbus' ? [i] : []));
+  checkSlots(vmbusAt.map((i) => (s.disks as DiskSpec[])[i]!), (j) => `disks[${vmbusAt[j]}]`, fail);
   if (s.nics !== undefined) checkNics(s.nics, s.boot, fail);
   if (s.vmbus !== undefined) checkVmbus(s.vmbus, s.boot, fail);
   if (s.overcommit !== undefined) {
@@ -342,6 +357,19 @@ function checkNics(nics: unknown, boot: unknown, fail: (path: string, problem: s
     const key = mac.toLowerCase().replace(/-/g, ':');
     if (seen.has(key)) fail(`${p}.mac`, `${mac} is also nics[${seen.get(key)}]'s`);
     seen.set(key, i);
+  });
+  checkSlots(nics as NicSpec[], (j) => `nics[${j}]`, fail);
+}
+
+/** Each device's `slot` is a whole number below 65536, and no two devices of a kind have one (given or by place). */
+function checkSlots(list: readonly { slot?: unknown }[], path: (i: number) => string, fail: (path: string, problem: string) => never): void {
+  list.forEach((d, i) => {
+    if (d.slot !== undefined) integer(d.slot, `${path(i)}.slot`, 0, 0xffff, fail);
+  });
+  const slots = vmbusSlots(list as { slot?: number }[]);
+  slots.forEach((n, i) => {
+    const j = slots.indexOf(n);
+    if (j !== i) fail(`${path(i)}.slot`, `${n} is also ${path(j)}'s`);
   });
 }
 

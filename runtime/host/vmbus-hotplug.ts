@@ -12,13 +12,14 @@ import type { BlockDevice } from '../../drivers/block/device.ts';
 import type { VmbusDevice } from '../../drivers/vmbus/channel-manager.ts';
 import { StorvscDevice, storvscInstanceId } from '../../drivers/vmbus/storvsc.ts';
 import { NetvscDevice, netvscInstanceId } from '../../drivers/vmbus/netvsc.ts';
+import { DynamicMemoryDevice } from '../../drivers/vmbus/dm.ts';
 import type { VmbusHost } from '../../drivers/vmbus/host.ts';
 import { formatMac, generatedMac, parseMac, type VirtualSwitch } from '../../drivers/net/vswitch.ts';
 import { openDrive } from '../machine/drives.ts';
 import { SwitchableDevice } from '../../drivers/block/switchable.ts';
 import type { Machine } from '../machine/machine.ts';
 import { ControlError } from './controller.ts';
-import { LIMITS, type DiskSpec, type NicSpec, type PartitionSpec } from './spec.ts';
+import { LIMITS, vmbusSlots, type DiskSpec, type NicSpec, type PartitionSpec } from './spec.ts';
 
 /**
  * A partition's hot-added disks by device (a reboot gives channels new
@@ -27,11 +28,64 @@ import { LIMITS, type DiskSpec, type NicSpec, type PartitionSpec } from './spec.
  */
 export interface HotDisks {
   byDevice: Map<VmbusDevice, { disk: BlockDevice; spec: DiskSpec }>;
+  /** The hot-added NICs on the bus, as a spec names them (MAC and slot). */
+  nics: Map<VmbusDevice, NicSpec>;
   added: number;
   nicsAdded: number;
 }
 
-export const noHotDisks = (): HotDisks => ({ byDevice: new Map(), added: 0, nicsAdded: 0 });
+export const noHotDisks = (): HotDisks => ({ byDevice: new Map(), nics: new Map(), added: 0, nicsAdded: 0 });
+
+/**
+ * The first instance number from `from` on whose id (`id(n)`) no device of
+ * machine `m` has had: not its spec's (a restored spec's slots may be any),
+ * nor a rescinded channel's the guest has not released.
+ */
+function freeSlot(m: Machine, from: number, id: (n: number) => string): number {
+  const taken = new Set([...(m.config.vmbus ?? []), ...(m.vmbus?.deviceList ?? [])].map((d) => d.instanceId));
+  for (const c of m.vmbus?.channels.list() ?? []) taken.add(c.instanceId);
+  let n = from;
+  while (taken.has(id(n))) n++;
+  return n;
+}
+
+/**
+ * Partition `spec` as its VMBus is now: the spec's VMBus disks and NICs
+ * still on the bus (each with its slot, so a restore offers the ids the
+ * guest had), then the hot-added ones, and the ICs not removed. What a save,
+ * snapshot or migration writes, since a restore makes the devices from it.
+ * Throws ControlError for a change a spec cannot say (Dynamic Memory removed).
+ */
+export function specNow(spec: PartitionSpec, m: Machine, hot: HotDisks): PartitionSpec {
+  const bus = m.vmbus;
+  if (!bus?.hotplugged) return spec;
+  const on = new Set(bus.deviceList.map((d) => d.instanceId));
+  const diskSlots = vmbusSlots(spec.disks.filter((d) => d.if === 'vmbus'));
+  let j = 0;
+  const disks = spec.disks.flatMap((d) => {
+    if (d.if !== 'vmbus') return [d];
+    const n = diskSlots[j++]!;
+    return on.has(storvscInstanceId(n)) ? [{ ...d, slot: n }] : [];
+  });
+  for (const [device, h] of hot.byDevice) if (on.has(device.instanceId)) disks.push(h.spec);
+  const nicSlots = vmbusSlots(spec.nics ?? []);
+  const nics: NicSpec[] = (spec.nics ?? []).flatMap((nic, i) => (on.has(netvscInstanceId(nicSlots[i]!)) ? [{ ...nic, slot: nicSlots[i]! }] : []));
+  for (const [device, nic] of hot.nics) if (on.has(device.instanceId)) nics.push(nic);
+  const services = new Set(bus.deviceList.map((d) => (d as { service?: unknown }).service));
+  const ic = spec.vmbus?.ic?.filter((name) => services.has(name));
+  if (spec.overcommit?.dynamicMemory && !bus.deviceList.some((d) => d instanceof DynamicMemoryDevice)) {
+    throw new ControlError(`partition ${spec.name}: its Dynamic Memory device was removed, which its saved spec cannot say (overcommit.dynamicMemory)`);
+  }
+  return {
+    ...spec,
+    disks,
+    ...(nics.length || spec.nics ? { nics } : {}),
+    ...(spec.vmbus ? { vmbus: { ...spec.vmbus, ic, ...(ic?.includes('kvp') ? {} : { kvp: undefined }) } } : {}),
+  };
+}
+
+/** The hot-added disks' images (flushed with the partition's own before a save). */
+export const hotBlocks = (hot: HotDisks): BlockDevice[] => [...hot.byDevice.values()].map((h) => h.disk);
 
 /** Machine `m`'s VMBus; a ControlError when it has none. */
 function vmbusOf(m: Machine, name: string): VmbusHost {
@@ -61,9 +115,10 @@ export function hotAddDisk(m: Machine, name: string, hot: HotDisks, disk: DiskSp
   // Past the spec's VMBus disks' ids, and never one an earlier hot disk had:
   // a guest that has not released the old relid yet must not see it again.
   const specDisks = m.config.vmbus?.filter((d) => d instanceof StorvscDevice).length ?? 0;
-  const device = new StorvscDevice(block, { instanceId: storvscInstanceId(specDisks + hot.added) });
-  hot.added++;
-  hot.byDevice.set(device, { disk: block, spec: { ...disk, if: 'vmbus' } });
+  const slot = freeSlot(m, specDisks + hot.added, storvscInstanceId);
+  const device = new StorvscDevice(block, { instanceId: storvscInstanceId(slot) });
+  hot.added = slot - specDisks + 1;
+  hot.byDevice.set(device, { disk: block, spec: { ...disk, if: 'vmbus', slot } });
   return vmbus.addDevice(device);
 }
 
@@ -81,15 +136,18 @@ export function hotAddNic(m: Machine, name: string, hot: HotDisks, sw: VirtualSw
   const vmbus = vmbusOf(m, name);
   const nics = vmbus.deviceList.filter((d) => d instanceof NetvscDevice).length;
   if (nics >= LIMITS.nics) throw new ControlError(`partition ${name} has ${nics} NICs, the most a partition has`);
-  const index = (m.config.vmbus?.filter((d) => d instanceof NetvscDevice).length ?? 0) + hot.nicsAdded;
+  const specNics = m.config.vmbus?.filter((d) => d instanceof NetvscDevice).length ?? 0;
+  const index = freeSlot(m, specNics + hot.nicsAdded, netvscInstanceId);
   // From another thread or a socket: whatever came, checked.
   const given: unknown = nic?.mac;
   const mac = given === undefined ? generatedMac(name, index) : typeof given === 'string' ? parseMac(given) : undefined;
   if (!mac) throw new ControlError(`partition ${name}: NIC MAC ${JSON.stringify(given)} is not a unicast MAC like "52:54:00:12:34:56"`);
   const taken = sw.list().find((p) => p.mac === formatMac(mac));
   if (taken) throw new ControlError(`partition ${name}: MAC ${formatMac(mac)} is already switch port ${taken.name}'s`);
-  hot.nicsAdded++;
-  return vmbus.addDevice(new NetvscDevice(sw, { instanceId: netvscInstanceId(index), mac, name: `${name}/${index}` }));
+  hot.nicsAdded = index - specNics + 1;
+  const device = new NetvscDevice(sw, { instanceId: netvscInstanceId(index), mac, name: `${name}/${index}` });
+  hot.nics.set(device, { mac: formatMac(mac), slot: index });
+  return vmbus.addDevice(device);
 }
 
 /** Removes channel `relid` from machine `m`'s VMBus (rescinds it); a disk added by hotAddDisk is flushed and closed, a NIC leaves the switch. */
@@ -98,10 +156,12 @@ export function hotRemove(m: Machine, name: string, hot: HotDisks, relid: number
   if (!device) throw new ControlError(`partition ${name} has no VMBus channel ${relid} to remove`);
   hot.byDevice.get(device)?.disk.close();
   hot.byDevice.delete(device);
+  hot.nics.delete(device);
 }
 
 /** The partition is done: its hot-added disks are closed. */
 export function closeHotDisks(hot: HotDisks): void {
   for (const h of hot.byDevice.values()) h.disk.close();
   hot.byDevice.clear();
+  hot.nics.clear();
 }

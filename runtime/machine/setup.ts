@@ -2,13 +2,13 @@
 // the Machine, load firmware, kernel and initrd where QEMU would, place the
 // device tree and reset the harts. One path for `hv run`, VM configs and the
 // root partition's worker.
-import { DynamicMemoryDevice } from '../../drivers/vmbus/dm.ts';
+import { DM_INSTANCE_ID, DynamicMemoryDevice } from '../../drivers/vmbus/dm.ts';
 import { MEMMAP } from '../../drivers/board/memmap.ts';
 import type { BlockDevice } from '../../drivers/block/device.ts';
 import { SwitchableDevice } from '../../drivers/block/switchable.ts';
 import { InputError } from '../errors.ts';
 import type { Hypervisor } from '../host/hypervisor.ts';
-import { checkPartition, type IcName, type PartitionSpec } from '../host/spec.ts';
+import { checkPartition, vmbusSlots, type IcName, type PartitionSpec } from '../host/spec.ts';
 import { parseElf } from '../loader/elf.ts';
 import { readBounded } from '../loader/input.ts';
 import type { ClockMode } from './clock.ts';
@@ -110,8 +110,12 @@ export function createPartition(spec: PartitionSpec, hv: Hypervisor, options: Se
     // Switchable: a live snapshot or a storage migration moves the guest to another image.
     for (const d of spec.disks) disks.push(new SwitchableDevice(openDrive(d)));
     const onVmbus = (i: number) => spec.disks[i]!.if === 'vmbus';
-    const synthetic: VmbusDevice[] = disks.filter((_, i) => onVmbus(i)).map((d, n) => new StorvscDevice(d, { instanceId: storvscInstanceId(n) }));
-    (spec.nics ?? []).forEach((nic, n) => {
+    // Instance numbers: each's slot (a restored partition's hot-added devices keep theirs) or its place.
+    const diskSlots = vmbusSlots(spec.disks.filter((_, i) => onVmbus(i)));
+    const synthetic: VmbusDevice[] = disks.filter((_, i) => onVmbus(i)).map((d, j) => new StorvscDevice(d, { instanceId: storvscInstanceId(diskSlots[j]!) }));
+    const nicSlots = vmbusSlots(spec.nics ?? []);
+    (spec.nics ?? []).forEach((nic, j) => {
+      const n = nicSlots[j]!;
       const mac = nic.mac === undefined ? generatedMac(spec.name, n) : parseMac(nic.mac)!; // checkPartition checked it
       synthetic.push(new NetvscDevice(hostSwitch(hv), { instanceId: netvscInstanceId(n), mac, name: `${spec.name}/${n}` }));
     });
@@ -142,6 +146,20 @@ export function createPartition(spec: PartitionSpec, hv: Hypervisor, options: Se
     closeDisks(disks);
     throw e;
   }
+}
+
+/**
+ * The instance ids of the VMBus devices `spec` makes (createPartition):
+ * a save checks that its spec names the bus as it is (hot add and remove
+ * change it), since the restore makes the devices from the spec.
+ */
+export function specVmbusIds(spec: PartitionSpec): string[] {
+  return [
+    ...vmbusSlots(spec.disks.filter((d) => d.if === 'vmbus')).map(storvscInstanceId),
+    ...vmbusSlots(spec.nics ?? []).map(netvscInstanceId),
+    ...specIcs(spec).map((d) => d.instanceId),
+    ...(spec.overcommit?.dynamicMemory ? [DM_INSTANCE_ID] : []),
+  ];
 }
 
 /** The integration components `spec.vmbus.ic` asks for, in Hyper-V's offer order. */

@@ -20,6 +20,8 @@ export interface DiskRef {
   uniqueId: string;
   /** 'vmbus': a synthetic SCSI disk (absent: virtio-blk); the restored partition attaches it the same way. */
   if?: 'vmbus';
+  /** A VMBus disk's instance number when its spec gave one (a hot-added disk's, DiskSpec.slot); checked with the spec on restore. */
+  slot?: number;
 }
 
 function vhdUniqueId(path: string, size: number): string {
@@ -48,6 +50,7 @@ export function diskRefs(disks: readonly DiskSpec[], formats: readonly ('raw' | 
       mtimeNs: st.mtimeNs.toString(),
       uniqueId: format === 'vpc' ? vhdUniqueId(path, Number(st.size)) : '',
       ...(d.if === 'vmbus' ? { if: 'vmbus' as const } : {}),
+      ...(d.slot !== undefined ? { slot: d.slot } : {}),
     };
   });
 }
@@ -71,7 +74,7 @@ export function checkDiskRefs(value: unknown): DiskSpec[] {
     if (Number(st.size) !== ref.size) throw changed(`size ${st.size}, saved ${ref.size}`);
     if (st.mtimeNs.toString() !== ref.mtimeNs) throw changed('modification time');
     if (ref.format === 'vpc' && vhdUniqueId(ref.path, Number(st.size)) !== ref.uniqueId) throw changed('VHD unique id');
-    return { path: ref.path, format: ref.format, readonly: ref.readonly === true, ...(ref.if === 'vmbus' ? { if: 'vmbus' as const } : {}) };
+    return { path: ref.path, format: ref.format, readonly: ref.readonly === true, ...vmbusOf(ref) };
   });
 }
 
@@ -83,6 +86,11 @@ export function replaceDiskRefs(value: unknown, disks: readonly DiskSpec[]): Dis
   return disks.map((d, i) => {
     const ref = value[i] as Partial<DiskRef>;
     if (ref?.readonly !== (d.readonly === true)) throw new PersistError(`disk ${i}`, 'read-only in one and not the other');
-    return ref.if === 'vmbus' ? { ...d, if: 'vmbus' } : { ...d };
+    return { ...d, ...vmbusOf(ref) };
   });
+}
+
+/** A reference's VMBus attachment for its DiskSpec: `if`, and `slot` as saved (checkPartition checks it). */
+function vmbusOf(ref: Partial<DiskRef>): Pick<DiskSpec, 'if' | 'slot'> {
+  return { ...(ref.if === 'vmbus' ? { if: 'vmbus' as const } : {}), ...(ref.slot !== undefined ? { slot: ref.slot } : {}) };
 }

@@ -23,7 +23,7 @@ import type { KernelInstance } from '../host/kernel.ts';
 import { checkPartition, SpecError, type DiskSpec, type PartitionSpec } from '../host/spec.ts';
 import type { ClockMode } from '../machine/clock.ts';
 import type { Machine, MachineState } from '../machine/machine.ts';
-import { closeDisks, createPartition, type SetupOptions } from '../machine/setup.ts';
+import { closeDisks, createPartition, specVmbusIds, type SetupOptions } from '../machine/setup.ts';
 import { FLAG_DEFLATED, readContainer, section, writeContainer } from './container.ts';
 import { checkDiskRefs, diskRefs, DISKS_RECORD_VERSION, replaceDiskRefs } from './disks.ts';
 import { PersistError } from './errors.ts';
@@ -98,7 +98,7 @@ export function captureState(m: Machine, spec: PartitionSpec, flushDisks: () => 
   m.harts.forEach((h, i) => records.push(saveVcpu(m.kernel, m.memory, i, h.base, ramPlace(m))));
   for (const d of devicesOf(m.board)) records.push(jsonRecord(`dev.${d.name}`, d.stateVersion, d.save()));
   const formats = spec.disks.map((d) => d.format ?? (isVhd(d.path) ? 'vpc' : 'raw'));
-  if (m.vmbus) records.push(jsonRecord('vmbus', RECORD.vmbus, saveVmbus(m.vmbus)));
+  if (m.vmbus) records.push(jsonRecord('vmbus', RECORD.vmbus, saveVmbus(m.vmbus, spec)));
   records.push(jsonRecord('disks', DISKS_RECORD_VERSION, { list: diskRefs(spec.disks, formats) }));
   // Boot images by absolute path: a reboot of the restored guest reads them again, from any working directory.
   const images = Object.fromEntries((['bios', 'kernel', 'initrd'] as const).filter((k) => spec[k] !== undefined).map((k) => [k, resolve(spec[k]!)]));
@@ -274,8 +274,22 @@ function checkState(save: LoadedSave, m: Machine, disks: readonly BlockDevice[])
   };
 }
 
-/** The root's side of the partition's VMBus (channels, queues, synthetic devices); a device that cannot be saved refuses the save. */
-function saveVmbus(v: VmbusHost): object {
+/**
+ * The root's side of the partition's VMBus (channels, queues, synthetic
+ * devices); a device that cannot be saved refuses the save, and so does a
+ * `spec` that does not name the bus's devices as they are now (the restore
+ * makes them from it: a caller must pass the spec after hot add and remove,
+ * runtime/host/vmbus-hotplug.ts specNow).
+ */
+function saveVmbus(v: VmbusHost, spec: PartitionSpec): object {
+  const named = new Set(specVmbusIds(spec));
+  const on = v.deviceList.map((d) => d.instanceId);
+  const missing = on.find((id) => !named.has(id));
+  const gone = [...named].find((id) => !on.includes(id));
+  if (missing || gone || on.length !== named.size) {
+    const what = missing ? `device ${missing} is on its VMBus but not in its spec` : gone ? `its spec names device ${gone}, which its VMBus no longer has` : 'its spec names its VMBus devices twice';
+    throw new PersistError('vmbus', `the partition's devices changed while it ran and the spec given does not say so: ${what}`);
+  }
   try {
     return v.save();
   } catch (e) {

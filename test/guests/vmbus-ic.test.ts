@@ -218,9 +218,8 @@ describe('vmbus-ic guest', () => {
         await host.removeVmbusDevice(id, nic);
         expect(await host.switchPorts()).toEqual([]);
         expect((await host.channels(id)).slice(5).map((c) => [c.relid, c.device, c.state])).toEqual([[6, 'network', 'rescinded']]);
-        await host.pause(id); // a save would not match its spec: refused, and it runs on
-        await expect(host.save(id, join(dir, 'p.save'))).rejects.toThrow(/added or removed while it ran/);
-        await host.resume(id);
+        // A snapshot tree has no place for hot-added disks yet: refused, and it runs on (a save takes it: vmbus-hotplug-save.test.ts).
+        await expect(host.snapshot(id, join(dir, 'snaps'))).rejects.toThrow(/added or removed while it ran, and snapshots do not take/);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -1,0 +1,95 @@
+// Saving a partition whose VMBus devices were added and removed while it
+// ran (runtime/host/vmbus-hotplug.ts specNow): the save's spec names the
+// bus as it is, so the restored guest is offered what it had, under the same
+// relids and instance ids, and a removed device's relid is still waiting
+// for the guest's RELID_RELEASED. vmbus-ic (threaded host) has no storage or
+// network driver: its disk and NIC channels stay offered, its ICs run on.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Host } from '../../runtime/host/host.ts';
+import { checkPartition, IC_NAMES, partitionSpec, SpecError } from '../../runtime/host/spec.ts';
+import { BIN } from '../support/enlightened.ts';
+
+const EXPECTED = readFileSync('guests/expected/enlightened/vmbus-ic.out', 'latin1');
+const WAITING = 'waiting for shutdown\n';
+
+/** A console sink, and a wait for `marker` that fails at once if the guest ends first. */
+function consoleOf(host: Host) {
+  const con = {
+    out: '',
+    sink: (b: Uint8Array) => void (con.out += Buffer.from(b).toString('latin1')),
+    async printed(id: number, marker: string): Promise<void> {
+      let ended = false;
+      void host.wait(id).then(() => (ended = true));
+      while (!con.out.includes(marker)) {
+        if (ended) throw new Error(`the guest ended before printing ${JSON.stringify(marker)}:\n${con.out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+  };
+  return con;
+}
+
+describe('a partition whose VMBus devices changed while it ran', () => {
+  it('names its devices\u2019 slots in its spec: whole numbers, one device each, VMBus disks only', () => {
+    const spec = (more: object) => partitionSpec('p', 'k.elf', { boot: 'enlightened', ...more });
+    const ok = (more: object) => expect(() => checkPartition(spec(more))).not.toThrow();
+    const bad = (more: object, msg: RegExp) => expect(() => checkPartition(spec(more))).toThrow(msg);
+    ok({ disks: [{ path: 'a.img', if: 'vmbus', slot: 3 }, { path: 'b.img', if: 'vmbus' }], nics: [{ slot: 1 }, { slot: 0 }] });
+    bad({ disks: [{ path: 'a.img', if: 'vmbus', slot: 1 }, { path: 'b.img', if: 'vmbus' }] }, /disks\[1\]\.slot: 1 is also disks\[0\]'s/);
+    bad({ disks: [{ path: 'a.img', slot: 0 }] }, /disks\[0\]\.slot: only a disk on VMBus has a slot/);
+    bad({ nics: [{ slot: -1 }] }, /nics\[0\]\.slot: must be an integer 0\.\.65535/);
+    expect(() => checkPartition(spec({ nics: [{ slot: 'x' }] }))).toThrow(SpecError);
+  });
+
+  it('is saved with a hot-added disk and NIC and without its removed disk, and restores with the same channels', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hv-hotsave-'));
+    const host = await Host.start({ pcpus: 2, memoryBytes: 256 << 20 });
+    try {
+      const specDisk = join(dir, 'spec.img');
+      const hotDisk = join(dir, 'hot.img');
+      writeFileSync(specDisk, new Uint8Array(1 << 20));
+      writeFileSync(hotDisk, new Uint8Array(1 << 20));
+      const spec = partitionSpec('vmbus-ic', join(BIN, 'vmbus-ic.elf'), {
+        boot: 'enlightened', memory: 32 << 20, vmbus: { ic: [...IC_NAMES], kvp: { HostName: 'hv-root', Purpose: 'integration test' } }, disks: [{ path: specDisk, format: 'raw', if: 'vmbus' }],
+      });
+      const con = consoleOf(host);
+      const id = await host.create(spec, con.sink);
+      await host.start(id);
+      await con.printed(id, WAITING);
+      // relid 1: the spec's disk; 2-5 the ICs.
+      expect(await host.addVmbusDisk(id, { path: hotDisk, format: 'raw' })).toBe(6);
+      expect(await host.addVmbusNic(id, { mac: '52:54:00:00:00:42' })).toBe(7);
+      await host.removeVmbusDevice(id, 1);
+      const before = (await host.channels(id)).map((c) => [c.relid, c.device, c.state]);
+      expect(before).toEqual([[1, 'storage', 'rescinded'], [2, 'heartbeat', 'open'], [3, 'shutdown', 'open'], [4, 'timesync', 'open'], [5, 'kvp', 'open'], [6, 'storage', 'offered'], [7, 'network', 'offered']]);
+      await host.pause(id);
+      const file = join(dir, 'p.hvs');
+      await host.save(id, file);
+      await host.destroy(id);
+
+      const after = consoleOf(host);
+      const restored = await host.restore(file, after.sink);
+      expect((await host.channels(restored)).map((c) => [c.relid, c.device, c.state])).toEqual(before);
+      expect((await host.switchPorts()).map((p) => [p.name, p.mac])).toEqual([['vmbus-ic/0', '52:54:00:00:00:42']]);
+      // The restored bus takes more: the next disk gets a new relid and an instance the guest never saw.
+      await host.start(restored);
+      const hot2 = join(dir, 'hot2.img');
+      writeFileSync(hot2, new Uint8Array(1 << 20));
+      expect(await host.addVmbusDisk(restored, { path: hot2 })).toBe(8);
+      await host.guestShutdown(restored);
+      expect(await host.wait(restored)).toEqual({ kind: 'exit', code: 0, reason: 'sbi' });
+      expect(after.out).toBe(EXPECTED.slice(EXPECTED.indexOf(WAITING) + WAITING.length)); // it goes on where it was
+      await host.destroy(restored);
+
+      // A save naming a disk the target cannot open: a clear error, nothing runs.
+      rmSync(hotDisk);
+      await expect(host.restore(file, after.sink)).rejects.toThrow(/hot\.img/);
+    } finally {
+      await host.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
