@@ -6,7 +6,8 @@ import { Exit, type KernelInstance } from '../host/kernel.ts';
 import { type Guest, Hypervisor } from '../host/hypervisor.ts';
 import { formatSize } from '../../drivers/board/size.ts';
 import type { ElfImage } from '../loader/elf.ts';
-import { icountClock, INSNS_PER_TICK, realtimeClock, schedClock, type GuestClock } from './clock.ts';
+import { icountClock, realtimeClock, schedClock, type GuestClock } from './clock.ts';
+import { StepAccount } from './steps.ts';
 import { consoleAck, decodeTohost } from './htif.ts';
 import { SbiHost } from './sbi-host.ts';
 import { sumCounters, VcpuView } from './vcpu-view.ts';
@@ -24,7 +25,7 @@ import { RtcAlarmTimer } from './rtc-alarm.ts';
 import { fixedBytes, hostBytes } from './sizing.ts';
 import { machineVmbus } from './vmbus.ts';
 
-import type { MachineConfig, PagingMode, RoundPosition, MachineState, ExitReason, RunResult, RunLimits, MachineStats } from './types.ts';
+import type { MachineConfig, PagingMode, MachineState, ExitReason, RunResult, RunLimits, MachineStats } from './types.ts';
 export type { MachineConfig, PagingMode, RoundPosition, MachineState, ExitReason, RunResult, RunLimits, MachineStats } from './types.ts';
 
 const RAM_BASE = MEMMAP.dram.base;
@@ -77,22 +78,8 @@ export class Machine implements Guest {
   result: RunResult | undefined;
   /** Resets performed as reboots. */
   reboots = 0;
-  /** --max-insns: the steps this guest may take (see steps()). */
-  private maxSteps = Infinity;
-  /** Steps of idle time: every hart waiting in WFI (INSNS_PER_TICK per mtime tick, as icount counts it). */
-  private idleSteps = 0;
-  /** Guest clock (ticks) when the harts were last seen all idle (realtime and sched clocks). */
-  private idleSince: number | undefined;
-  /**
-   * The deterministic round-robin's position, so that a partition saved in
-   * the middle of a round continues the same rounds when restored (see
-   * persistState): each vCPU's slice this round, the last vCPU that ran,
-   * idle steps counted but not skipped, and where a restored run starts.
-   */
-  private readonly slices: ({ full: number; start: number } | undefined)[] = [];
-  private lastRun: { vcpu: number; used: number; full: number; exit: number } | undefined;
-  private partialIdle = 0;
-  private resumeAt: RoundPosition | undefined;
+  /** Its steps (--max-insns) and place in the deterministic rounds (steps.ts). */
+  private readonly account: StepAccount;
 
   /** A partition on `hypervisor`, or on a hypervisor of its own sized for it. */
   constructor(
@@ -135,6 +122,9 @@ export class Machine implements Guest {
         : config.clock === 'sched'
           ? schedClock(() => schedExports(kernel.exports).schedNow())
           : realtimeClock();
+    this.account = new StepAccount(this.harts, this.clock, () => {
+      this.result ??= { kind: 'insn-limit' };
+    });
     this.rtcAlarm = new RtcAlarmTimer(() => this.board.rtc.poll(), () => this.result !== undefined);
     this.board = this.createBoard(guestMemory, drives, exits);
     this.loader = new RamLoader(config, this.ram, this.dirty, this.overcommit?.pages);
@@ -302,7 +292,7 @@ export class Machine implements Guest {
   }
 
   beforeRound(): void {
-    this.lastRun = undefined;
+    this.account.beforeRound();
     this.overcommit?.balance(); // the eviction driver: between rounds, no vCPU runs
     this.sbi?.feed();
     this.vmbus?.tick();
@@ -315,25 +305,15 @@ export class Machine implements Guest {
   }
 
   budget(i: number, slice: number): number {
-    // A restored partition first finishes the round it was saved in.
-    let full = slice;
-    const r = this.resumeAt;
-    if (r) {
-      if (i < r.vcpu) return 0;
-      if (i === r.vcpu && r.left !== undefined) full = r.left;
-    }
-    this.slices[i] = { full, start: this.harts[i]!.steps };
-    if (this.maxSteps === Infinity) return full;
-    return Math.min(full, Math.max(0, this.maxSteps - this.steps()));
+    return this.account.budget(i, slice);
   }
 
   roundCarried(): boolean {
-    return this.resumeAt?.ran === true;
+    return this.account.roundCarried();
   }
 
   afterRun(i: number, exit: number): void {
-    const slice = this.slices[i];
-    if (slice) this.lastRun = { vcpu: i, used: this.harts[i]!.steps - slice.start, full: slice.full, exit };
+    this.account.ran(i, exit);
     if (exit === Exit.HOST) {
       const h = this.harts[i]!;
       this.pendingExit = serviceSwapIn(h, i, this.overcommit?.swap) ?? this.pendingExit;
@@ -345,29 +325,12 @@ export class Machine implements Guest {
   }
 
   afterRound(ran: boolean): void {
-    this.resumeAt = undefined;
+    this.account.roundOver();
     this.sbi?.drain(false); // a prompt without a newline shows too
     this.flushConsole();
     if (this.result) return;
     if (!ran && this.harts.every((h) => h.state === 0)) this.result = { kind: 'stopped' };
-    else if (this.maxSteps !== Infinity) {
-      if (this.clock.mode !== 'icount') this.countIdle();
-      if (this.steps() >= this.maxSteps) this.result = { kind: 'insn-limit' };
-    }
-  }
-
-  /**
-   * Realtime and scheduler clocks: guest time that passes while every hart
-   * waits in WFI counts as steps (icount counts it where it skips, in idleMs).
-   */
-  private countIdle(): void {
-    if (!this.harts.every((h) => !h.runnable || h.inWfi)) {
-      this.idleSince = undefined;
-      return;
-    }
-    const now = this.clock.now();
-    if (this.idleSince !== undefined) this.idleSteps += Math.max(0, now - this.idleSince) * INSNS_PER_TICK;
-    this.idleSince = now;
+    else if (this.account.limitReached()) this.result = { kind: 'insn-limit' };
   }
 
   idleMs(): number {
@@ -383,26 +346,7 @@ export class Machine implements Guest {
     // timeout): idle time is not skipped past them, or the guest would get
     // them late, at its next wake-up.
     next = Math.min(next, this.vmbus?.due() ?? Infinity);
-    if (this.clock.mode === 'icount') {
-      // Idle time is skipped, and counts as steps: to the next timer, or,
-      // with none set, for ever (nothing but input could wake the guest), so
-      // a step limit ends the run here.
-      if (this.maxSteps !== Infinity) {
-        const left = this.maxSteps - this.steps();
-        const ticks = next === Infinity ? Infinity : Math.max(0, next - this.clock.now());
-        if (ticks * INSNS_PER_TICK >= left) {
-          this.idleSteps += left;
-          this.partialIdle = left; // not skipped yet: a restored run skips it again
-          this.result ??= { kind: 'insn-limit' };
-          return 0;
-        }
-        this.idleSteps += ticks * INSNS_PER_TICK;
-      }
-      if (next === Infinity) return Infinity; // only input can wake it: the host waits for some
-      this.clock.skipTo(next);
-      return 0;
-    }
-    return this.clock.msUntil(next);
+    return this.account.idleMs(next); // icount: skipped, as steps
   }
 
   addWallMs(ms: number): void {
@@ -491,9 +435,7 @@ export class Machine implements Guest {
    * mtime tick), so a guest that retires nothing still comes to its limit.
    */
   steps(): number {
-    let n = this.idleSteps;
-    for (const h of this.harts) n += h.steps;
-    return n;
+    return this.account.steps();
   }
 
   /** Guest bytes for the UART (host stdin), and for the SBI console of an enlightened guest. */
@@ -504,7 +446,7 @@ export class Machine implements Guest {
 
   /** Stops this guest after `maxSteps` steps (see steps(); undefined: no limit). */
   limit(maxSteps: number | undefined): void {
-    this.maxSteps = maxSteps ?? Infinity;
+    this.account.limit(maxSteps);
   }
 
   /**
@@ -559,14 +501,14 @@ export class Machine implements Guest {
   persistState(): MachineState {
     this.sbi?.drain(false);
     this.flushConsole();
-    const round = this.limitRound();
+    const round = this.account.limitRound(this.result?.kind === 'insn-limit');
     return {
       tohost: this.tohost.toString(),
       fromhost: this.fromhost.toString(),
       enlightened: this.sbi !== undefined,
       sbiInput: this.sbi?.pendingInput ?? [],
       reboots: this.reboots,
-      idleSteps: this.idleSteps - this.partialIdle,
+      idleSteps: this.account.savedIdleSteps(),
       clockTicks: this.clock.now(),
       clockMode: this.clock.mode,
       round,
@@ -587,22 +529,8 @@ export class Machine implements Guest {
     // Its VMBus as booted; runtime/persist loads the saved state into it.
     if (s.enlightened && this.config.vmbus && !this.vmbus) this.vmbus = this.vmbusHost(this.config.vmbus);
     this.reboots = s.reboots;
-    this.idleSteps = s.idleSteps;
-    this.resumeAt = s.round ?? undefined;
+    this.account.load(s.idleSteps, s.round);
     this.result = this.pendingExit = undefined;
-  }
-
-  /**
-   * Where the round stopped by a step limit goes on (null: at the next
-   * round): inside a vCPU's slice, or at the next vCPU. Not when stopped
-   * while idle: that round is over.
-   */
-  private limitRound(): RoundPosition | null {
-    const l = this.lastRun;
-    if (this.result?.kind !== 'insn-limit' || this.partialIdle !== 0 || !l) return null;
-    if (l.exit === Exit.BUDGET && l.used < l.full) return { vcpu: l.vcpu, left: l.full - l.used, ran: true };
-    if (l.vcpu + 1 < this.harts.length) return { vcpu: l.vcpu + 1, ran: true };
-    return null;
   }
 
   /** Sets this partition's clock to `ticks`; false when the clock cannot be set (see GuestClock.setNow). */
@@ -613,10 +541,8 @@ export class Machine implements Guest {
   /** Forgets a step-limit result, so the partition can run on (saving it at a step count ends its run that way). */
   clearLimitResult(): void {
     if (this.result?.kind !== 'insn-limit') return;
-    this.resumeAt = this.limitRound() ?? undefined; // the round goes on as if never stopped
+    this.account.clearLimit();
     this.result = this.pendingExit = undefined;
-    this.idleSteps -= this.partialIdle; // the skip it stood for comes when the harts next idle
-    this.partialIdle = 0;
   }
 
   /** The partition is gone (no vCPU of it can run): its RAM back to the pool, as its run or, with overcommit, page by page. */
