@@ -39,12 +39,38 @@ const K_ZERO: u32 = 1; // page -> the zero frame
 const K_INTO: u32 = 2; // page -> an existing shared frame
 const K_PAIR: u32 = 3; // two private pages -> the older one's frame, now shared
 
-// Batch entry (32 B): kind, x (partition id), g (page), pf (x's frame),
-// y, h, f (the other side: y's page h, or the shared frame f), ok.
+// Batch entry (64 B): kind, x (partition id), g (page), pf (x's frame),
+// y, h, f (the other side: y's page h, or the shared frame f), ok; for a
+// K_PAIR or K_INTO, the table entry that named it and x's key.
 const B_KIND: u32 = 0, B_X: u32 = 4, B_G: u32 = 8, B_PF: u32 = 12, B_Y: u32 = 16, B_H: u32 = 20, B_F: u32 = 24, B_OK: u32 = 28;
+const B_ENTRY: u32 = 32, B_KEY: u32 = 36;
 
 @inline function batchAt(i: u32): usize {
-  return <usize>state<u32>(S_BATCH) + (i << 5);
+  return <usize>state<u32>(S_BATCH) + (i << 6);
+}
+
+/** The table entry `e` (key, y's page h) that made candidate `b`. */
+@inline function noteEntry(b: usize, e: usize, key: u32, y: u32, h: u32): void {
+  store<u32>(b + B_Y, y);
+  store<u32>(b + B_H, h);
+  store<u32>(b + B_ENTRY, <u32>e);
+  store<u32>(b + B_KEY, key);
+}
+
+/**
+ * A candidate whose compare failed: the entry's frame does not hold what its
+ * key says (y's page changed since it was hashed, or the entry outlived the
+ * page and names a frame shared since with other bytes). x's page, hashed
+ * just now, takes the entry over; left stale, it would turn every later page
+ * of that key into a failed candidate and none of them would ever merge.
+ */
+function refreshEntry(b: usize): void {
+  const e = <usize>load<u32>(b, B_ENTRY);
+  if (load<u32>(e) != load<u32>(b, B_KEY) || load<u32>(e, 4) != load<u32>(b, B_F) || load<u32>(e, 8) != load<u32>(b, B_Y) ||
+      load<u32>(e, 12) != load<u32>(b, B_H)) return; // taken over meanwhile
+  store<u32>(e, load<u32>(b, B_PF), 4);
+  store<u32>(e, load<u32>(b, B_X), 8);
+  store<u32>(e, load<u32>(b, B_G), 12);
 }
 
 /** Private page `page` of `id` mapped to `frame` -> write-protected for the compare; false if it changed. */
@@ -116,7 +142,8 @@ function mergeOne(b: usize): void {
       if (seen == refs) break;
       refs = seen;
     }
-    if (framesEqual(pf, f) && remapShared(x, g, pf, f)) {
+    const equal = framesEqual(pf, f);
+    if (equal && remapShared(x, g, pf, f)) {
       recordAdd(px, R_SHARED, 1);
       atomic.add<u32>(SHARE_STATE + S_SHARING, 1);
       bump64(S_MERGES);
@@ -124,6 +151,9 @@ function mergeOne(b: usize): void {
     } else {
       unprotect(x, g, pf);
       unref(f);
+      // f is read-only: the entry's key was not its content (the entry named
+      // the frame while it was private and changing, before a merge shared it).
+      if (!equal) refreshEntry(b);
     }
     return;
   }
@@ -133,6 +163,7 @@ function mergeOne(b: usize): void {
   if (!framesEqual(pf, f)) {
     unprotect(x, g, pf);
     unprotect(y, h, f);
+    refreshEntry(b);
     return;
   }
   store<u32>(metaOf(f) + 4, groupOf(y));
@@ -233,6 +264,7 @@ function scanPage(id: u32, page: u32, pte: u64, nb: u32): u32 {
     if (refs != 0 && !(refs & META_MERGING) && refs < REFS_PINNED && load<u32>(m, 4) == group) {
       store<u32>(b + B_KIND, K_INTO);
       store<u32>(b + B_F, f);
+      noteEntry(b, e, key, y, h);
       return SCAN_CANDIDATE;
     }
     if (refs == 0 && (y != id || h != page) && y < MAX_PARTITIONS && atomic.load<u32>(record(y) + R_ENABLED) &&
@@ -247,6 +279,7 @@ function scanPage(id: u32, page: u32, pte: u64, nb: u32): u32 {
         store<u32>(b + B_Y, y);
         store<u32>(b + B_H, h);
         store<u32>(b + B_F, f);
+        noteEntry(b, e, key, y, h);
         // The entry names the frame that will be shared (a later K_INTO finds it).
         return SCAN_CANDIDATE;
       }

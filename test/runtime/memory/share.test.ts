@@ -181,7 +181,7 @@ describe.each(['nested', 'shadow'] as const)('page sharing under %s paging', (pa
   });
 });
 
-describe("the scanner's budget", () => {
+describe('the scanner', () => {
   it('counts only pages with a frame of their own: a 64 MiB partition that wrote 32 of its 16,384 pages is scanned in full by 32 pages of budget, and a larger budget stops after one lap', () => {
     const hv = new Hypervisor(16 << 20);
     const pages = (64 << 20) / PAGE;
@@ -194,6 +194,21 @@ describe("the scanner's budget", () => {
     expect([c.fullScans, c.pagesScanned, c.pagesUnshared, c.merges]).toEqual([1, 33, 32, 0]);
     expect(k.shareScan(1_000_000)).toBe(32); // one lap, not the budget
     expect(m.overcommit!.map().unpopulated).toBe(pages - 32);
+  });
+
+  it('merges two pages whose bytes a page it hashed earlier held before it changed (the stale table entry gives way)', () => {
+    const hv = new Hypervisor(16 << 20);
+    const m = partition(hv, 'nested');
+    const k = hv.kernel.exports;
+    const peek = (page: number) => Number(k.partitionHostPeek(m.id, BigInt(RAM + page * PAGE)));
+    m.guestMemory.write(RAM + 40 * PAGE, pattern(7));
+    scanAll(hv); // page 40's bytes are in the table
+    m.guestMemory.write(RAM + 40 * PAGE, pattern(8)); // in place: the same frame, other bytes
+    m.guestMemory.write(RAM + 41 * PAGE, pattern(7));
+    m.guestMemory.write(RAM + 42 * PAGE, pattern(7));
+    scanAll(hv);
+    expect(peek(41)).toBe(peek(42));
+    expect(peek(40)).not.toBe(peek(41));
   });
 });
 
