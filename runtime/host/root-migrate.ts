@@ -1,6 +1,7 @@
-// The root partition's verbs that end a partition here for it to go on
-// elsewhere (HostController): save to a file, and live migration's source
-// side (runtime/migrate/source.ts), which this keeps track of until settled.
+// The root partition's verbs that move a partition's state in or out
+// (HostController): save to a file, live migration's source side
+// (runtime/migrate/source.ts), which this keeps track of until settled, and
+// the RAM a target reserves for an incoming partition (root.ts receive).
 import { captureState, savePartition, type SaveInfo } from '../persist/partition.ts';
 import { migrateOut, type MigrateInfo, type MigrateTarget } from '../migrate/source.ts';
 import { ControlError } from './controller.ts';
@@ -17,6 +18,8 @@ export class RootMigration {
    * shutdown waits for them (settled()).
    */
   private readonly migrations = new Set<Promise<unknown>>();
+  /** RAM reserved for incoming partitions (reserveRam), by host address: its size. */
+  private readonly reservations = new Map<number, number>();
 
   constructor(private readonly root: Root) {}
 
@@ -74,6 +77,30 @@ export class RootMigration {
     this.migrations.add(settled);
     void settled.then(() => this.migrations.delete(settled));
     return moving;
+  }
+
+  async reserveRam(bytes: number): Promise<number> {
+    if (!Number.isInteger(bytes) || bytes <= 0 || bytes % 4096) throw new ControlError(`RAM of ${bytes} bytes is not a whole number of pages`);
+    const address = this.root.hv.reserveRam(bytes);
+    this.reservations.set(address, bytes);
+    return address;
+  }
+
+  async releaseRam(address: number): Promise<void> {
+    const bytes = this.reservations.get(address);
+    if (bytes === undefined) return; // taken over by receive(), or released already
+    this.reservations.delete(address);
+    this.root.hv.kernel.exports.framesFree(address, bytes / 4096);
+  }
+
+  /** Is `bytes` of RAM reserved at host address `address`? */
+  reserved(address: number, bytes: number): boolean {
+    return this.reservations.get(address) === bytes;
+  }
+
+  /** The RAM reserved at `address` belongs to a partition now: releaseRam leaves it. */
+  takeReservation(address: number): void {
+    this.reservations.delete(address);
   }
 
   /**

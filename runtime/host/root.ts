@@ -8,7 +8,7 @@
 // loop, console output, the page-sharing scanner); the other verbs are in
 // groups of their own, over the Root view of this (root-partition.ts):
 // root-vmbus.ts, root-memory.ts, root-snapshots.ts, root-migrate.ts and
-// root-stats.ts.
+// root-stats.ts; console output leaves through root-console.ts.
 import type { Machine, PagingMode, RunResult } from '../machine/machine.ts';
 import { closeDisks, createPartition, setupPartition } from '../machine/setup.ts';
 import { loadSave, readSave, restorePartition, type LoadedSave } from '../persist/partition.ts';
@@ -32,6 +32,7 @@ import { RootMemory } from './root-memory.ts';
 import { RootSnapshots } from './root-snapshots.ts';
 import { RootMigration } from './root-migrate.ts';
 import { partitionInfo, partitionStats, pcpuStats } from './root-stats.ts';
+import { ConsoleChannel, type ConsolePort } from './root-console.ts';
 
 /** How long the root watches for the next exit before sleeping (ms). */
 const SPIN_MS = 0.05;
@@ -58,7 +59,7 @@ export interface RootOptions {
    * ordered channel for all of them, messages { batch: { id, bytes }[] }
    * and { barrier }.
    */
-  consolePort?: { postMessage(message: unknown): void };
+  consolePort?: ConsolePort;
 }
 
 export class RootPartition implements HostController {
@@ -70,10 +71,8 @@ export class RootPartition implements HostController {
   /** Global vCPU index -> its partition. */
   private readonly byVcpu: Partition[] = [];
   private closed = false;
-  /** RAM reserved for incoming partitions (reserveRam), by host address: its size. */
-  private readonly reserved = new Map<number, number>();
   private readonly loopDone: Promise<void>;
-  private readonly consolePort: RootOptions['consolePort'];
+  private readonly consoles: ConsoleChannel;
   /** Serves partitions' storvsc channels on a thread of its own: lent while they run, recalled around what the root does to them. */
   private readonly endpoints: EndpointServer;
 
@@ -90,7 +89,7 @@ export class RootPartition implements HostController {
     if (!this.sched.schedInit(o.pcpus, o.insnsPerMs)) throw new RangeError(`cannot schedule ${o.pcpus} pCPUs`);
     this.shared = o.shared;
     this.npcpus = o.pcpus;
-    this.consolePort = o.consolePort;
+    this.consoles = new ConsoleChannel(o.consolePort);
     this.endpoints = new EndpointServer({
       memory: o.memory, module: () => o.module ?? kernelModule(), shared: o.shared, alloc: (pages) => this.hv.kernel.exports.framesAllocContiguous(pages, 4096),
     });
@@ -134,21 +133,7 @@ export class RootPartition implements HostController {
   private pollAll(): void {
     this.lastPoll = performance.now();
     for (const p of this.parts.values()) if (p.state === 'running' || p.state === 'paused') p.machine.poll();
-    this.flushConsoles();
-  }
-
-  /** Console output on its way to the host's console channel: { id, bytes } in the order printed. */
-  private outbox: { id: number; bytes: Uint8Array }[] = [];
-
-  /**
-   * Posts every partition's output since the last flush as one message: a
-   * message per partition per poll was most of the root's time with 1,000
-   * partitions printing (docs/memory.md, "Density").
-   */
-  private flushConsoles(): void {
-    if (this.outbox.length === 0) return;
-    this.consolePort?.postMessage({ batch: this.outbox });
-    this.outbox = [];
+    this.consoles.flush();
   }
 
   private readonly signals = new VmbusSignals();
@@ -262,7 +247,7 @@ export class RootPartition implements HostController {
     if (p.startedAt !== undefined) m.addWallMs(performance.now() - p.startedAt);
     p.state = 'finished';
     m.poll(); // the last console bytes
-    this.flushConsoles(); // now: after a shutdown's finishes no poll comes
+    this.consoles.flush(); // now: after a shutdown's finishes no poll comes
     // A disk being moved: the copy completes so the new file is whole, unless
     // the guest goes on elsewhere on the old images (saved, migrated).
     const away = m.result.kind === 'saved' || m.result.kind === 'migrated';
@@ -283,13 +268,16 @@ export class RootPartition implements HostController {
 
   /** Where partition `id()`'s console goes (`console`, or the host's console channel), its bytes counted. */
   private sinkFor(console: ConsoleSink | undefined, id: () => number): ConsoleSink {
-    const port = this.consolePort;
-    const out: ConsoleSink = console ?? (port ? (bytes) => this.outbox.push({ id: id(), bytes }) : () => {});
+    const out = this.consoles.sink(console, id);
     return (bytes) => {
       const p = this.parts.get(id());
       if (p) p.printed += bytes.length;
       out(bytes);
     };
+  }
+
+  private notClosed(): void {
+    if (this.closed) throw new ControlError('the host is shut down');
   }
 
   private get(id: number): Partition {
@@ -299,7 +287,7 @@ export class RootPartition implements HostController {
   }
 
   async create(spec: PartitionSpec, console?: ConsoleSink): Promise<number> {
-    if (this.closed) throw new ControlError('the host is shut down');
+    this.notClosed();
     nameFree(this.parts, spec.name);
     let id = -1;
     const sink = this.sinkFor(console, () => id);
@@ -335,7 +323,7 @@ export class RootPartition implements HostController {
 
   /** A partition (state 'created') from a save file read and checked. */
   private async restoreSave(save: LoadedSave, console?: ConsoleSink, options: { paging?: PagingMode } = {}): Promise<number> {
-    if (this.closed) throw new ControlError('the host is shut down');
+    this.notClosed();
     let id = -1;
     const sink = this.sinkFor(console, () => id);
     let made;
@@ -353,36 +341,28 @@ export class RootPartition implements HostController {
   }
 
   async receive(state: IncomingState, console?: ConsoleSink, options: { paging?: PagingMode } = {}): Promise<number> {
-    if (this.closed) throw new ControlError('the host is shut down');
+    this.notClosed();
     let id = -1;
     const sink = this.sinkFor(console, () => id);
     const save = loadedState(state.meta, state.records);
     const spec = { ...save.spec, paging: options.paging ?? save.spec.paging };
     nameFree(this.parts, spec.name);
     const ramHost = state.ramHost;
-    if (this.reserved.get(ramHost) !== spec.memory) throw new ControlError(`no reservation of ${spec.memory} bytes of RAM at ${ramHost}`);
+    if (!this.migration.reserved(ramHost, spec.memory)) throw new ControlError(`no reservation of ${spec.memory} bytes of RAM at ${ramHost}`);
     // The stream wrote the RAM in place: the partition is built around it.
     const made = createPartition(spec, this.hv, { onConsole: (b) => void sink(b), exits: true, clock: 'realtime', ramHost });
-    this.reserved.delete(ramHost); // the partition's now (loadSave frees it if a record does not check)
+    this.migration.takeReservation(ramHost); // the partition's now (loadSave frees it if a record does not check)
     loadSave(save, made, this.hv);
     id = this.register(spec, made);
     return id;
   }
 
   async reserveRam(bytes: number): Promise<number> {
-    if (this.closed) throw new ControlError('the host is shut down');
-    if (!Number.isInteger(bytes) || bytes <= 0 || bytes % 4096) throw new ControlError(`RAM of ${bytes} bytes is not a whole number of pages`);
-    const address = this.hv.reserveRam(bytes);
-    this.reserved.set(address, bytes);
-    return address;
+    this.notClosed();
+    return this.migration.reserveRam(bytes);
   }
 
-  async releaseRam(address: number): Promise<void> {
-    const bytes = this.reserved.get(address);
-    if (bytes === undefined) return; // taken over by receive(), or released already
-    this.reserved.delete(address);
-    this.hv.kernel.exports.framesFree(address, bytes / 4096);
-  }
+  readonly releaseRam: HostController['releaseRam'] = (...a) => this.migration.releaseRam(...a);
 
   /**
    * Waits until paused partition `p` is still: no vCPU of it on a pCPU,
@@ -534,8 +514,7 @@ export class RootPartition implements HostController {
 
   /** Posts `{ barrier: token }` on the console channel: everything written before it has arrived when it does. */
   async consoleBarrier(token: number): Promise<void> {
-    this.flushConsoles();
-    this.consolePort?.postMessage({ barrier: token });
+    this.consoles.barrier(token);
   }
 
   async shutdown(): Promise<void> {
