@@ -8,7 +8,7 @@ import { formatSize } from '../../drivers/board/size.ts';
 import type { ElfImage } from '../loader/elf.ts';
 import { icountClock, realtimeClock, schedClock, type GuestClock } from './clock.ts';
 import { StepAccount } from './steps.ts';
-import { consoleAck, decodeTohost } from './htif.ts';
+import { serviceHtif } from './htif.ts';
 import { SbiHost } from './sbi-host.ts';
 import { sumCounters, VcpuView } from './vcpu-view.ts';
 import { schedExports } from '../host/sched.ts';
@@ -318,7 +318,7 @@ export class Machine implements Guest {
       const h = this.harts[i]!;
       this.pendingExit = serviceSwapIn(h, i, this.overcommit?.swap) ?? this.pendingExit;
       this.pendingExit = serviceNoMemory(h, i, this.hypervisor.pressure) ?? this.pendingExit;
-      this.serviceHtif();
+      this.pendingExit = serviceHtif(this.guestMemory, this.tohost, this.fromhost, (b) => this.consoleBuf.push(b)) ?? this.pendingExit;
     }
     if (this.sbi) this.pendingExit = this.sbi.afterRun(this.harts[i]!, exit) ?? this.pendingExit;
     if (this.pendingExit) this.result = this.pendingExit;
@@ -457,21 +457,6 @@ export class Machine implements Guest {
     this.limit(limits.maxInsns);
     await this.hypervisor.run({ timeoutMs: limits.timeoutMs, slice: limits.slice });
     return this.result ?? { kind: 'timeout' };
-  }
-
-  private serviceHtif(): void {
-    if (this.tohost === 0n) return;
-    // Through guestMemory: its writes mark the dirty log (and break sharing).
-    const mem = this.guestMemory;
-    const cmd = decodeTohost(mem.u64(Number(this.tohost)));
-    if (cmd.kind === 'none') return;
-    mem.setU64(Number(this.tohost), 0n);
-    if (cmd.kind === 'exit') {
-      this.pendingExit = { kind: 'exit', code: cmd.code, reason: 'htif' };
-    } else {
-      this.consoleBuf.push(cmd.byte);
-      if (this.fromhost) mem.setU64(Number(this.fromhost), consoleAck());
-    }
   }
 
   /** The host side of the SBI firmware for this partition's harts, with `input` waiting for the guest. */
