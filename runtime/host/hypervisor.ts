@@ -137,8 +137,9 @@ export class Hypervisor {
 
   /**
    * Page sharing on the deterministic hosts (kernel/mm/share.ts): the
-   * scanner looks at this many pages after every round (0: never). The
-   * rate control; a round is at most one slice of every vCPU.
+   * scanner looks at this many private pages (with a frame of their own;
+   * the others cost no budget) after every round (0: never). The rate
+   * control; a round is at most one slice of every vCPU.
    */
   sharePagesPerRound = 0;
 
