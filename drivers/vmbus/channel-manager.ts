@@ -182,9 +182,16 @@ export class ChannelManager {
     return { state: this.state, version: this.version };
   }
 
-  /** Adds a device: offered now if the guest is connected (a hot add), else at its next REQUESTOFFERS. Returns its relid. */
+  /**
+   * Adds a device: offered now if the guest is connected (a hot add), else
+   * at its next REQUESTOFFERS. Returns its relid: the lowest free one, so a
+   * relid the guest released (RELID_RELEASED) is offered again, as Hyper-V
+   * reuses them; a rescinded one is not free until then.
+   */
   add(device: VmbusDevice): number {
-    const relid = this.nextRelid++;
+    let relid = 1;
+    while (this.channels.has(relid)) relid++;
+    this.nextRelid = Math.max(this.nextRelid, relid + 1);
     this.channels.set(relid, { relid, device, state: 'offered', targetVp: 0 });
     if (this.state === 'connected') this.offer(this.channels.get(relid)!);
     return relid;
@@ -213,7 +220,8 @@ export class ChannelManager {
 
   /** Channels and their states (for `hv` listings and tests). */
   list(): ChannelInfo[] {
-    return [...this.channels.values()].map((c) => ({
+    // By relid: a released relid offered again lists where it was.
+    return [...this.channels.values()].sort((a, b) => a.relid - b.relid).map((c) => ({
       relid: c.relid, classId: c.device.classId, instanceId: c.device.instanceId, state: c.state, ...(c.rings ? { rings: c.rings } : {}),
     }));
   }
@@ -539,6 +547,8 @@ export class ChannelManager {
 
   private close(relid: number): Refusal | undefined {
     const ch = this.channels.get(relid);
+    // Linux closes a rescinded channel it had open (vmbus_close_internal) before it releases the relid: closed here already.
+    if (ch?.state === 'rescinded') return undefined;
     if (!ch || ch.state !== 'open') return this.refuse(Msg.CLOSECHANNEL, `CLOSECHANNEL for relid ${relid}, which is ${ch ? ch.state : 'not offered'}`);
     this.closeChannel(ch);
     return undefined;

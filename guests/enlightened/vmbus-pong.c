@@ -5,7 +5,9 @@
  * back), and stops after three echoes. Prints what it saw (the first ARP
  * request only: vmbus-ping asks again until it is answered, so how many
  * arrive depends on when this NIC came up). With `waitnic=N` and no NIC
- * offered it waits up to N seconds for one the host hot-adds.
+ * offered it waits up to N seconds for one the host hot-adds. With
+ * `renic=1` it answers nothing: it waits for the host to remove its NIC and
+ * add another (see renic()).
  */
 #include "bootarg.h"
 #include "netvsc.h"
@@ -17,6 +19,38 @@
 static struct netvsc nic;
 static uint8_t frame[NETVSC_MAX_FRAME], reply[NETVSC_MAX_FRAME];
 
+/*
+ * The host removes the NIC and adds another (hv control remove-device,
+ * add-nic): the rescind ends the wait for frames, the library has closed
+ * the channel and released its relid (guests/slib/vmbus.c), and the next
+ * NIC is brought up; the host offers it under the released relid.
+ */
+static int renic(uint64_t wait)
+{
+	uint32_t relid = nic.ch.offer.child_relid;
+	int n;
+	while ((n = netvsc_recv(&nic, frame, sizeof frame, wait)) > 0)
+		;
+	if (n != VMBUS_ENODEV) {
+		printf("FAIL renic: the NIC was not removed (%d)\n", n);
+		return 1;
+	}
+	printf("vmbus: NIC at relid %u rescinded, closed, relid released\n", relid);
+	struct vmbus_offer o;
+	if (vmbus_wait_offer(netvsc_class_id, &o, wait)) {
+		printf("FAIL renic: no NIC added\n");
+		return 1;
+	}
+	printf("vmbus: NIC offered, relid %u\n", o.child_relid);
+	if (netvsc_open(&nic, &o))
+		return 1;
+	printf("netvsc: NIC up again, MAC %s\n", mac_str(nic.mac));
+	if (netvsc_close(&nic) || vmbus_unload())
+		return 1;
+	printf("vmbus: NIC closed, unloaded\n");
+	return 0;
+}
+
 int main(unsigned long hartid, void *dtb)
 {
 	/* `echoes=N` (npm run bench -- vswitch): answer N, printing only their sum. */
@@ -26,6 +60,8 @@ int main(unsigned long hartid, void *dtb)
 		want = ECHOES;
 	if (netvsc_probe(&nic, bootarg(dtb, "waitnic=", 0) * MTIME_HZ))
 		return 1;
+	if (bootarg(dtb, "renic=", 0))
+		return renic(bootarg(dtb, "waitnic=", 10) * MTIME_HZ);
 	unsigned long echoes = 0;
 	int arps = 0, n;
 	struct packet p;

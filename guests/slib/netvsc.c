@@ -315,6 +315,8 @@ int netvsc_recv(struct netvsc *n, void *frame, uint32_t max, uint64_t ticks)
 
 int netvsc_close(struct netvsc *n)
 {
+	if (n->ch.rescinded)
+		return VMBUS_ENODEV;	/* the host removed it: closed and released already (vmbus.c) */
 	uint32_t halt[1] = { ++n->rndis_req_id };
 	uint32_t *m = (uint32_t *)control;
 	m[0] = RNDIS_MSG_HALT;	/* no answer: only the NVSP completion */

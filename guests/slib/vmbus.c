@@ -134,10 +134,49 @@ static void vmbus_trap(struct trap_frame *f)
 	exit(99);
 }
 
+static int post(const void *msg, uint32_t size);
+
+/*
+ * vmbus_onoffer_rescind, for drivers without sub-channels: the host took a
+ * device away. As Linux's driver removal goes: an open channel is closed
+ * (vmbus_close_internal posts CLOSECHANNEL; its GPADLs are not torn down,
+ * as vmbus_teardown_gpadl posts nothing for a rescinded channel: the host
+ * drops a relid's GPADLs when it is released), then the relid is released
+ * (hv_process_channel_removal -> vmbus_release_relid), so the host may
+ * offer it again. An offer of that relid nobody took yet goes with it.
+ * Runs where a waiter looks (process context, SIE clear), not in the
+ * interrupt, since it posts messages.
+ */
+static void take_rescinds(void)
+{
+	take_messages();
+	for (int i = 0; i < MSGQ; i++) {
+		if (!msgq[i].used || msgtype(msgq[i].msg) != CHANNELMSG_RESCIND_CHANNELOFFER)
+			continue;
+		uint32_t relid = *(const uint32_t *)&msgq[i].msg[8];
+		msgq[i].used = 0;
+		for (int j = 0; j < MSGQ; j++)
+			if (msgq[j].used && msgtype(msgq[j].msg) == CHANNELMSG_OFFERCHANNEL && *(const uint32_t *)&msgq[j].msg[184] == relid)
+				msgq[j].used = 0;
+		struct vmbus_channel *ch = relid < MAX_RELID ? channels[relid] : 0;
+		if (ch) {
+			channels[relid] = 0;
+			ch->open = 0;
+			ch->rescinded = 1;	/* its waiter (vmbus_wait_event) gets VMBUS_ENODEV */
+			uint32_t close[3] = { CHANNELMSG_CLOSECHANNEL, 0, relid };
+			post(close, sizeof close);
+		}
+		uint32_t released[3] = { CHANNELMSG_RELID_RELEASED, 0, relid };
+		post(released, sizeof released);
+		vmbus_stats.rescinds++;
+	}
+}
+
 /*
  * Waits until cond(arg) holds, in WFI with interrupts taken between looks
  * (tested with SIE clear, so an interrupt cannot slip in between the test
- * and the WFI). VMBUS_ETIMEDOUT after `ticks` of the time CSR.
+ * and the WFI). Rescinds that came meanwhile are handled first.
+ * VMBUS_ETIMEDOUT after `ticks` of the time CSR.
  */
 int vmbus_wait_until(int (*cond)(void *), void *arg, uint64_t ticks)
 {
@@ -145,6 +184,7 @@ int vmbus_wait_until(int (*cond)(void *), void *arg, uint64_t ticks)
 	int r = 0;
 	for (;;) {
 		csr_clear(sstatus, MSTATUS_SIE);
+		take_rescinds();
 		if (cond(arg))
 			break;
 		if (csr_read(time) >= deadline) {
@@ -432,9 +472,11 @@ int vmbus_open(struct vmbus_channel *ch, const struct vmbus_offer *offer, void *
 	return 0;
 }
 
-/* vmbus_close_internal: CLOSECHANNEL (no answer), then the ring GPADL torn down. */
+/* vmbus_close_internal: CLOSECHANNEL (no answer), then the ring GPADL torn down. A rescinded channel is closed and released already. */
 int vmbus_close(struct vmbus_channel *ch)
 {
+	if (ch->rescinded)
+		return VMBUS_ENODEV;
 	uint32_t msg[3] = { CHANNELMSG_CLOSECHANNEL, 0, ch->offer.child_relid };
 	csr_clear(sstatus, MSTATUS_SIE);
 	channels[ch->offer.child_relid] = 0;
@@ -451,13 +493,17 @@ void vmbus_setevent(struct vmbus_channel *ch)
 	hv_call(HV_SIGNAL_EVENT, ch->offer.connection_id);
 }
 
-static int channel_pending(void *p) { return ((struct vmbus_channel *)p)->pending; }
+static int channel_pending(void *p)
+{
+	struct vmbus_channel *ch = p;
+	return ch->pending || ch->rescinded;
+}
 
 int vmbus_wait_event(struct vmbus_channel *ch)
 {
 	int r = wait_for(channel_pending, ch);
 	ch->pending = 0;
-	return r;
+	return ch->rescinded ? VMBUS_ENODEV : r;
 }
 
 /* ---- GUIDs ---- */

@@ -114,6 +114,7 @@ struct vmbus_channel {
 	uint32_t ring_gpadl;
 	volatile int pending;		/* the host signalled: the interrupt masked inbound */
 	int open;
+	volatile int rescinded;		/* the host took the device away (RESCIND_CHANNELOFFER); its relid released */
 	/* statistics */
 	unsigned long signals_sent, signals_taken, sends_blocked;
 };
@@ -124,6 +125,7 @@ struct vmbus_channel {
 #define VMBUS_ETIMEDOUT -110
 #define VMBUS_EREFUSED  -111	/* the host answered with a failure status */
 #define VMBUS_EIO       -5	/* a hypercall failed, or the ring is corrupt */
+#define VMBUS_ENODEV    -19	/* the channel was rescinded */
 #define VMBUS_TIMEOUT_TICKS (10 * MTIME_HZ)	/* 10 s of the time CSR: a loaded host may take seconds to answer */
 
 /* ---- the bus */
@@ -171,7 +173,7 @@ void vmbus_guid_str(const uint8_t guid[16], char out[37]);	/* Linux's %pUl */
 int vmbus_guid_eq(const uint8_t a[16], const uint8_t b[16]);
 /* Messages taken, EOMs written, SINT interrupts, channel events, posts the host denied (retried). */
 struct vmbus_stats {
-	unsigned long messages, eoms, interrupts, events, denied;
+	unsigned long messages, eoms, interrupts, events, denied, rescinds;
 };
 extern struct vmbus_stats vmbus_stats;
 

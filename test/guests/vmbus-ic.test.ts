@@ -15,6 +15,7 @@ import { checkPartition, IC_NAMES, partitionSpec, SpecError } from '../../runtim
 import { parseElf } from '../../runtime/loader/elf.ts';
 import { Machine } from '../../runtime/machine/machine.ts';
 import { BIN } from '../support/enlightened.ts';
+import { relidReleased as released } from '../support/relid.ts';
 
 const EXPECTED = readFileSync('guests/expected/enlightened/vmbus-ic.out', 'latin1');
 const PUSH = { HostName: 'hv-root', Purpose: 'integration test' };
@@ -205,19 +206,20 @@ describe('vmbus-ic guest', () => {
         await expect(host.addVmbusDisk(id, { path: image })).rejects.toThrow(/already open on this host/); // one writer per image
         expect((await host.channels(id)).slice(4).map((c) => [c.relid, c.device, c.state])).toEqual([[5, 'storage', 'offered']]);
         await host.removeVmbusDevice(id, relid);
-        // vmbus-ic has no storage driver: it never opened the channel, and leaves the relid unreleased.
-        expect((await host.channels(id)).slice(4).map((c) => [c.relid, c.device, c.state])).toEqual([[5, 'storage', 'rescinded']]);
+        // vmbus-ic never opened the channel: its VMBus library releases the relid (RELID_RELEASED), and the host forgets it.
+        await released(host, id, relid);
+        expect((await host.channels(id)).slice(4)).toEqual([]);
         await expect(host.removeVmbusDevice(id, relid)).rejects.toThrow(/no VMBus channel 5/);
-        // A NIC the same way: a port of the host's switch from its offer on, let go at its removal.
+        // A NIC the same way: a port of the host's switch from its offer on, let go at its removal; offered under the released relid.
         const nic = await host.addVmbusNic(id, { mac: '52:54:00:00:00:42' });
-        expect(nic).toBe(6);
+        expect(nic).toBe(5);
         expect((await host.switchPorts()).map((p) => [p.partition, p.name, p.mac, p.framesIn, p.dropsOut])).toEqual([[id, 'vmbus-ic/0', '52:54:00:00:00:42', 0, 0]]);
         await expect(host.addVmbusNic(id, { mac: '52:54:00:00:00:42' })).rejects.toThrow(/already switch port vmbus-ic\/0's/);
         await expect(host.addVmbusNic(id, { mac: 'ff:ff:ff:ff:ff:ff' })).rejects.toThrow(/not a unicast MAC/);
-        expect((await host.channels(id)).slice(5).map((c) => [c.relid, c.device, c.state])).toEqual([[6, 'network', 'offered']]);
+        expect((await host.channels(id)).slice(4).map((c) => [c.relid, c.device, c.state])).toEqual([[5, 'network', 'offered']]);
         await host.removeVmbusDevice(id, nic);
         expect(await host.switchPorts()).toEqual([]);
-        expect((await host.channels(id)).slice(5).map((c) => [c.relid, c.device, c.state])).toEqual([[6, 'network', 'rescinded']]);
+        await released(host, id, nic);
         // A snapshot tree has no place for hot-added disks yet: refused, and it runs on (a save takes it: vmbus-hotplug-save.test.ts).
         await expect(host.snapshot(id, join(dir, 'snaps'))).rejects.toThrow(/added or removed while it ran, and snapshots do not take/);
       } finally {
@@ -228,7 +230,9 @@ describe('vmbus-ic guest', () => {
         ['heartbeat', 'ready', '3.0'], ['shutdown', 'ready', '3.2'], ['timesync', 'ready', '4.0'], ['kvp', 'ready', '4.0'],
       ]);
       // Any channel can go, an IC's too: the control plane no longer asks it, and the others go on.
+      // The guest had it open: it closes it (CLOSECHANNEL, as Linux) and releases the relid.
       await host.removeVmbusDevice(id, 1);
+      await released(host, id, 1);
       await expect(host.heartbeat(id)).rejects.toThrow(/no heartbeat integration component/);
       expect((await host.stats(id)).vmbus!.ics.map((ic) => ic.service)).toEqual(['shutdown', 'timesync', 'kvp']);
       await host.guestShutdown(id); // resolves once the guest accepted ...

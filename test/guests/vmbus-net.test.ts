@@ -11,7 +11,7 @@ import { Hypervisor } from '../../runtime/host/hypervisor.ts';
 import { readVmConfig } from '../../runtime/config/vm-config.ts';
 import { hostSwitch, setupPartition, specHostBytes } from '../../runtime/machine/setup.ts';
 import { partitionSpec } from '../../runtime/host/spec.ts';
-import { hotAddNic, noHotDisks } from '../../runtime/host/vmbus-hotplug.ts';
+import { hotAddNic, hotRemove, noHotDisks } from '../../runtime/host/vmbus-hotplug.ts';
 
 const CONFIG = 'guests/enlightened/vmbus-net.json';
 const expected = (name: string) => readFileSync(`guests/expected/enlightened/vmbus-${name}.out`, 'latin1');
@@ -123,6 +123,73 @@ describe('a NIC hot-added to a running guest', () => {
       expect((await host.switchPorts()).find((p) => p.name === 'pong/0')).toMatchObject({ partition: ids[1], mac: PONG_MAC, framesIn: 4, dropsIn: 0 });
       for (const id of ids) await host.destroy(id);
       expect(await host.switchPorts()).toEqual([]);
+    } finally {
+      await host.close();
+    }
+  });
+});
+
+// vmbus-pong with `renic=1`: the host removes its NIC and adds another. Its
+// VMBus library takes the RESCIND_CHANNELOFFER as Linux's
+// vmbus_onoffer_rescind does (the open channel closed, the relid released),
+// and the host offers the next NIC under the released relid.
+describe('a NIC removed from a running guest and another added', () => {
+  const spec = partitionSpec('pong', 'guests/bin/enlightened/vmbus-pong.elf', { boot: 'enlightened', memory: 16 << 20, vmbus: { ic: ['heartbeat'] }, append: 'waitnic=10 renic=1' });
+  const WAITING = 'vmbus: no synthetic NIC among 1 offers: waiting for one\n';
+  const UP = 'netvsc: MAC ';
+  const RELEASED = 'relid released\n';
+  const [MAC1, MAC2] = ['52:54:00:00:00:02', '52:54:00:00:00:03'];
+  /** What pong prints: its first NIC at relid 2 (the heartbeat is 1) up, removed, the second NIC at relid 2 again. */
+  const renicOut = () => {
+    const lines = expected('pong').split('\n');
+    return [
+      lines[0], WAITING.trimEnd(), 'vmbus: NIC offered, relid 2, instance 9a1c0e5b-0000-4000-8000-000000000000', lines[2], lines[3],
+      'vmbus: NIC at relid 2 rescinded, closed, relid released', 'vmbus: NIC offered, relid 2', `netvsc: NIC up again, MAC ${MAC2}`, 'vmbus: NIC closed, unloaded', '',
+    ].join('\n');
+  };
+
+  it('gets the second NIC under the relid it released (deterministic host)', async () => {
+    const hv = new Hypervisor(specHostBytes(spec) + (64 << 10));
+    let out = '';
+    const hot = noHotDisks();
+    const relids: number[] = [];
+    let removed = false;
+    const { machine } = setupPartition(spec, hv, {
+      onConsole: (b) => {
+        out += Buffer.from(b).toString('latin1');
+        // Between rounds: the same point of the run every time.
+        if (relids.length === 0 && out.includes(WAITING)) relids.push(hotAddNic(machine, 'pong', hot, hostSwitch(hv), { mac: MAC1 }));
+        else if (!removed && out.includes(UP)) (removed = true), hotRemove(machine, 'pong', hot, relids[0]!);
+        else if (relids.length === 1 && out.includes(RELEASED)) relids.push(hotAddNic(machine, 'pong', hot, hostSwitch(hv), { mac: MAC2 }));
+      },
+    });
+    await hv.run({ timeoutMs: 120_000 });
+    expect(out).toBe(renicOut());
+    expect(relids).toEqual([2, 2]);
+    expect(machine.result).toEqual({ kind: 'exit', code: 0, reason: 'sbi' });
+    expect(machine.vmbus!.channels.refusals).toEqual([]); // its CLOSECHANNEL of the rescinded channel and RELID_RELEASED were taken
+  });
+
+  it('does the same on the threaded host through addVmbusNic and removeVmbusDevice', async () => {
+    const host = await Host.start({ pcpus: 2, memoryBytes: specHostBytes(spec) + (4 << 20) });
+    try {
+      let out = '';
+      const waits: { marker: string; resolve: () => void }[] = [];
+      const printed = (marker: string) => new Promise<void>((resolve) => (out.includes(marker) ? resolve() : waits.push({ marker, resolve })));
+      const id = await host.create(spec, (b) => {
+        out += Buffer.from(b).toString('latin1');
+        for (const w of waits.filter((w) => out.includes(w.marker))) waits.splice(waits.indexOf(w), 1) && w.resolve();
+      });
+      await host.start(id);
+      await printed(WAITING);
+      expect(await host.addVmbusNic(id, { mac: MAC1 })).toBe(2);
+      await printed(UP);
+      await host.removeVmbusDevice(id, 2);
+      await printed(RELEASED); // printed after the guest posted RELID_RELEASED, which the host took before it ran on
+      expect((await host.channels(id)).map((c) => c.relid)).toEqual([1]);
+      expect(await host.addVmbusNic(id, { mac: MAC2 })).toBe(2);
+      expect(await host.wait(id)).toEqual({ kind: 'exit', code: 0, reason: 'sbi' });
+      expect(out).toBe(renicOut());
     } finally {
       await host.close();
     }
