@@ -4,11 +4,12 @@
 // that needs the host is a VM exit they post to this thread (shared.ts),
 // which services it on the partition's Machine and wakes the vCPU.
 //
-// This file is the partitions' lifecycle and the data plane (the service
-// loop, console output, the page-sharing scanner); the other verbs are in
-// groups of their own, over the Root view of this (root-partition.ts):
-// root-vmbus.ts, root-memory.ts, root-snapshots.ts, root-migrate.ts and
-// root-stats.ts; console output leaves through root-console.ts.
+// This file is the partitions' lifecycle and the service of an exit; the
+// loop that takes exits, signals, consoles and the scanner in turn is
+// root-loop.ts, console output leaves through root-console.ts, and the other
+// verbs are in groups of their own, over the Root view of this
+// (root-partition.ts): root-vmbus.ts, root-memory.ts, root-snapshots.ts,
+// root-migrate.ts and root-stats.ts.
 import type { Machine, PagingMode, RunResult } from '../machine/machine.ts';
 import { closeDisks, createPartition, setupPartition } from '../machine/setup.ts';
 import { loadSave, readSave, restorePartition, type LoadedSave } from '../persist/partition.ts';
@@ -22,8 +23,6 @@ import { schedExports, SState, type SchedExports } from './sched.ts';
 import type { HostShared } from './shared.ts';
 import { checkPartition, SpecError, type DiskSpec, type PartitionSpec } from './spec.ts';
 import { closeHotDisks, noHotDisks } from './vmbus-hotplug.ts';
-import { VmbusSignals } from './vmbus-signals.ts';
-import type { VmbusHost } from '../../drivers/vmbus/host.ts';
 import { EndpointServer } from './endpoint-server.ts';
 import { kernelModule } from './kernel.ts';
 import { asInput, mustBeLive, nameFree, type Partition, type Root } from './root-partition.ts';
@@ -33,17 +32,7 @@ import { RootSnapshots } from './root-snapshots.ts';
 import { RootMigration } from './root-migrate.ts';
 import { partitionInfo, partitionStats, pcpuStats } from './root-stats.ts';
 import { ConsoleChannel, type ConsolePort } from './root-console.ts';
-
-/** How long the root watches for the next exit before sleeping (ms). */
-const SPIN_MS = 0.05;
-/**
- * Page sharing's scanner (kernel/mm/share-scan.ts) runs on this thread, as
- * KSM's defaults: 100 pages every 20 ms. Here, not on idle pCPU threads,
- * because this thread performs every host-side write into guest RAM (device
- * DMA): a merge cannot race one (docs/memory.md).
- */
-const SCAN_MS = 20;
-const SCAN_PAGES = 100;
+import { ServiceLoop } from './root-loop.ts';
 
 export interface RootOptions {
   /** Host memory (created by the host's main thread), and the frame pool's size in it. */
@@ -71,7 +60,8 @@ export class RootPartition implements HostController {
   /** Global vCPU index -> its partition. */
   private readonly byVcpu: Partition[] = [];
   private closed = false;
-  private readonly loopDone: Promise<void>;
+  /** The data plane (root-loop.ts). */
+  private readonly loop: ServiceLoop;
   private readonly consoles: ConsoleChannel;
   /** Serves partitions' storvsc channels on a thread of its own: lent while they run, recalled around what the root does to them. */
   private readonly endpoints: EndpointServer;
@@ -108,7 +98,12 @@ export class RootPartition implements HostController {
     this.mem = new RootMemory(this.root);
     this.snapshots = new RootSnapshots(this.root);
     this.migration = new RootMigration(this.root);
-    this.loopDone = this.serviceLoop();
+    this.loop = new ServiceLoop({
+      shared: this.shared, parts: this.parts,
+      service: (v) => this.service(v),
+      flushConsoles: () => this.consoles.flush(),
+      shareScan: (pages) => this.hv.kernel.exports.shareScan(pages),
+    });
   }
 
   /** Channels lent to the endpoint worker so far, and its wake-ups that served a signal (tests, --stats). */
@@ -122,75 +117,6 @@ export class RootPartition implements HostController {
   }
 
   // ---- the data plane: VM exits ------------------------------------------------
-
-  private lastPoll = 0;
-
-  /**
-   * Console input and output of every live partition. Output goes out in
-   * batches (every 10 ms, and before the loop sleeps): a message per exit of
-   * a guest printing a byte at a time would cost more than the exits.
-   */
-  private pollAll(): void {
-    this.lastPoll = performance.now();
-    for (const p of this.parts.values()) if (p.state === 'running' || p.state === 'paused') p.machine.poll();
-    this.consoles.flush();
-  }
-
-  private readonly signals = new VmbusSignals();
-
-  /** The VMBus of each running partition: its vCPUs signal channels without exits (vmbus-signals.ts). */
-  private vmbusHosts(): VmbusHost[] {
-    const out: VmbusHost[] = [];
-    for (const p of this.parts.values()) if (p.state === 'running' && p.machine.vmbus) out.push(p.machine.vmbus);
-    return out;
-  }
-
-  private async serviceLoop(): Promise<void> {
-    const exits: number[] = [];
-    let lastYield = performance.now();
-    while (!this.closed) {
-      const seen = this.shared.doorbell();
-      exits.length = 0;
-      for (const v of this.shared.takeExits(exits)) this.service(v);
-      const signalled = this.signals.serve(this.vmbusHosts());
-      const now = performance.now();
-      if (now - this.lastPoll >= 10) this.pollAll();
-      if (now - this.lastScan >= SCAN_MS) this.scanTick(now);
-      if (exits.length === 0 && !signalled) {
-        // A vCPU that just had an exit serviced often has the next one soon
-        // (a driver polling a status register): watch the doorbell for a
-        // moment before sleeping, as a waking thread costs far more.
-        const hosts = this.vmbusHosts();
-        if (!this.shared.spinDoorbell(seen, SPIN_MS, () => this.signals.rang(hosts))) {
-          this.pollAll();
-          await Promise.race([this.shared.waitDoorbell(seen, 10), ...this.signals.waits(hosts, 10)]);
-          lastYield = performance.now();
-          continue;
-        }
-      }
-      // Busy: the control plane, sockets and timers of this thread (a live
-      // migration's) still get a turn every 2 ms. A spin that found work is
-      // no turn: a guest whose next exit always came within the spin (a
-      // driver polling a register) held them off for hundreds of ms.
-      if (performance.now() - lastYield >= 2) {
-        await new Promise<void>((r) => setImmediate(r));
-        lastYield = performance.now();
-      }
-    }
-  }
-
-  private lastScan = 0;
-
-  /** One scanner slice when any partition shares pages. */
-  private scanTick(now: number): void {
-    this.lastScan = now;
-    for (const p of this.parts.values()) {
-      if (p.machine.overcommit && p.state !== 'finished') {
-        this.hv.kernel.exports.shareScan(SCAN_PAGES);
-        return;
-      }
-    }
-  }
 
   private service(v: number): void {
     const p = this.byVcpu[v];
@@ -523,8 +449,7 @@ export class RootPartition implements HostController {
     await this.migration.settled(); // each answers: it failed or finished
     this.closed = true;
     this.shared.shutdown();
-    this.shared.postExit(0); // wakes the service loop so that it sees `closed`
-    await this.loopDone;
+    await this.loop.stop();
     await this.endpoints.close();
   }
 }
