@@ -90,3 +90,15 @@ export function schedClock(insns: () => bigint): GuestClock {
     setNow: () => false,
   };
 }
+
+/**
+ * A partition's clock of `mode` (default realtime). `exits`: its vCPUs run
+ * on pCPU threads (the threaded host), where only the realtime clock is
+ * the same on every thread.
+ */
+export function partitionClock(mode: ClockMode | undefined, exits: boolean, instret: () => number, schedNow: () => bigint): GuestClock {
+  if (exits && mode !== undefined && mode !== 'realtime') {
+    throw new RangeError(`a ${mode} clock needs the vCPUs on the board's thread (deterministic mode)`);
+  }
+  return mode === 'icount' ? icountClock(instret) : mode === 'sched' ? schedClock(schedNow) : realtimeClock();
+}

@@ -6,7 +6,7 @@ import { Exit, type KernelInstance } from '../host/kernel.ts';
 import { type Guest, Hypervisor } from '../host/hypervisor.ts';
 import { formatSize } from '../../drivers/board/size.ts';
 import type { ElfImage } from '../loader/elf.ts';
-import { icountClock, realtimeClock, schedClock, type GuestClock } from './clock.ts';
+import { partitionClock, type GuestClock } from './clock.ts';
 import { StepAccount } from './steps.ts';
 import { serviceHtif } from './htif.ts';
 import { SbiHost } from './sbi-host.ts';
@@ -113,15 +113,7 @@ export class Machine implements Guest {
     const virtioSlots = drives.length + (config.overcommit?.balloon ? 1 : 0);
     if (virtioSlots > MEMMAP.virtio.count) throw new RangeError(`at most ${MEMMAP.virtio.count} virtio devices (disks and balloon), got ${virtioSlots}`);
     const exits = config.exits === true;
-    if (exits && config.clock !== undefined && config.clock !== 'realtime') {
-      throw new RangeError(`a ${config.clock} clock needs the vCPUs on the board's thread (deterministic mode)`);
-    }
-    this.clock =
-      config.clock === 'icount'
-        ? icountClock(() => this.instructions())
-        : config.clock === 'sched'
-          ? schedClock(() => schedExports(kernel.exports).schedNow())
-          : realtimeClock();
+    this.clock = partitionClock(config.clock, exits, () => this.instructions(), () => schedExports(kernel.exports).schedNow());
     this.account = new StepAccount(this.harts, this.clock, () => {
       this.result ??= { kind: 'insn-limit' };
     });
