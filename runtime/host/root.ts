@@ -412,6 +412,9 @@ export class RootPartition implements HostController {
   }
 
   // ---- the verb groups (root-*.ts), as HostController names them ---------------
+  // Own properties of this object, which root-worker.ts exposes over comlink
+  // (it calls them by name); typed by HostController, so a verb that changes
+  // there fails to compile here.
 
   readonly save: HostController['save'] = (...a) => this.migration.save(...a);
   readonly migrate: HostController['migrate'] = (...a) => this.migration.migrate(...a);
