@@ -1,15 +1,17 @@
-// Saving a partition whose VMBus devices were added and removed while it
-// ran (runtime/host/vmbus-hotplug.ts specNow): the save's spec names the
+// Saving and live-migrating a partition whose VMBus devices were added and
+// removed while it ran (runtime/host/vmbus-hotplug.ts specNow): the spec names the
 // bus as it is, so the restored guest is offered what it had, under the same
 // relids and instance ids, and a removed device's relid is still waiting
 // for the guest's RELID_RELEASED. vmbus-ic (threaded host) has no storage or
 // network driver: its disk and NIC channels stay offered, its ICs run on.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Host } from '../../runtime/host/host.ts';
 import { checkPartition, IC_NAMES, partitionSpec, SpecError } from '../../runtime/host/spec.ts';
+import { migrateIn, threadedTarget } from '../../runtime/migrate/target.ts';
 import { BIN } from '../support/enlightened.ts';
 import { relidReleased as released } from '../support/relid.ts';
 
@@ -91,6 +93,43 @@ describe('a partition whose VMBus devices changed while it ran', () => {
       await expect(host.restore(file, after.sink)).rejects.toThrow(/hot\.img/);
     } finally {
       await host.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('is live-migrated with its devices as they are now, and goes on there', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hv-hotmig-'));
+    const [source, target] = await Promise.all([Host.start({ pcpus: 1, memoryBytes: 128 << 20 }), Host.start({ pcpus: 1, memoryBytes: 128 << 20 })]);
+    let received: Promise<number> | undefined;
+    const server = createServer((sock) => void (received = migrateIn(sock, threadedTarget(target))));
+    try {
+      const specDisk = join(dir, 'spec.img');
+      const hotDisk = join(dir, 'hot.img');
+      writeFileSync(specDisk, new Uint8Array(1 << 20));
+      writeFileSync(hotDisk, new Uint8Array(1 << 20));
+      const spec = partitionSpec('vmbus-ic', join(BIN, 'vmbus-ic.elf'), {
+        boot: 'enlightened', memory: 32 << 20, vmbus: { ic: [...IC_NAMES], kvp: { HostName: 'hv-root', Purpose: 'integration test' } },
+        disks: [{ path: specDisk, format: 'raw', if: 'vmbus' }],
+      });
+      const con = consoleOf(source);
+      const id = await source.create(spec, con.sink);
+      await source.start(id);
+      await con.printed(id, WAITING);
+      await source.removeVmbusDevice(id, 1);
+      await released(source, id, 1);
+      expect(await source.addVmbusNic(id, { mac: '52:54:00:00:00:43' })).toBe(1);
+      expect(await source.addVmbusDisk(id, { path: hotDisk, format: 'raw' })).toBe(6);
+      const before = (await source.channels(id)).map((c) => [c.relid, c.device, c.state]);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      await source.migrate(id, { host: '127.0.0.1', port: (server.address() as { port: number }).port });
+      expect(await source.wait(id)).toEqual({ kind: 'migrated', to: expect.stringContaining('127.0.0.1:') as unknown });
+      const there = await received!;
+      expect((await target.channels(there)).map((c) => [c.relid, c.device, c.state])).toEqual(before);
+      expect((await target.switchPorts()).map((p) => [p.name, p.mac])).toEqual([['vmbus-ic/0', '52:54:00:00:00:43']]);
+      await target.guestShutdown(there);
+      expect(await target.wait(there)).toMatchObject({ kind: 'exit', code: 0 });
+    } finally {
+      server.close();
+      await Promise.all([source.close(), target.close()]);
       rmSync(dir, { recursive: true, force: true });
     }
   });
