@@ -1,9 +1,9 @@
 // Saving and live-migrating a partition whose VMBus devices were added and
 // removed while it ran (runtime/host/vmbus-hotplug.ts specNow): the spec names the
 // bus as it is, so the restored guest is offered what it had, under the same
-// relids and instance ids, and a removed device's relid is still waiting
-// for the guest's RELID_RELEASED. vmbus-ic (threaded host) has no storage or
-// network driver: its disk and NIC channels stay offered, its ICs run on.
+// relids and instance ids (a relid the guest released is given to the next
+// device added). vmbus-ic (threaded host) has no storage or network driver:
+// its disk and NIC channels stay offered, its ICs run on.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';

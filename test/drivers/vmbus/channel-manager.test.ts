@@ -147,6 +147,30 @@ describe('VMBus offers', () => {
     expect(post(Msg.RELID_RELEASED, [relid])).toBeUndefined();
     expect(cm.list()).toEqual([]);
   });
+
+  it('restores a rescinded relid the guest has not released without its device, until the guest releases it', () => {
+    const a = setup();
+    a.connect();
+    a.post(Msg.REQUESTOFFERS);
+    const kept = new FakeDevice(SCSI, '00000000-0000-0000-0000-000000000001');
+    const gone = new FakeDevice(SCSI, '00000000-0000-0000-0000-000000000002');
+    a.cm.add(kept);
+    const relid = a.cm.add(gone);
+    a.cm.remove(relid);
+    const saved = JSON.parse(JSON.stringify(a.cm.save()));
+    // The restored partition has only the device that stayed (its spec as the bus was at the save).
+    const b = setup();
+    b.cm.add(new FakeDevice(SCSI, kept.instanceId));
+    b.cm.checkRestore(saved)();
+    expect(b.cm.list().map((c) => [c.relid, c.instanceId, c.state])).toEqual([[1, kept.instanceId, 'offered'], [relid, gone.instanceId, 'rescinded']]);
+    expect(b.cm.add(new FakeDevice(SCSI, '00000000-0000-0000-0000-000000000003'))).toBe(3); // not free yet
+    expect(b.post(Msg.CLOSECHANNEL, [relid])).toBeUndefined(); // Linux closes what it had open: taken quietly
+    expect(b.post(Msg.RELID_RELEASED, [relid])).toBeUndefined();
+    expect(b.cm.add(new FakeDevice(SCSI, '00000000-0000-0000-0000-000000000004'))).toBe(relid); // free again
+    // A saved open or offered channel whose device the partition lacks is still refused.
+    const c = setup();
+    expect(() => c.cm.checkRestore(JSON.parse(JSON.stringify(a.cm.save())))).toThrow(/which this partition lacks/);
+  });
 });
 
 describe('VMBus GPADLs and channels', () => {
