@@ -36,6 +36,7 @@ int main(unsigned long hartid, void *dtb)
 	uint8_t peer[6];
 	struct packet p;
 	int found = 0;
+	uint64_t arp_start = csr_read(time);
 	for (int tries = 0; tries < 50 && !found; tries++) {
 		uint32_t len = arp_frame(frame, ARP_REQUEST, nic.mac, MY_IP, 0, PEER_IP);
 		if (netvsc_send(&nic, frame, len)) {
@@ -53,7 +54,9 @@ int main(unsigned long hartid, void *dtb)
 		}
 	}
 	if (!found) {
-		printf("FAIL arp: no answer from %s\n", ip_str(PEER_IP));
+		/* 50 tries 100 ms apart: the time shows each try waited only its 100 ms */
+		printf("FAIL arp: no answer from %s in 50 tries, %lu ms\n", ip_str(PEER_IP),
+		       (unsigned long)((csr_read(time) - arp_start) / (MTIME_HZ / 1000)));
 		return 1;
 	}
 	printf("arp: %s is at %s\n", ip_str(PEER_IP), mac_str(peer));

@@ -89,17 +89,17 @@ drop:
 }
 
 /*
- * One packet from the host, waiting for it when `wait`: a completion is
+ * One packet from the host, waiting for it at most `ticks` (0: not at all): a completion is
  * noted, a transfer-page packet's RNDIS messages are taken out of their
  * receive sections (each range checked as netvsc_receive checks it) and the
  * packet completed back, so the host can use the sections again.
- * 1: a packet, 0: none (not waiting), < 0: error or timeout.
+ * 1: a packet, 0: none (not waiting), < 0: error or timeout (VMBUS_ETIMEDOUT).
  */
-static int poll_one(struct netvsc *n, int wait)
+static int poll_one(struct netvsc *n, uint64_t ticks)
 {
 	static uint64_t pkt[64];
 	uint32_t len;
-	int r = wait ? vmbus_recvpacket_raw_wait(&n->ch, pkt, sizeof pkt, &len) : vmbus_recvpacket_raw(&n->ch, pkt, sizeof pkt, &len);
+	int r = ticks ? vmbus_recvpacket_raw_wait_until(&n->ch, pkt, sizeof pkt, &len, ticks) : vmbus_recvpacket_raw(&n->ch, pkt, sizeof pkt, &len);
 	if (r <= 0)
 		return r;
 	const struct vmpacket_descriptor *d = (const void *)pkt;
@@ -141,7 +141,7 @@ static int wait_completion(struct netvsc *n, uint64_t tid, int ctl)
 	for (;;) {
 		if (seen.comp_ready && seen.comp_tid == tid && (!ctl || seen.ctl_ready))
 			return 0;
-		int r = poll_one(n, 1);
+		int r = poll_one(n, VMBUS_TIMEOUT_TICKS);
 		if (r < 0)
 			return r;
 	}
@@ -305,9 +305,10 @@ int netvsc_recv(struct netvsc *n, void *frame, uint32_t max, uint64_t ticks)
 			memcpy(frame, n->rxq[slot], len);
 			return (int)len;
 		}
-		if (csr_read(time) >= deadline)
+		uint64_t now = csr_read(time);
+		if (now >= deadline)
 			return 0;
-		int r = poll_one(n, 1);
+		int r = poll_one(n, deadline - now);	/* the caller's deadline, not the library's */
 		if (r < 0 && r != VMBUS_ETIMEDOUT)
 			return r;
 	}

@@ -499,12 +499,14 @@ static int channel_pending(void *p)
 	return ch->pending || ch->rescinded;
 }
 
-int vmbus_wait_event(struct vmbus_channel *ch)
+int vmbus_wait_event_until(struct vmbus_channel *ch, uint64_t ticks)
 {
-	int r = wait_for(channel_pending, ch);
+	int r = vmbus_wait_until(channel_pending, ch, ticks);
 	ch->pending = 0;
 	return ch->rescinded ? VMBUS_ENODEV : r;
 }
+
+int vmbus_wait_event(struct vmbus_channel *ch) { return vmbus_wait_event_until(ch, VMBUS_TIMEOUT_TICKS); }
 
 /* ---- GUIDs ---- */
 

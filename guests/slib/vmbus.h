@@ -164,6 +164,8 @@ int vmbus_recvpacket_raw(struct vmbus_channel *ch, void *buf, uint32_t buflen, u
 /* The next packet, waiting for the host's signal if the ring is empty. */
 int vmbus_recvpacket_wait(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual, uint64_t *trans_id);
 int vmbus_recvpacket_raw_wait(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual);
+/* As vmbus_recvpacket_raw_wait, giving up (VMBUS_ETIMEDOUT) after `ticks` of the time CSR. */
+int vmbus_recvpacket_raw_wait_until(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual, uint64_t ticks);
 
 /* Waits (WFI, interrupts taken) until cond(arg) holds; VMBUS_ETIMEDOUT after `ticks` of the time CSR. */
 int vmbus_wait_until(int (*cond)(void *), void *arg, uint64_t ticks);

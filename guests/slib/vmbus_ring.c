@@ -225,10 +225,13 @@ int vmbus_recvpacket_raw(struct vmbus_channel *ch, void *buf, uint32_t buflen, u
  * Linux's batched channel callback: the interrupt masks the ring
  * (vmbus.c take_events), packets are read until it is empty, and only then
  * is it unmasked (hv_end_read) and looked at once more, so the host signals
- * once per batch, not per packet.
+ * once per batch, not per packet. VMBUS_ETIMEDOUT when none came within
+ * `ticks` of the time CSR.
  */
-static int recvpacket_wait(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual, uint64_t *trans_id, int raw)
+static int recvpacket_wait(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual, uint64_t *trans_id, int raw,
+			   uint64_t ticks)
 {
+	uint64_t deadline = csr_read(time) + ticks;
 	for (;;) {
 		int r = recvpacket(ch, buf, buflen, actual, trans_id, raw);
 		if (r > 0 && ch->inbound.rb->read_index == ch->inbound.rb->write_index)
@@ -237,18 +240,26 @@ static int recvpacket_wait(struct vmbus_channel *ch, void *buf, uint32_t buflen,
 			return r;
 		if (ring_end_read(&ch->inbound))
 			continue;
-		if ((r = vmbus_wait_event(ch)))
+		uint64_t now = csr_read(time);
+		if (now >= deadline)
+			return VMBUS_ETIMEDOUT;
+		if ((r = vmbus_wait_event_until(ch, deadline - now)))
 			return r;
 	}
 }
 
 int vmbus_recvpacket_wait(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual, uint64_t *trans_id)
 {
-	return recvpacket_wait(ch, buf, buflen, actual, trans_id, 0);
+	return recvpacket_wait(ch, buf, buflen, actual, trans_id, 0, VMBUS_TIMEOUT_TICKS);
 }
 
 int vmbus_recvpacket_raw_wait(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual)
 {
+	return vmbus_recvpacket_raw_wait_until(ch, buf, buflen, actual, VMBUS_TIMEOUT_TICKS);
+}
+
+int vmbus_recvpacket_raw_wait_until(struct vmbus_channel *ch, void *buf, uint32_t buflen, uint32_t *actual, uint64_t ticks)
+{
 	uint64_t id;
-	return recvpacket_wait(ch, buf, buflen, actual, &id, 1);
+	return recvpacket_wait(ch, buf, buflen, actual, &id, 1, ticks);
 }

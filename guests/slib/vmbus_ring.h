@@ -14,7 +14,8 @@ uint32_t ring_end_read(struct vmbus_ring *r);
 
 /* vmbus.c */
 void vmbus_setevent(struct vmbus_channel *ch);
-/* Waits for the host's signal on the channel (either ring). */
+/* Waits for the host's signal on the channel (either ring), at most VMBUS_TIMEOUT_TICKS or `ticks`. */
 int vmbus_wait_event(struct vmbus_channel *ch);
+int vmbus_wait_event_until(struct vmbus_channel *ch, uint64_t ticks);
 
 #endif
