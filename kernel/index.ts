@@ -16,11 +16,11 @@ import { buildRvcTable } from './cpu/rvc';
 import { wakeupPending } from './cpu/interrupts';
 import { partitionAddr, P_FIRST_VCPU, P_NVCPUS, P_RAM_GPA, P_RAM_HOST, P_RAM_SIZE, P_WATCH_GPA, P_TOHOST_GPA, P_ID, NO_WATCH } from './mm/partition';
 import { tlbFlushAll } from './mmu/tlb';
-import { gstageCreateRoot, gstageMap, GPTE_RWX_LEAF, GPTE_UNPOPULATED } from './mmu/gstage';
+import { gstageCreateRoot, gstageDestroy, gstageMap, GPTE_RWX_LEAF, GPTE_UNPOPULATED } from './mmu/gstage';
 import { PF_MMIO_EXIT, PF_NESTED, PF_SHADOW, P_FLAGS, P_GSTAGE_ROOT, P_PT_BITMAP } from './mm/partition';
-import { shadowBeforeRun } from './mmu/shadow';
+import { shadowBeforeRun, shadowRelease } from './mmu/shadow';
 import { dirtyAfterRun, dirtyBeforeRun } from './mm/dirty';
-import { framesAllocContiguous } from './mm/frames';
+import { framesAllocContiguous, framesFreeRun } from './mm/frames';
 import { partitionHost, partitionHostForStore, partitionHostMapped } from './mm/gpa';
 import { recordAdd, recordGet, R_BALLOONED, R_COW_BREAKS, R_PINNED, R_SHARED, R_UNPOPULATED, R_ZERO, shareActive, shareEnable } from './mm/share';
 import { PIN_NOT_RAM, sharePinPage, shareUnpinPage } from './mm/pin';
@@ -243,13 +243,39 @@ export { H_SWAP_GPA as OFF_SWAP_GPA, H_STAT_SWAP_FAULTS as OFF_STAT_SWAP_FAULTS 
  */
 export function partitionEnableShadow(id: u32): bool {
   const p = partitionAddr(id);
-  const pages = <u32>(load<u64>(p, P_RAM_SIZE) >> 12);
-  const frames = (((pages + 7) >> 3) + 4095) >> 12;
-  const bitmap = framesAllocContiguous(frames, 4096);
+  const bitmap = framesAllocContiguous(ptBitmapFrames(<u32>(load<u64>(p, P_RAM_SIZE) >> 12)), 4096);
   if (!bitmap) return false;
   store<u32>(p, bitmap, P_PT_BITMAP);
   store<u32>(p, load<u32>(p, P_FLAGS) | PF_SHADOW, P_FLAGS);
   return true;
+}
+
+/** Frames of the shadow paging's page-table bitmap of a partition of `pages` RAM pages. */
+@inline function ptBitmapFrames(pages: u32): u32 {
+  return (((pages + 7) >> 3) + 4095) >> 12;
+}
+
+/**
+ * Partition `id` is gone (none of its vCPUs runs again): its paging
+ * structures go back to the pool — the G-stage tables, shadow paging's
+ * page-table bitmap and each vCPU's shadow tables. Its RAM is the caller's
+ * (framesFree for a run; shareRelease first for overcommit, which needs the
+ * tables to find the pages). Once; a second call finds nothing to free.
+ */
+export function partitionDestroy(id: u32): void {
+  const p = partitionAddr(id);
+  const root = load<u32>(p, P_GSTAGE_ROOT);
+  if (root) {
+    store<u32>(p, 0, P_GSTAGE_ROOT);
+    gstageDestroy(root);
+  }
+  const bitmap = load<u32>(p, P_PT_BITMAP);
+  if (bitmap) {
+    store<u32>(p, 0, P_PT_BITMAP);
+    framesFreeRun(bitmap, ptBitmapFrames(<u32>(load<u64>(p, P_RAM_SIZE) >> 12)));
+  }
+  const first = load<u32>(p, P_FIRST_VCPU);
+  for (let i: u32 = 0; i < load<u32>(p, P_NVCPUS); i++) shadowRelease(vcpuAddr(first + i));
 }
 
 /** Once per host, before any vCPU runs: checks the layout and fills shared tables. */

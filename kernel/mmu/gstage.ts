@@ -13,7 +13,7 @@
 // guest-virtual -> host translation, so the 2-D walk (each first-stage PTE
 // fetched through a G-stage walk) is paid once per page.
 import { hart, H_STAT_GWALKS, H_STAT_GWALK_REFS } from '../cpu/hart';
-import { frameAlloc, framesAllocContiguous } from '../mm/frames';
+import { frameAlloc, frameFree, framesAllocContiguous, framesFreeRun } from '../mm/frames';
 
 export const GPTE_V: u64 = 1 << 0;
 export const GPTE_R: u64 = 1 << 1;
@@ -93,6 +93,26 @@ export function gstageMap(root: u32, gpa: u64, host: u32, perms: u64): bool {
   }
   atomic.store<u64>(<usize>table + (<usize>index(gpa, 0) << 3), (<u64>(host >> 12) << 10) | perms);
   return true;
+}
+
+/**
+ * Frees a whole G-stage tree: its intermediate tables and the 16 KiB root.
+ * Not the frames its leaves map (the partition's RAM run, or what page
+ * sharing gave back already: mm/share.ts shareRelease). For a partition
+ * that is gone: no vCPU may walk it again.
+ */
+export function gstageDestroy(root: u32): void {
+  for (let i: u32 = 0; i < ROOT_ENTRIES; i++) {
+    const pte = load<u64>(<usize>root + (<usize>i << 3));
+    if (!(pte & GPTE_V) || pte & (GPTE_R | GPTE_X)) continue;
+    const mid = <u32>((pte >> 10) << 12);
+    for (let j: u32 = 0; j < 512; j++) {
+      const e = load<u64>(<usize>mid + (<usize>j << 3));
+      if (e & GPTE_V && !(e & (GPTE_R | GPTE_X))) frameFree(<u32>((e >> 10) << 12));
+    }
+    frameFree(mid);
+  }
+  framesFreeRun(root, 4);
 }
 
 /** Removes the mapping of guest page `gpa` (tables stay); the caller flushes TLBs. */

@@ -164,6 +164,14 @@ function freeTree(node: u32, level: u32): void {
   frameFree(node);
 }
 
+/** Frees the shadow tables of vCPU block `v`, which no thread runs (its partition is gone). */
+export function shadowRelease(v: usize): void {
+  const root = load<u32>(v, H_SHADOW_ROOT);
+  if (!root) return;
+  store<u32>(v, 0, H_SHADOW_ROOT);
+  freeTree(root, 3);
+}
+
 /** Drops the running vCPU's whole shadow (and its TLB, which was filled from it). */
 export function shadowFlush(): void {
   atomic.store<u32>(hart, 0, H_SHADOW_FLUSH_PENDING);

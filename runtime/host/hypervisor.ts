@@ -161,7 +161,11 @@ export class Hypervisor {
    * pool runs dry the no-memory exit deals with it (memory-pressure.ts).
    */
   admit(bytes: number, what: string): void {
-    const free = this.kernel.exports.framesAvailable() * 4096;
+    let free = this.kernel.exports.framesAvailable() * 4096;
+    if (bytes <= free) return;
+    // Running overcommit partitions may hold frames the host can take back
+    // (page sharing, swap), as a vCPU's no-memory exit would.
+    free = this.pressure.reclaim(Math.ceil(bytes / 4096)) * 4096;
     if (bytes <= free) return;
     const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
     throw new HostMemoryError(`host memory exhausted: ${what} needs ${mib(bytes)} of host memory at once, the host has ${mib(free)} left`);

@@ -27,6 +27,8 @@ export interface KernelExports {
   framesFree(base: number, count: number): void;
   partitionEnableNested(id: number): number;
   partitionEnableShadow(id: number): number;
+  /** A partition that is gone: its G-stage tables, page-table bitmap and vCPUs' shadow tables back to the pool. */
+  partitionDestroy(id: number): void;
   partitionInit(id: number, ramGpa: bigint, ramSize: bigint, ramHost: number, firstVcpu: number, nvcpus: number): number;
   partitionSetTohost(id: number, tohost: bigint): void;
   vcpuReset(index: number, partition: number, hartid: number, pc: bigint): number;

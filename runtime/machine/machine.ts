@@ -4,6 +4,7 @@ import { createVirtBoard, type VirtBoard } from '../../drivers/board/virt.ts';
 import { MEMMAP } from '../../drivers/board/memmap.ts';
 import { Exit, type KernelInstance } from '../host/kernel.ts';
 import { type Guest, Hypervisor } from '../host/hypervisor.ts';
+import { HostMemoryError } from '../host/memory-pressure.ts';
 import { formatSize } from '../../drivers/board/size.ts';
 import type { ElfImage } from '../loader/elf.ts';
 import { partitionClock, type GuestClock } from './clock.ts';
@@ -123,13 +124,22 @@ export class Machine implements Guest {
     this.bus = this.board.bus;
     kernel.exports.partitionInit(id, BigInt(RAM_BASE), BigInt(config.ramSize), ramHost, firstVcpu, config.harts);
     if (exits) kernel.exports.partitionSetMmioExits(id, 1);
-    if (paging === 'nested' && !kernel.exports.partitionEnableNested(id)) {
-      throw new RangeError('out of host frames for the G-stage tables');
+    try {
+      // Admission counted these, but running partitions may have taken frames since.
+      if (paging === 'nested' && !kernel.exports.partitionEnableNested(id)) {
+        throw new HostMemoryError('host memory exhausted: no frames left for the G-stage tables');
+      }
+      if (paging === 'shadow' && !kernel.exports.partitionEnableShadow(id)) {
+        throw new HostMemoryError('host memory exhausted: no frames left for the page-table bitmap');
+      }
+      this.overcommit?.enable();
+    } catch (e) {
+      // Nothing of a partition that never ran stays behind in the pool.
+      this.overcommit?.release();
+      kernel.exports.partitionDestroy(id);
+      if (!demand && config.ramHost === undefined) kernel.exports.framesFree(ramHost, config.ramSize / 4096);
+      throw e;
     }
-    if (paging === 'shadow' && !kernel.exports.partitionEnableShadow(id)) {
-      throw new RangeError('out of host frames for the page-table bitmap');
-    }
-    this.overcommit?.enable();
     // Host writes (device DMA) that find the pool dry reclaim as the no-memory
     // exit does, where that is safe: a threaded host's devices run on the
     // root's thread, never inside a vCPU's run (whose scanner grace periods
@@ -529,6 +539,7 @@ export class Machine implements Guest {
     this.stopSwapReclaim?.();
     if (this.overcommit) this.overcommit.release(); // its swap file goes too
     else this.kernel.exports.framesFree(this.ramHost, this.config.ramSize / 4096);
+    this.kernel.exports.partitionDestroy(this.id); // its G-stage and shadow tables
   }
 
   stats(): MachineStats {

@@ -13,6 +13,7 @@ import type { KernelInstance } from '../host/kernel.ts';
 import type { GpadlPinning } from '../../drivers/vmbus/host.ts';
 import type { DynamicMemoryDevice } from '../../drivers/vmbus/dm.ts';
 import { Swap, SwapError, SwapFile, SWAP_HOST, type SwapConfig, type SwapCounters } from './swap.ts';
+import { HostMemoryError } from '../host/memory-pressure.ts';
 
 export interface OvercommitConfig {
   /**
@@ -152,7 +153,7 @@ export class Overcommit {
   /** Switches the partition's RAM to the per-page map (before its vCPUs run); throws OvercommitError when the pool cannot hold the tables. */
   enable(): void {
     if (!this.kernel.exports.partitionEnableOvercommit(this.id, this.salt)) {
-      throw new OvercommitError('out of host frames for the page-sharing tables');
+      throw new HostMemoryError('host memory exhausted: no frames left for the page-sharing tables');
     }
     // The driver looks at the target when it starts (Linux's virtballoon_probe).
     if (this.config.balloonTarget !== undefined && this.config.balloon) this.setBalloonTarget(this.config.balloonTarget);
