@@ -25,7 +25,8 @@ const status = $('#status');
 const params = new URLSearchParams(location.search);
 const PCPUS = Number(params.get('pcpus')) || Math.min(4, navigator.hardwareConcurrency || 2);
 /** ?hostMemory=MiB: the frame pool, the host's memory cap for partitions (default 1 GiB; the select at the top reloads the page). */
-const HOST_MEMORY_MIB = [16, 32, 64, 128, 256, 1024];
+// 4 MiB: less than one swap_pattern guest checks, so it runs on swap alone (the swap lab).
+const HOST_MEMORY_MIB = [4, 16, 32, 64, 128, 256, 1024];
 const POOL_MIB = HOST_MEMORY_MIB.find((m) => m === Number(params.get('hostMemory'))) ?? 1024;
 const POOL_BYTES = POOL_MIB << 20;
 /** ?jit=off|on|always: the JIT tier of every pCPU (a host-wide choice: changing it reloads the page). */
