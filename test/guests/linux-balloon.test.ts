@@ -9,21 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { Hypervisor } from '../../runtime/host/hypervisor.ts';
 import { partitionSpec } from '../../runtime/host/spec.ts';
 import { setupPartition, specHostBytes } from '../../runtime/machine/setup.ts';
-import { linuxImage } from '../support/linux.ts';
+import { linuxImage, PROMPT, until } from '../support/linux.ts';
 
 const image = linuxImage();
 const TEST_MS = 600_000;
 const MiB = 1 << 20;
-const PROMPT = /(^|\n)hv:[^\n#]*# $/;
-
-/** Resolves once `done()` holds, checking every 50 ms; rejects after `ms` with `what`. */
-async function until(done: () => boolean, ms: number, what: () => string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.skipIf(!image)('Linux with a virtio-balloon', () => {
   it.each(['nested', 'shadow'] as const)(
@@ -37,7 +27,7 @@ describe.skipIf(!image)('Linux with a virtio-balloon', () => {
       const oc = machine.overcommit!;
       const running = machine.run({ timeoutMs: TEST_MS - 30_000 });
       const tail = () => out.slice(-1500);
-      await until(() => PROMPT.test(out), 300_000, () => `no shell prompt:\n${tail()}`);
+      await until(() => PROMPT.test(out), 300_000, () => `no shell prompt:\n${tail()}`, 50);
       expect(out).toMatch(/virtio_balloon|hv-linux: userspace up/);
 
       const used = hv.kernel.exports.framesUsed();

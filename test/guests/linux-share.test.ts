@@ -8,11 +8,10 @@ import { Hypervisor } from '../../runtime/host/hypervisor.ts';
 import { partitionSpec } from '../../runtime/host/spec.ts';
 import { setupPartition, specHostBytes } from '../../runtime/machine/setup.ts';
 import type { Machine } from '../../runtime/machine/machine.ts';
-import { linuxImage } from '../support/linux.ts';
+import { linuxImage, PROMPT } from '../support/linux.ts';
 
 const image = linuxImage();
 const MiB = 1 << 20;
-const PROMPT = /(^|\n)hv:[^\n#]*# $/;
 const END = /(^|\n)hv:[^\n#]*# $|Kernel panic/;
 
 describe.skipIf(!image)('Linux with page sharing', () => {

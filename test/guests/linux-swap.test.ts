@@ -11,21 +11,11 @@ import { describe, expect, it } from 'vitest';
 import { Hypervisor } from '../../runtime/host/hypervisor.ts';
 import { partitionSpec } from '../../runtime/host/spec.ts';
 import { setupPartition, specHostBytes } from '../../runtime/machine/setup.ts';
-import { linuxImage } from '../support/linux.ts';
+import { linuxImage, PROMPT, until } from '../support/linux.ts';
 
 const image = linuxImage();
 const TEST_MS = 240_000;
 const MiB = 1 << 20;
-const PROMPT = /(^|\n)hv:[^\n#]*# $/;
-
-/** Resolves once `done()` holds, checking every 20 ms; rejects after `ms` with `what`. */
-async function until(done: () => boolean, ms: number, what: () => string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe.skipIf(!image)('Linux with hypervisor swap', () => {
   it.each(['nested', 'shadow'] as const)(

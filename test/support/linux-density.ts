@@ -8,8 +8,8 @@ import { partitionSpec } from '../../runtime/host/spec.ts';
 import { hostPoolBytes, setupPartition } from '../../runtime/machine/setup.ts';
 import type { Machine } from '../../runtime/machine/machine.ts';
 import type { PartitionMemoryMap } from '../../runtime/machine/overcommit.ts';
+import { PROMPT } from './linux.ts';
 
-const PROMPT = /(^|\n)hv:[^\n#]*# $/;
 const END = /(^|\n)hv:[^\n#]*# $|Kernel panic/;
 
 export interface DensityRun {

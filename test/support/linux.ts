@@ -20,7 +20,16 @@ export function linuxImage(): string | undefined {
 }
 
 /** The busybox shell's prompt (guests/linux/profile), at the start of a line. */
-const PROMPT = /(^|\n)hv:[^\n#]*# $/;
+export const PROMPT = /(^|\n)hv:[^\n#]*# $/;
+
+/** Resolves once `done()` holds, looking every `everyMs`; rejects after `ms` with `what()`. */
+export async function until(done: () => boolean, ms: number, what: () => string, everyMs = 20): Promise<void> {
+  const end = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what()}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
 
 /** Generous: a loaded 2-core machine boots Linux many times slower than an idle one. */
 const BOOT_MS = 240_000;
