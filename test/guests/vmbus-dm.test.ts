@@ -15,6 +15,7 @@ import { parseElf } from '../../runtime/loader/elf.ts';
 import { Machine } from '../../runtime/machine/machine.ts';
 import type { PartitionMemoryMap } from '../../runtime/machine/overcommit.ts';
 import { BIN } from '../support/enlightened.ts';
+import { watchConsole } from '../support/console-watch.ts';
 
 const EXPECTED = readFileSync('guests/expected/enlightened/vmbus-dm.out', 'latin1');
 const RAM_SIZE = 32 << 20;
@@ -68,13 +69,9 @@ describe('vmbus-dm guest', () => {
       const spec = partitionSpec('vmbus-dm', join(BIN, 'vmbus-dm.elf'), {
         boot: 'enlightened', memory: RAM_SIZE, paging: 'nested', overcommit: { dynamicMemory: true },
       });
-      let out = '';
-      const waiting: { marker: string; resolve: () => void }[] = [];
-      const printed = (marker: string) => new Promise<void>((resolve) => (out.includes(marker) ? resolve() : waiting.push({ marker, resolve })));
-      const id = await host.create(spec, (b) => {
-        out += Buffer.from(b).toString('latin1');
-        for (const w of waiting.filter((w) => out.includes(w.marker))) waiting.splice(waiting.indexOf(w), 1) && w.resolve();
-      });
+      const con = watchConsole(host);
+      const printed = con.printed;
+      const id = (con.id = await host.create(spec, con.sink));
       await host.start(id);
       await printed('waiting for balloon\n');
       expect(await host.balloon(id, RAM_SIZE - BALLOON_PAGES * 4096)).toMatchObject({ targetBytes: RAM_SIZE - BALLOON_PAGES * 4096 });
@@ -84,7 +81,7 @@ describe('vmbus-dm guest', () => {
       expect(during.balloon).toMatchObject({ actualBytes: RAM_SIZE - BALLOON_PAGES * 4096 });
       await host.balloon(id, RAM_SIZE);
       expect(await host.wait(id)).toEqual({ kind: 'exit', code: 0, reason: 'sbi' });
-      expect(out).toBe(EXPECTED);
+      expect(con.out).toBe(EXPECTED);
       await host.destroy(id);
     } finally {
       await host.close();
@@ -97,13 +94,9 @@ describe('vmbus-dm guest', () => {
       const spec = partitionSpec('vmbus-dm', join(BIN, 'vmbus-dm.elf'), {
         boot: 'enlightened', memory: RAM_SIZE, paging: 'nested', overcommit: { dynamicMemory: true },
       });
-      let out = '';
-      const waiting: { marker: string; resolve: () => void }[] = [];
-      const printed = (marker: string) => new Promise<void>((resolve) => (out.includes(marker) ? resolve() : waiting.push({ marker, resolve })));
-      const id = await host.create(spec, (b) => {
-        out += Buffer.from(b).toString('latin1');
-        for (const w of waiting.filter((w) => out.includes(w.marker))) waiting.splice(waiting.indexOf(w), 1) && w.resolve();
-      });
+      const con = watchConsole(host);
+      const printed = con.printed;
+      const id = (con.id = await host.create(spec, con.sink));
       await host.start(id);
       await printed('waiting for balloon\n');
       // The guest says it uses all but 4 MiB of its pool (its use plus 30% is more than its RAM):
@@ -115,7 +108,7 @@ describe('vmbus-dm guest', () => {
       await host.balloonPolicy({ ...tight, budgetBytes: 1 << 30 });
       expect(await host.wait(id)).toEqual({ kind: 'exit', code: 0, reason: 'sbi' });
       expect(await host.balloonPolicy(null)).toBeNull();
-      expect(out).toBe(EXPECTED);
+      expect(con.out).toBe(EXPECTED);
       await host.destroy(id);
     } finally {
       await host.close();

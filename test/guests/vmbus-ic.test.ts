@@ -16,6 +16,7 @@ import { parseElf } from '../../runtime/loader/elf.ts';
 import { Machine } from '../../runtime/machine/machine.ts';
 import { BIN } from '../support/enlightened.ts';
 import { relidReleased as released } from '../support/relid.ts';
+import { watchConsole } from '../support/console-watch.ts';
 
 const EXPECTED = readFileSync('guests/expected/enlightened/vmbus-ic.out', 'latin1');
 const PUSH = { HostName: 'hv-root', Purpose: 'integration test' };
@@ -26,32 +27,6 @@ const GUEST_POOLS = {
 
 /** What vmbus-ic prints when asked to restart: its first boot, up to the reset. */
 const RESTARTED = EXPECTED.slice(0, EXPECTED.indexOf('waiting for shutdown\n')) + 'waiting for shutdown\n  the host asks to restart (flags 2)\nok 6 graceful shutdown requested\nrestarting\n';
-
-/**
- * A threaded partition's console: what it printed, and a wait for the
- * `times`th `marker`. A guest that ends before printing it fails the wait
- * at once with what it printed (a test waiting for it would hang until its
- * timeout).
- */
-function watchConsole(host: Host) {
-  const waiting: { marker: string; times: number; resolve: () => void }[] = [];
-  const seen = (marker: string, times: number) => con.out.split(marker).length - 1 >= times;
-  const con = {
-    out: '',
-    id: -1,
-    sink: (b: Uint8Array) => {
-      con.out += Buffer.from(b).toString('latin1');
-      for (const w of waiting.filter((w) => seen(w.marker, w.times))) waiting.splice(waiting.indexOf(w), 1) && w.resolve();
-    },
-    printed: (marker: string, times = 1) =>
-      new Promise<void>((resolve, reject) => {
-        if (seen(marker, times)) return resolve();
-        waiting.push({ marker, times, resolve });
-        void host.wait(con.id).then((r) => reject(new Error(`vmbus-ic ended (${JSON.stringify(r)}) before printing ${JSON.stringify(marker)}:\n${con.out}`)));
-      }),
-  };
-  return con;
-}
 
 describe('vmbus-ic guest', () => {
   it('negotiates each IC, takes the time, answers heartbeats, trades KVP keys and shuts down when asked (deterministic host)', async () => {

@@ -12,6 +12,7 @@ import { readVmConfig } from '../../runtime/config/vm-config.ts';
 import { hostSwitch, setupPartition, specHostBytes } from '../../runtime/machine/setup.ts';
 import { partitionSpec } from '../../runtime/host/spec.ts';
 import { hotAddNic, hotRemove, noHotDisks } from '../../runtime/host/vmbus-hotplug.ts';
+import { watchConsole } from '../support/console-watch.ts';
 
 const CONFIG = 'guests/enlightened/vmbus-net.json';
 const expected = (name: string) => readFileSync(`guests/expected/enlightened/vmbus-${name}.out`, 'latin1');
@@ -173,13 +174,9 @@ describe('a NIC removed from a running guest and another added', () => {
   it('does the same on the threaded host through addVmbusNic and removeVmbusDevice', async () => {
     const host = await Host.start({ pcpus: 2, memoryBytes: specHostBytes(spec) + (4 << 20) });
     try {
-      let out = '';
-      const waits: { marker: string; resolve: () => void }[] = [];
-      const printed = (marker: string) => new Promise<void>((resolve) => (out.includes(marker) ? resolve() : waits.push({ marker, resolve })));
-      const id = await host.create(spec, (b) => {
-        out += Buffer.from(b).toString('latin1');
-        for (const w of waits.filter((w) => out.includes(w.marker))) waits.splice(waits.indexOf(w), 1) && w.resolve();
-      });
+      const con = watchConsole(host);
+      const printed = con.printed;
+      const id = (con.id = await host.create(spec, con.sink));
       await host.start(id);
       await printed(WAITING);
       expect(await host.addVmbusNic(id, { mac: MAC1 })).toBe(2);
@@ -189,7 +186,7 @@ describe('a NIC removed from a running guest and another added', () => {
       expect((await host.channels(id)).map((c) => c.relid)).toEqual([1]);
       expect(await host.addVmbusNic(id, { mac: MAC2 })).toBe(2);
       expect(await host.wait(id)).toEqual({ kind: 'exit', code: 0, reason: 'sbi' });
-      expect(out).toBe(renicOut());
+      expect(con.out).toBe(renicOut());
     } finally {
       await host.close();
     }
